@@ -1,0 +1,116 @@
+// A scenario is one launch of the decode kernel, described the way vLLM describes it: how many
+// sequences and heads, the head and KV-block sizes, the dtype, each sequence's context length, the
+// size of the KV-cache pool, ALiBi, the softmax scale and which kernel version to run.
+//
+// The same fields are read from a small JSON file and from the command-line flags that every tool
+// of the project shares (add_scenario_flags), and validate_scenario() rejects every combination the
+// kernel cannot run, naming the field, its value and what would be valid.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/dtype.h"
+
+namespace CLI {
+class App;
+}
+
+namespace pal {
+
+enum class KernelVersion : std::uint8_t { v1, v2, automatic };
+
+// The values upstream compiles; anything else is rejected with this list in the message.
+inline constexpr int kSupportedHeadSizes[] = {32, 64, 80, 96, 112, 120, 128, 192, 256};
+inline constexpr int kSupportedBlockSizes[] = {8, 16, 32};
+inline constexpr int kNumThreads = 128;     // threads per thread block (upstream: fixed at 128)
+inline constexpr int kPartitionSize = 512;  // tokens per v2 partition (upstream: fixed at 512)
+
+// Sanity limits that reject absurd values before anything is allocated.
+inline constexpr int kMaxNumSeqs = 65535;         // num_seqs is gridDim.y, which CUDA caps at 65535
+inline constexpr int kMaxNumHeads = 4096;         // far above any model; keeps products in range
+inline constexpr int kMaxSeqLen = 1 << 20;        // tokens per sequence
+inline constexpr std::int64_t kMaxBufferBytes = std::int64_t{8} << 30;  // host memory for all tensors
+
+struct Scenario {
+  int num_seqs = 2;
+  int num_heads = 4;
+  int num_kv_heads = 2;
+  int head_size = 64;
+  int block_size = 16;  // tokens per KV block
+  DType dtype = DType::fp16;        // q and out
+  DType kv_cache_dtype = DType::fp16;  // must equal dtype for now; fp8 would go here
+  std::vector<int> seq_lens = {37, 100};
+  int num_blocks = 0;  // KV-cache pool size in blocks; 0 = enough for the sequences plus spares
+  bool alibi = false;
+  std::optional<float> scale;  // softmax scale; unset = 1/sqrt(head_size)
+  KernelVersion version = KernelVersion::automatic;
+  int num_threads = kNumThreads;
+  int partition_size = kPartitionSize;
+  std::uint64_t seed = 0;
+
+  float effective_scale() const;
+  int max_seq_len() const;
+  int max_num_blocks_per_seq() const;  // columns of block_tables
+  int num_blocks_needed() const;       // sum over sequences of ceil(seq_len / block_size)
+  int effective_num_blocks() const;    // num_blocks, or the default pool size when 0
+  int max_num_partitions() const;      // ceil(max_seq_len / partition_size)
+  // v1 or v2: the explicit choice, or upstream's heuristic for 'auto':
+  // v1 when max_seq_len <= 8192 and (one partition or num_seqs * num_heads > 512).
+  KernelVersion resolved_version() const;
+};
+
+// Thrown for any invalid scenario, file or flag. what() is the full, actionable message.
+class ScenarioError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Every problem found, one message each ("head_size = 100 is not supported; supported head sizes
+// are 32, 64, ..."); empty when the scenario is valid.
+std::vector<std::string> scenario_problems(const Scenario& scenario);
+// Throws ScenarioError listing every problem.
+void validate_scenario(const Scenario& scenario);
+
+std::string_view version_name(KernelVersion version);  // "v1", "v2", "auto"
+bool parse_version(std::string_view text, KernelVersion& version);  // false when unknown
+
+// Bytes of every tensor a run allocates on the host (query, both caches, block table, seq_lens,
+// output and, for v2, the per-partition buffers), used to refuse scenarios that would not fit.
+std::int64_t estimated_buffer_bytes(const Scenario& scenario);
+
+// JSON (human-editable; unknown keys are errors so typos do not pass silently).
+// Reading starts from `base` (the defaults) and overrides the fields the JSON names; a JSON with
+// seq_lens but no num_seqs takes num_seqs from the list, and one with dtype but no kv_cache_dtype
+// uses dtype for both. The result is not validated (call validate_scenario).
+nlohmann::json scenario_to_json(const Scenario& scenario);
+Scenario scenario_from_json(const nlohmann::json& json, const Scenario& base = Scenario{});  // throws ScenarioError
+Scenario load_scenario_file(const std::string& path, const Scenario& base = Scenario{});      // throws ScenarioError
+void save_scenario_file(const Scenario& scenario, const std::string& path);
+std::string scenario_summary(const Scenario& scenario);    // one line for logs and titles
+
+// The flags every tool shares: --num-seqs --num-heads --num-kv-heads --head-size --block-size
+// --dtype --seq-lens --num-blocks --alibi --scale --version --seed --scenario.
+// Call add_scenario_flags before parsing and resolve_scenario_flags after: flags given on the
+// command line override the file's fields, which override `defaults`. --seq-lens without --num-seqs
+// sets num_seqs to the list's length; --dtype sets the KV-cache dtype too. resolve_scenario_flags
+// validates the result and throws ScenarioError listing every problem.
+struct ScenarioFlags {
+  std::string scenario_file;
+  std::optional<int> num_seqs, num_heads, num_kv_heads, head_size, block_size, num_blocks;
+  std::optional<std::string> dtype, version;
+  std::optional<std::vector<int>> seq_lens;
+  std::optional<float> scale;
+  std::optional<std::uint64_t> seed;
+  bool alibi = false;
+  bool no_alibi = false;
+};
+void add_scenario_flags(CLI::App& app, ScenarioFlags& flags);
+Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defaults = Scenario{});
+
+}  // namespace pal

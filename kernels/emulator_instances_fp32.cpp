@@ -1,0 +1,8 @@
+// Explicit instantiations of the emulator backend for fp32: every supported head size x block size.
+// One file per dtype so that the instantiations compile in parallel.
+#include "kernels/dispatch.h"
+#include "kernels/emulator_backend.h"
+
+namespace pal {
+PAL_FOR_EACH_HEAD_SIZE(PAL_INSTANTIATE_EMULATOR, float)
+}  // namespace pal

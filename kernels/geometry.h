@@ -1,0 +1,77 @@
+// How the decode kernel divides its work: the derived constants of upstream's kernel, defined once.
+//
+// Every constant is a constexpr function of (element size, head size, block size, threads), so the
+// kernel (as template constants), the reference (to say what each thread group holds), the recorder
+// (to size the debug buffer) and the visualizer (to draw assignments) all use the same numbers.
+//
+// Vocabulary used across the project:
+//   kv_block      BLOCK_SIZE consecutive tokens of one sequence's K/V, stored in one pool slot
+//   thread_block  a CUDA thread block (CTA) of NUM_THREADS threads: one (head, seq[, partition])
+//   thread_group  THREAD_GROUP_SIZE consecutive lanes that together compute one token's q.k
+//   vec           the elements one thread loads at once (16 bytes per thread group per step)
+#pragma once
+
+#include "core/host_device.h"
+
+namespace pal {
+
+inline constexpr int kWarpSize = 32;
+
+PAL_HOST_DEVICE constexpr int divide_round_up(int a, int b) { return (a + b - 1) / b; }
+PAL_HOST_DEVICE constexpr int max_of(int a, int b) { return a > b ? a : b; }
+PAL_HOST_DEVICE constexpr int min_of(int a, int b) { return a < b ? a : b; }
+PAL_HOST_DEVICE constexpr int log2_exact(int n) { return n <= 1 ? 0 : 1 + log2_exact(n / 2); }
+
+struct KernelGeometry {
+  int element_size;  // bytes of one q/k/v element (4 for fp32, 2 for fp16/bf16)
+  int head_size;
+  int block_size;    // tokens per kv_block
+  int num_threads;   // threads per thread_block
+
+  // One thread_group per token of a kv_block, so one warp covers one kv_block (for BLOCK_SIZE<=32).
+  PAL_HOST_DEVICE constexpr int thread_group_size() const { return max_of(kWarpSize / block_size, 1); }
+  PAL_HOST_DEVICE constexpr int num_thread_groups() const { return num_threads / thread_group_size(); }
+  PAL_HOST_DEVICE constexpr int num_tokens_per_thread_group() const { return divide_round_up(block_size, kWarpSize); }
+  PAL_HOST_DEVICE constexpr int num_warps() const { return num_threads / kWarpSize; }
+  // A thread_group fetches 16 bytes of a key per step, split evenly over its lanes.
+  PAL_HOST_DEVICE constexpr int vec_size() const { return max_of(16 / (thread_group_size() * element_size), 1); }
+  PAL_HOST_DEVICE constexpr int num_elems_per_thread() const { return head_size / thread_group_size(); }
+  PAL_HOST_DEVICE constexpr int num_vecs_per_thread() const { return num_elems_per_thread() / vec_size(); }
+  // Elements per 16-byte chunk of the key layout's innermost dimension.
+  PAL_HOST_DEVICE constexpr int x() const { return 16 / element_size; }
+  // Value side: each lane reads 16 bytes = V_VEC_SIZE consecutive tokens of one head-dim row.
+  PAL_HOST_DEVICE constexpr int v_vec_size() const { return min_of(16 / element_size, block_size); }
+  PAL_HOST_DEVICE constexpr int num_v_vecs_per_row() const { return block_size / v_vec_size(); }
+  PAL_HOST_DEVICE constexpr int num_rows_per_iter() const { return kWarpSize / num_v_vecs_per_row(); }
+  PAL_HOST_DEVICE constexpr int num_rows_per_thread() const { return divide_round_up(head_size, num_rows_per_iter()); }
+  // Reductions: butterfly steps inside a warp for qk_max (down to one thread group), across the
+  // warps' partial values, and the levels of the cross-warp accumulator tree in shared memory.
+  PAL_HOST_DEVICE constexpr int num_qk_max_warp_steps() const { return log2_exact(kWarpSize / thread_group_size()); }
+  PAL_HOST_DEVICE constexpr int num_cross_warp_steps() const { return log2_exact(num_warps()); }
+  PAL_HOST_DEVICE constexpr int num_lv_warp_steps() const { return log2_exact(num_v_vecs_per_row()); }
+  PAL_HOST_DEVICE constexpr int num_tree_levels() const { return log2_exact(num_warps()); }
+};
+
+// Thread block bookkeeping that depends on the sequence (runtime values).
+struct TokenRange {
+  int start_block_idx;  // first logical kv_block of this thread_block, [start, end)
+  int end_block_idx;
+  int start_token_idx;  // first token, [start, end)
+  int end_token_idx;
+  PAL_HOST_DEVICE constexpr int num_blocks() const { return end_block_idx - start_block_idx; }
+  PAL_HOST_DEVICE constexpr int num_tokens() const { return end_token_idx - start_token_idx; }
+};
+
+// partition_size == 0 means v1: one thread_block covers the whole sequence.
+PAL_HOST_DEVICE constexpr TokenRange token_range(int seq_len, int block_size, int partition_size,
+                                                 int partition_idx) {
+  const int num_seq_blocks = divide_round_up(seq_len, block_size);
+  const int blocks_per_partition = partition_size > 0 ? partition_size / block_size : num_seq_blocks;
+  const int start_block = partition_size > 0 ? partition_idx * blocks_per_partition : 0;
+  const int end_block = min_of(start_block + blocks_per_partition, num_seq_blocks);
+  const int start_token = start_block * block_size;
+  const int end_token = min_of(start_token + (end_block - start_block) * block_size, seq_len);
+  return {start_block, end_block, start_token, end_token};
+}
+
+}  // namespace pal

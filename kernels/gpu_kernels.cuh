@@ -1,0 +1,83 @@
+// The __global__ entry points around the shared kernel body, and the per-configuration launcher.
+// Included by the generated explicit-instantiation files (one per dtype x block size) and by
+// kernels/gpu_backend.cu.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "kernels/launch_plan.h"
+
+namespace pal {
+
+// v1 and v2's first kernel: grid (num_heads, num_seqs, max_num_partitions), kNumThreads threads.
+template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int PARTITION_SIZE, typename Probe>
+__global__ void __launch_bounds__(kNumThreads)
+    paged_attention_kernel(const AttentionArgs<scalar_t> args, const Probe probe) {
+  paged_attention_body<scalar_t, HEAD_SIZE, BLOCK_SIZE, kNumThreads, PARTITION_SIZE>(args, probe);
+}
+
+// v2's reduce kernel: grid (num_heads, num_seqs), kNumThreads threads.
+template <typename scalar_t, int HEAD_SIZE, typename Probe>
+__global__ void __launch_bounds__(kNumThreads)
+    paged_attention_reduce_kernel(const ReduceArgs<scalar_t> args, const Probe probe) {
+  paged_attention_reduce_body<scalar_t, HEAD_SIZE, kNumThreads, kPartitionSize>(args, probe);
+}
+
+inline void throw_on_cuda_error(cudaError_t status, const char* what) {
+  if (status != cudaSuccess)
+    throw std::runtime_error(std::string(what) + " failed: " + cudaGetErrorName(status) + " (" +
+                             cudaGetErrorString(status) + ")");
+}
+
+template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int PARTITION_SIZE, typename Probe>
+void gpu_launch_main(const LaunchShape& shape, const LaunchBuffers& buffers, const Probe& probe, cudaStream_t stream) {
+  auto* kernel = &paged_attention_kernel<scalar_t, HEAD_SIZE, BLOCK_SIZE, PARTITION_SIZE, Probe>;
+  const std::size_t shared_bytes = shape.main_shared_memory_bytes();
+  // Above 48 KB a kernel must opt in to more dynamic shared memory (v1 with long contexts).
+  if (shared_bytes > 48 * 1024)
+    throw_on_cuda_error(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)),
+                        "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+  const dim3 grid(unsigned(shape.num_heads), unsigned(shape.num_seqs), unsigned(shape.max_num_partitions));
+  kernel<<<grid, kNumThreads, shared_bytes, stream>>>(main_kernel_args<scalar_t>(shape, buffers), probe);
+  throw_on_cuda_error(cudaGetLastError(), "paged_attention_kernel launch");
+}
+
+template <typename scalar_t, int HEAD_SIZE, typename Probe>
+void gpu_launch_reduce(const LaunchShape& shape, const LaunchBuffers& buffers, const Probe& probe, cudaStream_t stream) {
+  const dim3 grid(unsigned(shape.num_heads), unsigned(shape.num_seqs), 1u);
+  paged_attention_reduce_kernel<scalar_t, HEAD_SIZE, Probe>
+      <<<grid, kNumThreads, shape.reduce_shared_memory_bytes(), stream>>>(reduce_kernel_args<scalar_t>(shape, buffers), probe);
+  throw_on_cuda_error(cudaGetLastError(), "paged_attention_reduce_kernel launch");
+}
+
+// One configuration, both versions, both probes. `record` null = production kernel.
+template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE>
+void gpu_launch_config(const LaunchShape& shape, const LaunchBuffers& buffers, const RecordPointers* record,
+                       cudaStream_t stream) {
+  const bool v2 = shape.version == KernelVersion::v2;
+  if (record != nullptr) {
+    const RecordingProbe probe{*record};
+    if (v2) {
+      gpu_launch_main<scalar_t, HEAD_SIZE, BLOCK_SIZE, kPartitionSize>(shape, buffers, probe, stream);
+      gpu_launch_reduce<scalar_t, HEAD_SIZE>(shape, buffers, probe, stream);
+    } else {
+      gpu_launch_main<scalar_t, HEAD_SIZE, BLOCK_SIZE, 0>(shape, buffers, probe, stream);
+    }
+  } else {
+    if (v2) {
+      gpu_launch_main<scalar_t, HEAD_SIZE, BLOCK_SIZE, kPartitionSize>(shape, buffers, NoopProbe{}, stream);
+      gpu_launch_reduce<scalar_t, HEAD_SIZE>(shape, buffers, NoopProbe{}, stream);
+    } else {
+      gpu_launch_main<scalar_t, HEAD_SIZE, BLOCK_SIZE, 0>(shape, buffers, NoopProbe{}, stream);
+    }
+  }
+}
+
+#define PAL_INSTANTIATE_GPU(scalar_t, HEAD_SIZE, BLOCK_SIZE)                                              \
+  template void gpu_launch_config<scalar_t, HEAD_SIZE, BLOCK_SIZE>(const LaunchShape&, const LaunchBuffers&, \
+                                                                   const RecordPointers*, cudaStream_t);
+
+}  // namespace pal

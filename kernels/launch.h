@@ -1,0 +1,56 @@
+// Running the kernel: one entry point for both backends (the GPU and the CPU emulator), with or
+// without the recording probe. Everything above this (pal-run, the visualizer, the walkthroughs,
+// the tests) goes through run_kernel().
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "core/inputs.h"
+#include "core/scenario.h"
+#include "core/tensor.h"
+#include "kernels/recording.h"
+
+namespace pal {
+
+enum class Backend : std::uint8_t { gpu, emulator, automatic };
+std::string_view backend_name(Backend backend);          // "gpu", "emulator", "auto"
+bool parse_backend(std::string_view text, Backend& backend);
+
+struct RunOptions {
+  Backend backend = Backend::automatic;
+  bool record = false;
+  std::size_t max_recording_bytes = kDefaultMaxRecordingBytes;
+};
+
+struct KernelRun {
+  Scenario scenario;
+  KernelVersion version = KernelVersion::v1;  // what actually ran (auto resolved)
+  Backend backend = Backend::emulator;        // what actually ran
+  std::string device_name;                    // "CPU emulator (Boost.Fiber)" or the GPU's name
+  Tensor output;      // [num_seqs, num_heads, head_size]                         dtype
+  // v2 only (numel 0 for v1): the main kernel's per-partition results that the reduce merges.
+  Tensor tmp_out;     // [num_seqs, num_heads, max_num_partitions, head_size]    dtype
+  Tensor exp_sums;    // [num_seqs, num_heads, max_num_partitions]                f32
+  Tensor max_logits;  // [num_seqs, num_heads, max_num_partitions]                f32
+  std::optional<Recording> recording;
+  double elapsed_ms = 0.0;  // wall time of the launch(es), for information only: not a benchmark
+};
+
+// Validates the scenario and inputs, chooses the version (auto: upstream's heuristic, then v2 if
+// v1's logits would not fit in shared memory), checks the recording size, and runs.
+// Throws ScenarioError for anything the kernel cannot run, with the reason and the fix.
+KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options = {});
+
+// GPU presence: false with a reason when built without CUDA, or when no device answers.
+bool gpu_available(std::string* why_not = nullptr);
+
+// Dynamic shared memory v1 needs for this scenario (bytes): max(logits, cross-warp outputs).
+std::size_t v1_shared_memory_bytes(const Scenario& scenario);
+std::size_t v2_shared_memory_bytes(const Scenario& scenario);
+// The per-block opt-in limit the emulator enforces, an H100's (232448 B), so the emulator refuses
+// what the GPU would refuse.
+inline constexpr std::size_t kEmulatedMaxSharedMemoryBytes = 232448;
+
+}  // namespace pal

@@ -1,0 +1,503 @@
+// The paged-attention decode kernel: one source for the GPU (nvcc) and the CPU emulator (host C++).
+//
+// One thread_block computes the attention of one query head of one sequence over that sequence's
+// context (v1), or over one PARTITION_SIZE-token slice of it (v2, merged afterwards by the reduce
+// kernel at the end of this file). The body follows upstream vLLM's design stage by stage; the
+// stages are delimited by `//! [name]` markers that the docs quote, and each calls the probe with
+// its intermediate values (a no-op in the production build; see kernels/probes.h).
+//
+// Conventions: shapes in brackets, outermost first; "[begin, end)" ranges are half-open; _idx is a
+// position, num_ a count, _offset a position inside a kv_block or vector. All accumulation is fp32.
+#pragma once
+
+#include <cfloat>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/softmax_state.h"
+#include "kernels/geometry.h"
+#include "kernels/probes.h"
+#include "kernels/simt/simt.h"
+#include "kernels/simt/vec.h"
+
+namespace pal {
+
+// Arguments of the main kernel (v1 and v2). Pointers are device memory on the GPU, host memory in
+// the emulator.
+template <typename scalar_t>
+struct AttentionArgs {
+  float* exp_sums;              // [num_seqs, num_heads, max_num_partitions]   v2 only, else null
+  float* max_logits;            // [num_seqs, num_heads, max_num_partitions]   v2 only, else null
+  scalar_t* out;                // [num_seqs, num_heads, max_num_partitions, head_size]
+  const scalar_t* q;            // [num_seqs, num_heads, head_size]
+  const scalar_t* k_cache;      // [num_blocks, num_kv_heads, head_size/x, block_size, x]
+  const scalar_t* v_cache;      // [num_blocks, num_kv_heads, head_size, block_size]
+  const int* block_tables;      // [num_seqs, max_num_blocks_per_seq]
+  const int* seq_lens;          // [num_seqs]
+  const float* alibi_slopes;    // [num_heads] or null
+  int num_kv_heads;
+  int max_num_blocks_per_seq;
+  float scale;
+  std::int64_t q_stride;        // elements between two sequences' queries
+  std::int64_t kv_block_stride; // elements between two physical kv_blocks (same for K and V)
+  std::int64_t kv_head_stride;  // elements between two kv heads inside a kv_block
+};
+
+// Arguments of the v2 reduce kernel.
+template <typename scalar_t>
+struct ReduceArgs {
+  scalar_t* out;                // [num_seqs, num_heads, head_size]
+  const float* exp_sums;        // [num_seqs, num_heads, max_num_partitions]
+  const float* max_logits;      // [num_seqs, num_heads, max_num_partitions]
+  const scalar_t* tmp_out;      // [num_seqs, num_heads, max_num_partitions, head_size]
+  const int* seq_lens;          // [num_seqs]
+  int max_num_partitions;
+};
+
+// The derived constants, as compile-time values of one instantiation (see kernels/geometry.h for
+// what each counts and why).
+template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS>
+struct KernelConstants {
+  static constexpr KernelGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, NUM_THREADS};
+  static constexpr int THREAD_GROUP_SIZE = geometry.thread_group_size();
+  static constexpr int NUM_THREAD_GROUPS = geometry.num_thread_groups();
+  static constexpr int NUM_TOKENS_PER_THREAD_GROUP = geometry.num_tokens_per_thread_group();
+  static constexpr int NUM_WARPS = geometry.num_warps();
+  static constexpr int VEC_SIZE = geometry.vec_size();
+  static constexpr int NUM_VECS_PER_THREAD = geometry.num_vecs_per_thread();
+  static constexpr int X = geometry.x();
+  static constexpr int V_VEC_SIZE = geometry.v_vec_size();
+  static constexpr int NUM_V_VECS_PER_ROW = geometry.num_v_vecs_per_row();
+  static constexpr int NUM_ROWS_PER_ITER = geometry.num_rows_per_iter();
+  static constexpr int NUM_ROWS_PER_THREAD = geometry.num_rows_per_thread();
+
+  static_assert(NUM_THREADS % kWarpSize == 0, "a thread_block is made of whole warps");
+  static_assert(NUM_THREADS % THREAD_GROUP_SIZE == 0, "thread_groups tile the thread_block");
+  static_assert(THREAD_GROUP_SIZE * BLOCK_SIZE == kWarpSize,
+                "one warp covers exactly one kv_block: one thread_group per token");
+  static_assert(HEAD_SIZE % (THREAD_GROUP_SIZE * VEC_SIZE) == 0,
+                "the head splits evenly into the thread_group's vecs");
+  static_assert(X == THREAD_GROUP_SIZE * VEC_SIZE,
+                "a thread_group's step over a key is one 16-byte x-chunk of the K layout");
+  static_assert(NUM_V_VECS_PER_ROW <= kWarpSize, "a warp must cover a whole V row of a kv_block");
+  static_assert((NUM_WARPS & (NUM_WARPS - 1)) == 0, "the cross-warp tree halves the warps each level");
+};
+
+// Sum over the whole thread_block: butterfly inside each warp, one value per warp through
+// red_smem, butterfly over those, broadcast. `hooks` sees every step (the probe, or nothing).
+template <int NUM_WARPS, typename Hooks>
+PAL_DEVICE PAL_FORCE_INLINE float block_sum(float* red_smem, float sum, Hooks hooks) {
+  const int warp_idx = simt::thread_idx() / kWarpSize;
+  const int lane = simt::thread_idx() % kWarpSize;
+  hooks.warp_step(0, sum);
+  int step = 1;
+  for (int mask = kWarpSize / 2; mask >= 1; mask /= 2, ++step) {
+    sum += simt::shfl_xor(sum, mask);
+    hooks.warp_step(step, sum);
+  }
+  if (lane == 0) red_smem[warp_idx] = sum;
+  simt::sync_threads();
+  hooks.red_smem(red_smem);
+  sum = lane < NUM_WARPS ? red_smem[lane] : 0.0f;
+  hooks.cross_warp_step(0, sum);
+  step = 1;
+  for (int mask = NUM_WARPS / 2; mask >= 1; mask /= 2, ++step) {
+    sum += simt::shfl_xor(sum, mask);
+    hooks.cross_warp_step(step, sum);
+  }
+  return simt::shfl(sum, 0);
+}
+
+// What block_sum reports to the probe for the exp_sum stage.
+template <typename Probe, int NUM_WARPS>
+struct ExpSumHooks {
+  Probe* probe;
+  PAL_DEVICE PAL_FORCE_INLINE void warp_step(int step, float v) const { probe->exp_sum_warp(step, v); }
+  PAL_DEVICE PAL_FORCE_INLINE void red_smem(const float* r) const { probe->red_smem_sum(r, NUM_WARPS); }
+  PAL_DEVICE PAL_FORCE_INLINE void cross_warp_step(int step, float v) const { probe->exp_sum_cross_warp(step, v); }
+};
+struct NoHooks {
+  PAL_DEVICE PAL_FORCE_INLINE void warp_step(int, float) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void red_smem(const float*) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void cross_warp_step(int, float) const {}
+};
+
+// The dot product of a thread_group's share of q and of one key, completed across the group:
+// each lane multiplies its vecs, then a butterfly over the group's lanes adds the lanes' parts,
+// so that every lane of the group ends with the full q.k.
+template <int THREAD_GROUP_SIZE, int NUM_VECS, typename VecT>
+PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS], const VecT (&k_vecs)[NUM_VECS]) {
+  constexpr int kVecSize = int(sizeof(VecT::elem) / sizeof(VecT::elem[0]));
+  float qk = 0.0f;
+#pragma unroll
+  for (int j = 0; j < NUM_VECS; ++j)
+#pragma unroll
+    for (int e = 0; e < kVecSize; ++e) qk += to_float(q_vecs[j].elem[e]) * to_float(k_vecs[j].elem[e]);
+#pragma unroll
+  for (int mask = THREAD_GROUP_SIZE / 2; mask >= 1; mask /= 2) qk += simt::shfl_xor(qk, mask);
+  return qk;
+}
+
+// grid (num_heads, num_seqs, max_num_partitions), NUM_THREADS threads; PARTITION_SIZE 0 = v1.
+// Dynamic shared memory: max(tokens of the range, (NUM_WARPS/2) * HEAD_SIZE) floats.
+template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS, int PARTITION_SIZE, typename Probe>
+PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe probe) {
+  using C = KernelConstants<scalar_t, HEAD_SIZE, BLOCK_SIZE, NUM_THREADS>;
+  constexpr int THREAD_GROUP_SIZE = C::THREAD_GROUP_SIZE;
+  constexpr int NUM_WARPS = C::NUM_WARPS;
+  constexpr int VEC_SIZE = C::VEC_SIZE;
+  constexpr int NUM_VECS_PER_THREAD = C::NUM_VECS_PER_THREAD;
+  constexpr int X = C::X;
+  constexpr int V_VEC_SIZE = C::V_VEC_SIZE;
+  constexpr int NUM_V_VECS_PER_ROW = C::NUM_V_VECS_PER_ROW;
+  constexpr int NUM_ROWS_PER_ITER = C::NUM_ROWS_PER_ITER;
+  constexpr int NUM_ROWS_PER_THREAD = C::NUM_ROWS_PER_THREAD;
+  constexpr bool USE_PARTITIONING = PARTITION_SIZE > 0;
+  using QVec = Vec<scalar_t, VEC_SIZE>;  // one thread's share of a 16-byte q or k chunk
+  using KVec = QVec;
+  using VVec = Vec<scalar_t, V_VEC_SIZE>;  // 16 bytes of one V row: V_VEC_SIZE consecutive tokens
+
+  //! [prologue]
+  const int head_idx = simt::block_idx_x();
+  const int seq_idx = simt::block_idx_y();
+  const int partition_idx = simt::block_idx_z();
+  const int num_heads = simt::grid_dim_x();
+  const int max_num_partitions = simt::grid_dim_z();
+  const int seq_len = args.seq_lens[seq_idx];
+  // A v2 partition that starts past the end of this sequence has nothing to do. Its exp_sums,
+  // max_logits and tmp_out slots stay unwritten; the reduce kernel never reads them.
+  if (USE_PARTITIONING && partition_idx * PARTITION_SIZE >= seq_len) return;
+
+  const int num_seq_blocks = divide_round_up(seq_len, BLOCK_SIZE);
+  const TokenRange range = token_range(seq_len, BLOCK_SIZE, PARTITION_SIZE, partition_idx);
+
+  const int thread_idx = simt::thread_idx();
+  const int warp_idx = thread_idx / kWarpSize;
+  const int lane = thread_idx % kWarpSize;
+  const int thread_group_idx = thread_idx / THREAD_GROUP_SIZE;
+  const int thread_group_offset = thread_idx % THREAD_GROUP_SIZE;
+
+  // GQA/MQA: consecutive query heads share one kv head.
+  const int num_queries_per_kv = num_heads / args.num_kv_heads;
+  const int kv_head_idx = head_idx / num_queries_per_kv;
+  const float alibi_slope = args.alibi_slopes == nullptr ? 0.0f : args.alibi_slopes[head_idx];
+  probe.begin(seq_idx, head_idx, partition_idx, thread_idx);
+  //! [prologue]
+
+  //! [query_load]
+  // The query is read once and shared by every thread_group: lane r of a group owns the q vecs
+  // r, r + THREAD_GROUP_SIZE, r + 2 * THREAD_GROUP_SIZE, ... of the head, because those are the
+  // positions it will meet in every key it reads.
+  const std::int64_t q_offset = std::int64_t(seq_idx) * args.q_stride + std::int64_t(head_idx) * HEAD_SIZE;
+  PAL_SHARED QVec q_vecs[THREAD_GROUP_SIZE][NUM_VECS_PER_THREAD];
+  for (int i = thread_group_idx; i < NUM_VECS_PER_THREAD; i += C::NUM_THREAD_GROUPS) {
+    const int vec_idx = thread_group_offset + i * THREAD_GROUP_SIZE;
+    const std::int64_t element = q_offset + std::int64_t(vec_idx) * VEC_SIZE;
+    q_vecs[thread_group_offset][i] = load_vec<QVec>(args.q + element);
+    probe.load(LoadKind::query, element, i, vec_idx);
+    probe.q_vec(thread_group_offset, i, NUM_VECS_PER_THREAD, q_vecs[thread_group_offset][i]);
+  }
+  simt::sync_threads();  // every q vec is in shared memory before any thread_group uses it
+  //! [query_load]
+
+  // Dynamic shared memory: first the logits of this range, later the cross-warp partial outputs.
+  float* logits = simt::dynamic_shared<float>();  // [range.num_tokens rounded up to BLOCK_SIZE]
+  PAL_SHARED float red_smem[2 * NUM_WARPS];       // [0, NUM_WARPS): max; [NUM_WARPS, 2*NUM_WARPS): sum
+
+  //! [qk_logits]
+  // Each warp takes one kv_block per iteration (kv_blocks dealt round-robin over the warps); inside
+  // it each thread_group takes one token, and its lanes read that token's key 16 bytes at a time.
+  const int* block_table = args.block_tables + std::int64_t(seq_idx) * args.max_num_blocks_per_seq;
+  float qk_max = -FLT_MAX;
+  int iteration = 0;
+  for (int block_idx = range.start_block_idx + warp_idx; block_idx < range.end_block_idx;
+       block_idx += NUM_WARPS, ++iteration) {
+    // 64-bit from here on: physical_block_number * kv_block_stride overflows int32 on large pools.
+    const std::int64_t physical_block_number = block_table[block_idx];
+    for (int i = 0; i < C::NUM_TOKENS_PER_THREAD_GROUP; ++i) {
+      const int physical_block_offset = (thread_group_idx + i * kWarpSize) % BLOCK_SIZE;
+      const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
+      // K layout [num_blocks, num_kv_heads, head_size/x, block_size, x]: a token's key is split in
+      // x-element chunks, and the chunks of the BLOCK_SIZE tokens are interleaved, so the lanes of
+      // a warp reading chunk c of consecutive tokens touch consecutive 16-byte pieces.
+      const std::int64_t key_base = physical_block_number * args.kv_block_stride +
+                                    std::int64_t(kv_head_idx) * args.kv_head_stride +
+                                    std::int64_t(physical_block_offset) * X;
+      KVec k_vecs[NUM_VECS_PER_THREAD];
+#pragma unroll
+      for (int j = 0; j < NUM_VECS_PER_THREAD; ++j) {
+        const int vec_idx = thread_group_offset + j * THREAD_GROUP_SIZE;
+        const int chunk = (vec_idx * VEC_SIZE) / X;         // which x-chunk of the key
+        const int chunk_offset = (vec_idx * VEC_SIZE) % X;  // where in the chunk
+        const std::int64_t element = key_base + std::int64_t(chunk) * BLOCK_SIZE * X + chunk_offset;
+        k_vecs[j] = load_vec<KVec>(args.k_cache + element);
+        probe.load(LoadKind::key, element, iteration, j);
+      }
+      float qk = args.scale * thread_group_dot<THREAD_GROUP_SIZE>(q_vecs[thread_group_offset], k_vecs);
+      // ALiBi: a linear penalty on distance to the newest token (0 for the last token).
+      if (alibi_slope != 0.0f) qk += alibi_slope * float(token_idx - seq_len + 1);
+
+      if (thread_group_offset == 0) {
+        // Slots past seq_len (only in a partial last kv_block) get 0: they are read again as
+        // probabilities in the V loop, where they must not be garbage.
+        const bool masked = token_idx >= seq_len;
+        logits[token_idx - range.start_token_idx] = masked ? 0.0f : qk;
+        qk_max = masked ? qk_max : fmaxf(qk_max, qk);
+        probe.token(token_idx - range.start_token_idx,
+                    TokenRecord{warp_idx, thread_group_idx, lane, iteration, physical_block_number,
+                                physical_block_offset, token_idx, qk, masked ? 1 : 0});
+      }
+    }
+  }
+  //! [qk_logits]
+
+  //! [qk_max]
+  // Only group leaders hold a real qk_max (the others hold -FLT_MAX), so the in-warp butterfly
+  // stops at THREAD_GROUP_SIZE: after it, every leader holds its warp's maximum.
+  probe.qk_max_warp(0, qk_max);
+  {
+    int step = 1;
+#pragma unroll
+    for (int mask = kWarpSize / 2; mask >= THREAD_GROUP_SIZE; mask /= 2, ++step) {
+      qk_max = fmaxf(qk_max, simt::shfl_xor(qk_max, mask));
+      probe.qk_max_warp(step, qk_max);
+    }
+  }
+  if (lane == 0) red_smem[warp_idx] = qk_max;
+  // This barrier also publishes every logit written above to all threads.
+  simt::sync_threads();
+  probe.red_smem_max(red_smem, NUM_WARPS);
+  qk_max = lane < NUM_WARPS ? red_smem[lane] : -FLT_MAX;
+  probe.qk_max_cross_warp(0, qk_max);
+  {
+    int step = 1;
+#pragma unroll
+    for (int mask = NUM_WARPS / 2; mask >= 1; mask /= 2, ++step) {
+      qk_max = fmaxf(qk_max, simt::shfl_xor(qk_max, mask));
+      probe.qk_max_cross_warp(step, qk_max);
+    }
+  }
+  qk_max = simt::shfl(qk_max, 0);  // every warp's lane 0 holds the block max: broadcast it
+  probe.qk_max_block(qk_max);
+  //! [qk_max]
+
+  //! [exp_sum]
+  // exp(logit - max) never overflows; the threads stride over the tokens, then sum across the block.
+  const int num_tokens = range.num_tokens();
+  float exp_sum = 0.0f;
+  for (int i = thread_idx; i < num_tokens; i += NUM_THREADS) {
+    const float value = simt::fast_exp(logits[i] - qk_max);
+    logits[i] = value;
+    exp_sum += value;
+    probe.exp_value(i, value);
+  }
+  exp_sum = block_sum<NUM_WARPS>(&red_smem[NUM_WARPS], exp_sum, ExpSumHooks<Probe, NUM_WARPS>{&probe});
+  probe.exp_sum_block(exp_sum);
+  //! [exp_sum]
+
+  //! [softmax]
+  // The epsilon guards the division; exp_sum >= 1 (the max contributes exp(0)), so its effect is
+  // at most 1e-6 relative.
+  const float inv_sum = simt::fast_divide(1.0f, exp_sum + 1e-6f);
+  for (int i = thread_idx; i < num_tokens; i += NUM_THREADS) {
+    logits[i] *= inv_sum;
+    probe.prob(i, logits[i]);
+  }
+  simt::sync_threads();  // probabilities are read by other warps in the V loop
+
+  // v2: publish this partition's softmax state; the reduce kernel rescales partitions with it.
+  const std::int64_t partition_slot =
+      (std::int64_t(seq_idx) * num_heads + head_idx) * max_num_partitions + partition_idx;
+  if (USE_PARTITIONING && thread_idx == 0) {
+    args.max_logits[partition_slot] = qk_max;
+    args.exp_sums[partition_slot] = exp_sum;  // the raw sum, without the epsilon
+  }
+  probe.partition_state(qk_max, exp_sum);
+  //! [softmax]
+
+  //! [value_accumulation]
+  // V layout [num_blocks, num_kv_heads, head_size, block_size]: a row (one head dim) of a kv_block
+  // holds its BLOCK_SIZE tokens contiguously. Each lane reads 16 bytes = V_VEC_SIZE tokens of a row
+  // and keeps NUM_ROWS_PER_THREAD rows' partial sums in registers.
+  float accs[NUM_ROWS_PER_THREAD];
+#pragma unroll
+  for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) accs[i] = 0.0f;
+
+  iteration = 0;
+  for (int block_idx = range.start_block_idx + warp_idx; block_idx < range.end_block_idx;
+       block_idx += NUM_WARPS, ++iteration) {
+    const std::int64_t physical_block_number = block_table[block_idx];
+    const int physical_block_offset = (lane % NUM_V_VECS_PER_ROW) * V_VEC_SIZE;
+    const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
+    // The kernel multiplies probabilities in the cache's precision (as upstream does), so each is
+    // rounded to scalar_t first; the products are then summed in fp32.
+    float probs[V_VEC_SIZE];
+#pragma unroll
+    for (int e = 0; e < V_VEC_SIZE; ++e) probs[e] = round_to<scalar_t>(logits[token_idx - range.start_token_idx + e]);
+    const bool is_last_block = block_idx == num_seq_blocks - 1;
+    const std::int64_t value_base =
+        physical_block_number * args.kv_block_stride + std::int64_t(kv_head_idx) * args.kv_head_stride;
+#pragma unroll
+    for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
+      const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+      if (row_idx < HEAD_SIZE) {
+        const std::int64_t element = value_base + std::int64_t(row_idx) * BLOCK_SIZE + physical_block_offset;
+        const VVec v_vec = load_vec<VVec>(args.v_cache + element);
+        probe.load(LoadKind::value, element, iteration, i);
+        float sum = 0.0f;
+#pragma unroll
+        for (int e = 0; e < V_VEC_SIZE; ++e) {
+          // Slots past seq_len in the last kv_block may hold anything (NaN included), and
+          // 0 * NaN = NaN: such values are replaced by zero, not just weighted by zero.
+          const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f : to_float(v_vec.elem[e]);
+          sum += probs[e] * v;
+        }
+        accs[i] += sum;
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) probe.acc(0, i, accs[i]);
+  //! [value_accumulation]
+
+  //! [lv_warp_reduction]
+  // Lanes that share a row hold different token slices of it: a butterfly over those
+  // NUM_V_VECS_PER_ROW lanes adds them up.
+#pragma unroll
+  for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
+    float acc = accs[i];
+#pragma unroll
+    for (int mask = NUM_V_VECS_PER_ROW / 2; mask >= 1; mask /= 2) acc += simt::shfl_xor(acc, mask);
+    accs[i] = acc;
+    probe.acc(1, i, acc);
+  }
+  //! [lv_warp_reduction]
+
+  //! [cross_warp_tree]
+  // Each warp now holds the sums over its own kv_blocks. A tree through shared memory folds the
+  // upper half of the warps onto the lower half until warp 0 holds the result. The logits buffer
+  // is reused, so every thread must be done reading probabilities first.
+  simt::sync_threads();
+  float* out_smem = simt::dynamic_shared<float>();  // [NUM_WARPS / 2, HEAD_SIZE]
+  {
+    int level = 2;
+#pragma unroll
+    for (int active = NUM_WARPS; active > 1; active /= 2, ++level) {
+      const int mid = active / 2;
+      if (warp_idx >= mid && warp_idx < active) {
+        float* dst = &out_smem[(warp_idx - mid) * HEAD_SIZE];
+#pragma unroll
+        for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
+          const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+          if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) dst[row_idx] = accs[i];
+        }
+      }
+      simt::sync_threads();
+      if (warp_idx < mid) {
+        const float* src = &out_smem[warp_idx * HEAD_SIZE];
+#pragma unroll
+        for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
+          const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+          if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) accs[i] += src[row_idx];
+        }
+      }
+      simt::sync_threads();
+#pragma unroll
+      for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) probe.acc(level, i, accs[i]);
+    }
+  }
+  //! [cross_warp_tree]
+
+  //! [output]
+  // Warp 0 writes the head's output row (v1), or this partition's normalised partial output (v2).
+  if (warp_idx == 0) {
+    scalar_t* out_ptr = args.out + partition_slot * HEAD_SIZE;
+#pragma unroll
+    for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
+      const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+      if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) {
+        const scalar_t value = from_float<scalar_t>(accs[i]);
+        out_ptr[row_idx] = value;
+        probe.out(row_idx, to_float(value));
+      }
+    }
+  }
+  probe.finish();
+  //! [output]
+}
+
+// v2's second kernel: grid (num_heads, num_seqs), NUM_THREADS threads, dynamic shared memory
+// 2 * max_num_partitions floats. Merges the partitions' softmax states and partial outputs.
+template <typename scalar_t, int HEAD_SIZE, int NUM_THREADS, int PARTITION_SIZE, typename Probe>
+PAL_DEVICE void paged_attention_reduce_body(const ReduceArgs<scalar_t>& args, Probe probe) {
+  constexpr int NUM_WARPS = NUM_THREADS / kWarpSize;
+  //! [partition_reduce]
+  const int head_idx = simt::block_idx_x();
+  const int seq_idx = simt::block_idx_y();
+  const int num_heads = simt::grid_dim_x();
+  const int thread_idx = simt::thread_idx();
+  const int warp_idx = thread_idx / kWarpSize;
+  const int lane = thread_idx % kWarpSize;
+  const int seq_len = args.seq_lens[seq_idx];
+  const int num_partitions = divide_round_up(seq_len, PARTITION_SIZE);
+  const std::int64_t seq_head = std::int64_t(seq_idx) * num_heads + head_idx;
+  probe.reduce_begin(seq_idx, head_idx);
+
+  scalar_t* out_ptr = args.out + seq_head * HEAD_SIZE;
+  const scalar_t* tmp_out_ptr = args.tmp_out + seq_head * args.max_num_partitions * HEAD_SIZE;
+  if (num_partitions == 1) {
+    // A single partition is already the answer (its softmax covered the whole sequence).
+    for (int i = thread_idx; i < HEAD_SIZE; i += NUM_THREADS) out_ptr[i] = tmp_out_ptr[i];
+    if (thread_idx == 0) {
+      probe.reduce_max_logit(args.max_logits[seq_head * args.max_num_partitions]);
+      probe.reduce_rescaled_exp_sum(0, args.exp_sums[seq_head * args.max_num_partitions]);
+      probe.reduce_global_exp_sum(args.exp_sums[seq_head * args.max_num_partitions]);
+    }
+    return;
+  }
+
+  float* shared_max_logits = simt::dynamic_shared<float>();                 // [num_partitions]
+  float* shared_exp_sums = shared_max_logits + args.max_num_partitions;     // [num_partitions]
+  PAL_SHARED float red_smem[2 * NUM_WARPS];
+
+  // The global max over the partitions' maxima.
+  const float* max_logits_ptr = args.max_logits + seq_head * args.max_num_partitions;
+  float max_logit = -FLT_MAX;
+  for (int i = thread_idx; i < num_partitions; i += NUM_THREADS) {
+    shared_max_logits[i] = max_logits_ptr[i];
+    max_logit = fmaxf(max_logit, max_logits_ptr[i]);
+  }
+  for (int mask = kWarpSize / 2; mask >= 1; mask /= 2) max_logit = fmaxf(max_logit, simt::shfl_xor(max_logit, mask));
+  if (lane == 0) red_smem[warp_idx] = max_logit;
+  simt::sync_threads();  // also publishes shared_max_logits
+  max_logit = lane < NUM_WARPS ? red_smem[lane] : -FLT_MAX;
+  for (int mask = NUM_WARPS / 2; mask >= 1; mask /= 2) max_logit = fmaxf(max_logit, simt::shfl_xor(max_logit, mask));
+  max_logit = simt::shfl(max_logit, 0);
+  if (thread_idx == 0) probe.reduce_max_logit(max_logit);
+
+  // Move every partition's exp_sum onto the global max, and add them up.
+  const float* exp_sums_ptr = args.exp_sums + seq_head * args.max_num_partitions;
+  float global_exp_sum = 0.0f;
+  for (int i = thread_idx; i < num_partitions; i += NUM_THREADS) {
+    const SoftmaxState partition{shared_max_logits[i], exp_sums_ptr[i]};
+    const float rescaled = partition.rescaled_exp_sum(max_logit);
+    shared_exp_sums[i] = rescaled;
+    global_exp_sum += rescaled;
+    probe.reduce_rescaled_exp_sum(i, rescaled);
+  }
+  simt::sync_threads();
+  global_exp_sum = block_sum<NUM_WARPS>(&red_smem[NUM_WARPS], global_exp_sum, NoHooks{});
+  if (thread_idx == 0) probe.reduce_global_exp_sum(global_exp_sum);
+  const float inv_global_exp_sum = simt::fast_divide(1.0f, global_exp_sum + 1e-6f);
+
+  // Each partial output was normalised by its own exp_sum; weight it by its share of the total.
+  for (int i = thread_idx; i < HEAD_SIZE; i += NUM_THREADS) {
+    float acc = 0.0f;
+    for (int j = 0; j < num_partitions; ++j)
+      acc += to_float(tmp_out_ptr[j * HEAD_SIZE + i]) * shared_exp_sums[j] * inv_global_exp_sum;
+    out_ptr[i] = from_float<scalar_t>(acc);
+  }
+  //! [partition_reduce]
+}
+
+}  // namespace pal

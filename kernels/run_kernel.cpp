@@ -1,0 +1,133 @@
+// run_kernel(): choose the backend and version, size the recording, run, collect the results.
+#include "kernels/launch.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "kernels/gpu_backend.h"
+#include "kernels/launch_plan.h"
+
+namespace pal {
+
+std::string_view backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::gpu: return "gpu";
+    case Backend::emulator: return "emulator";
+    case Backend::automatic: break;
+  }
+  return "auto";
+}
+
+bool parse_backend(std::string_view text, Backend& backend) {
+  if (text == "gpu") backend = Backend::gpu;
+  else if (text == "emulator") backend = Backend::emulator;
+  else if (text == "auto") backend = Backend::automatic;
+  else return false;
+  return true;
+}
+
+bool gpu_available(std::string* why_not) { return gpu_backend_available(why_not); }
+
+namespace {
+
+// Static shared memory of the main kernel: q_vecs (one head of q) and red_smem (2 * NUM_WARPS floats).
+std::size_t static_shared_memory_bytes(const Scenario& scenario) {
+  return std::size_t(scenario.head_size) * dtype_size_bytes(scenario.dtype) +
+         2 * std::size_t(scenario.num_threads / kWarpSize) * sizeof(float);
+}
+
+KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory_limit, const char* device) {
+  KernelVersion version = scenario.resolved_version();
+  if (version != KernelVersion::v1) return version;
+  const std::size_t needed = v1_shared_memory_bytes(scenario) + static_shared_memory_bytes(scenario);
+  if (needed <= shared_memory_limit) return version;
+  if (scenario.version == KernelVersion::automatic) return KernelVersion::v2;  // what auto is for
+  // The largest context v1 can hold: the logits are 4 bytes per (block-padded) token.
+  const std::size_t room = shared_memory_limit - static_shared_memory_bytes(scenario);
+  const std::size_t max_tokens = (room / sizeof(float)) / std::size_t(scenario.block_size) * std::size_t(scenario.block_size);
+  throw ScenarioError("version v1 keeps every logit of a sequence in shared memory: max_seq_len = " +
+                      std::to_string(scenario.max_seq_len()) + " needs " + std::to_string(needed) +
+                      " bytes per thread block, but " + device + " allows " + std::to_string(shared_memory_limit) +
+                      "; use --version v2 (or auto), or keep every seq_len at or below " +
+                      std::to_string(max_tokens) + " tokens for v1");
+}
+
+}  // namespace
+
+std::size_t v1_shared_memory_bytes(const Scenario& scenario) {
+  return make_launch_shape(scenario, KernelVersion::v1).main_shared_memory_bytes();
+}
+
+std::size_t v2_shared_memory_bytes(const Scenario& scenario) {
+  return make_launch_shape(scenario, KernelVersion::v2).main_shared_memory_bytes();
+}
+
+KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
+  validate_scenario(scenario);
+  validate_inputs(scenario, inputs);
+
+  KernelRun run;
+  run.scenario = scenario;
+  run.backend = options.backend;
+  std::string why_no_gpu;
+  if (run.backend == Backend::automatic)
+    run.backend = gpu_backend_available(&why_no_gpu) ? Backend::gpu : Backend::emulator;
+  else if (run.backend == Backend::gpu && !gpu_backend_available(&why_no_gpu))
+    throw ScenarioError("--backend gpu: " + why_no_gpu + "; use --backend emulator (or auto)");
+
+  const bool on_gpu = run.backend == Backend::gpu;
+  run.device_name = on_gpu ? gpu_device_name() : "CPU emulator (Boost.Fiber, one fiber per CUDA thread)";
+  run.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
+                               on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  run.scenario.version = run.version;  // records and reports describe what ran
+  const LaunchShape shape = make_launch_shape(scenario, run.version);
+
+  if (options.record) {
+    const RecordLayout layout = record_layout(record_dims(run.scenario));
+    check_recording_fits(layout, options.max_recording_bytes);
+    run.recording.emplace(layout);
+  }
+
+  if (on_gpu) {
+    GpuRunResult result = run_on_gpu(shape, inputs, run.recording ? &*run.recording : nullptr);
+    run.output = std::move(result.output);
+    run.tmp_out = std::move(result.tmp_out);
+    run.exp_sums = std::move(result.exp_sums);
+    run.max_logits = std::move(result.max_logits);
+    run.elapsed_ms = result.elapsed_ms;
+    return run;
+  }
+
+  // Emulator: outputs start as 0xFF bytes (NaN) so an element the kernel misses cannot look right.
+  const ElementType element = element_type_of(scenario.dtype);
+  const bool v2 = run.version == KernelVersion::v2;
+  auto poisoned = [](ElementType type, std::vector<std::int64_t> shape_dims) {
+    Tensor tensor(type, std::move(shape_dims));
+    std::memset(tensor.bytes.data(), 0xFF, tensor.bytes.size());
+    return tensor;
+  };
+  run.output = poisoned(element, {shape.num_seqs, shape.num_heads, shape.head_size});
+  if (v2) {
+    run.tmp_out = poisoned(element, {shape.num_seqs, shape.num_heads, shape.max_num_partitions, shape.head_size});
+    run.exp_sums = poisoned(ElementType::f32, {shape.num_seqs, shape.num_heads, shape.max_num_partitions});
+    run.max_logits = poisoned(ElementType::f32, {shape.num_seqs, shape.num_heads, shape.max_num_partitions});
+  }
+  LaunchBuffers buffers;
+  buffers.out = run.output.bytes.data();
+  buffers.tmp_out = v2 ? run.tmp_out.bytes.data() : nullptr;
+  buffers.exp_sums = v2 ? run.exp_sums.data<float>() : nullptr;
+  buffers.max_logits = v2 ? run.max_logits.data<float>() : nullptr;
+  buffers.q = inputs.query.bytes.data();
+  buffers.k_cache = inputs.key_cache.bytes.data();
+  buffers.v_cache = inputs.value_cache.bytes.data();
+  buffers.block_tables = inputs.block_tables.data<int>();
+  buffers.seq_lens = inputs.seq_lens.data<int>();
+  buffers.alibi_slopes = inputs.alibi_slopes.numel() > 0 ? inputs.alibi_slopes.data<float>() : nullptr;
+
+  const auto start = std::chrono::steady_clock::now();
+  emulate_paged_attention_dispatch(shape, buffers, run.recording ? &run.recording->ptr() : nullptr);
+  run.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+}  // namespace pal
