@@ -1,0 +1,249 @@
+// Deterministic kernel inputs in upstream's layouts, and the checks that any inputs (generated or
+// loaded from a file) agree with their scenario.
+//
+// Order of random draws (part of the format: the same seed gives the same bytes forever):
+//   1. query, flat in [num_seqs, num_heads, head_size] order;
+//   2. the Fisher-Yates shuffle of the physical block pool;
+//   3. for each sequence, each token, each kv head: the key's head_size values, then the value's.
+#include "core/inputs.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <numeric>
+
+namespace pal {
+
+// ---- SplitMix64 ------------------------------------------------------------------------------------
+
+std::uint64_t SplitMix64::next() {
+  state_ += 0x9e3779b97f4a7c15ull;
+  std::uint64_t z = state_;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+float SplitMix64::uniform(float low, float high) {
+  // 24 random bits: every value is exactly representable as a float fraction in [0, 1).
+  const double unit = static_cast<double>(next() >> 40) * 0x1.0p-24;
+  const auto value = static_cast<float>(static_cast<double>(low) + (static_cast<double>(high) - low) * unit);
+  // Rounding to float can land on `high`; step back so the range stays half-open.
+  return value < high ? value : std::nextafter(high, low);
+}
+
+std::uint64_t SplitMix64::below(std::uint64_t bound) {
+  if (bound <= 1) return 0;
+  // Rejection sampling: drop the lowest (2^64 mod bound) values so every residue is equally likely.
+  const std::uint64_t threshold = (0 - bound) % bound;
+  while (true) {
+    const std::uint64_t value = next();
+    if (value >= threshold) return value % bound;
+  }
+}
+
+// ---- ALiBi -----------------------------------------------------------------------------------------
+
+std::vector<float> alibi_slopes_for(int num_heads) {
+  std::vector<float> slopes;
+  if (num_heads <= 0) return slopes;
+  // For a power of two n the slopes are r, r^2, ..., r^n with r = 2^(-8/n). Otherwise the nearest
+  // lower power of two p gets those, and the remaining heads take every other slope of the 2p
+  // sequence (r' = 2^(-4/p): r'^1, r'^3, ...), so the slopes still interleave geometrically.
+  int power = 1;
+  while (power * 2 <= num_heads) power *= 2;
+  const double ratio = std::exp2(-8.0 / power);
+  for (int i = 1; i <= power; ++i) slopes.push_back(static_cast<float>(std::pow(ratio, i)));
+  const double extra_ratio = std::exp2(-4.0 / power);
+  for (int i = 0; i < num_heads - power; ++i) slopes.push_back(static_cast<float>(std::pow(extra_ratio, 2 * i + 1)));
+  return slopes;
+}
+
+// ---- generation ------------------------------------------------------------------------------------
+
+namespace {
+
+// A quiet-NaN bit pattern per dtype, written into every cache slot no sequence uses.
+template <typename T>
+T poison_value();
+template <>
+float poison_value<float>() { return std::numeric_limits<float>::quiet_NaN(); }
+template <>
+fp16_t poison_value<fp16_t>() { return fp16_t{0x7e00}; }
+template <>
+bf16_t poison_value<bf16_t>() { return bf16_t{0x7fc0}; }
+
+template <typename T>
+void fill_inputs(const Scenario& s, Inputs& in) {
+  SplitMix64 random(s.seed);
+  const float range = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_size)));
+  const int x = key_x(s.kv_cache_dtype);
+  const std::int64_t num_blocks = s.effective_num_blocks();
+  const std::int64_t max_blocks_per_seq = s.max_num_blocks_per_seq();
+
+  in.query = Tensor(element_type_of(s.dtype), {s.num_seqs, s.num_heads, s.head_size});
+  for (T& element : in.query.span<T>()) element = from_float<T>(random.uniform(-range, range));
+
+  // Physical blocks handed out in shuffled order: logical block i of a sequence lands anywhere.
+  std::vector<std::int32_t> pool(static_cast<std::size_t>(num_blocks));
+  std::iota(pool.begin(), pool.end(), 0);
+  for (std::size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[random.below(i)]);
+
+  in.block_tables = Tensor(ElementType::i32, {s.num_seqs, max_blocks_per_seq});
+  std::span<std::int32_t> table = in.block_tables.span<std::int32_t>();
+  std::fill(table.begin(), table.end(), -1);  // -1: never read, and out of range if it were
+  std::size_t next_pool_slot = 0;
+  for (int seq = 0; seq < s.num_seqs; ++seq) {
+    const int num_seq_blocks = (s.seq_lens[seq] + s.block_size - 1) / s.block_size;
+    for (int logical = 0; logical < num_seq_blocks; ++logical)
+      table[static_cast<std::size_t>(seq * max_blocks_per_seq + logical)] = pool[next_pool_slot++];
+  }
+
+  in.seq_lens = Tensor(ElementType::i32, {s.num_seqs});
+  for (int seq = 0; seq < s.num_seqs; ++seq) in.seq_lens.data<std::int32_t>()[seq] = s.seq_lens[seq];
+
+  in.key_cache = Tensor(element_type_of(s.kv_cache_dtype), {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x});
+  in.value_cache = Tensor(element_type_of(s.kv_cache_dtype), {num_blocks, s.num_kv_heads, s.head_size, s.block_size});
+  T* key = in.key_cache.data<T>();      // [num_blocks, num_kv_heads, head_size/x, block_size, x]
+  T* value = in.value_cache.data<T>();  // [num_blocks, num_kv_heads, head_size, block_size]
+  std::fill_n(key, in.key_cache.numel(), poison_value<T>());
+  std::fill_n(value, in.value_cache.numel(), poison_value<T>());
+  const std::int64_t block_stride = std::int64_t{s.num_kv_heads} * s.head_size * s.block_size;  // same for K and V
+  const std::int64_t head_stride = std::int64_t{s.head_size} * s.block_size;
+  for (int seq = 0; seq < s.num_seqs; ++seq) {
+    for (int token = 0; token < s.seq_lens[seq]; ++token) {
+      const std::int64_t physical_block = table[static_cast<std::size_t>(seq * max_blocks_per_seq + token / s.block_size)];
+      const int block_offset = token % s.block_size;
+      for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
+        const std::int64_t head_base = physical_block * block_stride + kv_head * head_stride;
+        for (int dim = 0; dim < s.head_size; ++dim)
+          key[head_base + (dim / x) * s.block_size * x + block_offset * x + dim % x] =
+              from_float<T>(random.uniform(-range, range));
+        for (int dim = 0; dim < s.head_size; ++dim)
+          value[head_base + dim * s.block_size + block_offset] = from_float<T>(random.uniform(-range, range));
+      }
+    }
+  }
+
+  if (s.alibi) {
+    const std::vector<float> slopes = alibi_slopes_for(s.num_heads);
+    in.alibi_slopes = Tensor(ElementType::f32, {s.num_heads});
+    std::copy(slopes.begin(), slopes.end(), in.alibi_slopes.data<float>());
+  } else {
+    in.alibi_slopes = Tensor(ElementType::f32, {0});
+  }
+  in.scale = s.effective_scale();
+}
+
+}  // namespace
+
+Inputs generate_inputs(const Scenario& scenario) {
+  validate_scenario(scenario);
+  Inputs inputs;
+  // Query and cache share one dtype for now (validated above), so one element type fills both.
+  visit_dtype(scenario.dtype, [&](auto element) { fill_inputs<decltype(element)>(scenario, inputs); });
+  return inputs;
+}
+
+// ---- validation ------------------------------------------------------------------------------------
+
+namespace {
+
+std::string format_float(float value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", static_cast<double>(value));
+  return text;
+}
+
+std::string shape_string(const std::vector<std::int64_t>& shape) {
+  Tensor view;
+  view.shape = shape;
+  return view.shape_string();
+}
+
+void check_tensor(const Tensor& tensor, const std::string& name, ElementType type,
+                  const std::vector<std::int64_t>& shape, const std::string& shape_meaning) {
+  if (tensor.type != type)
+    throw ScenarioError(name + " holds " + std::string(element_type_name(tensor.type)) + " elements; expected " +
+                        std::string(element_type_name(type)));
+  if (tensor.shape != shape)
+    throw ScenarioError(name + " has shape " + tensor.shape_string() + "; expected " + shape_string(shape) + " " +
+                        shape_meaning);
+  const auto expected_bytes = static_cast<std::size_t>(tensor.numel()) * static_cast<std::size_t>(element_size_bytes(type));
+  if (tensor.bytes.size() != expected_bytes)
+    throw ScenarioError(name + " holds " + std::to_string(tensor.bytes.size()) + " bytes; its shape " +
+                        tensor.shape_string() + " needs " + std::to_string(expected_bytes));
+}
+
+}  // namespace
+
+void validate_inputs(const Scenario& s, const Inputs& in) {
+  validate_scenario(s);
+  const ElementType q_type = element_type_of(s.dtype);
+  const ElementType kv_type = element_type_of(s.kv_cache_dtype);
+  const int x = key_x(s.kv_cache_dtype);
+  const std::int64_t num_blocks = s.effective_num_blocks();
+
+  check_tensor(in.query, "query", q_type, {s.num_seqs, s.num_heads, s.head_size}, "[num_seqs, num_heads, head_size]");
+  check_tensor(in.key_cache, "key_cache", kv_type, {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x},
+               "[num_blocks, num_kv_heads, head_size/x, block_size, x] with x = " + std::to_string(x) + " for " +
+                   std::string(dtype_name(s.kv_cache_dtype)));
+  check_tensor(in.value_cache, "value_cache", kv_type, {num_blocks, s.num_kv_heads, s.head_size, s.block_size},
+               "[num_blocks, num_kv_heads, head_size, block_size]");
+  check_tensor(in.seq_lens, "seq_lens", ElementType::i32, {s.num_seqs}, "[num_seqs]");
+
+  // Upstream accepts a table wider than needed (padding columns are never read), so only the
+  // row count is fixed; the width must cover the longest sequence.
+  const Tensor& table = in.block_tables;
+  if (table.type != ElementType::i32)
+    throw ScenarioError("block_tables holds " + std::string(element_type_name(table.type)) +
+                        " elements; expected I32");
+  const std::int64_t needed_width = s.max_num_blocks_per_seq();
+  if (table.shape.size() != 2 || table.shape[0] != s.num_seqs || table.shape[1] < needed_width)
+    throw ScenarioError("block_tables has shape " + table.shape_string() + "; expected [" +
+                        std::to_string(s.num_seqs) + ", >= " + std::to_string(needed_width) +
+                        "] [num_seqs, max_num_blocks_per_seq] (the longest sequence needs " +
+                        std::to_string(needed_width) + " blocks)");
+  if (table.bytes.size() != static_cast<std::size_t>(table.numel()) * 4)
+    throw ScenarioError("block_tables holds " + std::to_string(table.bytes.size()) + " bytes; its shape " +
+                        table.shape_string() + " needs " + std::to_string(table.numel() * 4));
+
+  const std::int32_t* lens = in.seq_lens.data<std::int32_t>();
+  for (int seq = 0; seq < s.num_seqs; ++seq) {
+    if (lens[seq] != s.seq_lens[seq])
+      throw ScenarioError("seq_lens[" + std::to_string(seq) + "] holds " + std::to_string(lens[seq]) +
+                          "; the scenario says " + std::to_string(s.seq_lens[seq]));
+  }
+
+  const std::int32_t* entries = table.data<std::int32_t>();
+  for (int seq = 0; seq < s.num_seqs; ++seq) {
+    const int num_seq_blocks = (s.seq_lens[seq] + s.block_size - 1) / s.block_size;
+    for (int logical = 0; logical < num_seq_blocks; ++logical) {
+      const std::int32_t physical = entries[seq * table.shape[1] + logical];
+      if (physical < 0 || physical >= num_blocks)
+        throw ScenarioError("block_tables[" + std::to_string(seq) + "][" + std::to_string(logical) + "] = " +
+                            std::to_string(physical) + " is outside the KV-cache pool [0, " +
+                            std::to_string(num_blocks) + "); sequence " + std::to_string(seq) + " (seq_len " +
+                            std::to_string(s.seq_lens[seq]) + ") reads logical blocks 0.." +
+                            std::to_string(num_seq_blocks - 1));
+    }
+  }
+
+  if (s.alibi) {
+    check_tensor(in.alibi_slopes, "alibi_slopes", ElementType::f32, {s.num_heads}, "[num_heads] (ALiBi is on)");
+    for (int head = 0; head < s.num_heads; ++head)
+      if (!std::isfinite(in.alibi_slopes.data<float>()[head]))
+        throw ScenarioError("alibi_slopes[" + std::to_string(head) + "] is not finite; every slope must be a number");
+  } else if (in.alibi_slopes.numel() != 0) {
+    throw ScenarioError("alibi_slopes has shape " + in.alibi_slopes.shape_string() +
+                        " but ALiBi is off in the scenario; expected an empty tensor (or turn alibi on)");
+  }
+
+  if (!std::isfinite(in.scale) || in.scale <= 0.0f)
+    throw ScenarioError("scale = " + format_float(in.scale) + " is invalid; expected a finite number > 0");
+  if (in.scale != s.effective_scale())
+    throw ScenarioError("inputs' scale " + format_float(in.scale) + " differs from the scenario's scale " +
+                        format_float(s.effective_scale()) + "; set the scenario's scale to match");
+}
+
+}  // namespace pal

@@ -1,0 +1,540 @@
+// Scenario: derived sizes, validation, JSON and the shared command-line flags.
+//
+// Conventions: every count that can grow with user input (blocks, bytes) is computed in int64 so
+// an absurd scenario is reported by validation instead of wrapping around; the int accessors of
+// Scenario saturate at INT_MAX for the same reason.
+#include "core/scenario.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace pal {
+
+namespace {
+
+using json = nlohmann::json;
+
+int saturate_to_int(std::int64_t value) {
+  return static_cast<int>(std::clamp<std::int64_t>(value, 0, std::numeric_limits<int>::max()));
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return b > 0 ? (a + b - 1) / b : 0; }
+
+// Blocks each sequence needs, summed; 0 for a block size that cannot be divided by.
+std::int64_t blocks_needed_wide(const Scenario& scenario) {
+  std::int64_t total = 0;
+  for (int seq_len : scenario.seq_lens)
+    if (seq_len > 0) total += ceil_div(seq_len, scenario.block_size);
+  return total;
+}
+
+std::int64_t num_blocks_wide(const Scenario& scenario) {
+  if (scenario.num_blocks > 0) return scenario.num_blocks;
+  const std::int64_t needed = blocks_needed_wide(scenario);
+  // Spare blocks that no sequence references: the generator poisons them with NaN, so a kernel
+  // that reads outside its block table shows it.
+  return needed + std::max<std::int64_t>(2, needed / 4);
+}
+
+std::string join_ints(std::span<const int> values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(values[i]);
+  }
+  return text;
+}
+
+std::string format_float(double value) {
+  std::ostringstream stream;
+  stream.precision(9);
+  stream << value;
+  return stream.str();
+}
+
+std::string format_bytes(std::int64_t bytes) {
+  std::ostringstream stream;
+  stream.precision(3);
+  const double value = static_cast<double>(bytes);
+  if (bytes >= (std::int64_t{1} << 30)) stream << value / double(1 << 30) << " GiB";
+  else if (bytes >= (1 << 20)) stream << value / double(1 << 20) << " MiB";
+  else if (bytes >= (1 << 10)) stream << value / double(1 << 10) << " KiB";
+  else stream << bytes << " B";
+  return stream.str();
+}
+
+bool contains(std::span<const int> values, int value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+std::string divisors_of(int n) {
+  std::vector<int> divisors;
+  for (int d = 1; d <= n; ++d)
+    if (n % d == 0) divisors.push_back(d);
+  return join_ints(divisors);
+}
+
+}  // namespace
+
+// ---- derived sizes ---------------------------------------------------------------------------------
+
+float Scenario::effective_scale() const {
+  if (scale) return *scale;
+  return head_size > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_size))) : 1.0f;
+}
+
+int Scenario::max_seq_len() const {
+  int longest = 0;
+  for (int seq_len : seq_lens) longest = std::max(longest, seq_len);
+  return longest;
+}
+
+int Scenario::max_num_blocks_per_seq() const { return saturate_to_int(ceil_div(max_seq_len(), block_size)); }
+
+int Scenario::num_blocks_needed() const { return saturate_to_int(blocks_needed_wide(*this)); }
+
+int Scenario::effective_num_blocks() const { return saturate_to_int(num_blocks_wide(*this)); }
+
+int Scenario::max_num_partitions() const { return saturate_to_int(ceil_div(max_seq_len(), partition_size)); }
+
+KernelVersion Scenario::resolved_version() const {
+  if (version != KernelVersion::automatic) return version;
+  // One partition: v2's reduce would be pure overhead. Many (seq, head) pairs: enough thread blocks
+  // to fill the GPU without splitting sequences. Beyond 8192 tokens v1's logits may not fit in
+  // shared memory on smaller GPUs, so upstream forces v2 there.
+  const bool v1 = max_seq_len() <= 8192 &&
+                  (max_num_partitions() == 1 ||
+                   static_cast<std::int64_t>(num_seqs) * static_cast<std::int64_t>(num_heads) > 512);
+  return v1 ? KernelVersion::v1 : KernelVersion::v2;
+}
+
+std::string_view version_name(KernelVersion version) {
+  switch (version) {
+    case KernelVersion::v1: return "v1";
+    case KernelVersion::v2: return "v2";
+    case KernelVersion::automatic: return "auto";
+  }
+  return "unknown";
+}
+
+bool parse_version(std::string_view text, KernelVersion& version) {
+  for (KernelVersion candidate : {KernelVersion::v1, KernelVersion::v2, KernelVersion::automatic}) {
+    if (text == version_name(candidate)) {
+      version = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::int64_t estimated_buffer_bytes(const Scenario& s) {
+  const std::int64_t element = dtype_size_bytes(s.dtype);
+  const std::int64_t kv_element = dtype_size_bytes(s.kv_cache_dtype);
+  const std::int64_t seqs = std::max(s.num_seqs, 0);
+  const std::int64_t heads = std::max(s.num_heads, 0);
+  const std::int64_t head_size = std::max(s.head_size, 0);
+  const std::int64_t query_bytes = seqs * heads * head_size * element;
+  const std::int64_t cache_bytes =
+      2 * num_blocks_wide(s) * std::max(s.num_kv_heads, 0) * head_size * std::max(s.block_size, 0) * kv_element;
+  const std::int64_t partitions = ceil_div(s.max_seq_len(), s.partition_size);
+  // Output, plus v2's tmp_out and two float32 statistics per partition (counted even for v1: a
+  // tool may run both versions on the same inputs).
+  const std::int64_t output_bytes = seqs * heads * head_size * element +
+                                    seqs * heads * partitions * (head_size * element + 2 * 4);
+  const std::int64_t table_bytes = seqs * ceil_div(s.max_seq_len(), s.block_size) * 4 + seqs * 4;
+  return query_bytes + cache_bytes + output_bytes + table_bytes;
+}
+
+// ---- validation ------------------------------------------------------------------------------------
+
+std::vector<std::string> scenario_problems(const Scenario& s) {
+  std::vector<std::string> problems;
+  auto problem = [&problems](std::string text) { problems.push_back(std::move(text)); };
+
+  if (s.num_seqs < 1)
+    problem("num_seqs = " + std::to_string(s.num_seqs) + " is invalid; it must be at least 1");
+  else if (s.num_seqs > kMaxNumSeqs)
+    problem("num_seqs = " + std::to_string(s.num_seqs) + " is too large; at most " + std::to_string(kMaxNumSeqs) +
+            " sequences fit in one launch because the sequence index is gridDim.y");
+
+  const bool heads_in_range = s.num_heads >= 1 && s.num_heads <= kMaxNumHeads;
+  if (!heads_in_range)
+    problem("num_heads = " + std::to_string(s.num_heads) + " is out of range; it must be between 1 and " +
+            std::to_string(kMaxNumHeads));
+  if (s.num_kv_heads < 1 || s.num_kv_heads > kMaxNumHeads)
+    problem("num_kv_heads = " + std::to_string(s.num_kv_heads) + " is out of range; it must be between 1 and num_heads");
+  else if (heads_in_range && s.num_heads % s.num_kv_heads != 0)
+    problem("num_heads = " + std::to_string(s.num_heads) + " is not a multiple of num_kv_heads = " +
+            std::to_string(s.num_kv_heads) +
+            "; every KV head serves the same number of query heads, so num_kv_heads must divide num_heads (" +
+            "valid num_kv_heads for " + std::to_string(s.num_heads) + " heads: " + divisors_of(s.num_heads) + ")");
+
+  const bool head_size_ok = contains(kSupportedHeadSizes, s.head_size);
+  if (!head_size_ok)
+    problem("head_size = " + std::to_string(s.head_size) + " is not supported; supported head sizes are " +
+            join_ints(kSupportedHeadSizes) + " (the kernel is compiled for each one)");
+  const bool block_size_ok = contains(kSupportedBlockSizes, s.block_size);
+  if (!block_size_ok)
+    problem("block_size = " + std::to_string(s.block_size) + " is not supported; supported block sizes are " +
+            join_ints(kSupportedBlockSizes) + " tokens per KV block");
+
+  if (s.kv_cache_dtype != s.dtype)
+    problem("kv_cache_dtype = " + std::string(dtype_name(s.kv_cache_dtype)) + " differs from dtype = " +
+            std::string(dtype_name(s.dtype)) +
+            "; the KV cache must use the same dtype as the query (fp8 is not supported yet)");
+
+  bool seq_lens_ok = true;
+  if (s.seq_lens.empty()) {
+    problem("seq_lens is empty; give one context length per sequence, e.g. --seq-lens 5,17,300");
+    seq_lens_ok = false;
+  } else if (s.num_seqs >= 1 && s.seq_lens.size() != static_cast<std::size_t>(s.num_seqs)) {
+    problem("seq_lens has " + std::to_string(s.seq_lens.size()) + (s.seq_lens.size() == 1 ? " entry" : " entries") + " but num_seqs = " +
+            std::to_string(s.num_seqs) + "; give exactly one context length per sequence");
+  }
+  for (std::size_t i = 0; i < s.seq_lens.size(); ++i) {
+    const int seq_len = s.seq_lens[i];
+    if (seq_len < 1) {
+      problem("seq_lens[" + std::to_string(i) + "] = " + std::to_string(seq_len) +
+              " is invalid; every context length must be at least 1 token (the current token)");
+      seq_lens_ok = false;
+    } else if (seq_len > kMaxSeqLen) {
+      problem("seq_lens[" + std::to_string(i) + "] = " + std::to_string(seq_len) + " is too long; at most " +
+              std::to_string(kMaxSeqLen) + " tokens per sequence");
+      seq_lens_ok = false;
+    }
+  }
+
+  if (s.num_blocks < 0) {
+    problem("num_blocks = " + std::to_string(s.num_blocks) +
+            " is invalid; give the KV-cache pool size in blocks, or 0 for enough blocks plus spares");
+  } else if (s.num_blocks > 0 && block_size_ok && seq_lens_ok) {
+    const std::int64_t needed = blocks_needed_wide(s);
+    if (s.num_blocks < needed)
+      problem("num_blocks = " + std::to_string(s.num_blocks) + " is too small: the sequences need " +
+              std::to_string(needed) + " KV blocks of " + std::to_string(s.block_size) +
+              " tokens; set num_blocks >= " + std::to_string(needed) + ", or 0 for the default pool");
+  }
+
+  if (s.scale && (!std::isfinite(*s.scale) || *s.scale <= 0.0f))
+    problem("scale = " + format_float(*s.scale) +
+            " is invalid; the softmax scale must be a finite number > 0 (default 1/sqrt(head_size))");
+
+  if (s.num_threads != kNumThreads)
+    problem("num_threads = " + std::to_string(s.num_threads) + " is not supported; only " +
+            std::to_string(kNumThreads) + " threads per thread block are compiled");
+  if (s.partition_size != kPartitionSize)
+    problem("partition_size = " + std::to_string(s.partition_size) + " is not supported; only " +
+            std::to_string(kPartitionSize) + " tokens per partition are compiled");
+  if (s.partition_size > 0 && s.block_size > 0 && s.partition_size % s.block_size != 0)
+    problem("partition_size = " + std::to_string(s.partition_size) + " is not a multiple of block_size = " +
+            std::to_string(s.block_size) + "; a v2 partition must hold whole KV blocks");
+
+  // Only meaningful once the sizes themselves are sane; otherwise the estimate is noise.
+  if (problems.empty()) {
+    const std::int64_t bytes = estimated_buffer_bytes(s);
+    if (bytes > kMaxBufferBytes) {
+      Scenario no_cache = s;
+      no_cache.num_kv_heads = 0;
+      const std::int64_t cache_bytes = bytes - estimated_buffer_bytes(no_cache);
+      const std::string shrink = cache_bytes * 2 > bytes
+                                     ? (s.num_blocks > 0 ? "num_blocks or seq_lens" : "seq_lens")
+                                     : "num_seqs, num_heads or seq_lens";
+      problem("the scenario's buffers would take " + format_bytes(bytes) + " of host memory (KV cache " +
+              format_bytes(cache_bytes) + "), more than the " + format_bytes(kMaxBufferBytes) +
+              " limit; shrink " + shrink);
+    }
+  }
+  return problems;
+}
+
+void validate_scenario(const Scenario& scenario) {
+  const std::vector<std::string> problems = scenario_problems(scenario);
+  if (problems.empty()) return;
+  std::string message = problems.size() == 1 ? "invalid scenario: " : "invalid scenario:";
+  if (problems.size() == 1) {
+    message += problems.front();
+  } else {
+    for (const std::string& text : problems) message += "\n  - " + text;
+  }
+  throw ScenarioError(message);
+}
+
+// ---- JSON ------------------------------------------------------------------------------------------
+
+json scenario_to_json(const Scenario& s) {
+  json out = json::object();
+  out["num_seqs"] = s.num_seqs;
+  out["num_heads"] = s.num_heads;
+  out["num_kv_heads"] = s.num_kv_heads;
+  out["head_size"] = s.head_size;
+  out["block_size"] = s.block_size;
+  out["dtype"] = std::string(dtype_name(s.dtype));
+  out["kv_cache_dtype"] = std::string(dtype_name(s.kv_cache_dtype));
+  out["seq_lens"] = s.seq_lens;
+  out["num_blocks"] = s.num_blocks;
+  out["alibi"] = s.alibi;
+  out["scale"] = s.scale ? json(*s.scale) : json(nullptr);
+  out["version"] = std::string(version_name(s.version));
+  out["num_threads"] = s.num_threads;
+  out["partition_size"] = s.partition_size;
+  out["seed"] = s.seed;
+  return out;
+}
+
+namespace {
+
+std::string describe(const json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+int json_int(const json& value, const std::string& field) {
+  if (!value.is_number_integer())
+    throw ScenarioError("scenario field '" + field + "' must be an integer, got " + describe(value));
+  if (value.is_number_unsigned()) {
+    const auto wide = value.get<std::uint64_t>();
+    if (wide > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+      throw ScenarioError("scenario field '" + field + "' = " + describe(value) + " is out of range");
+    return static_cast<int>(wide);
+  }
+  const auto wide = value.get<std::int64_t>();
+  if (wide < std::numeric_limits<int>::min() || wide > std::numeric_limits<int>::max())
+    throw ScenarioError("scenario field '" + field + "' = " + describe(value) + " is out of range");
+  return static_cast<int>(wide);
+}
+
+DType json_dtype(const json& value, const std::string& field) {
+  DType dtype{};
+  if (!value.is_string() || !parse_dtype(value.get<std::string>(), dtype))
+    throw ScenarioError("scenario field '" + field + "' = " + describe(value) +
+                        " is not a known dtype; valid: \"fp32\", \"fp16\", \"bf16\"");
+  return dtype;
+}
+
+}  // namespace
+
+Scenario scenario_from_json(const json& in, const Scenario& base) {
+  if (!in.is_object()) throw ScenarioError("a scenario must be a JSON object, got " + describe(in));
+  Scenario s = base;
+  bool has_num_seqs = false, has_kv_dtype = false, has_seq_lens = false;
+  for (const auto& [key, value] : in.items()) {
+    if (key == "num_seqs") {
+      s.num_seqs = json_int(value, key);
+      has_num_seqs = true;
+    } else if (key == "num_heads") {
+      s.num_heads = json_int(value, key);
+    } else if (key == "num_kv_heads") {
+      s.num_kv_heads = json_int(value, key);
+    } else if (key == "head_size") {
+      s.head_size = json_int(value, key);
+    } else if (key == "block_size") {
+      s.block_size = json_int(value, key);
+    } else if (key == "dtype") {
+      s.dtype = json_dtype(value, key);
+    } else if (key == "kv_cache_dtype") {
+      s.kv_cache_dtype = json_dtype(value, key);
+      has_kv_dtype = true;
+    } else if (key == "seq_lens") {
+      if (!value.is_array())
+        throw ScenarioError("scenario field 'seq_lens' must be an array of integers, got " + describe(value));
+      s.seq_lens.clear();
+      for (std::size_t i = 0; i < value.size(); ++i)
+        s.seq_lens.push_back(json_int(value[i], "seq_lens[" + std::to_string(i) + "]"));
+      has_seq_lens = true;
+    } else if (key == "num_blocks") {
+      s.num_blocks = json_int(value, key);
+    } else if (key == "alibi") {
+      if (!value.is_boolean())
+        throw ScenarioError("scenario field 'alibi' must be true or false, got " + describe(value));
+      s.alibi = value.get<bool>();
+    } else if (key == "scale") {
+      if (value.is_null()) {
+        s.scale.reset();
+      } else if (value.is_number()) {
+        // Through double: a value beyond float's range becomes inf (and is then rejected by
+        // validation) instead of an undefined narrowing conversion.
+        const double wide = value.get<double>();
+        s.scale = std::fabs(wide) > std::numeric_limits<float>::max()
+                      ? std::copysign(std::numeric_limits<float>::infinity(), static_cast<float>(wide > 0 ? 1 : -1))
+                      : static_cast<float>(wide);
+      } else {
+        throw ScenarioError("scenario field 'scale' must be a number or null (null = 1/sqrt(head_size)), got " +
+                            describe(value));
+      }
+    } else if (key == "version") {
+      if (!value.is_string() || !parse_version(value.get<std::string>(), s.version))
+        throw ScenarioError("scenario field 'version' = " + describe(value) +
+                            " is not valid; valid: \"v1\", \"v2\", \"auto\"");
+    } else if (key == "num_threads") {
+      s.num_threads = json_int(value, key);
+    } else if (key == "partition_size") {
+      s.partition_size = json_int(value, key);
+    } else if (key == "seed") {
+      if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() < 0))
+        throw ScenarioError("scenario field 'seed' must be a non-negative integer, got " + describe(value));
+      s.seed = value.get<std::uint64_t>();
+    } else {
+      throw ScenarioError("unknown scenario field '" + key +
+                          "'; known fields: num_seqs, num_heads, num_kv_heads, head_size, block_size, dtype, "
+                          "kv_cache_dtype, seq_lens, num_blocks, alibi, scale, version, num_threads, "
+                          "partition_size, seed");
+    }
+  }
+  if (has_seq_lens && !has_num_seqs) s.num_seqs = static_cast<int>(s.seq_lens.size());
+  if (in.contains("dtype") && !has_kv_dtype) s.kv_cache_dtype = s.dtype;
+  return s;
+}
+
+Scenario load_scenario_file(const std::string& path, const Scenario& base) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error))
+    throw ScenarioError("scenario file '" + path + "' does not exist or is not a regular file");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ScenarioError("cannot open scenario file '" + path + "'");
+  std::stringstream contents;
+  contents << file.rdbuf();
+  json parsed;
+  try {
+    parsed = json::parse(contents.str());
+  } catch (const json::exception& e) {
+    throw ScenarioError("scenario file '" + path + "' is not valid JSON: " + e.what());
+  }
+  try {
+    return scenario_from_json(parsed, base);
+  } catch (const ScenarioError& e) {
+    throw ScenarioError("scenario file '" + path + "': " + e.what());
+  }
+}
+
+void save_scenario_file(const Scenario& scenario, const std::string& path) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file) throw ScenarioError("cannot write scenario file '" + path + "'");
+  file << scenario_to_json(scenario).dump(2) << '\n';
+  if (!file) throw ScenarioError("failed while writing scenario file '" + path + "'");
+}
+
+std::string scenario_summary(const Scenario& s) {
+  std::string lens;
+  constexpr std::size_t kShown = 6;
+  for (std::size_t i = 0; i < s.seq_lens.size() && i < kShown; ++i) lens += (i ? "," : "") + std::to_string(s.seq_lens[i]);
+  if (s.seq_lens.size() > kShown) lens += ",... (" + std::to_string(s.seq_lens.size()) + " total)";
+  std::string text = std::string(version_name(s.version));
+  if (s.version == KernelVersion::automatic) text += "->" + std::string(version_name(s.resolved_version()));
+  text += " " + std::string(dtype_name(s.dtype));
+  if (s.kv_cache_dtype != s.dtype) text += "/kv " + std::string(dtype_name(s.kv_cache_dtype));
+  text += " seqs=" + std::to_string(s.num_seqs) + " heads=" + std::to_string(s.num_heads) + "/" +
+          std::to_string(s.num_kv_heads) + "kv head_size=" + std::to_string(s.head_size) +
+          " block_size=" + std::to_string(s.block_size) + " seq_lens=[" + lens + "] num_blocks=" +
+          std::to_string(s.effective_num_blocks()) + " alibi=" + (s.alibi ? "on" : "off") +
+          " scale=" + format_float(s.effective_scale()) + " seed=" + std::to_string(s.seed);
+  return text;
+}
+
+// ---- command-line flags ------------------------------------------------------------------------------
+
+namespace {
+
+bool parse_int(std::string_view text, long long low, long long high, long long& value) {
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  const auto [ptr, error] = std::from_chars(begin, end, value);
+  return error == std::errc{} && ptr == end && value >= low && value <= high;
+}
+
+}  // namespace
+
+void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
+  const std::string group = "Scenario";
+  app.add_option("--scenario", flags.scenario_file, "JSON scenario file; the flags below override its fields")
+      ->group(group);
+  app.add_option("--num-seqs", flags.num_seqs, "Sequences in the batch (default: the length of --seq-lens)")
+      ->group(group);
+  app.add_option("--num-heads", flags.num_heads, "Query heads")->group(group);
+  app.add_option("--num-kv-heads", flags.num_kv_heads, "KV heads (must divide --num-heads)")->group(group);
+  app.add_option("--head-size", flags.head_size, "Head size: " + join_ints(kSupportedHeadSizes))->group(group);
+  app.add_option("--block-size", flags.block_size, "Tokens per KV block: " + join_ints(kSupportedBlockSizes))
+      ->group(group);
+  app.add_option("--dtype", flags.dtype, "Query, output and KV-cache dtype")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+      ->group(group);
+  app.add_option_function<std::string>(
+         "--seq-lens",
+         [&flags](const std::string& text) {
+           std::vector<int> lens;
+           std::size_t start = 0;
+           while (true) {
+             const std::size_t comma = text.find(',', start);
+             const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+             long long value = 0;
+             if (!parse_int(item, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(), value))
+               throw CLI::ValidationError("--seq-lens", "entry " + std::to_string(lens.size()) + " '" + item +
+                                                            "' of '" + text +
+                                                            "' is not an integer; give context lengths like 5,17,300");
+             lens.push_back(static_cast<int>(value));
+             if (comma == std::string::npos) break;
+             start = comma + 1;
+           }
+           flags.seq_lens = std::move(lens);
+         },
+         "Context length of each sequence, comma separated (e.g. 5,17,300)")
+      ->group(group);
+  app.add_option("--num-blocks", flags.num_blocks, "KV-cache pool size in blocks (0 = needed + spares)")
+      ->group(group);
+  auto* alibi = app.add_flag("--alibi", flags.alibi, "Add ALiBi position biases")->group(group);
+  auto* no_alibi = app.add_flag("--no-alibi", flags.no_alibi, "No ALiBi (overrides the scenario file)")->group(group);
+  alibi->excludes(no_alibi);
+  app.add_option("--scale", flags.scale, "Softmax scale (default 1/sqrt(head size))")->group(group);
+  app.add_option("--version", flags.version, "Kernel version; auto = upstream's heuristic")
+      ->check(CLI::IsMember({"v1", "v2", "auto"}))
+      ->group(group);
+  app.add_option_function<std::string>(
+         "--seed",
+         [&flags](const std::string& text) {
+           std::uint64_t value = 0;
+           const auto [ptr, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+           if (error != std::errc{} || ptr != text.data() + text.size())
+             throw CLI::ValidationError("--seed", "'" + text + "' is not a non-negative 64-bit integer");
+           flags.seed = value;
+         },
+         "Seed of the input generator")
+      ->group(group);
+}
+
+Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defaults) {
+  Scenario s = flags.scenario_file.empty() ? defaults : load_scenario_file(flags.scenario_file, defaults);
+  if (flags.seq_lens) {
+    s.seq_lens = *flags.seq_lens;
+    if (!flags.num_seqs) s.num_seqs = static_cast<int>(s.seq_lens.size());
+  }
+  if (flags.num_seqs) s.num_seqs = *flags.num_seqs;
+  if (flags.num_heads) s.num_heads = *flags.num_heads;
+  if (flags.num_kv_heads) s.num_kv_heads = *flags.num_kv_heads;
+  if (flags.head_size) s.head_size = *flags.head_size;
+  if (flags.block_size) s.block_size = *flags.block_size;
+  if (flags.num_blocks) s.num_blocks = *flags.num_blocks;
+  if (flags.dtype) {
+    if (!parse_dtype(*flags.dtype, s.dtype))
+      throw ScenarioError("--dtype " + *flags.dtype + " is not a known dtype; valid: fp32, fp16, bf16");
+    s.kv_cache_dtype = s.dtype;
+  }
+  if (flags.version && !parse_version(*flags.version, s.version))
+    throw ScenarioError("--version " + *flags.version + " is not valid; valid: v1, v2, auto");
+  if (flags.alibi && flags.no_alibi) throw ScenarioError("--alibi and --no-alibi contradict each other; give one");
+  if (flags.alibi) s.alibi = true;
+  if (flags.no_alibi) s.alibi = false;
+  if (flags.scale) s.scale = *flags.scale;
+  if (flags.seed) s.seed = *flags.seed;
+  validate_scenario(s);
+  return s;
+}
+
+}  // namespace pal
