@@ -19,3 +19,10 @@
 #else
 #define PAL_DEVICE_PASS 0
 #endif
+
+// Loop unrolling hint for the GPU compiler; the host compiler decides for itself.
+#if defined(__CUDACC__)
+#define PAL_UNROLL _Pragma("unroll")
+#else
+#define PAL_UNROLL
+#endif

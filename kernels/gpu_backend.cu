@@ -185,4 +185,9 @@ void gpu_launch_production(const LaunchShape& shape, const LaunchBuffers& device
   gpu_dispatch(shape, device_buffers, nullptr, static_cast<cudaStream_t>(stream));
 }
 
+void gpu_launch_recording(const LaunchShape& shape, const LaunchBuffers& device_buffers,
+                          const RecordPointers& device_record, void* stream) {
+  gpu_dispatch(shape, device_buffers, &device_record, static_cast<cudaStream_t>(stream));
+}
+
 }  // namespace pal

@@ -31,5 +31,9 @@ GpuRunResult run_on_gpu(const LaunchShape& shape, const Inputs& inputs, Recordin
 // For the benchmark: launch on buffers already in device memory, on a stream (a cudaStream_t passed
 // as void*), with the no-op probe. No synchronisation, no error check beyond the launch itself.
 void gpu_launch_production(const LaunchShape& shape, const LaunchBuffers& device_buffers, void* stream);
+// The same with the recording probe writing into `device_record` (pointers into device memory laid
+// out by RecordLayout::pointers): for measuring what recording costs.
+void gpu_launch_recording(const LaunchShape& shape, const LaunchBuffers& device_buffers,
+                          const RecordPointers& device_record, void* stream);
 
 }  // namespace pal

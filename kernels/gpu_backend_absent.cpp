@@ -20,5 +20,8 @@ std::size_t gpu_max_shared_memory_per_block() { return 0; }
 bool gpu_config_compiled(DType, int, int) { return false; }
 GpuRunResult run_on_gpu(const LaunchShape&, const Inputs&, Recording*) { throw std::runtime_error(kNoCuda); }
 void gpu_launch_production(const LaunchShape&, const LaunchBuffers&, void*) { throw std::runtime_error(kNoCuda); }
+void gpu_launch_recording(const LaunchShape&, const LaunchBuffers&, const RecordPointers&, void*) {
+  throw std::runtime_error(kNoCuda);
+}
 
 }  // namespace pal
