@@ -142,6 +142,7 @@ class Recording {
   const RecordDims& dims() const { return layout_.dims; }
   const RecordPointers& ptr() const { return pointers_; }
   std::byte* data() { return buffer_.data(); }
+  const std::byte* data() const { return buffer_.data(); }
   std::size_t size_bytes() const { return buffer_.size(); }
   bool empty() const { return buffer_.empty(); }
 

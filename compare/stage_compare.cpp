@@ -1,0 +1,442 @@
+#include "compare/stage_compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "kernels/geometry.h"
+
+namespace pal {
+
+namespace {
+
+// Collects one stage's comparison, element by element.
+class StageChecker {
+ public:
+  StageChecker(std::string stage, std::string what, StageTolerance tolerance) {
+    result_.stage = std::move(stage);
+    result_.what = std::move(what);
+    result_.tolerance = std::move(tolerance);
+  }
+
+  // `where` is called only when this element becomes the worst so far.
+  template <typename Where>
+  void check(double actual, double expected, Where&& where) {
+    ++result_.num_compared;
+    double excess;
+    if (std::isnan(actual) || std::isnan(expected)) {
+      excess = (std::isnan(actual) && std::isnan(expected)) ? 0.0 : std::numeric_limits<double>::infinity();
+    } else {
+      const double error = std::fabs(actual - expected);
+      result_.max_abs_error = std::max(result_.max_abs_error, error);
+      if (expected != 0.0) result_.max_rel_error = std::max(result_.max_rel_error, error / std::fabs(expected));
+      const double allowed = result_.tolerance.atol + result_.tolerance.rtol * std::fabs(expected);
+      excess = allowed > 0.0 ? error / allowed : (error > 0.0 ? std::numeric_limits<double>::infinity() : 0.0);
+    }
+    if (excess > 1.0) ++result_.num_failed;
+    if (excess > worst_excess_ || result_.worst_where.empty()) {
+      worst_excess_ = excess;
+      result_.worst_where = where();
+      result_.worst_actual = actual;
+      result_.worst_expected = expected;
+    }
+  }
+
+  // Integer records must match exactly.
+  template <typename Where>
+  void check_exact(std::int64_t actual, std::int64_t expected, Where&& where) {
+    check(double(actual), double(expected), where);
+  }
+
+  StageComparison take() { return std::move(result_); }
+
+ private:
+  StageComparison result_;
+  double worst_excess_ = -1.0;
+};
+
+std::string coords(int seq, int head, int partition, const char* inner_name, long inner, bool v2) {
+  std::ostringstream out;
+  out << "(seq " << seq << ", head " << head;
+  if (v2) out << ", part " << partition;
+  if (inner_name) out << ", " << inner_name << " " << inner;
+  out << ")";
+  return out.str();
+}
+
+// Half of one unit in the last place of the dtype, relative: the error of one rounding.
+double half_ulp(DType dtype) {
+  switch (dtype) {
+    case DType::fp16: return std::ldexp(1.0, -11);
+    case DType::bf16: return std::ldexp(1.0, -8);
+    case DType::fp32: break;
+  }
+  return std::ldexp(1.0, -24);
+}
+
+// The kernel geometry of a scenario (to find which thread holds which output row).
+KernelGeometry geometry_of(const Scenario& s) {
+  return KernelGeometry{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads};
+}
+
+float tensor_float(const Tensor& tensor, std::int64_t index) { return tensor.get_float(index); }
+
+}  // namespace
+
+StageTolerance stage_tolerance(const std::string& stage, DType dtype, double value_scale) {
+  const double ulp = 2.0 * half_ulp(dtype);
+  if (stage == "query_load")
+    return {0.0, 0.0, "a copy: the kernel stores the query's own elements, bit for bit"};
+  if (stage == "qk_logits" || stage == "qk_max")
+    return {1e-5, 1e-5,
+            "fp32 dot products summed in another order (thread-group butterfly vs a plain loop): "
+            "a few fp32 ulps of the products' magnitude"};
+  if (stage == "exp_sum" || stage == "softmax" || stage == "partition_state" || stage == "partition_reduce")
+    return {1e-6, 2e-5,
+            "fp32 exp and sums in another order; on the GPU __expf and __fdividef add up to ~2 ulp "
+            "plus |x| * 2^-24 from scaling the argument"};
+  if (stage == "lv_warp_reduction" || stage == "cross_warp_tree")
+    return {ulp * value_scale, 1e-4,
+            "fp32 sums of p*v in another order; and a probability within an fp32 ulp of a rounding "
+            "midpoint may round to the neighbouring dtype value on one side (one dtype ulp of p*v)"};
+  // output, final_output, tmp_out
+  return {(ulp + 1e-6) * value_scale, ulp + 1e-4,
+          "the accumulators (fp32 sums in another order, see cross_warp_tree) rounded to the dtype: "
+          "one dtype ulp, relative to the value and to the largest |v|"};
+}
+
+double value_scale_of(const Scenario& scenario, const Inputs& inputs) {
+  double scale = 0.0;
+  const int kv_heads = scenario.num_kv_heads;
+  const int head_size = scenario.head_size;
+  const int block_size = scenario.block_size;
+  const int max_blocks = int(inputs.block_tables.shape.at(1));
+  for (int seq = 0; seq < scenario.num_seqs; ++seq) {
+    const int seq_len = inputs.seq_lens.data<int>()[seq];
+    for (int token = 0; token < seq_len; ++token) {
+      const std::int64_t block = inputs.block_tables.data<int>()[std::int64_t(seq) * max_blocks + token / block_size];
+      for (int kvh = 0; kvh < kv_heads; ++kvh)
+        for (int d = 0; d < head_size; ++d) {
+          const std::int64_t index =
+              ((block * kv_heads + kvh) * head_size + d) * block_size + token % block_size;
+          const double v = std::fabs(double(inputs.value_cache.get_float(index)));
+          if (std::isfinite(v)) scale = std::max(scale, v);
+        }
+    }
+  }
+  return scale;
+}
+
+bool ComparisonReport::passed() const {
+  return std::all_of(stages.begin(), stages.end(), [](const StageComparison& s) { return s.passed(); });
+}
+
+const StageComparison* ComparisonReport::find(const std::string& stage) const {
+  for (const auto& s : stages)
+    if (s.stage == stage) return &s;
+  return nullptr;
+}
+
+std::string ComparisonReport::table() const {
+  std::ostringstream out;
+  char line[256];
+  out << title << "\n";
+  std::snprintf(line, sizeof line, "%-18s %9s %10s %10s %6s  %s\n", "stage", "compared", "max abs", "max rel",
+                "result", "worst at (kernel vs expected)");
+  out << line;
+  for (const auto& s : stages) {
+    std::snprintf(line, sizeof line, "%-18s %9lld %10.3g %10.3g %6s  %s %.6g vs %.6g\n", s.stage.c_str(),
+                  static_cast<long long>(s.num_compared), s.max_abs_error, s.max_rel_error,
+                  s.passed() ? "ok" : "FAIL", s.worst_where.c_str(), s.worst_actual, s.worst_expected);
+    out << line;
+    if (!s.passed()) {
+      std::snprintf(line, sizeof line, "%18s %lld of %lld outside |a-b| <= %.3g + %.3g*|b| (%s)\n", "",
+                    static_cast<long long>(s.num_failed), static_cast<long long>(s.num_compared), s.tolerance.atol,
+                    s.tolerance.rtol, s.tolerance.reason.c_str());
+      out << line;
+    }
+  }
+  out << (passed() ? "every stage within tolerance" : "SOME STAGES OUTSIDE TOLERANCE") << "\n";
+  return out.str();
+}
+
+ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun& ref, const Inputs& inputs) {
+  const Scenario& s = run.scenario;
+  const bool v2 = run.version == KernelVersion::v2;
+  if (ref.version != run.version)
+    throw ScenarioError("compare_with_reference: the reference was computed for " +
+                        std::string(version_name(ref.version)) + " but the kernel ran " +
+                        std::string(version_name(run.version)));
+  const double value_scale = value_scale_of(s, inputs);
+  const DType dtype = s.dtype;
+  auto tol = [&](const char* stage) { return stage_tolerance(stage, dtype, value_scale); };
+
+  ComparisonReport report;
+  report.title = std::string(backend_name(run.backend)) + " " + std::string(version_name(run.version)) +
+                 " vs reference (" + scenario_summary(s) + ")";
+
+  // The final output, recorded or not.
+  {
+    StageChecker c("final_output", "out[seq][head][dim] after the last kernel", tol("final_output"));
+    for (int seq = 0; seq < s.num_seqs; ++seq)
+      for (int head = 0; head < s.num_heads; ++head)
+        for (int d = 0; d < s.head_size; ++d) {
+          const std::int64_t index = (std::int64_t(seq) * s.num_heads + head) * s.head_size + d;
+          c.check(tensor_float(run.output, index), ref.output.get_float(index),
+                  [&] { return coords(seq, head, 0, "dim", d, false); });
+        }
+    report.stages.push_back(c.take());
+  }
+
+  // v2's intermediate tensors, recorded or not: each partition's softmax state and partial output.
+  if (v2) {
+    StageChecker state("partition_state", "max_logits and exp_sums of every active partition", tol("partition_state"));
+    StageChecker partial("output", "tmp_out: each partition's normalised partial output", tol("output"));
+    for (const ThreadBlockStages& tb : ref.thread_blocks) {
+      if (!tb.active) continue;
+      const std::int64_t slot = ref.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
+      auto where = [&] { return coords(tb.seq_idx, tb.head_idx, tb.partition_idx, nullptr, 0, true); };
+      state.check(tensor_float(run.max_logits, slot), tb.qk_max, where);
+      state.check(tensor_float(run.exp_sums, slot), tb.exp_sum, where);
+      for (int d = 0; d < s.head_size; ++d)
+        partial.check(tensor_float(run.tmp_out, slot * s.head_size + d), tb.out[std::size_t(d)],
+                      [&] { return coords(tb.seq_idx, tb.head_idx, tb.partition_idx, "dim", d, true); });
+    }
+    report.stages.push_back(state.take());
+    report.stages.push_back(partial.take());
+  }
+
+  if (!run.recording) return report;
+  const RecordPointers& r = run.recording->ptr();
+  const RecordDims& dims = r.dims;
+  const KernelGeometry g = geometry_of(s);
+  const int threads = dims.num_threads;
+  const int num_warps = dims.num_warps;
+
+  StageChecker query("query_load", "q_vecs in shared memory", tol("query_load"));
+  StageChecker logits("qk_logits", "every token's logit (scaled, ALiBi)", tol("qk_logits"));
+  StageChecker maxes("qk_max", "each warp's max in red_smem and the block max", tol("qk_max"));
+  StageChecker sums("exp_sum", "exp(logit - max) of every token, warp sums, block sum", tol("exp_sum"));
+  StageChecker probs("softmax", "normalised probabilities", tol("softmax"));
+  StageChecker lv("lv_warp_reduction", "each warp's sum of p*v per row after the V loop and the butterfly",
+                  tol("lv_warp_reduction"));
+  StageChecker tree("cross_warp_tree", "accumulators after each level of the shared-memory tree",
+                    tol("cross_warp_tree"));
+  StageChecker out("output", "what warp 0 wrote for the thread block", tol("output"));
+  StageChecker reduce("partition_reduce", "rescaled exp sums and the global exp sum", tol("partition_reduce"));
+
+  for (const ThreadBlockStages& tb : ref.thread_blocks) {
+    if (!tb.active) continue;
+    const std::int64_t t_idx = dims.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
+    const int seq = tb.seq_idx, head = tb.head_idx, part = tb.partition_idx;
+    auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
+
+    for (int i = 0; i < s.head_size; ++i)
+      query.check(r.q_vecs[t_idx * dims.head_size + i], tb.q_vecs[std::size_t(i)], at("q_vecs element", i));
+
+    const int num_tokens = tb.num_tokens();
+    std::vector<double> warp_max(std::size_t(num_warps), -INFINITY), warp_sum(std::size_t(num_warps), 0.0);
+    for (int t = 0; t < num_tokens; ++t) {
+      const TokenRecord& token = r.tokens[t_idx * dims.tokens_per_thread_block + t];
+      logits.check(token.logit, tb.logits[std::size_t(t)], at("token", tb.range.start_token_idx + t));
+      // Which warp found this token in the QK loop, and which thread summed its exp.
+      const int block_in_range = t / s.block_size;
+      const int qk_warp = block_in_range % num_warps;
+      warp_max[std::size_t(qk_warp)] = std::max(warp_max[std::size_t(qk_warp)], double(tb.logits[std::size_t(t)]));
+      warp_sum[std::size_t((t % threads) / kWarpSize)] += tb.exp_values[std::size_t(t)];
+      sums.check(r.exp_values[t_idx * dims.tokens_per_thread_block + t], tb.exp_values[std::size_t(t)],
+                 at("token", tb.range.start_token_idx + t));
+      probs.check(r.probs[t_idx * dims.tokens_per_thread_block + t], tb.probs[std::size_t(t)],
+                  at("token", tb.range.start_token_idx + t));
+    }
+    for (int w = 0; w < num_warps; ++w) {
+      // A warp with no kv_block keeps -FLT_MAX; compare only warps that had tokens.
+      if (std::isfinite(warp_max[std::size_t(w)]))
+        maxes.check(r.red_smem_max[t_idx * num_warps + w], warp_max[std::size_t(w)], at("red_smem_max warp", w));
+      sums.check(r.red_smem_sum[t_idx * num_warps + w], warp_sum[std::size_t(w)], at("red_smem_sum warp", w));
+    }
+    maxes.check(r.qk_max_block[t_idx], tb.qk_max, at("block max", 0));
+    sums.check(r.exp_sum_block[t_idx], tb.exp_sum, at("block exp_sum", 0));
+
+    // Per-warp partial sums of p*v, the reference way: round p to the dtype, multiply, add.
+    std::vector<std::vector<double>> warp_acc(std::size_t(num_warps), std::vector<double>(std::size_t(s.head_size), 0.0));
+    for (int t = 0; t < num_tokens; ++t) {
+      const int token_idx = tb.range.start_token_idx + t;
+      const int w = (t / s.block_size) % num_warps;
+      const std::vector<float> v = value_gather(inputs, seq, tb.kv_head_idx, token_idx);
+      const double p = round_to_dtype(tb.probs[std::size_t(t)], dtype);
+      for (int d = 0; d < s.head_size; ++d) warp_acc[std::size_t(w)][std::size_t(d)] += p * double(v[std::size_t(d)]);
+    }
+    // The thread that holds row `row_idx` of warp w after the LV butterfly: any lane with
+    // lane / NUM_V_VECS_PER_ROW == row_idx % NUM_ROWS_PER_ITER; take the first.
+    auto acc_at = [&](int level, int thread, int row) {
+      return r.accs[((t_idx * dims.num_acc_levels + level) * threads + thread) * dims.num_rows_per_thread + row];
+    };
+    for (int w = 0; w < num_warps; ++w)
+      for (int lane = 0; lane < kWarpSize; lane += g.num_v_vecs_per_row())
+        for (int row = 0; row < g.num_rows_per_thread(); ++row) {
+          const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
+          if (row_idx >= s.head_size) continue;
+          lv.check(acc_at(1, w * kWarpSize + lane, row), warp_acc[std::size_t(w)][std::size_t(row_idx)],
+                   [&] { return coords(seq, head, part, "dim", row_idx, v2) + " in warp " + std::to_string(w); });
+        }
+    // Tree level k folds `active` warps onto `active/2`: warp w < mid then holds the sum over the
+    // original warps w' with w' % mid == w.
+    int level = 2;
+    for (int active = num_warps; active > 1; active /= 2, ++level) {
+      const int mid = active / 2;
+      for (int w = 0; w < mid; ++w)
+        for (int lane = 0; lane < kWarpSize; lane += g.num_v_vecs_per_row())
+          for (int row = 0; row < g.num_rows_per_thread(); ++row) {
+            const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
+            if (row_idx >= s.head_size) continue;
+            double expected = 0.0;
+            for (int src = w; src < num_warps; src += mid) expected += warp_acc[std::size_t(src)][std::size_t(row_idx)];
+            tree.check(acc_at(level, w * kWarpSize + lane, row), expected,
+                       [&] {
+                         return coords(seq, head, part, "dim", row_idx, v2) + " in warp " + std::to_string(w) +
+                                " after tree level " + std::to_string(level - 1);
+                       });
+          }
+    }
+    for (int d = 0; d < s.head_size; ++d) out.check(r.out[t_idx * dims.head_size + d], tb.out[std::size_t(d)], at("dim", d));
+  }
+
+  if (v2) {
+    for (int seq = 0; seq < s.num_seqs; ++seq)
+      for (int head = 0; head < s.num_heads; ++head) {
+        const PartitionReduce& red = ref.reduce(seq, head);
+        const std::int64_t sh = std::int64_t(seq) * s.num_heads + head;
+        auto where = [&](const char* name, long i) { return [=] { return coords(seq, head, 0, name, i, false); }; };
+        reduce.check(r.reduce_max_logit[sh], red.max_logit, where("max_logit", 0));
+        for (int p = 0; p < red.num_partitions; ++p)
+          reduce.check(r.reduce_rescaled_exp_sums[sh * dims.max_num_partitions + p], red.rescaled_exp_sums[std::size_t(p)],
+                       where("rescaled exp_sum of partition", p));
+        reduce.check(r.reduce_global_exp_sum[sh], red.global_exp_sum, where("global exp_sum", 0));
+      }
+  }
+
+  for (StageChecker* c : {&query, &logits, &maxes, &sums, &probs, &lv, &tree, &out}) report.stages.push_back(c->take());
+  if (v2) report.stages.push_back(reduce.take());
+  return report;
+}
+
+ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected, const Inputs& inputs) {
+  const Scenario& s = expected.scenario;
+  if (actual.version != expected.version)
+    throw ScenarioError("compare_runs: one run is " + std::string(version_name(actual.version)) + ", the other " +
+                        std::string(version_name(expected.version)));
+  if (!actual.recording || !expected.recording)
+    throw ScenarioError("compare_runs: both runs must be recorded (--record)");
+  const bool v2 = expected.version == KernelVersion::v2;
+  const double value_scale = value_scale_of(s, inputs);
+  auto tol = [&](const char* stage) { return stage_tolerance(stage, s.dtype, value_scale); };
+  const RecordPointers& a = actual.recording->ptr();
+  const RecordPointers& b = expected.recording->ptr();
+  const RecordDims& dims = b.dims;
+  if (actual.recording->size_bytes() != expected.recording->size_bytes())
+    throw ScenarioError("compare_runs: the two recordings have different layouts");
+
+  ComparisonReport report;
+  report.title = std::string(backend_name(actual.backend)) + " vs " + std::string(backend_name(expected.backend)) +
+                 " recording, " + std::string(version_name(expected.version)) + " (" + scenario_summary(s) + ")";
+
+  StageChecker who("token_assignment", "warp, thread group, lane, iteration, physical block of every token",
+                   {0.0, 0.0, "integers: the same lanes must compute the same tokens"});
+  StageChecker loads("load_addresses", "every load's kind, element offset, iteration and vec, per thread",
+                     {0.0, 0.0, "integers: the same lanes must load the same addresses in the same order"});
+  StageChecker query("query_load", "q_vecs", tol("query_load"));
+  StageChecker logits("qk_logits", "token logits", tol("qk_logits"));
+  StageChecker maxes("qk_max", "every lane's qk_max at every butterfly step, red_smem, block max", tol("qk_max"));
+  StageChecker sums("exp_sum", "exp values and every lane's partial sum at every step", tol("exp_sum"));
+  StageChecker probs("softmax", "probabilities", tol("softmax"));
+  StageChecker accs("cross_warp_tree", "every thread's accumulators at every level", tol("cross_warp_tree"));
+  StageChecker out("output", "what each thread block wrote", tol("output"));
+
+  const int seqs = dims.num_seqs, heads = dims.num_heads, parts = dims.max_num_partitions;
+  for (int seq = 0; seq < seqs; ++seq) {
+    const int seq_len = inputs.seq_lens.data<int>()[seq];
+    for (int head = 0; head < heads; ++head)
+      for (int part = 0; part < parts; ++part) {
+        const TokenRange range = token_range(seq_len, s.block_size, dims.partition_size, part);
+        if (v2 && part * dims.partition_size >= seq_len) continue;
+        const std::int64_t t = dims.tb_index(seq, head, part);
+        auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
+        for (int i = 0; i < dims.head_size; ++i)
+          query.check(a.q_vecs[t * dims.head_size + i], b.q_vecs[t * dims.head_size + i], at("q_vecs element", i));
+        const int padded = range.num_blocks() * s.block_size;
+        for (int k = 0; k < padded; ++k) {
+          const TokenRecord& x = a.tokens[t * dims.tokens_per_thread_block + k];
+          const TokenRecord& y = b.tokens[t * dims.tokens_per_thread_block + k];
+          auto where = at("token", range.start_token_idx + k);
+          who.check_exact(x.warp, y.warp, where);
+          who.check_exact(x.thread_group, y.thread_group, where);
+          who.check_exact(x.lane, y.lane, where);
+          who.check_exact(x.iteration, y.iteration, where);
+          who.check_exact(x.physical_block, y.physical_block, where);
+          who.check_exact(x.block_offset, y.block_offset, where);
+          who.check_exact(x.token_idx, y.token_idx, where);
+          who.check_exact(x.masked, y.masked, where);
+          if (!y.masked) logits.check(x.logit, y.logit, where);
+          if (k < range.num_tokens()) {
+            sums.check(a.exp_values[t * dims.tokens_per_thread_block + k], b.exp_values[t * dims.tokens_per_thread_block + k], where);
+            probs.check(a.probs[t * dims.tokens_per_thread_block + k], b.probs[t * dims.tokens_per_thread_block + k], where);
+          }
+        }
+        for (int thread = 0; thread < dims.num_threads; ++thread) {
+          auto lane_at = at("thread", thread);
+          for (int step = 0; step <= dims.num_qk_max_warp_steps; ++step) {
+            const std::int64_t i = (t * (dims.num_qk_max_warp_steps + 1) + step) * dims.num_threads + thread;
+            maxes.check(a.qk_max_warp[i], b.qk_max_warp[i], lane_at);
+          }
+          for (int step = 0; step <= dims.num_cross_warp_steps; ++step) {
+            const std::int64_t i = (t * (dims.num_cross_warp_steps + 1) + step) * dims.num_threads + thread;
+            maxes.check(a.qk_max_cross_warp[i], b.qk_max_cross_warp[i], lane_at);
+            sums.check(a.exp_sum_cross_warp[i], b.exp_sum_cross_warp[i], lane_at);
+          }
+          for (int step = 0; step <= dims.num_sum_warp_steps; ++step) {
+            const std::int64_t i = (t * (dims.num_sum_warp_steps + 1) + step) * dims.num_threads + thread;
+            sums.check(a.exp_sum_warp[i], b.exp_sum_warp[i], lane_at);
+          }
+          for (int level = 0; level < dims.num_acc_levels; ++level)
+            for (int row = 0; row < dims.num_rows_per_thread; ++row) {
+              const std::int64_t i = ((t * dims.num_acc_levels + level) * dims.num_threads + thread) * dims.num_rows_per_thread + row;
+              accs.check(a.accs[i], b.accs[i], lane_at);
+            }
+          const std::int64_t count_index = t * dims.num_threads + thread;
+          loads.check_exact(a.load_counts[count_index], b.load_counts[count_index], lane_at);
+          const int count = std::min(b.load_counts[count_index], dims.max_loads_per_thread);
+          for (int l = 0; l < count; ++l) {
+            const std::int64_t i = count_index * dims.max_loads_per_thread + l;
+            loads.check_exact(a.loads[i].element_offset, b.loads[i].element_offset, lane_at);
+            loads.check_exact(a.loads[i].iteration, b.loads[i].iteration, lane_at);
+            loads.check_exact(std::int64_t(a.loads[i].kind), std::int64_t(b.loads[i].kind), lane_at);
+            loads.check_exact(a.loads[i].vec_idx, b.loads[i].vec_idx, lane_at);
+          }
+        }
+        for (int w = 0; w < dims.num_warps; ++w) {
+          maxes.check(a.red_smem_max[t * dims.num_warps + w], b.red_smem_max[t * dims.num_warps + w], at("red_smem_max warp", w));
+          sums.check(a.red_smem_sum[t * dims.num_warps + w], b.red_smem_sum[t * dims.num_warps + w], at("red_smem_sum warp", w));
+        }
+        maxes.check(a.qk_max_block[t], b.qk_max_block[t], at("block max", 0));
+        sums.check(a.exp_sum_block[t], b.exp_sum_block[t], at("block exp_sum", 0));
+        for (int d = 0; d < dims.head_size; ++d)
+          out.check(a.out[t * dims.head_size + d], b.out[t * dims.head_size + d], at("dim", d));
+      }
+  }
+  StageChecker final_output("final_output", "out[seq][head][dim]", tol("final_output"));
+  for (std::int64_t i = 0; i < expected.output.numel(); ++i)
+    final_output.check(actual.output.get_float(i), expected.output.get_float(i), [&] {
+      const int d = int(i % s.head_size);
+      const int head = int((i / s.head_size) % s.num_heads);
+      const int seq = int(i / (std::int64_t(s.head_size) * s.num_heads));
+      return coords(seq, head, 0, "dim", d, false);
+    });
+  for (StageChecker* c : {&who, &loads, &query, &logits, &maxes, &sums, &probs, &accs, &out, &final_output})
+    report.stages.push_back(c->take());
+  return report;
+}
+
+}  // namespace pal
