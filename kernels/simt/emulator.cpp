@@ -43,6 +43,7 @@ struct EmulatedLaunch {
   int threads_per_block = 0;
   std::vector<unsigned char> dynamic_shared;
   Barrier block_barrier;
+  Barrier between_blocks;              // every thread meets here before the next thread_block
   std::vector<Barrier> warp_barriers;  // one per warp
   std::vector<float> warp_slots;       // one per thread: the value it offers to its warp
   long progress = 0;                   // bumps on every arrival and every thread exit
@@ -54,6 +55,21 @@ const Dim3& grid_dim() { return current_launch->grid; }
 unsigned char* dynamic_shared_base() { return current_launch->dynamic_shared.data(); }
 
 namespace {
+
+// Who waits where, for the deadlock message.
+std::string describe_waiters(const EmulatedLaunch& launch) {
+  std::string text;
+  auto add = [&](const Barrier& barrier, const std::string& suffix) {
+    if (barrier.arrived == 0) return;
+    if (!text.empty()) text += ", ";
+    text += std::to_string(barrier.arrived) + " at the " + barrier.name + suffix;
+  };
+  add(launch.block_barrier, "");
+  for (std::size_t w = 0; w < launch.warp_barriers.size(); ++w)
+    add(launch.warp_barriers[w], " of warp " + std::to_string(w));
+  add(launch.between_blocks, " (threads that finished the block)");
+  return text;
+}
 
 void abort_launch(EmulatedLaunch& launch, std::string message) {
   if (!launch.aborted) {
@@ -82,10 +98,10 @@ void wait_at(Barrier& barrier) {
     if (barrier.generation == my_generation && launch.progress == progress_before) {
       abort_launch(launch, "deadlock in thread block (" + std::to_string(self->block_idx.x) + ", " +
                                std::to_string(self->block_idx.y) + ", " +
-                               std::to_string(self->block_idx.z) + "): thread " +
-                               std::to_string(self->thread_idx) + " waits at a " + barrier.name +
-                               " that " + std::to_string(barrier.expected - barrier.arrived) +
-                               " thread(s) never reach (a barrier or shuffle inside divergent code?)");
+                               std::to_string(self->block_idx.z) + "): threads wait at barriers " +
+                               "that the others never reach (" + describe_waiters(launch) +
+                               "); every thread of a block (of a warp, for a shuffle) must reach each "
+                               "barrier: is one inside a branch that some threads skip?");
     }
   }
 }
@@ -143,7 +159,7 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
 
   // Between two thread_blocks, every thread meets here so that none starts the next block while
   // another still runs the previous one; thread 0 then re-poisons shared memory.
-  detail::Barrier between_blocks{threads_per_block, 0, 0, "end-of-block barrier"};
+  launch.between_blocks = {threads_per_block, 0, 0, "end of the thread block"};
 
   boost::context::pooled_fixedsize_stack stacks(detail::kFiberStackBytes);
   std::vector<boost::fibers::fiber> fibers;
@@ -160,9 +176,9 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
               self.block_idx = {x, y, z};
               kernel_body();
               detail::current_thread = &self;
-              detail::wait_at(between_blocks);
+              detail::wait_at(launch.between_blocks);
               if (t == 0) std::memset(launch.dynamic_shared.data(), 0xFF, launch.dynamic_shared.size());
-              detail::wait_at(between_blocks);
+              detail::wait_at(launch.between_blocks);
             }
       } catch (const detail::AbortLaunch&) {
         // unwinding after another thread reported the error
