@@ -11,16 +11,20 @@ namespace pal {
 
 namespace {
 
-// One element of a q / k / v tensor as float. The reference reads tensors element by element; a
-// switch per element costs little next to the arithmetic and keeps one code path for all dtypes.
-float read_element(const Tensor& tensor, std::int64_t flat_index) {
+// Reads `count` elements of a q / k / v tensor as floats: element i is at flat index
+// first + i * stride. Every read of the reference goes through here: a 16-byte key chunk is
+// (first, stride 1, count x), a value column is (first, stride block_size, count head_size). The dtype
+// is resolved once per call, not per element.
+void read_elements(const Tensor& tensor, std::int64_t first, std::int64_t stride, int count, float* out) {
+  auto copy = [&](const auto* base) {
+    for (int i = 0; i < count; ++i) out[i] = to_float(base[first + i * stride]);
+  };
   switch (tensor.type) {
-    case ElementType::f16: return to_float(tensor.data<fp16_t>()[flat_index]);
-    case ElementType::bf16: return to_float(tensor.data<bf16_t>()[flat_index]);
-    case ElementType::f32: break;
+    case ElementType::f16: return copy(tensor.data<fp16_t>());
+    case ElementType::bf16: return copy(tensor.data<bf16_t>());
+    case ElementType::f32: return copy(tensor.data<float>());
     default: break;  // integer tensors never reach here: check_float_tensor() rejects them first
   }
-  return tensor.data<float>()[flat_index];
 }
 
 void check_float_tensor(const Tensor& tensor, const char* name) {
@@ -71,10 +75,8 @@ std::vector<float> query_load(const Inputs& inputs, const KernelGeometry& geomet
     for (int i = 0; i < num_vecs_per_thread; ++i) {
       // Lane `thread_group_offset` owns every THREAD_GROUP_SIZE-th vec of the query.
       const int vec_idx = thread_group_offset + i * thread_group_size;
-      for (int v = 0; v < vec_size; ++v) {
-        const std::size_t slot = (static_cast<std::size_t>(thread_group_offset) * num_vecs_per_thread + i) * vec_size + v;
-        q_vecs[slot] = read_element(inputs.query, q_row_offset + vec_idx * vec_size + v);
-      }
+      const std::size_t slot = (static_cast<std::size_t>(thread_group_offset) * num_vecs_per_thread + i) * vec_size;
+      read_elements(inputs.query, q_row_offset + vec_idx * vec_size, 1, vec_size, &q_vecs[slot]);
     }
   }
   return q_vecs;
@@ -110,7 +112,6 @@ void key_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int tok
   const int num_x_chunks = dim(inputs.key_cache, 2);  // head_size / x
   const int block_size = dim(inputs.key_cache, 3);
   const int x = dim(inputs.key_cache, 4);
-  const int head_size = num_x_chunks * x;
 
   const int logical_block_idx = token_idx / block_size;
   const int block_offset = token_idx % block_size;
@@ -120,8 +121,9 @@ void key_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int tok
   const std::int64_t head_stride = std::int64_t(num_x_chunks) * chunk_stride;
   const std::int64_t block_stride = std::int64_t(num_kv_heads) * head_stride;
   const std::int64_t token_base = physical_block * block_stride + kv_head_idx * head_stride + block_offset * x;
-  for (int d = 0; d < head_size; ++d)
-    key[static_cast<std::size_t>(d)] = read_element(inputs.key_cache, token_base + (d / x) * chunk_stride + d % x);
+  // The key arrives in 16-byte chunks of x dims; chunk c holds dims [c*x, (c+1)*x).
+  for (int chunk = 0; chunk < num_x_chunks; ++chunk)
+    read_elements(inputs.key_cache, token_base + chunk * chunk_stride, 1, x, &key[static_cast<std::size_t>(chunk * x)]);
 }
 
 void value_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx, std::span<float> value) {
@@ -137,8 +139,7 @@ void value_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int t
   const std::int64_t block_stride = std::int64_t(num_kv_heads) * head_stride;
   const std::int64_t token_base = physical_block * block_stride + kv_head_idx * head_stride + block_offset;
   // One head-dim row holds block_size consecutive tokens, so a token's value is strided by block_size.
-  for (int d = 0; d < head_size; ++d)
-    value[static_cast<std::size_t>(d)] = read_element(inputs.value_cache, token_base + std::int64_t(d) * block_size);
+  read_elements(inputs.value_cache, token_base, block_size, head_size, value.data());
 }
 
 }  // namespace
