@@ -1,0 +1,99 @@
+// Sessions from scenarios and from dump files; bad input gives a message, never a crash.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/safetensors.h"
+#include "tests/visualizer/viz_test_support.h"
+#include "visualizer/model/view_model.h"
+
+namespace pal::viz {
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("pal_viz_test_" + name)).string();
+}
+
+TEST_CASE("a session from the default scenario holds the run, its recording and the reference") {
+  const Session session = make_session(Scenario{}, Backend::emulator);
+  CHECK(session.run.backend == Backend::emulator);
+  CHECK(session.run.version == KernelVersion::v1);
+  CHECK_FALSE(session.recording().empty());
+  CHECK(session.reference.thread_blocks.size() == 2u * 4u);
+  // The block table read backwards: every block a sequence uses has that sequence as owner.
+  for (int seq = 0; seq < 2; ++seq)
+    for (int logical = 0; logical < divide_round_up(session.seq_len(seq), 16); ++logical) {
+      const BlockOwner& owner = session.block_owners[static_cast<std::size_t>(session.physical_block(seq, logical))];
+      CHECK(owner.seq_idx == seq);
+      CHECK(owner.logical_block_idx == logical);
+    }
+  // 37 tokens: the last block holds 5.
+  CHECK(session.block_owners[static_cast<std::size_t>(session.physical_block(0, 2))].num_valid_tokens == 5);
+}
+
+TEST_CASE("an invalid scenario is refused with the field's name") {
+  Scenario scenario;
+  scenario.head_size = 100;
+  CHECK_THROWS_WITH(make_session(scenario, Backend::emulator), Catch::Contains("head_size"));
+  ViewModel model;
+  CHECK_THROWS_AS(model.open_scenario(scenario, Backend::emulator), ScenarioError);
+  CHECK_FALSE(model.ready());
+}
+
+TEST_CASE("a failed re-run keeps the previous session") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  Scenario bad;
+  bad.block_size = 7;
+  CHECK_THROWS_WITH(model.open_scenario(bad, Backend::emulator), Catch::Contains("block_size"));
+  REQUIRE(model.ready());
+  CHECK(model.session().scenario.block_size == 16);
+}
+
+TEST_CASE("a dump re-runs from its inputs and is checked against its recorded output") {
+  const Session original = make_session(Scenario{}, Backend::emulator);
+  const std::string path = temp_path("dump.safetensors");
+  save_inputs(path, original.scenario, original.inputs, {{"output", original.run.output}});
+  const Session reloaded = session_from_dump(path, Backend::emulator);
+  CHECK(reloaded.dump_path == path);
+  CHECK(reloaded.run.output.bytes == original.run.output.bytes);
+  CHECK_THAT(reloaded.dump_check, Catch::Contains("exactly"));
+  CHECK(reloaded.dump_extra_tensors.count("output") == 1);
+
+  // A different output in the dump is reported, not hidden.
+  Tensor altered = original.run.output;
+  altered.set_float(3, altered.get_float(3) + 1.0f);
+  save_inputs(path, original.scenario, original.inputs, {{"output", altered}});
+  CHECK_THAT(session_from_dump(path, Backend::emulator).dump_check, Catch::Contains("1 of"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a file that is not a dump gives a message naming the file") {
+  const std::string path = temp_path("garbage.safetensors");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "this is not a safetensors file at all";
+  }
+  CHECK_THROWS_WITH(session_from_dump(path, Backend::emulator), Catch::Contains(path));
+  CHECK_THROWS_AS(session_from_dump(temp_path("does_not_exist.safetensors"), Backend::emulator), ScenarioError);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("the view model keeps the focus across re-runs when it still exists") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  model.set_focus(1, 3);
+  Scenario smaller;
+  smaller.num_heads = 2;
+  smaller.num_kv_heads = 1;
+  model.open_scenario(smaller, Backend::emulator);
+  CHECK(model.seq_idx() == 1);
+  CHECK(model.head_idx() == 1);  // clamped to the last head
+  CHECK(model.timeline().size() > 0);
+  CHECK(model.clamp_step(100000) == model.timeline().size() - 1);
+}
+
+}  // namespace
+}  // namespace pal::viz

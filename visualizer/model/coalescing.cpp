@@ -1,0 +1,70 @@
+#include "visualizer/model/coalescing.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <tuple>
+
+namespace pal::viz {
+
+Footprint footprint_of(std::span<const LaneAccess> accesses) {
+  // Merge the byte ranges so overlapping lanes (a broadcast) count once.
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (const LaneAccess& access : accesses)
+    if (access.num_bytes > 0) ranges.emplace_back(access.byte_begin, access.byte_begin + access.num_bytes);
+  std::sort(ranges.begin(), ranges.end());
+  Footprint footprint;
+  std::int64_t covered_end = std::numeric_limits<std::int64_t>::min();
+  for (const auto& [begin, end] : ranges) {
+    const std::int64_t from = std::max(begin, covered_end);
+    if (end > from) footprint.bytes_used += end - from;
+    covered_end = std::max(covered_end, end);
+    for (std::int64_t sector = begin / kSectorBytes; sector <= (end - 1) / kSectorBytes; ++sector)
+      footprint.sectors.push_back(sector);
+    for (std::int64_t line = begin / kLineBytes; line <= (end - 1) / kLineBytes; ++line) footprint.lines.push_back(line);
+  }
+  for (auto* list : {&footprint.sectors, &footprint.lines}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
+  }
+  return footprint;
+}
+
+std::vector<WarpLoad> warp_loads(const Session& session, const LoadIndex& index) {
+  const int element_size = session.element_size();
+  using Key = std::tuple<int, int, int, int, int>;  // partition, kind, iteration, trip, warp
+  std::map<Key, WarpLoad> grouped;
+  for (const Loader& load : index.loads()) {
+    const int iteration = load.kind == LoadKind::query ? 0 : load.iteration;
+    const Key key{load.partition_idx, static_cast<int>(load.kind), iteration, load.trip, load.warp};
+    WarpLoad& warp_load = grouped[key];
+    warp_load.kind = load.kind;
+    warp_load.partition_idx = load.partition_idx;
+    warp_load.warp = load.warp;
+    warp_load.iteration = iteration;
+    warp_load.trip = load.trip;
+    warp_load.lanes.push_back(LaneAccess{load.lane, load.first_element * element_size, load.num_elements * element_size});
+  }
+  std::vector<WarpLoad> result;
+  result.reserve(grouped.size());
+  for (auto& [key, warp_load] : grouped) {
+    std::sort(warp_load.lanes.begin(), warp_load.lanes.end(),
+              [](const LaneAccess& a, const LaneAccess& b) { return a.lane < b.lane; });
+    warp_load.footprint = footprint_of(warp_load.lanes);
+    result.push_back(std::move(warp_load));
+  }
+  return result;
+}
+
+CoalescingTotals totals_of(std::span<const WarpLoad> loads, LoadKind kind) {
+  CoalescingTotals totals;
+  for (const WarpLoad& load : loads) {
+    if (kind != LoadKind::none && load.kind != kind) continue;
+    ++totals.num_loads;
+    totals.bytes_used += load.footprint.bytes_used;
+    totals.bytes_fetched += load.footprint.bytes_fetched();
+  }
+  return totals;
+}
+
+}  // namespace pal::viz

@@ -1,0 +1,194 @@
+#include "visualizer/model/memory_lookup.h"
+
+#include <sstream>
+
+#include "visualizer/model/format.h"
+#include "visualizer/model/record_view.h"
+
+namespace pal::viz {
+
+std::string_view tensor_name(TensorKind tensor) {
+  switch (tensor) {
+    case TensorKind::query: return "q";
+    case TensorKind::key_cache: return "k_cache";
+    case TensorKind::value_cache: return "v_cache";
+  }
+  return "?";
+}
+
+TensorKind tensor_of(LoadKind kind) {
+  switch (kind) {
+    case LoadKind::key: return TensorKind::key_cache;
+    case LoadKind::value: return TensorKind::value_cache;
+    default: break;
+  }
+  return TensorKind::query;
+}
+
+LoadIndex::LoadIndex(const Session& session, int seq_idx, int head_idx) {
+  const KernelGeometry g = session.geometry();
+  const int num_threads = session.dims().num_threads;
+  for (int partition = 0; partition < session.num_partitions(seq_idx); ++partition) {
+    const ThreadBlockRecord record(session.recording(), session.tb_index(seq_idx, head_idx, partition));
+    for (int thread = 0; thread < num_threads; ++thread) {
+      int order = 0;
+      int query_loads = 0;
+      int last_iteration[4] = {-1, -1, -1, -1};
+      int per_iteration[4] = {0, 0, 0, 0};
+      for (const LoadRecord& load : record.loads(thread)) {
+        Loader loader;
+        loader.kind = load.kind;
+        loader.partition_idx = partition;
+        loader.thread = thread;
+        loader.warp = thread / kWarpSize;
+        loader.lane = thread % kWarpSize;
+        loader.thread_group = thread / g.thread_group_size();
+        loader.thread_group_offset = thread % g.thread_group_size();
+        loader.iteration = load.iteration;
+        loader.vec_idx = load.vec_idx;
+        loader.order = order++;
+        loader.first_element = load.element_offset;
+        const int kind = static_cast<int>(load.kind) & 3;
+        if (load.kind == LoadKind::query) {
+          loader.trip = query_loads++;
+        } else {
+          if (last_iteration[kind] != load.iteration) per_iteration[kind] = 0;
+          last_iteration[kind] = load.iteration;
+          loader.trip = per_iteration[kind]++;
+        }
+        loader.num_elements = load.kind == LoadKind::value ? g.v_vec_size() : g.vec_size();
+        const int position = static_cast<int>(loads_.size());
+        loads_.push_back(loader);
+        auto& map = by_element_[static_cast<int>(tensor_of(load.kind))];
+        for (int e = 0; e < loader.num_elements; ++e) map.emplace(load.element_offset + e, position);
+      }
+    }
+  }
+}
+
+const Loader* LoadIndex::loader_of(TensorKind tensor, std::int64_t element) const {
+  const auto& map = by_element_[static_cast<int>(tensor)];
+  const auto found = map.find(element);
+  return found == map.end() ? nullptr : &loads_[static_cast<std::size_t>(found->second)];
+}
+
+std::vector<const Loader*> LoadIndex::loads_of_thread(int partition_idx, int thread) const {
+  std::vector<const Loader*> result;
+  for (const Loader& load : loads_)
+    if (load.partition_idx == partition_idx && load.thread == thread) result.push_back(&load);
+  return result;
+}
+
+std::int64_t key_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
+  const Strides& st = session.strides;
+  return std::int64_t(physical_block) * st.kv_block_stride + std::int64_t(kv_head) * st.kv_head_stride +
+         std::int64_t(dim / st.x) * session.scenario.block_size * st.x + std::int64_t(slot) * st.x + dim % st.x;
+}
+
+std::int64_t value_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
+  const Strides& st = session.strides;
+  return std::int64_t(physical_block) * st.kv_block_stride + std::int64_t(kv_head) * st.kv_head_stride +
+         std::int64_t(dim) * session.scenario.block_size + slot;
+}
+
+int step_of_load(const Timeline& timeline, const Loader& load) {
+  switch (load.kind) {
+    case LoadKind::query: return timeline.find(StepKind::query_load, load.partition_idx, load.trip);
+    case LoadKind::key: return timeline.find(StepKind::qk_iteration, load.partition_idx, load.iteration);
+    case LoadKind::value: return timeline.find(StepKind::v_iteration, load.partition_idx, load.iteration);
+    default: break;
+  }
+  return -1;
+}
+
+namespace {
+
+// Row-major index tuple of a flat offset.
+std::vector<std::int64_t> unflatten(std::int64_t flat, const std::vector<std::int64_t>& shape) {
+  std::vector<std::int64_t> index(shape.size());
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    index[i] = flat % shape[i];
+    flat /= shape[i];
+  }
+  return index;
+}
+
+}  // namespace
+
+ElementInfo describe_element(const Session& session, const LoadIndex& index, const Timeline& timeline, TensorKind tensor,
+                             std::int64_t element) {
+  const Tensor& source = tensor == TensorKind::query       ? session.inputs.query
+                         : tensor == TensorKind::key_cache ? session.inputs.key_cache
+                                                           : session.inputs.value_cache;
+  if (element < 0 || element >= source.numel())
+    throw ScenarioError(std::string(tensor_name(tensor)) + " has " + std::to_string(source.numel()) +
+                        " elements; element " + std::to_string(element) + " is outside it");
+  ElementInfo info;
+  info.tensor = tensor;
+  info.element = element;
+  info.byte_address = element * element_size_bytes(source.type);
+  info.value = source.get_float(element);
+  info.index = unflatten(element, source.shape);
+  std::ostringstream text;
+  text << tensor_name(tensor);
+  for (std::int64_t i : info.index) text << "[" << i << "]";
+  info.index_text = text.str();
+  const int block_size = session.scenario.block_size;
+  if (tensor == TensorKind::query) {
+    info.index_names = "[seq, head, d]";
+    info.seq_idx = static_cast<int>(info.index[0]);
+    info.dim = static_cast<int>(info.index[2]);
+  } else {
+    info.physical_block = static_cast<int>(info.index[0]);
+    info.kv_head = static_cast<int>(info.index[1]);
+    if (tensor == TensorKind::key_cache) {
+      info.index_names = "[block, kv_head, d/x, token slot, d%x]";
+      info.dim = static_cast<int>(info.index[2] * session.strides.x + info.index[4]);
+      info.block_offset = static_cast<int>(info.index[3]);
+    } else {
+      info.index_names = "[block, kv_head, d, token slot]";
+      info.dim = static_cast<int>(info.index[2]);
+      info.block_offset = static_cast<int>(info.index[3]);
+    }
+    const BlockOwner& owner = session.block_owners[static_cast<std::size_t>(info.physical_block)];
+    info.seq_idx = owner.seq_idx;
+    if (owner.seq_idx >= 0 && info.block_offset < owner.num_valid_tokens)
+      info.token_idx = owner.logical_block_idx * block_size + info.block_offset;
+  }
+  if (const Loader* loader = index.loader_of(tensor, element)) {
+    info.loader = *loader;
+    info.loaded_at_step = step_of_load(timeline, *loader);
+  }
+  return info;
+}
+
+std::string ElementInfo::summary() const {
+  std::ostringstream text;
+  text << index_text << "   " << index_names << "\n";
+  text << "element offset " << element << ", byte offset " << byte_address << " (sector " << byte_address / 32 << ", line "
+       << byte_address / 128 << ")\n";
+  text << "value " << format_value(value, 6) << "   head dim d = " << dim << "\n";
+  if (tensor != TensorKind::query) {
+    text << "physical block " << physical_block << ", kv_head " << kv_head << ", token slot " << block_offset << ": ";
+    if (seq_idx < 0) text << "no sequence uses this block";
+    else if (token_idx < 0) text << "past the end of seq " << seq_idx << " (padding slot)";
+    else text << "seq " << seq_idx << " token " << token_idx;
+    text << "\n";
+  }
+  if (loader) {
+    const Loader& l = *loader;
+    text << "loaded by thread " << l.thread << " (warp " << l.warp << ", lane " << l.lane << ", thread group "
+         << l.thread_group << " offset " << l.thread_group_offset << ")";
+    if (l.kind == LoadKind::query) text << ", q_vecs column i = " << l.iteration << ", vec " << l.vec_idx;
+    else if (l.kind == LoadKind::key) text << ", iteration " << l.iteration << ", k_vecs[" << l.vec_idx << "]";
+    else text << ", iteration " << l.iteration << ", row i = " << l.vec_idx;
+    if (l.partition_idx > 0) text << ", partition " << l.partition_idx;
+    text << "\nas a " << l.num_elements << "-element vec starting at element " << l.first_element;
+    if (loaded_at_step >= 0) text << ", at step " << loaded_at_step;
+  } else {
+    text << "not loaded by the focused thread block";
+  }
+  return text.str();
+}
+
+}  // namespace pal::viz

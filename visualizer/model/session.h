@@ -1,0 +1,79 @@
+// A Session is one recorded run and everything the visualizer shows about it: the scenario, the
+// kernel inputs, the kernel's run with its recording (every intermediate of every thread_block),
+// and the scalar reference's stages for the same inputs. No UI here: the tests and command-line
+// tools build Sessions without a window.
+//
+// Where a run comes from:
+//   - a scenario: the inputs are generated from its seed (core/inputs.h), then the kernel runs;
+//   - a dump file (safetensors, as pal-run --output writes): its inputs and scenario are read back
+//     and the kernel is run again with the recording probe. The dump's own tensors other than the
+//     inputs are kept; when it holds an "output" the re-run is checked against it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/inputs.h"
+#include "core/scenario.h"
+#include "core/tensor.h"
+#include "kernels/geometry.h"
+#include "kernels/launch.h"
+#include "kernels/recording.h"
+#include "reference/paged_reference.h"
+
+namespace pal::viz {
+
+// Who holds a physical kv_block of the pool (the block table read backwards).
+struct BlockOwner {
+  int seq_idx = -1;            // -1: no sequence's block table points here (an unused pool block)
+  int logical_block_idx = -1;  // position in that sequence's block table
+  int num_valid_tokens = 0;    // tokens of the sequence stored in it (< block_size for a partial last block)
+};
+
+// Element strides of the three big tensors, as the kernel computes its pointers.
+struct Strides {
+  std::int64_t q_stride = 0;         // between two sequences' queries: num_heads * head_size
+  std::int64_t kv_block_stride = 0;  // between two physical kv_blocks: num_kv_heads * head_size * block_size
+  std::int64_t kv_head_stride = 0;   // between two kv heads inside a kv_block: head_size * block_size
+  int x = 0;                         // elements per 16-byte chunk of the key layout
+};
+
+struct Session {
+  Scenario scenario;      // what was asked for (version may be "auto")
+  Inputs inputs;
+  KernelRun run;          // run.version is what ran; run.recording is always present
+  ReferenceRun reference; // same inputs, same version as the run
+  std::string origin;     // "scenario (inputs generated from seed 0)" or "dump file <path>"
+  std::string dump_path;  // empty unless loaded from a dump
+  std::map<std::string, Tensor> dump_extra_tensors;  // a dump's tensors besides the inputs
+  std::string dump_check;  // what comparing the dump's "output" with the re-run found (or why none)
+  std::vector<BlockOwner> block_owners;  // [num_blocks]
+  Strides strides;
+  double run_ms = 0.0;        // wall time of run_kernel (emulator or GPU), with recording
+  double reference_ms = 0.0;  // wall time of reference_attention
+
+  const Recording& recording() const { return *run.recording; }
+  const RecordDims& dims() const { return run.recording->dims(); }
+  KernelGeometry geometry() const;
+  int seq_len(int seq_idx) const;
+  int kv_head_of(int head_idx) const;
+  bool is_v2() const { return run.version == KernelVersion::v2; }
+  int num_partitions(int seq_idx) const;  // partitions with work: 1 in v1
+  TokenRange range(int seq_idx, int partition_idx) const;
+  std::int64_t tb_index(int seq_idx, int head_idx, int partition_idx) const;
+  int physical_block(int seq_idx, int logical_block_idx) const;
+  int element_size() const { return dtype_size_bytes(scenario.dtype); }
+};
+
+// Validates, generates the inputs, runs the kernel with the recording on `backend` (auto: the GPU
+// when one answers, else the emulator) and the reference. Throws ScenarioError with the reason.
+Session make_session(const Scenario& scenario, Backend backend);
+// Same from an input set (used by the dump loader and by tests that craft inputs).
+Session make_session(const Scenario& scenario, Inputs inputs, Backend backend, std::string origin);
+// Reads a dump written by pal-run --output (or any safetensors file holding the kernel inputs) and
+// re-runs the recording from its inputs. Throws ScenarioError naming the file and the problem.
+Session session_from_dump(const std::string& path, Backend backend);
+
+}  // namespace pal::viz

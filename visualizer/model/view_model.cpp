@@ -1,0 +1,57 @@
+#include "visualizer/model/view_model.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace pal::viz {
+
+void ViewModel::open_scenario(const Scenario& scenario, Backend backend) {
+  const auto start = std::chrono::steady_clock::now();
+  open_session(make_session(scenario, backend));
+  last_build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ViewModel::open_dump(const std::string& path, Backend backend) {
+  const auto start = std::chrono::steady_clock::now();
+  open_session(session_from_dump(path, backend));
+  last_build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ViewModel::open_session(Session session) {
+  // Keep the focus where it was when the new run still has that (seq, head).
+  const int seq = std::min(timeline_.seq_idx, session.scenario.num_seqs - 1);
+  const int head = std::min(timeline_.head_idx, session.scenario.num_heads - 1);
+  session_ = std::make_unique<Session>(std::move(session));
+  timeline_.seq_idx = seq;
+  timeline_.head_idx = head;
+  rebuild_focus();
+}
+
+void ViewModel::set_focus(int seq_idx, int head_idx) {
+  if (!session_) return;
+  Timeline timeline = build_timeline(*session_, seq_idx, head_idx);  // validates the indices first
+  timeline_ = std::move(timeline);
+  load_index_ = LoadIndex(*session_, seq_idx, head_idx);
+  warp_loads_ = pal::viz::warp_loads(*session_, load_index_);
+}
+
+void ViewModel::rebuild_focus() { set_focus(timeline_.seq_idx, timeline_.head_idx); }
+
+int ViewModel::clamp_step(int step) const { return std::clamp(step, 0, std::max(0, timeline_.size() - 1)); }
+
+bool ViewModel::reached(int current_step, StepKind kind, int partition_idx, int index) const {
+  const int at = timeline_.find(kind, partition_idx, index);
+  return at >= 0 && current_step >= at;
+}
+
+int ViewModel::partition_of_step(int step_index) const {
+  const Step& s = step(step_index);
+  if (s.partition_idx >= 0) return s.partition_idx;
+  return session_->num_partitions(timeline_.seq_idx) - 1;
+}
+
+std::int64_t ViewModel::tb_of_step(int step_index) const {
+  return session_->tb_index(timeline_.seq_idx, timeline_.head_idx, partition_of_step(step_index));
+}
+
+}  // namespace pal::viz

@@ -1,0 +1,53 @@
+// The visualizer's model: one Session, the (seq, head) in focus, that focus's timeline, load index
+// and warp-wide loads. Everything the panels draw is read from here; nothing here knows about ImGui,
+// so tests and command-line tools drive it directly.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "visualizer/model/coalescing.h"
+#include "visualizer/model/memory_lookup.h"
+#include "visualizer/model/session.h"
+#include "visualizer/model/timeline.h"
+
+namespace pal::viz {
+
+class ViewModel {
+ public:
+  // Replace the session. On failure (ScenarioError) the previous session, if any, stays.
+  void open_scenario(const Scenario& scenario, Backend backend);
+  void open_dump(const std::string& path, Backend backend);
+  void open_session(Session session);
+  // Focus another (seq, head); rebuilds the timeline and indexes. Throws ScenarioError when out of range.
+  void set_focus(int seq_idx, int head_idx);
+
+  bool ready() const { return session_ != nullptr; }
+  const Session& session() const { return *session_; }
+  const Timeline& timeline() const { return timeline_; }
+  const LoadIndex& load_index() const { return load_index_; }
+  const std::vector<WarpLoad>& warp_loads() const { return warp_loads_; }
+  int seq_idx() const { return timeline_.seq_idx; }
+  int head_idx() const { return timeline_.head_idx; }
+  double last_build_ms() const { return last_build_ms_; }  // run + reference + timeline + indexes
+
+  int clamp_step(int step) const;
+  const Step& step(int index) const { return timeline_.steps.at(static_cast<std::size_t>(clamp_step(index))); }
+  // True once the timeline has passed (or is at) the step (kind, partition, index). False when the
+  // timeline has no such step.
+  bool reached(int current_step, StepKind kind, int partition_idx, int index) const;
+  // The partition whose thread_block a step shows: the step's own, or for a reduce step the last one.
+  int partition_of_step(int step) const;
+  std::int64_t tb_of_step(int step) const;
+
+ private:
+  void rebuild_focus();
+  std::unique_ptr<Session> session_;
+  Timeline timeline_;
+  LoadIndex load_index_;
+  std::vector<WarpLoad> warp_loads_;
+  double last_build_ms_ = 0.0;
+};
+
+}  // namespace pal::viz
