@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Shows that the no-op probe costs nothing: the production kernel (NoopProbe) and the same kernel
+# source with every probe call deleted compile to identical SASS. Needs nvcc and cuobjdump, no GPU.
+#
+# usage: scripts/check_noop_probe_sass.sh [ARCH=90] [CONFIG...]   CONFIG like "fp16_t 128 16"
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+arch=${1:-90}
+nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+cuobjdump=$(dirname "$nvcc")/cuobjdump
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# A copy of the tree's kernel headers where the body has no probe calls.
+mkdir -p "$work/stripped/kernels" "$work/stripped/core"
+cp -r "$root/kernels/." "$work/stripped/kernels/"
+cp -r "$root/core/." "$work/stripped/core/"
+python3 "$root/scripts/strip_probe_calls.py" "$root/kernels/paged_attention_kernel.h" \
+  "$work/stripped/kernels/paged_attention_kernel.h"
+
+configs=("fp16_t 128 16" "bf16_t 64 8" "float 256 32")
+status=0
+for config in "${configs[@]}"; do
+  read -r scalar head block <<<"$config"
+  for tree in "$root" "$work/stripped"; do
+    name=$([ "$tree" = "$root" ] && echo noop || echo stripped)
+    cat >"$work/$name.cu" <<CU
+#include "kernels/gpu_kernels.cuh"
+namespace pal {
+template __global__ void paged_attention_kernel<$scalar, $head, $block, 0, NoopProbe>(AttentionArgs<$scalar>, NoopProbe);
+template __global__ void paged_attention_kernel<$scalar, $head, $block, 512, NoopProbe>(AttentionArgs<$scalar>, NoopProbe);
+}
+CU
+    "$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$tree" -cubin -o "$work/$name.cubin" "$work/$name.cu"
+    # Keep the instructions only: drop addresses, encodings and the file's own name.
+    "$cuobjdump" -sass "$work/$name.cubin" | sed -E 's@/\*[0-9a-f]{4,}\*/@@; s@/\* 0x[0-9a-f]+ \*/@@; s@^\s+@@' |
+      grep -vE '^(code for|Function|\.|$|Fatbin|arch|host|compile_size)' >"$work/$name.sass"
+  done
+  n=$(grep -c ';' "$work/noop.sass" || true)
+  if diff -q "$work/noop.sass" "$work/stripped.sass" >/dev/null; then
+    echo "identical SASS ($n instructions): $scalar head $head block $block, v1 and v2, no-op probe vs no probe calls"
+  else
+    echo "DIFFERENT SASS: $scalar head $head block $block"
+    diff "$work/noop.sass" "$work/stripped.sass" | head -20
+    status=1
+  fi
+done
+exit $status
