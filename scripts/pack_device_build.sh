@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the project for the lent H100 here, and packs what the device machine needs into one
+# folder small enough to carry (the device tool carries at most 64 MiB of working tree + carried
+# paths, and the device machine has no Boost.Fiber and no Catch2, so nothing is built there).
+#
+#   scripts/pack_device_build.sh            build in build-device-work/, pack into build-device/
+#   JOBS=4 scripts/pack_device_build.sh     more parallel compile jobs (default 2)
+#   PAL_CUDA_INSTANTIATIONS=reduced ...     a quicker build (fp16/bf16/fp32 x head 64,128 x block 16)
+#
+# Then run on the device, carrying build-device:
+#   device run (carry ["build-device"]):  bash scripts/device_suite.sh
+#
+# What build-device/ holds:
+#   bin/       every executable, stripped of host symbols (device code is untouched)
+#   lib/       the shared libraries the executables need that Ubuntu 24.04's CUDA image lacks:
+#              Boost (fiber, context, ...) from this Debian machine, and libcudart as a fallback
+#   **/CTestTestfile.cmake   ctest's test lists, with paths rewritten to build-device/
+#   BUILD_INFO.txt           commit, date, configuration, and the source / build paths baked in
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=${PAL_DEVICE_WORK_DIR:-$root/build-device-work}
+pack=${PAL_DEVICE_PACK_DIR:-$root/build-device}
+jobs=${JOBS:-2}
+instantiations=${PAL_CUDA_INSTANTIATIONS:-full}
+limit_mib=${PAL_CARRY_LIMIT_MIB:-56}  # leaves room under 64 MiB for the tracked files
+
+echo "== configure $work (sm_90, $instantiations instantiations, Release)"
+# The CUDA20 flags: CMake 3.25 (Debian 12) knows no C++20 switch for nvcc 13 and refuses
+# CMAKE_CUDA_STANDARD 20 without them; newer CMake ignores them.
+cmake -S "$root" -B "$work" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DPAL_ENABLE_CUDA=ON \
+  -DPAL_CUDA_ARCHITECTURES=90 \
+  -DPAL_CUDA_INSTANTIATIONS="$instantiations" \
+  -DPAL_BUILD_VISUALIZER=OFF \
+  -DPAL_BUILD_DOCS=OFF \
+  -DPAL_SANITIZE=OFF \
+  -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
+  -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20 >/dev/null
+
+# kernels/CMakeLists.txt writes this list only when the CUDA backend is on.
+if [ ! -f "$work/kernels/gpu_compiled_configs.inc" ]; then
+  echo "pack_device_build: the configure did not enable CUDA (is nvcc at /usr/local/cuda/bin/nvcc?)" >&2
+  exit 1
+fi
+
+echo "== build ($jobs jobs)"
+ninja -C "$work" -j "$jobs"
+
+echo "== pack $pack"
+rm -rf "$pack"
+mkdir -p "$pack/bin" "$pack/lib"
+for exe in "$work"/bin/*; do
+  if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then continue; fi
+  cp "$exe" "$pack/bin/"
+  # --strip-unneeded keeps what the loader needs; the CUDA fatbin is data and stays.
+  strip --strip-unneeded "$pack/bin/$(basename "$exe")"
+done
+
+# ctest's lists, with the work dir's paths pointing at the pack instead.
+(cd "$work" && find . -name CTestTestfile.cmake) | while read -r file; do
+  mkdir -p "$pack/$(dirname "$file")"
+  sed "s|$work|$pack|g" "$work/$file" >"$pack/$file"
+done
+
+# Shared libraries: Boost is not on the device image; copy every libboost_* an executable needs
+# (resolved through symlinks to the real file, saved under the soname the loader asks for).
+# libcudart.so.13 is copied too, in case the device's loader path lacks /usr/local/cuda/lib64.
+for exe in "$pack"/bin/*; do
+  ldd "$exe" 2>/dev/null | awk '/=>/ {print $1, $3}'
+done | sort -u | while read -r soname path; do
+  case "$soname" in
+    libboost_*|libcudart.so*)
+      [ -f "$pack/lib/$soname" ] || cp -L "$path" "$pack/lib/$soname"
+      ;;
+  esac
+done
+strip --strip-unneeded "$pack"/lib/*.so* 2>/dev/null || true
+
+commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+{
+  echo "commit $commit (modified tracked files: $dirty)"
+  echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "source_dir $root"
+  echo "build_dir $pack"
+  echo "instantiations $instantiations"
+  echo "cuda_architectures 90"
+  echo "nvcc $(/usr/local/cuda/bin/nvcc --version | tail -1)"
+  echo "host $(uname -m) $(grep -m1 PRETTY_NAME /etc/os-release | cut -d= -f2)"
+} >"$pack/BUILD_INFO.txt"
+
+echo "== contents"
+du -sh "$pack/bin" "$pack/lib"
+ls -la "$pack/lib"
+size_kib=$(du -sk "$pack" | cut -f1)
+tracked_kib=$( (cd "$root" && git ls-files -z 2>/dev/null | xargs -0 -r du -ck 2>/dev/null | tail -1 | cut -f1) || true)
+tracked_kib=${tracked_kib:-0}
+echo "pack: $((size_kib / 1024)) MiB; tracked files: $((tracked_kib / 1024)) MiB; limit for the pack: $limit_mib MiB"
+if [ "$size_kib" -gt $((limit_mib * 1024)) ]; then
+  echo "pack_device_build: $pack is $((size_kib / 1024)) MiB, over $limit_mib MiB: the device tool would refuse it." >&2
+  echo "  Largest files:" >&2
+  find "$pack" -type f -printf '%s %p\n' | sort -rn | head -8 >&2
+  exit 2
+fi
+echo "ok: carry [\"$(basename "$pack")\"] and run: bash scripts/device_suite.sh"
