@@ -233,7 +233,7 @@ std::vector<std::string> scenario_problems(const Scenario& s) {
   if (s.partition_size != kPartitionSize)
     problem("partition_size = " + std::to_string(s.partition_size) + " is not supported; only " +
             std::to_string(kPartitionSize) + " tokens per partition are compiled");
-  if (s.partition_size > 0 && s.block_size > 0 && s.partition_size % s.block_size != 0)
+  if (s.partition_size > 0 && block_size_ok && s.partition_size % s.block_size != 0)
     problem("partition_size = " + std::to_string(s.partition_size) + " is not a multiple of block_size = " +
             std::to_string(s.block_size) + "; a v2 partition must hold whole KV blocks");
 
