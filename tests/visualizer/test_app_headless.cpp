@@ -1,0 +1,163 @@
+// pal-viz as a program: bad files and flags give a clear message and a non-zero exit (never a
+// crash), and under Xvfb every panel renders to a PNG that is not blank and changes with the step.
+// The rendering cases need xvfb-run (Debian package xvfb); without it they are reported and skipped.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <stb_image.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;   // -1: killed by a signal (a crash)
+  int signal = 0;
+  std::string output;   // stdout and stderr together
+};
+
+fs::path scratch() {
+  const fs::path dir = fs::temp_directory_path() / "pal_viz_app_test";
+  fs::create_directories(dir);
+  return dir;
+}
+
+Result run(const std::string& arguments, const std::string& prefix = "") {
+  const fs::path log = scratch() / "output.txt";
+  const std::string command = prefix + " '" + std::string(PAL_VIZ_EXECUTABLE) + "' " + arguments + " > '" + log.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  Result result;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  result.output = text.str();
+  return result;
+}
+
+bool have_xvfb() { return std::system("command -v xvfb-run > /dev/null 2>&1") == 0; }
+const std::string kXvfb = "xvfb-run -a -s '-screen 0 1600x1000x24'";
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<unsigned char> rgba;
+};
+
+Image load_png(const fs::path& path) {
+  Image image;
+  int channels = 0;
+  unsigned char* data = stbi_load(path.string().c_str(), &image.width, &image.height, &channels, 4);
+  REQUIRE(data != nullptr);
+  image.rgba.assign(data, data + std::size_t(image.width) * std::size_t(image.height) * 4);
+  stbi_image_free(data);
+  return image;
+}
+
+// Not blank: many distinct colours, not one background with a few specks.
+int distinct_colours(const Image& image) {
+  std::set<std::uint32_t> colours;
+  for (std::size_t i = 0; i + 3 < image.rgba.size() && colours.size() < 1000; i += 4 * 7)
+    colours.insert(std::uint32_t(image.rgba[i]) << 16 | std::uint32_t(image.rgba[i + 1]) << 8 | image.rgba[i + 2]);
+  return static_cast<int>(colours.size());
+}
+
+double fraction_differing(const Image& a, const Image& b) {
+  if (a.rgba.size() != b.rgba.size()) return 1.0;
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < a.rgba.size(); i += 4)
+    differing += a.rgba[i] != b.rgba[i] || a.rgba[i + 1] != b.rgba[i + 1] || a.rgba[i + 2] != b.rgba[i + 2];
+  return double(differing) / double(a.rgba.size() / 4);
+}
+
+TEST_CASE("pal-viz refuses an invalid scenario file with the field's name and exit code 2") {
+  const fs::path file = scratch() / "bad_scenario.json";
+  std::ofstream(file) << R"({"head_size": 100, "seq_lens": [5]})";
+  const Result result = run("--scenario '" + file.string() + "' --screenshot '" + (scratch() / "x.png").string() + "'");
+  CHECK(result.signal == 0);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Catch::Contains("head_size"));
+}
+
+TEST_CASE("pal-viz refuses a scenario file that is not JSON, naming the file") {
+  const fs::path file = scratch() / "not_json.json";
+  std::ofstream(file) << "{ this is not json";
+  const Result result = run("--scenario '" + file.string() + "'");
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Catch::Contains("not_json.json"));
+}
+
+TEST_CASE("pal-viz refuses a corrupt dump, naming the file, without crashing") {
+  const fs::path file = scratch() / "corrupt.safetensors";
+  {
+    std::ofstream out(file, std::ios::binary);
+    const unsigned char header_length[8] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0};
+    out.write(reinterpret_cast<const char*>(header_length), 8);
+    out << "{\"query\": ";
+  }
+  const Result result = run("--dump '" + file.string() + "' --screenshot '" + (scratch() / "x.png").string() + "'");
+  CHECK(result.signal == 0);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Catch::Contains("corrupt.safetensors"));
+}
+
+TEST_CASE("pal-viz names the valid choices for an unknown panel, step or figure") {
+  CHECK_THAT(run("--panel nope --screenshot x.png").output, Catch::Contains("is not a panel"));
+  CHECK_THAT(run("--step 100000 --screenshot x.png").output, Catch::Contains("'last', or a stage name"));
+  CHECK_THAT(run("--figure nope --screenshot x.png").output, Catch::Contains("k_vecs"));
+}
+
+TEST_CASE("pal-viz without a display says to use xvfb-run instead of crashing") {
+  const Result result = run("--screenshot '" + (scratch() / "x.png").string() + "'", "env -u DISPLAY -u WAYLAND_DISPLAY");
+  CHECK(result.signal == 0);
+  CHECK(result.exit_code == 3);
+  CHECK_THAT(result.output, Catch::Contains("xvfb-run"));
+}
+
+TEST_CASE("every panel renders under Xvfb, is not blank, and changes with the step") {
+  if (!have_xvfb()) {
+    WARN("xvfb-run is not installed (Debian package xvfb): the rendering test is skipped");
+    return;
+  }
+  const fs::path dir = scratch() / "batch";
+  fs::remove_all(dir);
+  const Result result = run("--batch-dir '" + dir.string() + "' --steps 0,qk_max,value_accumulation,last --panels all --size 1200x800",
+                            kXvfb);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const std::vector<std::string> panels = {"timeline", "scenario", "paging", "threads", "softmax", "reductions", "output",
+                                           "coalescing", "memory-query", "memory-q_vecs", "memory-key", "memory-k_vecs",
+                                           "memory-value", "memory-logits_vec", "memory-v_vec"};
+  std::vector<std::string> first_and_last;
+  int images = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) images += entry.path().extension() == ".png";
+  CHECK(images == 4 * static_cast<int>(panels.size()));
+  for (const std::string& panel : panels) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().filename().string().rfind(panel + "_step", 0) == 0) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    INFO("panel " << panel);
+    REQUIRE(files.size() == 4);
+    const Image first = load_png(files.front());
+    const Image last = load_png(files.back());
+    CHECK(first.width == 1200);
+    CHECK(first.height == 800);
+    CHECK(distinct_colours(first) >= 8);
+    CHECK(distinct_colours(last) >= 8);
+    // The scenario panel shows the scenario, which does not change with the step.
+    if (panel != "scenario") CHECK(fraction_differing(first, last) > 0.001);
+  }
+}
+
+}  // namespace

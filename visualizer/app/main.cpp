@@ -1,0 +1,315 @@
+// pal-viz: the visualizer. Interactive by default; with --screenshot or --batch-dir it renders
+// panels off-screen to PNG files (the docs' pictures), with --benchmark it measures frame and
+// re-run times. Everything is loaded and checked before a window opens, so a bad scenario or dump
+// file gives a message and exit code 2 even where no display exists.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <imgui.h>
+
+#include "visualizer/app/app.h"
+#include "visualizer/app/window.h"
+#include "visualizer/model/format.h"
+#include "visualizer/panels/panels.h"
+
+namespace pal::viz {
+namespace {
+
+struct Options {
+  ScenarioFlags scenario;
+  std::string dump;
+  std::string backend = "auto";
+  int seq = 0;
+  int head = 0;
+  std::string step = "0";
+  int lane = -1;
+  std::string panel;
+  std::string figure;
+  std::string screenshot;
+  std::string batch_dir;
+  std::string steps = "0,qk_logits,qk_max,exp_sum,softmax,value_accumulation,lv_warp_reduction,cross_warp_tree,last";
+  std::string panels = "all";
+  std::string size = "1600x1000";
+  std::string colour_by = "thread_group";
+  bool benchmark = false;
+  int frames = 120;
+  bool list_steps = false;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ','))
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+void parse_size(const std::string& text, int& width, int& height) {
+  if (std::sscanf(text.c_str(), "%dx%d", &width, &height) != 2 || width < 320 || height < 240 || width > 8192 ||
+      height > 8192)
+    throw ScenarioError("--size " + text + " is not valid; give WIDTHxHEIGHT between 320x240 and 8192x8192, e.g. 1600x1000");
+}
+
+int resolve_step(const ViewModel& model, const std::string& text) {
+  const int step = model.timeline().parse_step(text);
+  if (step < 0)
+    throw ScenarioError("--step " + text + " is not a step of this timeline; give 0-" +
+                        std::to_string(model.timeline().size() - 1) + ", 'last', or a stage name (query_load, qk_logits, "
+                        "qk_max, exp_sum, softmax, value_accumulation, lv_warp_reduction, cross_warp_tree, output, "
+                        "partition_reduce)");
+  return step;
+}
+
+PanelId resolve_panel(const std::string& name) {
+  PanelId id{};
+  if (!parse_panel(name, id))
+    throw ScenarioError("--panel " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
+                        "softmax, reductions, output, coalescing");
+  return id;
+}
+
+MemoryFigure resolve_figure(const std::string& name) {
+  MemoryFigure figure{};
+  if (!parse_memory_figure(name, figure))
+    throw ScenarioError("--figure " + name + " is not a memory-layout figure; figures are query, q_vecs, key, k_vecs, "
+                        "value, logits_vec, v_vec");
+  return figure;
+}
+
+// Renders a few frames (ImGui sizes windows and tab bars over the first ones) and writes the last.
+void render_to_png(Window& window, ViewModel& model, UiState& ui, const std::string& path) {
+  for (int frame = 0; frame < 3; ++frame) {
+    window.begin_frame();
+    draw_frame(model, ui, 0.0);
+    window.end_frame();
+  }
+  window.finish();
+  window.write_png(path);
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<std::size_t>(p * double(values.size())))];
+}
+
+double time_frame(Window& window, ViewModel& model, UiState& ui) {
+  const auto start = std::chrono::steady_clock::now();
+  window.begin_frame();
+  draw_frame(model, ui, 0.0);
+  window.end_frame();
+  window.finish();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
+  std::printf("pal-viz benchmark: %s\nrenderer: %s, %dx%d off-screen\n", scenario_summary(model.session().scenario).c_str(),
+              window.renderer().c_str(), window.width(), window.height());
+  for (int i = 0; i < 10; ++i) time_frame(window, model, ui);  // warm-up: fonts, first layouts
+
+  // Frame time of the full layout while stepping through the whole timeline.
+  std::vector<double> times;
+  for (int i = 0; i < frames; ++i) {
+    ui.step = i % model.timeline().size();
+    times.push_back(time_frame(window, model, ui));
+  }
+  std::printf("full layout (timeline, scenario, memory layout, QK and softmax): median %.2f ms, p90 %.2f ms over %d frames\n",
+              median(times), percentile(times, 0.9), frames);
+
+  // Each panel alone, filling the window (the tabs the full layout does not show).
+  for (int i = 0; i < kNumPanels; ++i) {
+    ui.solo = static_cast<PanelId>(i);
+    std::vector<double> panel_times;
+    for (int f = 0; f < 3; ++f) time_frame(window, model, ui);
+    for (int f = 0; f < std::max(10, frames / 4); ++f) {
+      ui.step = f % model.timeline().size();
+      panel_times.push_back(time_frame(window, model, ui));
+    }
+    const PanelInfo& info = panel_info(static_cast<PanelId>(i));
+    std::printf("  panel %-11s median %.2f ms\n", std::string(info.name).c_str(), median(panel_times));
+  }
+  ui.solo.reset();
+
+  // Edit -> re-run shown: change the seed (new inputs, same shapes), re-run kernel + reference +
+  // timeline, and draw the next frame.
+  std::vector<double> edit_times, run_times;
+  const Scenario original = ui.draft;
+  for (int i = 0; i < 30; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    ui.draft.seed = original.seed + std::uint64_t(i % 2 ? 0 : 1);
+    if (!run_draft(model, ui)) {
+      std::fprintf(stderr, "pal-viz: benchmark re-run failed: %s\n", ui.run_error.c_str());
+      return 1;
+    }
+    run_times.push_back(model.last_build_ms());
+    window.begin_frame();
+    draw_frame(model, ui, 0.0);
+    window.end_frame();
+    window.finish();
+    edit_times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::printf("edit -> re-run shown: median %.2f ms, p90 %.2f ms over 30 edits (of which run + reference + timeline %.2f ms; backend %s)\n",
+              median(edit_times), percentile(edit_times, 0.9), median(run_times), model.session().run.device_name.c_str());
+  return 0;
+}
+
+int main_with_errors(int argc, char** argv) {
+  Options options;
+  CLI::App app{"pal-viz: the paged-attention kernel, step by step, from a recorded run"};
+  add_scenario_flags(app, options.scenario);
+  app.add_option("--dump", options.dump, "open a dump (safetensors from pal-run --output) and re-run its inputs");
+  app.add_option("--backend", options.backend, "gpu, emulator, or auto (the GPU when one answers)");
+  app.add_option("--seq", options.seq, "sequence in focus");
+  app.add_option("--head", options.head, "query head in focus");
+  app.add_option("--step", options.step, "step to show: an index, 'last', or a stage name (its first step)");
+  app.add_option("--lane", options.lane, "select this thread (threadIdx.x) of the focused thread block");
+  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing");
+  app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec");
+  app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane or iteration");
+  app.add_option("--screenshot", options.screenshot, "render --panel at --step off-screen and write this PNG");
+  app.add_option("--batch-dir", options.batch_dir, "render --panels at --steps into this folder (one PNG each)");
+  app.add_option("--steps", options.steps, "comma-separated steps for --batch-dir");
+  app.add_option("--panels", options.panels, "comma-separated panels for --batch-dir, or 'all'");
+  app.add_option("--size", options.size, "window / image size WIDTHxHEIGHT");
+  app.add_flag("--benchmark", options.benchmark, "measure frame time and edit -> re-run time, then exit");
+  app.add_option("--frames", options.frames, "frames measured by --benchmark");
+  app.add_flag("--list-steps", options.list_steps, "print the timeline of the focused (seq, head) and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+
+  UiState ui;
+  if (!parse_backend(options.backend, ui.backend))
+    throw ScenarioError("--backend " + options.backend + " is not valid; use gpu, emulator or auto");
+  if (options.colour_by == "warp") ui.colour_by = ColourBy::warp;
+  else if (options.colour_by == "lane") ui.colour_by = ColourBy::lane;
+  else if (options.colour_by == "iteration") ui.colour_by = ColourBy::iteration;
+  else if (options.colour_by != "thread_group")
+    throw ScenarioError("--colour-by " + options.colour_by + " is not valid; use thread_group, warp, lane or iteration");
+  int width = 0, height = 0;
+  parse_size(options.size, width, height);
+
+  // Load and run everything before any window exists.
+  ViewModel model;
+  if (!options.dump.empty()) {
+    if (!options.scenario.scenario_file.empty())
+      throw ScenarioError("give either --dump or --scenario, not both: a dump carries its own scenario");
+    model.open_dump(options.dump, ui.backend);
+    load_draft(ui, model.session().scenario);
+    ui.dump_path = options.dump;
+    ui.status = "re-ran " + options.dump + ": " + model.session().dump_check;
+  } else {
+    load_draft(ui, resolve_scenario_flags(options.scenario));
+    if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
+    if (!run_draft(model, ui)) throw ScenarioError(ui.run_error);
+  }
+  model.set_focus(options.seq, options.head);
+  ui.step = resolve_step(model, options.step);
+  if (options.lane >= model.session().dims().num_threads)
+    throw ScenarioError("--lane " + std::to_string(options.lane) + " is not a thread of the block; give 0-" +
+                        std::to_string(model.session().dims().num_threads - 1));
+  ui.selected_thread = options.lane;
+  if (!options.figure.empty()) ui.memory_figure = resolve_figure(options.figure);
+
+  if (options.list_steps) {
+    for (int i = 0; i < model.timeline().size(); ++i) {
+      const Step& step = model.timeline().steps[static_cast<std::size_t>(i)];
+      std::printf("%3d  %-20s %s\n     %s\n", i, std::string(stage_name(step.stage())).c_str(), step.title.c_str(),
+                  step.description.c_str());
+    }
+    return 0;
+  }
+
+  const bool offscreen = !options.screenshot.empty() || !options.batch_dir.empty() || options.benchmark;
+  std::vector<PanelId> batch_panels;
+  std::vector<int> batch_steps;
+  if (!options.batch_dir.empty()) {
+    if (options.panels == "all")
+      for (int i = 0; i < kNumPanels; ++i) batch_panels.push_back(static_cast<PanelId>(i));
+    else
+      for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name));
+    for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
+    std::filesystem::create_directories(options.batch_dir);
+  }
+  std::optional<PanelId> screenshot_panel;
+  if (!options.screenshot.empty()) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
+
+  Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().scenario));
+  if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));
+  if (screenshot_panel) {
+    ui.solo = screenshot_panel;
+    render_to_png(window, model, ui, options.screenshot);
+    std::printf("wrote %s (%s at step %d)\n", options.screenshot.c_str(), std::string(panel_info(*ui.solo).name).c_str(), ui.step);
+  }
+  if (!options.batch_dir.empty()) {
+    int written = 0;
+    for (const int step : batch_steps)
+      for (const PanelId panel : batch_panels) {
+        ui.step = step;
+        ui.solo = panel;
+        std::vector<std::pair<std::string, MemoryFigure>> variants{{"", ui.memory_figure}};
+        if (panel == PanelId::memory && options.figure.empty()) {
+          variants.clear();
+          for (int f = 0; f < kNumMemoryFigures; ++f) {
+            const auto figure = static_cast<MemoryFigure>(f);
+            variants.emplace_back("-" + std::string(memory_figure_name(figure)), figure);
+          }
+        }
+        for (const auto& [suffix, figure] : variants) {
+          ui.memory_figure = figure;
+          char name[64];
+          std::snprintf(name, sizeof name, "step%03d", step);
+          const std::string path =
+              (std::filesystem::path(options.batch_dir) / (std::string(panel_info(panel).name) + suffix + "_" + name + ".png")).string();
+          render_to_png(window, model, ui, path);
+          ++written;
+        }
+      }
+    std::printf("wrote %d images to %s\n", written, options.batch_dir.c_str());
+  }
+  if (offscreen) return 0;
+
+  // Interactive.
+  ui.solo.reset();
+  auto last = std::chrono::steady_clock::now();
+  while (!window.should_close()) {
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - last).count();
+    last = now;
+    window.begin_frame();
+    draw_frame(model, ui, dt);
+    window.end_frame();
+    handle_requests(model, ui);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace pal::viz
+
+int main(int argc, char** argv) {
+  try {
+    return pal::viz::main_with_errors(argc, argv);
+  } catch (const pal::viz::WindowError& error) {
+    std::fprintf(stderr, "pal-viz: %s\n", error.what());
+    return 3;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "pal-viz: %s\n", error.what());
+    return 2;
+  }
+}

@@ -1,0 +1,524 @@
+// Memory-layout panel: q, q_vecs, the key cache, k_vecs, the value cache, logits_vec and v_vec as
+// they lie in memory, each element coloured by the thread that loads it. These are the figures of
+// upstream's design doc ("query", "q_vecs", "key", "k_vecs", "value", "logits_vec", "v_vec"),
+// regenerated from this run's recording: the element offsets every lane loaded, at every iteration.
+//
+// Colour rule (all figures): an element's fill is its loader's colour (by thread group, warp, lane
+// or iteration, as chosen); loaded at the current step = full colour, at an earlier step = slightly
+// dimmed, at a later step = strongly dimmed, never loaded by this thread block = dark grey.
+// The selected (or hovered) thread's elements are outlined in yellow.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <imgui.h>
+
+#include "visualizer/model/derived.h"
+#include "visualizer/model/format.h"
+#include "visualizer/model/record_view.h"
+#include "visualizer/panels/panels.h"
+#include "visualizer/panels/widgets.h"
+
+namespace pal::viz {
+
+namespace {
+
+constexpr ImU32 kSeparator = IM_COL32(15, 15, 18, 255);
+constexpr ImU32 kChunkSeparator = IM_COL32(255, 255, 255, 160);
+constexpr ImU32 kPaddingHatch = IM_COL32(255, 80, 80, 200);
+
+// Everything a figure needs about "now": the partition's thread block, the step, which step loaded
+// each iteration's data.
+struct Now {
+  const ViewModel& model;
+  UiState& ui;
+  const Session& s;
+  KernelGeometry g;
+  int step;
+  int partition;
+  std::int64_t tb;
+  TokenRange range;
+  int kv_head;
+  int focus;  // thread to outline, or -1
+  std::vector<int> query_steps, qk_steps, v_steps;
+
+  Now(const ViewModel& m, UiState& u)
+      : model(m), ui(u), s(m.session()), g(m.session().geometry()), step(m.clamp_step(u.step)),
+        partition(m.partition_of_step(u.step)), tb(m.tb_of_step(u.step)),
+        range(m.session().range(m.seq_idx(), m.partition_of_step(u.step))), kv_head(m.session().kv_head_of(m.head_idx())),
+        focus(focus_thread(u)) {
+    const Timeline& t = m.timeline();
+    for (int i = 0; i < 64; ++i) {
+      query_steps.push_back(t.find(StepKind::query_load, partition, i));
+      qk_steps.push_back(t.find(StepKind::qk_iteration, partition, i));
+      v_steps.push_back(t.find(StepKind::v_iteration, partition, i));
+    }
+  }
+  int num_iterations() const { return divide_round_up(range.num_blocks(), g.num_warps()); }
+  int load_step(const Loader& load) const {
+    const auto at = [](const std::vector<int>& steps, int i) {
+      return i >= 0 && i < static_cast<int>(steps.size()) ? steps[static_cast<std::size_t>(i)] : -1;
+    };
+    switch (load.kind) {
+      case LoadKind::query: return at(query_steps, load.trip);
+      case LoadKind::key: return at(qk_steps, load.iteration);
+      case LoadKind::value: return at(v_steps, load.iteration);
+      default: break;
+    }
+    return -1;
+  }
+  const Loader* loader(TensorKind tensor, std::int64_t element) const {
+    const Loader* l = model.load_index().loader_of(tensor, element);
+    return l && l->partition_idx == partition ? l : nullptr;
+  }
+  ImU32 fill(const Loader* load) const {
+    if (!load) return kEmptyColour;
+    const ImU32 base = loader_colour(model, ui, *load);
+    const int at = load_step(*load);
+    if (at == step) return base;
+    return at < step ? dimmed(base, 0.35f) : dimmed(base, 0.75f);
+  }
+  bool outlined(const Loader* load) const { return load && focus >= 0 && load->thread == focus; }
+  // The iteration the figures that show one iteration should use: the current step's, else 0.
+  int current_iteration(StepKind kind) const {
+    const Step& st = model.step(step);
+    return st.kind == kind ? st.index : 0;
+  }
+};
+
+void element_tooltip(const Now& now, TensorKind tensor, std::int64_t element) {
+  const ElementInfo info = describe_element(now.s, now.model.load_index(), now.model.timeline(), tensor, element);
+  ImGui::BeginTooltip();
+  ImGui::TextUnformatted(info.summary().c_str());
+  ImGui::EndTooltip();
+  if (info.loader) {
+    note_hovered_thread(now.ui, info.loader->thread);
+    if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) now.ui.selected_thread = info.loader->thread;
+  }
+}
+
+// Hatches a padding slot (past seq_len): the kernel reads it, then masks it.
+void hatch(const Canvas& c, float x0, float y0, float x1, float y1) {
+  c.draw->AddLine(c.at(x0, y1), c.at(x1, y0), kPaddingHatch, 1.0f);
+}
+
+// ---- query ---------------------------------------------------------------------------------------
+
+void draw_query(const Now& now) {
+  const Session& s = now.s;
+  const int head_size = now.g.head_size, vec = now.g.vec_size();
+  const float avail = ImGui::GetContentRegionAvail().x - 90.0f;
+  const float cw = std::clamp(avail / float(head_size), 6.0f, 30.0f) * now.ui.memory_zoom;
+  const float ch = 22.0f * now.ui.memory_zoom;
+  ImGui::TextWrapped("q [num_seqs, num_heads, head_size] = [%d, %d, %d], %s: the rows of seq %d. Thread block (head %d) "
+                     "reads its own row, %d vecs of VEC_SIZE = %d elements (16 bytes per thread group = %d lanes x %d "
+                     "elements). Label under each vec: the thread that copies it into q_vecs.",
+                     s.scenario.num_seqs, s.scenario.num_heads, head_size, std::string(dtype_name(s.scenario.dtype)).c_str(),
+                     now.model.seq_idx(), now.model.head_idx(), head_size / vec, vec, now.g.thread_group_size(), vec);
+  const int heads = s.scenario.num_heads;
+  const float row_h = ch + 18.0f;
+  const Canvas c = begin_canvas("##query", ImVec2(90.0f + cw * float(head_size) + 4, row_h * float(heads) + 4));
+  const std::int64_t seq_base = std::int64_t(now.model.seq_idx()) * heads * head_size;
+  for (int head = 0; head < heads; ++head) {
+    const float y = float(head) * row_h;
+    const bool focused = head == now.model.head_idx();
+    c.draw->AddText(c.at(0, y + 3), focused ? kSelectionColour : IM_COL32(150, 150, 150, 255),
+                    ("q[" + std::to_string(now.model.seq_idx()) + "][" + std::to_string(head) + "]").c_str());
+    for (int d = 0; d < head_size; ++d) {
+      const std::int64_t element = seq_base + std::int64_t(head) * head_size + d;
+      const Loader* load = focused ? now.loader(TensorKind::query, element) : nullptr;
+      const float x = 90.0f + float(d) * cw;
+      draw_cell(c, x, y, x + cw - 1, y + ch, focused ? now.fill(load) : dimmed(kEmptyColour, 0.3f), nullptr,
+                now.outlined(load) ? kSelectionColour : 0);
+      if (c.hovered(x, y, x + cw, y + ch)) element_tooltip(now, TensorKind::query, element);
+    }
+    for (int v = 0; v <= head_size / vec; ++v) {
+      const float x = 90.0f + float(v * vec) * cw - 1;
+      c.draw->AddLine(c.at(x, y - 1), c.at(x, y + ch + 1), focused ? kChunkSeparator : kSeparator, 2.0f);
+    }
+    if (focused && float(vec) * cw >= 22.0f)
+      for (int v = 0; v < head_size / vec; ++v) {
+        const Loader* load = now.loader(TensorKind::query, seq_base + std::int64_t(head) * head_size + v * vec);
+        if (!load) continue;
+        c.draw->AddText(c.at(90.0f + float(v * vec) * cw + 2, y + ch + 1), IM_COL32(200, 200, 200, 255),
+                        ("t" + std::to_string(load->thread)).c_str());
+      }
+  }
+}
+
+// ---- q_vecs --------------------------------------------------------------------------------------
+
+void draw_q_vecs(const Now& now) {
+  const int groups = now.g.thread_group_size(), columns = now.g.num_vecs_per_thread(), vec = now.g.vec_size();
+  ImGui::TextWrapped("__shared__ Q_vec q_vecs[THREAD_GROUP_SIZE = %d][NUM_VECS_PER_THREAD = %d], each a vec of %d "
+                     "elements (values from the recording). Row r is what lane r of every thread group multiplies with "
+                     "its key vecs; column i was copied by thread group i. Row r holds dims (r + i*%d)*%d ...",
+                     groups, columns, vec, groups, vec);
+  const ThreadBlockRecord record(now.s.recording(), now.tb);
+  const float cw = std::max(80.0f, 60.0f + 18.0f * float(vec)) * now.ui.memory_zoom * 0.8f;
+  const float ch = 44.0f * now.ui.memory_zoom;
+  const Canvas c = begin_canvas("##q_vecs", ImVec2(70 + cw * float(columns) + 4, 20 + ch * float(groups) + 4));
+  const std::int64_t q_base = (std::int64_t(now.model.seq_idx()) * now.s.scenario.num_heads + now.model.head_idx()) *
+                              now.g.head_size;
+  for (int i = 0; i < columns; ++i)
+    c.draw->AddText(c.at(70 + float(i) * cw + 4, 0), IM_COL32(200, 200, 200, 255), ("i = " + std::to_string(i)).c_str());
+  for (int r = 0; r < groups; ++r) {
+    const float y = 20 + float(r) * ch;
+    c.draw->AddText(c.at(0, y + 4), IM_COL32(200, 200, 200, 255), ("row " + std::to_string(r)).c_str());
+    for (int i = 0; i < columns; ++i) {
+      const int vec_idx = r + i * groups;
+      const int first_dim = vec_idx * vec;
+      const Loader* load = now.loader(TensorKind::query, q_base + first_dim);
+      const float x = 70 + float(i) * cw;
+      const std::string text = "d " + std::to_string(first_dim) + "-" + std::to_string(first_dim + vec - 1) + "\n" +
+                               (load ? "t" + std::to_string(load->thread) : std::string("?"));
+      draw_cell(c, x, y, x + cw - 2, y + ch - 2, now.fill(load), nullptr, now.outlined(load) ? kSelectionColour : 0);
+      c.draw->AddText(c.at(x + 4, y + 3), text_colour_on(now.fill(load)), text.c_str());
+      if (c.hovered(x, y, x + cw, y + ch)) {
+        std::string values;
+        for (int e = 0; e < vec; ++e)
+          values += (e ? ", " : "") + format_value(record.q_vec_element((r * columns + i) * vec + e), 5);
+        ImGui::SetTooltip("q_vecs[%d][%d] = (%s)\n= q dims %d-%d (vec %d of the head)\ncopied by %s", r, i, values.c_str(),
+                          first_dim, first_dim + vec - 1, vec_idx,
+                          load ? thread_label(now.model, load->thread).c_str() : "nobody");
+        if (load) note_hovered_thread(now.ui, load->thread);
+        if (load && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) now.ui.selected_thread = load->thread;
+      }
+    }
+  }
+}
+
+// ---- key -----------------------------------------------------------------------------------------
+
+void draw_key(const Now& now) {
+  const Session& s = now.s;
+  const int bs = now.g.block_size, x = now.g.x(), chunks = now.g.head_size / x;
+  ImGui::TextWrapped("k_cache [num_blocks, num_kv_heads, head_size/x, block_size, x] with x = %d (16 bytes): kv head %d's "
+                     "part of each kv_block of seq %d, in memory order. A row is one x-chunk (dims c*x ... c*x+%d) of all "
+                     "%d tokens, each token's %d elements side by side: the x split. A thread group reads one token; its "
+                     "lanes read %d elements each, so a warp's k_vecs[j] load is one whole row. Red slashes: padding slots "
+                     "past seq_len (read, then masked).",
+                     x, now.kv_head, now.model.seq_idx(), x - 1, bs, x, now.g.vec_size());
+  const float cw = std::max(2.0f, 5.0f * now.ui.memory_zoom);
+  const float ch = std::max(6.0f, 13.0f * now.ui.memory_zoom);
+  const float label_w = 64.0f;
+  const float block_h = 18.0f + ch * float(chunks) + 10.0f;
+  const int num_blocks = now.range.num_blocks();
+  const float width = label_w + cw * float(bs * x) + 4;
+  const Canvas c = begin_canvas("##key", ImVec2(width, block_h * float(num_blocks)));
+  const int seq_len = s.seq_len(now.model.seq_idx());
+  for (int b = 0; b < num_blocks; ++b) {
+    const int logical = now.range.start_block_idx + b;
+    const float top = float(b) * block_h;
+    if (!ImGui::IsRectVisible(c.at(0, top), c.at(width, top + block_h))) continue;
+    const int physical = s.physical_block(now.model.seq_idx(), logical);
+    const int warp = b % now.g.num_warps(), iteration = b / now.g.num_warps();
+    const std::string header = "logical block " + std::to_string(logical) + " -> physical " + std::to_string(physical) +
+                               "   warp " + std::to_string(warp) + ", iteration " + std::to_string(iteration) + "   tokens " +
+                               std::to_string(logical * bs) + "-" + std::to_string(std::min(logical * bs + bs, seq_len) - 1);
+    c.draw->AddText(c.at(0, top), IM_COL32(210, 210, 210, 255), header.c_str());
+    const float grid_top = top + 18.0f;
+    for (int chunk = 0; chunk < chunks; ++chunk) {
+      const float y = grid_top + float(chunk) * ch;
+      c.draw->AddText(c.at(0, y - 1), IM_COL32(160, 160, 160, 255),
+                      ("d " + std::to_string(chunk * x) + "-" + std::to_string(chunk * x + x - 1)).c_str());
+      for (int slot = 0; slot < bs; ++slot)
+        for (int e = 0; e < x; ++e) {
+          const std::int64_t element = key_element(s, physical, now.kv_head, chunk * x + e, slot);
+          const Loader* load = now.loader(TensorKind::key_cache, element);
+          const float x0 = label_w + float(slot * x + e) * cw;
+          c.draw->AddRectFilled(c.at(x0, y), c.at(x0 + cw, y + ch - 1), now.fill(load));
+        }
+    }
+    // Token (x-chunk) separators, padding hatches, the focused thread's outline, row borders.
+    for (int slot = 0; slot <= bs; ++slot) {
+      const float x0 = label_w + float(slot * x) * cw;
+      c.draw->AddLine(c.at(x0, grid_top), c.at(x0, grid_top + ch * float(chunks)), kSeparator, 1.5f);
+      if (slot < bs && logical * bs + slot >= seq_len)
+        for (int chunk = 0; chunk < chunks; ++chunk)
+          hatch(c, x0, grid_top + float(chunk) * ch, x0 + float(x) * cw, grid_top + float(chunk + 1) * ch - 1);
+    }
+    if (now.focus >= 0)
+      for (int chunk = 0; chunk < chunks; ++chunk)
+        for (int slot = 0; slot < bs; ++slot)
+          for (int e = 0; e < x; e += now.g.vec_size()) {
+            const Loader* load = now.loader(TensorKind::key_cache, key_element(s, physical, now.kv_head, chunk * x + e, slot));
+            if (!now.outlined(load)) continue;
+            const float x0 = label_w + float(slot * x + e) * cw, y = grid_top + float(chunk) * ch;
+            c.draw->AddRect(c.at(x0, y), c.at(x0 + float(now.g.vec_size()) * cw, y + ch - 1), kSelectionColour, 0, 0, 1.5f);
+          }
+    if (c.hovered(label_w, grid_top, label_w + cw * float(bs * x), grid_top + ch * float(chunks))) {
+      const ImVec2 mouse = ImGui::GetMousePos();
+      const int column = std::clamp(int((mouse.x - c.origin.x - label_w) / cw), 0, bs * x - 1);
+      const int chunk = std::clamp(int((mouse.y - c.origin.y - grid_top) / ch), 0, chunks - 1);
+      element_tooltip(now, TensorKind::key_cache, key_element(s, physical, now.kv_head, chunk * x + column % x, column / x));
+    }
+  }
+}
+
+// ---- k_vecs --------------------------------------------------------------------------------------
+
+void draw_k_vecs(const Now& now) {
+  const Session& s = now.s;
+  const int tgs = now.g.thread_group_size(), vec = now.g.vec_size(), nv = now.g.num_vecs_per_thread();
+  const int thread = std::max(0, now.focus);
+  const int group = thread / tgs;
+  const int warp = thread / kWarpSize;
+  const int iteration = now.current_iteration(StepKind::qk_iteration);
+  const int logical = now.range.start_block_idx + warp + iteration * now.g.num_warps();
+  ImGui::TextWrapped("K_vec k_vecs[NUM_VECS_PER_THREAD = %d] in the registers of each lane of thread group %d (warp %d) at "
+                     "QK iteration %d. Select a lane elsewhere to pick another group. Lane r's k_vecs[j] holds key dims "
+                     "of vec r + j*%d, the same dims as its q_vecs row r, so the lane's partial dot product needs no "
+                     "exchange until the group's final butterfly.",
+                     nv, group, warp, iteration, tgs);
+  if (logical >= now.range.end_block_idx) {
+    ImGui::TextDisabled("Warp %d has no kv_block at iteration %d.", warp, iteration);
+    return;
+  }
+  const int slot = group % now.g.block_size;  // physical_block_offset = thread_group_idx % BLOCK_SIZE
+  const int token = logical * now.g.block_size + slot;
+  const ThreadBlockRecord record(s.recording(), now.tb);
+  const TokenRecord& token_record = record.token(token - now.range.start_token_idx);
+  ImGui::Text("token %d (logical block %d, slot %d): logit = %s%s", token, logical, slot,
+              format_value(token_record.logit, 6).c_str(), token_record.masked ? " (masked: past seq_len)" : "");
+  const float cw = std::max(90.0f, 40.0f + 16.0f * float(vec)) * now.ui.memory_zoom * 0.8f;
+  const float ch = 44.0f * now.ui.memory_zoom;
+  const Canvas c = begin_canvas("##k_vecs", ImVec2(90 + cw * float(nv) + 4, 20 + ch * float(tgs) + 4));
+  const int physical = s.physical_block(now.model.seq_idx(), logical);
+  for (int j = 0; j < nv; ++j)
+    c.draw->AddText(c.at(90 + float(j) * cw + 4, 0), IM_COL32(200, 200, 200, 255), ("j = " + std::to_string(j)).c_str());
+  for (int r = 0; r < tgs; ++r) {
+    const int lane_thread = group * tgs + r;
+    const float y = 20 + float(r) * ch;
+    c.draw->AddText(c.at(0, y + 4), IM_COL32(200, 200, 200, 255), ("t" + std::to_string(lane_thread) + " lane " + std::to_string(lane_thread % kWarpSize)).c_str());
+    for (int j = 0; j < nv; ++j) {
+      const int vec_idx = r + j * tgs;
+      const int first_dim = vec_idx * vec;
+      const std::int64_t element = key_element(s, physical, now.kv_head, first_dim, slot);
+      const Loader* load = now.loader(TensorKind::key_cache, element);
+      const float x0 = 90 + float(j) * cw;
+      draw_cell(c, x0, y, x0 + cw - 2, y + ch - 2, now.fill(load), nullptr, now.outlined(load) ? kSelectionColour : 0);
+      c.draw->AddText(c.at(x0 + 4, y + 3), text_colour_on(now.fill(load)),
+                      ("d " + std::to_string(first_dim) + "-" + std::to_string(first_dim + vec - 1) + "\n@" +
+                       std::to_string(element))
+                          .c_str());
+      if (c.hovered(x0, y, x0 + cw, y + ch)) {
+        std::string values;
+        for (int e = 0; e < vec; ++e) values += (e ? ", " : "") + format_value(s.inputs.key_cache.get_float(element + e), 5);
+        ImGui::SetTooltip("k_vecs[%d] of thread %d = (%s)\nkey dims %d-%d of token %d, element offset %lld\n"
+                          "offset1 = (vec_idx * VEC_SIZE) / x = %d, offset2 = %% x = %d",
+                          j, lane_thread, values.c_str(), first_dim, first_dim + vec - 1, token,
+                          static_cast<long long>(element), first_dim / now.g.x(), first_dim % now.g.x());
+        note_hovered_thread(now.ui, lane_thread);
+        if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) now.ui.selected_thread = lane_thread;
+      }
+    }
+  }
+}
+
+// ---- value ---------------------------------------------------------------------------------------
+
+void draw_value(const Now& now) {
+  const Session& s = now.s;
+  const int bs = now.g.block_size, hs = now.g.head_size, vv = now.g.v_vec_size();
+  ImGui::TextWrapped("v_cache [num_blocks, num_kv_heads, head_size, block_size]: kv head %d's part of each kv_block of seq "
+                     "%d. Row = one head dim, its %d tokens side by side (token-minor). Lane L reads %d consecutive tokens "
+                     "(16 bytes) of rows L/%d + i*%d; white lines mark those 16-byte v_vecs.",
+                     now.kv_head, now.model.seq_idx(), bs, vv, now.g.num_v_vecs_per_row(), now.g.num_rows_per_iter());
+  const float cw = std::max(3.0f, 9.0f * now.ui.memory_zoom);
+  const float ch = std::max(2.0f, 5.0f * now.ui.memory_zoom);
+  const float block_w = cw * float(bs) + 40.0f;
+  const float avail = std::max(ImGui::GetContentRegionAvail().x, block_w);
+  const int per_row = std::max(1, int(avail / block_w));
+  const int num_blocks = now.range.num_blocks();
+  const float block_h = 34.0f + ch * float(hs) + 8.0f;
+  const int rows = divide_round_up(std::max(num_blocks, 1), per_row);
+  const Canvas c = begin_canvas("##value", ImVec2(block_w * float(std::min(per_row, std::max(num_blocks, 1))), block_h * float(rows)));
+  const int seq_len = s.seq_len(now.model.seq_idx());
+  for (int b = 0; b < num_blocks; ++b) {
+    const int logical = now.range.start_block_idx + b;
+    const float left = float(b % per_row) * block_w, top = float(b / per_row) * block_h;
+    if (!ImGui::IsRectVisible(c.at(left, top), c.at(left + block_w, top + block_h))) continue;
+    const int physical = s.physical_block(now.model.seq_idx(), logical);
+    c.draw->AddText(c.at(left, top), IM_COL32(210, 210, 210, 255),
+                    ("L" + std::to_string(logical) + " -> P" + std::to_string(physical) + "\nw" +
+                     std::to_string(b % now.g.num_warps()) + " it " + std::to_string(b / now.g.num_warps()))
+                        .c_str());
+    const float grid_top = top + 34.0f;
+    for (int d = 0; d < hs; ++d)
+      for (int slot = 0; slot < bs; ++slot) {
+        const Loader* load = now.loader(TensorKind::value_cache, value_element(s, physical, now.kv_head, d, slot));
+        const float x0 = left + float(slot) * cw, y = grid_top + float(d) * ch;
+        c.draw->AddRectFilled(c.at(x0, y), c.at(x0 + cw, y + ch), now.fill(load));
+        if (now.outlined(load) && slot % vv == 0)
+          c.draw->AddRect(c.at(x0, y), c.at(x0 + float(vv) * cw, y + ch), kSelectionColour, 0, 0, 1.5f);
+      }
+    for (int slot = 0; slot <= bs; slot += vv)
+      c.draw->AddLine(c.at(left + float(slot) * cw, grid_top), c.at(left + float(slot) * cw, grid_top + ch * float(hs)),
+                      kChunkSeparator, 1.0f);
+    for (int slot = 0; slot < bs; ++slot)
+      if (logical * bs + slot >= seq_len)
+        hatch(c, left + float(slot) * cw, grid_top, left + float(slot + 1) * cw, grid_top + ch * float(hs));
+    if (c.hovered(left, grid_top, left + cw * float(bs), grid_top + ch * float(hs))) {
+      const ImVec2 mouse = ImGui::GetMousePos();
+      const int slot = std::clamp(int((mouse.x - c.origin.x - left) / cw), 0, bs - 1);
+      const int d = std::clamp(int((mouse.y - c.origin.y - grid_top) / ch), 0, hs - 1);
+      element_tooltip(now, TensorKind::value_cache, value_element(s, physical, now.kv_head, d, slot));
+    }
+  }
+}
+
+// ---- logits_vec ----------------------------------------------------------------------------------
+
+void draw_logits_vec(const Now& now) {
+  const int bs = now.g.block_size, vv = now.g.v_vec_size(), nvr = now.g.num_v_vecs_per_row();
+  const bool have_probs = now.model.reached(now.step, StepKind::normalize_pass, now.partition, 0);
+  ImGui::TextWrapped("The logits buffer in shared memory, one row per kv_block, read by the V loop as logits_vec: %d "
+                     "probabilities (the same %d tokens as the lane's v_vec), converted to %s. Chunk c of a block is read "
+                     "by the lanes L with L %% %d == c of the warp that owns the block. %s",
+                     vv, vv, std::string(dtype_name(now.s.scenario.dtype)).c_str(), nvr,
+                     have_probs ? "Values: the recorded probabilities." : "Not normalised yet at this step: shown once the softmax stage has run.");
+  const ThreadBlockRecord record(now.s.recording(), now.tb);
+  const float cw = std::max(34.0f, 52.0f * now.ui.memory_zoom);
+  const float ch = 22.0f;
+  const int num_blocks = now.range.num_blocks();
+  const float row_h = ch + 34.0f;
+  const Canvas c = begin_canvas("##logits_vec", ImVec2(110 + cw * float(bs) + 4, row_h * float(num_blocks)));
+  const int v_iteration = now.model.step(now.step).kind == StepKind::v_iteration ? now.model.step(now.step).index : -1;
+  for (int b = 0; b < num_blocks; ++b) {
+    const int logical = now.range.start_block_idx + b;
+    const int warp = b % now.g.num_warps(), iteration = b / now.g.num_warps();
+    const float y = float(b) * row_h;
+    if (!ImGui::IsRectVisible(c.at(0, y), c.at(110 + cw * float(bs), y + row_h))) continue;
+    c.draw->AddText(c.at(0, y + 3), iteration == v_iteration ? kSelectionColour : IM_COL32(200, 200, 200, 255),
+                    ("block " + std::to_string(logical) + "\nwarp " + std::to_string(warp)).c_str());
+    for (int slot = 0; slot < bs; ++slot) {
+      const int t = logical * bs + slot - now.range.start_token_idx;
+      const bool valid = t < now.range.num_tokens();
+      const float p = valid ? record.prob(t) : 0.0f;
+      const int chunk = slot / vv;
+      const int lane_class = chunk;  // lanes L with L % NUM_V_VECS_PER_ROW == chunk
+      ImU32 fill = have_probs ? palette(lane_class, std::max(2, nvr), 0.25f + 0.6f * std::min(1.0f, p * 8.0f), 0.95f) : kEmptyColour;
+      if (v_iteration >= 0 && iteration != v_iteration) fill = dimmed(fill, 0.6f);
+      const float x0 = 110 + float(slot) * cw;
+      const std::string text = !have_probs ? "" : valid ? format_value(round_to_dtype(p, now.s.scenario.dtype), 3) : "0";
+      const bool selected_lane = now.focus >= 0 && now.focus / kWarpSize == warp && (now.focus % kWarpSize) % nvr == chunk;
+      draw_cell(c, x0, y, x0 + cw - 1, y + ch, fill, text.c_str(), selected_lane ? kSelectionColour : 0, 1.5f);
+      if (!valid) hatch(c, x0, y, x0 + cw - 1, y + ch);
+      if (c.hovered(x0, y, x0 + cw, y + ch))
+        ImGui::SetTooltip("logits[%d] (token %d)%s\nprobability %s, as %s %s\nread by lanes L %% %d == %d of warp %d", t,
+                          logical * bs + slot, valid ? "" : ": padding slot, holds the 0 the QK loop wrote",
+                          format_value(p, 6).c_str(), std::string(dtype_name(now.s.scenario.dtype)).c_str(),
+                          format_value(round_to_dtype(p, now.s.scenario.dtype), 6).c_str(), nvr, chunk, warp);
+    }
+    for (int chunk = 0; chunk < bs / vv; ++chunk) {
+      std::string lanes = "lanes ";
+      for (int lane = chunk; lane < kWarpSize && lanes.size() < 40; lane += nvr) lanes += std::to_string(lane) + ",";
+      lanes += "..";
+      c.draw->AddText(c.at(110 + float(chunk * vv) * cw + 2, y + ch + 2), IM_COL32(170, 170, 170, 255), lanes.c_str());
+      c.draw->AddLine(c.at(110 + float(chunk * vv) * cw - 1, y - 2), c.at(110 + float(chunk * vv) * cw - 1, y + ch + 14),
+                      kChunkSeparator, 2.0f);
+    }
+  }
+}
+
+// ---- v_vec ---------------------------------------------------------------------------------------
+
+void draw_v_vec(const Now& now) {
+  const Session& s = now.s;
+  const int thread = std::max(0, now.focus);
+  const int warp = thread / kWarpSize, lane = thread % kWarpSize;
+  const int vv = now.g.v_vec_size(), nvr = now.g.num_v_vecs_per_row();
+  const int iteration = now.current_iteration(StepKind::v_iteration);
+  const int logical = now.range.start_block_idx + warp + iteration * now.g.num_warps();
+  ImGui::TextWrapped("V_vec v_vec: what thread %d (warp %d, lane %d) reads at V iteration %d, one 16-byte vec per row it "
+                     "owns (rows lane/%d + i*%d), multiplied with its logits_vec and added to accs[i]. Select another lane "
+                     "to follow it.",
+                     thread, warp, lane, iteration, nvr, now.g.num_rows_per_iter());
+  if (logical >= now.range.end_block_idx) {
+    ImGui::TextDisabled("Warp %d has no kv_block at iteration %d.", warp, iteration);
+    return;
+  }
+  const ThreadBlockRecord record(s.recording(), now.tb);
+  const int first_slot = (lane % nvr) * vv;
+  const int first_token = logical * now.g.block_size + first_slot;
+  const int physical = s.physical_block(now.model.seq_idx(), logical);
+  const std::vector<float> before = accs_after_v_iteration(s, now.model.seq_idx(), now.model.head_idx(), now.partition, iteration - 1);
+  const std::vector<float> after = accs_after_v_iteration(s, now.model.seq_idx(), now.model.head_idx(), now.partition, iteration);
+  const int rows = s.dims().num_rows_per_thread;
+  if (ImGui::BeginTable("v_vec", vv + 4, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
+    ImGui::TableSetupColumn("");
+    for (int e = 0; e < vv; ++e) ImGui::TableSetupColumn(("tok " + std::to_string(first_token + e)).c_str());
+    ImGui::TableSetupColumn("p . v");
+    ImGui::TableSetupColumn("accs before");
+    ImGui::TableSetupColumn("accs after");
+    ImGui::TableHeadersRow();
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted("logits_vec");
+    for (int e = 0; e < vv; ++e) {
+      ImGui::TableNextColumn();
+      const int t = first_token + e - now.range.start_token_idx;
+      ImGui::TextUnformatted(t < now.range.num_tokens() ? format_value(round_to_dtype(record.prob(t), s.scenario.dtype), 4).c_str() : "0");
+    }
+    for (int i = 0; i < rows; ++i) {
+      const int row_idx = lane / nvr + i * now.g.num_rows_per_iter();
+      if (row_idx >= now.g.head_size) continue;
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::Text("v_vec i=%d (d %d)", i, row_idx);
+      const std::int64_t element = value_element(s, physical, now.kv_head, row_idx, first_slot);
+      float dot = 0.0f;
+      for (int e = 0; e < vv; ++e) {
+        ImGui::TableNextColumn();
+        const int t = first_token + e - now.range.start_token_idx;
+        const bool padding = first_token + e >= s.seq_len(now.model.seq_idx());
+        const float v = s.inputs.value_cache.get_float(element + e);
+        if (padding) ImGui::TextDisabled("%s->0", format_value(v, 3).c_str());
+        else ImGui::TextUnformatted(format_value(v, 4).c_str());
+        const float p = t < now.range.num_tokens() ? round_to_dtype(record.prob(t), s.scenario.dtype) : 0.0f;
+        dot += p * (padding ? 0.0f : v);
+      }
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(format_value(dot, 5).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(format_value(before[static_cast<std::size_t>(thread * rows + i)], 5).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(format_value(after[static_cast<std::size_t>(thread * rows + i)], 5).c_str());
+    }
+    ImGui::EndTable();
+  }
+  ImGui::TextDisabled("Padding slots (past seq_len) are replaced by 0 before the product: 0 x NaN would be NaN.");
+}
+
+}  // namespace
+
+void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
+  for (int f = 0; f < kNumMemoryFigures; ++f) {
+    if (f) ImGui::SameLine();
+    const auto figure = static_cast<MemoryFigure>(f);
+    if (ImGui::RadioButton(std::string(memory_figure_name(figure)).c_str(), ui.memory_figure == figure)) ui.memory_figure = figure;
+  }
+  ImGui::SameLine(0, 20);
+  ImGui::SetNextItemWidth(120);
+  int colour = static_cast<int>(ui.colour_by);
+  const char* colour_names[] = {"thread group", "warp", "lane", "iteration"};
+  if (ImGui::Combo("colour by", &colour, colour_names, 4)) ui.colour_by = static_cast<ColourBy>(colour);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(100);
+  ImGui::SliderFloat("zoom", &ui.memory_zoom, 0.5f, 3.0f, "%.1fx");
+
+  const Now now(model, ui);
+  switch (ui.memory_figure) {
+    case MemoryFigure::query: draw_query(now); break;
+    case MemoryFigure::q_vecs: draw_q_vecs(now); break;
+    case MemoryFigure::key: draw_key(now); break;
+    case MemoryFigure::k_vecs: draw_k_vecs(now); break;
+    case MemoryFigure::value: draw_value(now); break;
+    case MemoryFigure::logits_vec: draw_logits_vec(now); break;
+    case MemoryFigure::v_vec: draw_v_vec(now); break;
+  }
+}
+
+}  // namespace pal::viz

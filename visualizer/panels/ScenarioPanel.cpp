@@ -1,0 +1,264 @@
+// Scenario panel: every field of the scenario, checked as it is edited (the messages are the ones
+// validate_scenario gives on the command line), the backend, live re-run, and file operations.
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+#include <string>
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include "visualizer/model/format.h"
+#include "visualizer/panels/panels.h"
+#include "visualizer/panels/widgets.h"
+
+namespace pal::viz {
+
+namespace {
+
+const ImVec4 kErrorText(1.0f, 0.45f, 0.40f, 1.0f);
+const ImVec4 kOkText(0.55f, 0.90f, 0.55f, 1.0f);
+
+// "37, 100" -> {37, 100}; false with a message when a piece is not an integer.
+bool parse_int_list(const std::string& text, std::vector<int>& values, std::string& error) {
+  values.clear();
+  std::stringstream stream(text);
+  std::string piece;
+  while (std::getline(stream, piece, ',')) {
+    piece.erase(0, piece.find_first_not_of(" \t"));
+    piece.erase(piece.find_last_not_of(" \t") + 1);
+    if (piece.empty()) continue;
+    int value = 0;
+    const auto [end, ec] = std::from_chars(piece.data(), piece.data() + piece.size(), value);
+    if (ec != std::errc{} || end != piece.data() + piece.size()) {
+      error = "seq_lens: '" + piece + "' is not an integer; write context lengths separated by commas, e.g. 37, 100";
+      return false;
+    }
+    values.push_back(value);
+  }
+  if (values.empty()) {
+    error = "seq_lens: give at least one context length, e.g. 37, 100";
+    return false;
+  }
+  return true;
+}
+
+// Shows the problems that name this field right under it.
+struct Problems {
+  std::vector<std::string> texts;
+  std::vector<bool> claimed;  // shown under a field already
+};
+
+void field_problems(Problems& problems, const char* field) {
+  for (std::size_t i = 0; i < problems.texts.size(); ++i) {
+    const std::string& problem = problems.texts[i];
+    const std::string name(field);
+    // Messages start with the field they are about: "head_size = 100 is not supported; ...".
+    const bool about_field = problem.rfind(name + " ", 0) == 0 || problem.rfind(name + "[", 0) == 0 ||
+                             problem.rfind(name + ":", 0) == 0;
+    if (about_field) {
+      problems.claimed[i] = true;
+      ImGui::PushStyleColor(ImGuiCol_Text, kErrorText);
+      ImGui::PushTextWrapPos(0.0f);
+      ImGui::TextUnformatted(problem.c_str());
+      ImGui::PopTextWrapPos();
+      ImGui::PopStyleColor();
+    }
+  }
+}
+
+template <std::size_t N>
+bool int_combo(const char* label, int& value, const int (&choices)[N]) {
+  bool changed = false;
+  if (ImGui::BeginCombo(label, std::to_string(value).c_str())) {
+    for (int choice : choices)
+      if (ImGui::Selectable(std::to_string(choice).c_str(), choice == value)) {
+        value = choice;
+        changed = true;
+      }
+    ImGui::EndCombo();
+  }
+  return changed;
+}
+
+bool dtype_combo(const char* label, DType& dtype) {
+  bool changed = false;
+  if (ImGui::BeginCombo(label, std::string(dtype_name(dtype)).c_str())) {
+    for (DType choice : {DType::fp16, DType::bf16, DType::fp32})
+      if (ImGui::Selectable(std::string(dtype_name(choice)).c_str(), choice == dtype)) {
+        dtype = choice;
+        changed = true;
+      }
+    ImGui::EndCombo();
+  }
+  return changed;
+}
+
+}  // namespace
+
+void draw_scenario_panel(const ViewModel& model, UiState& ui) {
+  Scenario& draft = ui.draft;
+  bool changed = false;
+  ImGui::PushItemWidth(std::min(180.0f, ImGui::GetContentRegionAvail().x * 0.5f));
+
+  std::string list_error;
+  std::vector<int> seq_lens;
+  const bool list_ok = parse_int_list(ui.seq_lens_text, seq_lens, list_error);
+  Problems problems;
+  problems.texts = scenario_problems(draft);
+  if (!list_ok) problems.texts.insert(problems.texts.begin(), list_error);
+  problems.claimed.assign(problems.texts.size(), false);
+
+  ImGui::TextDisabled("Shape");
+  changed |= ImGui::InputInt("num_seqs", &draft.num_seqs);
+  field_problems(problems, "num_seqs");
+  if (ImGui::InputText("seq_lens", &ui.seq_lens_text)) {
+    changed = true;
+    if (parse_int_list(ui.seq_lens_text, seq_lens, list_error)) {
+      draft.seq_lens = seq_lens;
+      draft.num_seqs = static_cast<int>(seq_lens.size());  // as --seq-lens does without --num-seqs
+    }
+  }
+  ImGui::SameLine();
+  help_marker("Context length of each sequence (tokens, including the current one), separated by commas. "
+              "num_seqs follows the list.");
+  field_problems(problems, "seq_lens");
+  changed |= ImGui::InputInt("num_heads", &draft.num_heads);
+  field_problems(problems, "num_heads");
+  changed |= ImGui::InputInt("num_kv_heads", &draft.num_kv_heads);
+  ImGui::SameLine();
+  help_marker("Fewer kv heads than query heads is GQA (MQA with one): consecutive query heads share a kv head.");
+  field_problems(problems, "num_kv_heads");
+  changed |= int_combo("head_size", draft.head_size, kSupportedHeadSizes);
+  field_problems(problems, "head_size");
+  changed |= int_combo("block_size", draft.block_size, kSupportedBlockSizes);
+  ImGui::SameLine();
+  help_marker("Tokens per kv_block. One warp covers one kv_block: THREAD_GROUP_SIZE = 32 / block_size lanes share a token.");
+  field_problems(problems, "block_size");
+  if (dtype_combo("dtype", draft.dtype)) {
+    draft.kv_cache_dtype = draft.dtype;  // as --dtype does
+    changed = true;
+  }
+  field_problems(problems, "dtype");
+  field_problems(problems, "kv_cache_dtype");
+  changed |= ImGui::InputInt("num_blocks", &draft.num_blocks);
+  ImGui::SameLine();
+  help_marker("Size of the KV-cache pool in blocks; 0 = the blocks the sequences need plus a few spares.");
+  field_problems(problems, "num_blocks");
+
+  ImGui::TextDisabled("Kernel");
+  int version = static_cast<int>(draft.version);
+  const char* versions[] = {"v1", "v2", "auto"};
+  if (ImGui::Combo("version", &version, versions, 3)) {
+    draft.version = static_cast<KernelVersion>(version);
+    changed = true;
+  }
+  ImGui::SameLine();
+  help_marker("v1: one thread block per (head, sequence). v2: the sequence is cut into partition_size-token "
+              "partitions, each its own thread block, merged by a second 'reduce' kernel. auto: upstream's rule.");
+  field_problems(problems, "version");
+  changed |= ImGui::Checkbox("alibi", &draft.alibi);
+  if (ImGui::Checkbox("custom scale", &ui.custom_scale)) {
+    draft.scale = ui.custom_scale ? std::optional<float>(ui.scale_value) : std::nullopt;
+    changed = true;
+  }
+  if (ui.custom_scale) {
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(100);
+    if (ImGui::InputFloat("##scale", &ui.scale_value, 0.0f, 0.0f, "%.5f")) {
+      draft.scale = ui.scale_value;
+      changed = true;
+    }
+  } else {
+    ImGui::SameLine();
+    ImGui::TextDisabled("1/sqrt(head_size) = %.5f", double(draft.effective_scale()));
+  }
+  field_problems(problems, "scale");
+  int seed = static_cast<int>(draft.seed);
+  if (ImGui::InputInt("seed", &seed) && seed >= 0) {
+    draft.seed = static_cast<std::uint64_t>(seed);
+    changed = true;
+  }
+  changed |= ImGui::InputInt("num_threads", &draft.num_threads, 32, 128);
+  field_problems(problems, "num_threads");
+  changed |= ImGui::InputInt("partition_size", &draft.partition_size, 0, 0);
+  field_problems(problems, "partition_size");
+
+  // Problems no field claimed (cross-field ones) are listed together.
+  for (std::size_t i = 0; i < problems.texts.size(); ++i)
+    if (!problems.claimed[i]) {
+      ImGui::PushStyleColor(ImGuiCol_Text, kErrorText);
+      ImGui::PushTextWrapPos(0.0f);
+      ImGui::BulletText("%s", problems.texts[i].c_str());
+      ImGui::PopTextWrapPos();
+      ImGui::PopStyleColor();
+    }
+  if (!problems.texts.empty())
+    ImGui::TextColored(kErrorText, "%d problem%s: not run until fixed", static_cast<int>(problems.texts.size()),
+                       problems.texts.size() == 1 ? "" : "s");
+
+  ImGui::TextDisabled("Run");
+  static std::string why_no_gpu;
+  static const bool have_gpu = gpu_available(&why_no_gpu);
+  int backend = static_cast<int>(ui.backend);
+  const char* backends[] = {"gpu", "emulator", "auto"};
+  if (ImGui::BeginCombo("backend", backends[backend])) {
+    for (int b = 0; b < 3; ++b) {
+      const bool disabled = b == 0 && !have_gpu;
+      if (disabled) ImGui::BeginDisabled();
+      if (ImGui::Selectable(backends[b], b == backend)) {
+        ui.backend = static_cast<Backend>(b);
+        changed = true;
+      }
+      if (disabled) {
+        ImGui::EndDisabled();
+        if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", why_no_gpu.c_str());
+      }
+    }
+    ImGui::EndCombo();
+  }
+  ImGui::SameLine();
+  help_marker("auto runs on the GPU when one answers, otherwise on the CPU emulator (the same kernel source, one "
+              "fiber per CUDA thread). Both record every intermediate.");
+  ImGui::Checkbox("live re-run", &ui.live_rerun);
+  ImGui::SameLine();
+  const bool runnable = problems.texts.empty();
+  if (!runnable) ImGui::BeginDisabled();
+  if (ImGui::Button("Run")) ui.request = Request::rerun;
+  if (!runnable) ImGui::EndDisabled();
+  if (changed) ui.draft_changed = true;
+  if (changed && runnable && ui.live_rerun) ui.request = Request::rerun;
+
+  ImGui::PushTextWrapPos(0.0f);
+  if (!ui.run_error.empty()) ImGui::TextColored(kErrorText, "%s", ui.run_error.c_str());
+  if (!ui.status.empty()) ImGui::TextColored(kOkText, "%s", ui.status.c_str());
+  if (model.ready()) {
+    const Session& s = model.session();
+    ImGui::TextDisabled("Showing: %s", s.origin.c_str());
+    ImGui::TextDisabled("%s, version %s, kernel %s ms, reference %s ms, recording %s", s.run.device_name.c_str(),
+                        std::string(version_name(s.run.version)).c_str(), format_value(float(s.run_ms), 3).c_str(),
+                        format_value(float(s.reference_ms), 3).c_str(),
+                        format_bytes(static_cast<long long>(s.recording().size_bytes())).c_str());
+    if (!s.dump_path.empty()) ImGui::TextDisabled("Dump check: %s", s.dump_check.c_str());
+  }
+  ImGui::PopTextWrapPos();
+
+  ImGui::TextDisabled("Files");
+  ImGui::SetNextItemWidth(std::max(120.0f, ImGui::GetContentRegionAvail().x - 130.0f));
+  ImGui::InputText("##scenario_path", &ui.scenario_path);
+  ImGui::SameLine();
+  if (ImGui::Button("Open")) ui.request = Request::open_scenario_file;
+  ImGui::SameLine();
+  if (ImGui::Button("Save")) ui.request = Request::save_scenario_file;
+  ImGui::SetNextItemWidth(std::max(120.0f, ImGui::GetContentRegionAvail().x - 130.0f));
+  ImGui::InputTextWithHint("##dump_path", "dump.safetensors", &ui.dump_path);
+  ImGui::SameLine();
+  if (ImGui::Button("Open dump")) ui.request = Request::open_dump;
+  ImGui::SameLine();
+  help_marker("A dump is a safetensors file written by pal-run --output (or any file holding query, key_cache, "
+              "value_cache, block_tables and seq_lens). Its inputs and scenario are read and the kernel is re-run "
+              "here with the recording probe; if it holds an 'output', the re-run is checked against it.");
+  ImGui::PopItemWidth();
+}
+
+}  // namespace pal::viz

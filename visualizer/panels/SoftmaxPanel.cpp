@@ -1,0 +1,183 @@
+// QK and softmax panel: per token of the focused thread block, the logit (scale * q.k), the block's
+// maximum, exp(logit - max) and the probability, each plotted as the kernel recorded it (dots, in
+// the colour of the warp that computed it) over the scalar reference (line). A value appears once
+// the timeline reaches the step that computes it.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <functional>
+#include <string>
+
+#include <imgui.h>
+
+#include "visualizer/model/format.h"
+#include "visualizer/model/record_view.h"
+#include "visualizer/panels/panels.h"
+#include "visualizer/panels/widgets.h"
+
+namespace pal::viz {
+
+namespace {
+
+struct Series {
+  const char* title;
+  std::function<bool(int slot)> shown;       // has the timeline computed this slot yet?
+  std::function<float(int slot)> kernel;     // recorded value
+  std::function<float(int slot)> reference;  // reference value
+  float fixed_low = NAN, fixed_high = NAN;   // y range when fixed
+  std::vector<std::pair<float, ImU32>> lines;  // horizontal markers (value, colour)
+};
+
+// One plot; returns the hovered slot or -1.
+int plot(const Series& series, int num_slots, int num_tokens, const std::function<ImU32(int)>& dot_colour,
+         const std::function<bool(int)>& ringed, float width, float height, const char* id) {
+  ImGui::TextUnformatted(series.title);
+  const Canvas c = begin_canvas(id, ImVec2(width, height));
+  const float left = 56.0f, right = width - 8.0f, top = 6.0f, bottom = height - 16.0f;
+  float low = series.fixed_low, high = series.fixed_high;
+  if (std::isnan(low) || std::isnan(high)) {
+    low = FLT_MAX;
+    high = -FLT_MAX;
+    for (int t = 0; t < num_tokens; ++t) {
+      for (float v : {series.kernel(t), series.reference(t)})
+        if (std::isfinite(v)) {
+          low = std::min(low, v);
+          high = std::max(high, v);
+        }
+    }
+    if (low > high) low = -1, high = 1;
+    low = std::min(low, 0.0f);
+    const float pad = 0.08f * std::max(high - low, 1e-6f);
+    low -= pad;
+    high += pad;
+  }
+  c.draw->AddRectFilled(c.at(left, top), c.at(right, bottom), IM_COL32(30, 30, 36, 255));
+  auto to_x = [&](float slot) { return left + (right - left) * (slot + 0.5f) / float(std::max(num_slots, 1)); };
+  auto to_y = [&](float v) { return bottom - (bottom - top) * (v - low) / (high - low); };
+  c.draw->AddLine(c.at(left, to_y(0)), c.at(right, to_y(0)), IM_COL32(110, 110, 120, 255));
+  c.draw->AddText(c.at(2, top - 2), IM_COL32(170, 170, 170, 255), format_value(high, 3).c_str());
+  c.draw->AddText(c.at(2, bottom - 12), IM_COL32(170, 170, 170, 255), format_value(low, 3).c_str());
+  for (const auto& [value, colour] : series.lines)
+    if (std::isfinite(value)) c.draw->AddLine(c.at(left, to_y(value)), c.at(right, to_y(value)), colour, 1.5f);
+  // Reference as a line through the tokens computed so far.
+  ImVec2 previous;
+  bool have_previous = false;
+  for (int t = 0; t < num_tokens; ++t) {
+    if (!series.shown(t)) {
+      have_previous = false;
+      continue;
+    }
+    const ImVec2 point = c.at(to_x(float(t)), to_y(series.reference(t)));
+    if (have_previous) c.draw->AddLine(previous, point, IM_COL32(230, 230, 230, 140), 1.0f);
+    previous = point;
+    have_previous = true;
+  }
+  const float radius = std::clamp((right - left) / float(std::max(num_slots, 1)) * 0.4f, 1.5f, 4.0f);
+  for (int t = 0; t < num_slots; ++t) {
+    if (!series.shown(t)) continue;
+    if (t >= num_tokens) {  // padding slot of the last block
+      const ImVec2 p = c.at(to_x(float(t)), to_y(0));
+      c.draw->AddLine(ImVec2(p.x - 3, p.y - 3), ImVec2(p.x + 3, p.y + 3), IM_COL32(140, 140, 140, 255));
+      c.draw->AddLine(ImVec2(p.x - 3, p.y + 3), ImVec2(p.x + 3, p.y - 3), IM_COL32(140, 140, 140, 255));
+      continue;
+    }
+    const ImVec2 p = c.at(to_x(float(t)), to_y(series.kernel(t)));
+    c.draw->AddCircleFilled(p, radius, dot_colour(t));
+    if (ringed(t)) c.draw->AddCircle(p, radius + 2.5f, kSelectionColour, 0, 2.0f);
+  }
+  c.draw->AddText(c.at(left, bottom + 2), IM_COL32(150, 150, 150, 255), "token slot 0");
+  const std::string last = std::to_string(num_slots - 1);
+  c.draw->AddText(c.at(right - ImGui::CalcTextSize(last.c_str()).x, bottom + 2), IM_COL32(150, 150, 150, 255), last.c_str());
+  if (c.hovered(left, top, right, bottom)) {
+    const float mouse = ImGui::GetMousePos().x - c.origin.x;
+    const int slot = std::clamp(int((mouse - left) / (right - left) * float(num_slots)), 0, num_slots - 1);
+    c.draw->AddLine(c.at(to_x(float(slot)), top), c.at(to_x(float(slot)), bottom), IM_COL32(255, 255, 255, 80));
+    return slot;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void draw_softmax_panel(const ViewModel& model, UiState& ui) {
+  const Session& s = model.session();
+  const KernelGeometry g = s.geometry();
+  const int step = model.clamp_step(ui.step);
+  const int partition = model.partition_of_step(step);
+  const TokenRange range = s.range(model.seq_idx(), partition);
+  const ThreadBlockRecord record(s.recording(), model.tb_of_step(step));
+  const ThreadBlockStages& ref = s.reference.thread_block(model.seq_idx(), model.head_idx(), partition);
+  const int num_tokens = range.num_tokens();
+  const int num_slots = range.num_blocks() * g.block_size;  // the padding slots of the last block too
+
+  const bool max_known = model.reached(step, StepKind::qk_max_broadcast, partition, 0);
+  const bool sum_known = model.reached(step, StepKind::exp_sum_broadcast, partition, 0);
+  const bool smem_max_known = model.reached(step, StepKind::qk_max_red_smem, partition, 0);
+  auto logit_shown = [&](int slot) {
+    const int block = slot / g.block_size;  // block inside the range
+    return model.reached(step, StepKind::qk_iteration, partition, block / g.num_warps());
+  };
+  auto exp_shown = [&](int slot) { return slot < num_tokens && model.reached(step, StepKind::exp_pass, partition, slot / s.dims().num_threads); };
+  auto prob_shown = [&](int slot) {
+    return slot < num_tokens && model.reached(step, StepKind::normalize_pass, partition, slot / s.dims().num_threads);
+  };
+  float sum_p = 0.0f;
+  for (int t = 0; t < num_tokens; ++t) sum_p += prob_shown(t) ? record.prob(t) : 0.0f;
+
+  ImGui::Text("seq %d, head %d%s: tokens %d-%d (%d), scale %s%s", model.seq_idx(), model.head_idx(),
+              s.is_v2() ? (", partition " + std::to_string(partition)).c_str() : "", range.start_token_idx,
+              range.end_token_idx - 1, num_tokens, format_value(s.inputs.scale, 5).c_str(), s.scenario.alibi ? ", ALiBi on" : "");
+  ImGui::Text("max: %s (reference %s)   exp_sum: %s (reference %s)   sum of p: %s",
+              max_known ? format_value(record.qk_max_block(), 6).c_str() : "not yet", format_value(ref.qk_max, 6).c_str(),
+              sum_known ? format_value(record.exp_sum_block(), 6).c_str() : "not yet", format_value(ref.exp_sum, 6).c_str(),
+              prob_shown(0) ? format_value(sum_p, 6).c_str() : "not yet");
+
+  const int focus = focus_thread(ui);
+  auto warp_of_slot = [&](int slot) { return (slot / g.block_size) % g.num_warps(); };
+  auto dot_colour = [&](int slot) { return palette(warp_of_slot(slot), g.num_warps(), 0.6f, 0.95f); };
+  auto ringed = [&](int slot) {
+    if (focus < 0 || slot >= num_tokens) return false;
+    const TokenRecord& token = record.token(slot);
+    return token.thread_group == focus / g.thread_group_size() || slot % s.dims().num_threads == focus;
+  };
+
+  Series logits{"logits = scale * q.k  (dots: kernel, by warp; line: reference; grey x: padding slots stored as 0)",
+                logit_shown,
+                [&](int t) { return record.token(t).logit; },
+                [&](int t) { return t < num_tokens ? ref.logits[static_cast<std::size_t>(t)] : 0.0f; }, NAN, NAN, {}};
+  if (max_known) logits.lines.emplace_back(record.qk_max_block(), IM_COL32(255, 200, 60, 220));
+  else if (smem_max_known)
+    for (int w = 0; w < g.num_warps(); ++w) logits.lines.emplace_back(record.red_smem_max(w), palette(w, g.num_warps(), 0.6f, 0.95f));
+  Series exps{"exp(logit - max)  (1 at the max)", exp_shown, [&](int t) { return record.exp_value(t); },
+              [&](int t) { return ref.exp_values[static_cast<std::size_t>(t)]; }, 0.0f, 1.08f, {}};
+  Series probs{"probabilities p = exp / (exp_sum + 1e-6)", prob_shown, [&](int t) { return record.prob(t); },
+               [&](int t) { return ref.probs[static_cast<std::size_t>(t)]; }, NAN, NAN, {}};
+
+  const float width = std::max(300.0f, ImGui::GetContentRegionAvail().x);
+  const float height = std::max(110.0f, (ImGui::GetContentRegionAvail().y - 3 * ImGui::GetTextLineHeightWithSpacing()) / 3.0f - 6.0f);
+  int hovered = plot(logits, num_slots, num_tokens, dot_colour, ringed, width, height, "##logits");
+  const int h2 = plot(exps, num_slots, num_tokens, dot_colour, ringed, width, height, "##exp");
+  const int h3 = plot(probs, num_slots, num_tokens, dot_colour, ringed, width, height, "##probs");
+  if (hovered < 0) hovered = h2 >= 0 ? h2 : h3;
+  if (hovered >= 0) {
+    const int token_idx = range.start_token_idx + hovered;
+    if (hovered >= num_tokens) {
+      ImGui::SetTooltip("slot %d (token %d): padding past seq_len %d; the QK loop computes it but stores 0 and leaves it out "
+                        "of the max", hovered, token_idx, s.seq_len(model.seq_idx()));
+    } else {
+      const TokenRecord& t = record.token(hovered);
+      ImGui::SetTooltip("token %d (slot %d): logical block %d -> physical %lld, slot %d\ncomputed by warp %d, thread group %d "
+                        "(leader lane %d) in QK iteration %d\nlogit %s (reference %s)\nexp %s (reference %s)\np %s (reference %s)",
+                        token_idx, hovered, token_idx / g.block_size, static_cast<long long>(t.physical_block), t.block_offset,
+                        t.warp, t.thread_group, t.lane, t.iteration, format_value(t.logit, 6).c_str(),
+                        format_value(ref.logits[static_cast<std::size_t>(hovered)], 6).c_str(),
+                        exp_shown(hovered) ? format_value(record.exp_value(hovered), 6).c_str() : "-",
+                        format_value(ref.exp_values[static_cast<std::size_t>(hovered)], 6).c_str(),
+                        prob_shown(hovered) ? format_value(record.prob(hovered), 6).c_str() : "-",
+                        format_value(ref.probs[static_cast<std::size_t>(hovered)], 6).c_str());
+      note_hovered_thread(ui, t.warp * kWarpSize + t.lane);
+    }
+  }
+}
+
+}  // namespace pal::viz

@@ -1,0 +1,35 @@
+// The panels: one file each (panels/<Name>Panel.cpp), each a view over the model and the UI state.
+// A panel draws its contents into the current ImGui window; the app decides which window or tab
+// holds it (app/app.cpp) and calls them in a flat dispatch once per frame.
+#pragma once
+
+#include <string_view>
+
+#include "visualizer/app/ui_state.h"
+#include "visualizer/model/view_model.h"
+
+namespace pal::viz {
+
+struct PanelInfo {
+  PanelId id;
+  std::string_view name;     // command-line name: --panel memory
+  std::string_view title;    // window / tab title
+  std::string_view chapter;  // the docs chapter that explains what it shows
+  std::string_view help;     // the "(?)" text, in plain words
+};
+const PanelInfo& panel_info(PanelId id);
+bool parse_panel(std::string_view name, PanelId& id);
+std::string_view memory_figure_name(MemoryFigure figure);  // "key", "k_vecs", ...
+bool parse_memory_figure(std::string_view name, MemoryFigure& figure);
+
+void draw_timeline_panel(const ViewModel& model, UiState& ui);
+void draw_scenario_panel(const ViewModel& model, UiState& ui);
+void draw_paging_panel(const ViewModel& model, UiState& ui);
+void draw_memory_layout_panel(const ViewModel& model, UiState& ui);
+void draw_threads_panel(ViewModel& model, UiState& ui);  // may change the focused (seq, head)
+void draw_softmax_panel(const ViewModel& model, UiState& ui);
+void draw_reductions_panel(const ViewModel& model, UiState& ui);
+void draw_output_panel(const ViewModel& model, UiState& ui);
+void draw_coalescing_panel(const ViewModel& model, UiState& ui);
+
+}  // namespace pal::viz
