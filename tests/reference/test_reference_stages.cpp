@@ -192,6 +192,13 @@ TEST_CASE("exp_and_sum and softmax_normalize on a hand-worked example", "[refere
   CHECK(qk_max({}) == -std::numeric_limits<float>::infinity());
 }
 
+TEST_CASE("softmax_normalize adds upstream's 1e-6 to the exp sum", "[reference][stage][softmax]") {
+  // One token: exp value 1, exp sum 1. Without the epsilon p would be exactly 1.
+  const std::vector<float> probs = softmax_normalize(std::vector<float>{1.0f}, 1.0f);
+  CHECK(probs[0] == 1.0f / (1.0f + 1e-6f));
+  CHECK(probs[0] < 1.0f);
+}
+
 // ---- partition_reduce ---------------------------------------------------------------------------
 
 TEST_CASE("partition_reduce weights each partial output by its share of the global exp sum",
