@@ -42,6 +42,11 @@ int seq_len_of(const Inputs& inputs, int seq_idx) { return inputs.seq_lens.data<
 // kernel does the same since upstream PR #1514: block * stride overflows int32 on large pools).
 std::int64_t physical_block_number(const Inputs& inputs, int seq_idx, int logical_block_idx) {
   const int max_num_blocks_per_seq = dim(inputs.block_tables, 1);
+  if (seq_idx < 0 || seq_idx >= dim(inputs.block_tables, 0) || logical_block_idx < 0 ||
+      logical_block_idx >= max_num_blocks_per_seq)
+    throw ScenarioError("reference: (seq " + std::to_string(seq_idx) + ", logical block " +
+                        std::to_string(logical_block_idx) + ") is outside block_tables " +
+                        inputs.block_tables.shape_string() + "; ask only for tokens below the sequence's seq_len");
   const std::int64_t number = inputs.block_tables.data<std::int32_t>()[std::int64_t(seq_idx) * max_num_blocks_per_seq +
                                                                        logical_block_idx];
   const std::int64_t num_blocks = inputs.key_cache.shape.at(0);

@@ -243,5 +243,13 @@ TEST_CASE("the reference names the block table entry that points outside the poo
   CHECK_THROWS_WITH(dense_attention_oracle(inputs), Catch::Contains("block_tables[0][2]"));
 }
 
+TEST_CASE("key_gather refuses a token past the block table instead of reading out of bounds", "[reference][errors]") {
+  const Scenario scenario = make_scenario(DType::fp32, 32, 8, 1, 1, false, {10});
+  const Inputs inputs = generate_inputs(scenario);
+  // The table has 2 columns (10 tokens / 8 per block, rounded up); token 16 would need a third.
+  CHECK_THROWS_WITH(key_gather(inputs, 0, 0, 16), Catch::Contains("logical block 2"));
+  CHECK_THROWS_WITH(value_gather(inputs, 1, 0, 0), Catch::Contains("seq 1"));
+}
+
 }  // namespace
 }  // namespace pal
