@@ -195,7 +195,7 @@ void draw_frame(ViewModel& model, UiState& ui, double dt) {
   menu_bar(model, ui);
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   const float top = ImGui::GetFrameHeight();
-  const float timeline_height = 150.0f;
+  const float timeline_height = 190.0f;
   const float left_width = std::max(360.0f, display.x * 0.30f);
   const float body_top = top + timeline_height;
   const float body_height = display.y - body_top;

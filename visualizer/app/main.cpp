@@ -26,7 +26,7 @@ struct Options {
   ScenarioFlags scenario;
   std::string dump;
   std::string backend = "auto";
-  int seq = 0;
+  int seq = -1;  // -1: the longest sequence (the one with the most iterations to show)
   int head = 0;
   std::string step = "0";
   int lane = -1;
@@ -172,11 +172,11 @@ int main_with_errors(int argc, char** argv) {
   add_scenario_flags(app, options.scenario);
   app.add_option("--dump", options.dump, "open a dump (safetensors from pal-run --output) and re-run its inputs");
   app.add_option("--backend", options.backend, "gpu, emulator, or auto (the GPU when one answers)");
-  app.add_option("--seq", options.seq, "sequence in focus");
+  app.add_option("--seq", options.seq, "sequence in focus (default: the longest)");
   app.add_option("--head", options.head, "query head in focus");
   app.add_option("--step", options.step, "step to show: an index, 'last', or a stage name (its first step)");
   app.add_option("--lane", options.lane, "select this thread (threadIdx.x) of the focused thread block");
-  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing");
+  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, or app (the whole window)");
   app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec");
   app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane or iteration");
   app.add_option("--screenshot", options.screenshot, "render --panel at --step off-screen and write this PNG");
@@ -218,6 +218,10 @@ int main_with_errors(int argc, char** argv) {
     if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
     if (!run_draft(model, ui)) throw ScenarioError(ui.run_error);
   }
+  if (options.seq < 0) {
+    const auto& lens = model.session().scenario.seq_lens;
+    options.seq = static_cast<int>(std::max_element(lens.begin(), lens.end()) - lens.begin());
+  }
   model.set_focus(options.seq, options.head);
   ui.step = resolve_step(model, options.step);
   if (options.lane >= model.session().dims().num_threads)
@@ -246,15 +250,18 @@ int main_with_errors(int argc, char** argv) {
     for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
     std::filesystem::create_directories(options.batch_dir);
   }
+  // "app" is the whole window as a learner sees it; any other name is one panel alone.
+  const bool screenshot_app = options.panel == "app";
   std::optional<PanelId> screenshot_panel;
-  if (!options.screenshot.empty()) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
+  if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
 
   Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().scenario));
   if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));
-  if (screenshot_panel) {
+  if (!options.screenshot.empty()) {
     ui.solo = screenshot_panel;
     render_to_png(window, model, ui, options.screenshot);
-    std::printf("wrote %s (%s at step %d)\n", options.screenshot.c_str(), std::string(panel_info(*ui.solo).name).c_str(), ui.step);
+    std::printf("wrote %s (%s at step %d)\n", options.screenshot.c_str(),
+                screenshot_app ? "the whole app" : std::string(panel_info(*ui.solo).name).c_str(), ui.step);
   }
   if (!options.batch_dir.empty()) {
     int written = 0;

@@ -49,6 +49,7 @@ struct UiState {
   int reduction_warp = 0;     // which warp's butterfly to draw
   int reduction_row = 0;      // which accs row (LV) / head dim (tree)
   int coalescing_load = 0;    // selected warp-wide load in the list
+  bool plots_from_zero = false;  // softmax plots: y axis includes 0 (else fitted to the data)
 
   // Scenario editing.
   Scenario draft;

@@ -113,6 +113,11 @@ class TimelineBuilder {
       for (int lane = 0; lane < kWarpSize; lane += g_.num_v_vecs_per_row())
         step.active_threads[static_cast<std::size_t>(warp * kWarpSize + lane)] = 1;
   }
+  // "warp 1" or "warps 2-3": the warps [begin, end).
+  static std::string warp_list(int begin, int end) {
+    if (end - begin == 1) return "warp " + std::to_string(begin);
+    return "warps " + std::to_string(begin) + "-" + std::to_string(end - 1);
+  }
   std::string lane0_values(const std::function<float(int)>& value_of_thread) const {
     std::string text;
     for (int warp = 0; warp < num_warps_; ++warp) {
@@ -287,7 +292,7 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
          << "Slots " << begin << "-" << end - 1 << " (tokens " << range_.start_token_idx + begin << "-"
          << range_.start_token_idx + end - 1 << "); the token at the max gives exactly 1. "
          << "Largest |kernel - reference| here: " << format_value(largest_difference, 3)
-         << " (the kernel's __expf is a fast approximation).";
+         << " (on a GPU, __expf is a fast approximation, so small differences are expected there).";
     step.description = text.str();
   }
   for (int s = 1; s <= s_.dims().num_sum_warp_steps; ++s) {
@@ -415,8 +420,8 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
     {
       Step& step = add(StepKind::tree_write, level);
       activate_row_owners(step, mid, active);
-      step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", warps " + std::to_string(mid) + "-" +
-                   std::to_string(active - 1) + " write";
+      step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", " + warp_list(mid, active) + " write" +
+                   (active - mid == 1 ? "s" : "");
       step.description = "Warps " + std::to_string(mid) + "-" + std::to_string(active - 1) +
                          " write their row sums to out_smem[(warp - " + std::to_string(mid) +
                          ") * head_size + row] (one lane per row), reusing the logits buffer. Warp " + std::to_string(mid) +
@@ -426,7 +431,8 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
     {
       Step& step = add(StepKind::tree_accumulate, level);
       activate_row_owners(step, 0, mid);
-      step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", warps 0-" + std::to_string(mid - 1) + " add";
+      step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", " + warp_list(0, mid) + " add" +
+                   (mid == 1 ? "s" : "");
       step.description = "Warps 0-" + std::to_string(mid - 1) + " add out_smem[warp * head_size + row] to their accs. Warp 0 "
                          "lane 0's row 0 is now " + format_value(record.acc(2 + level, 0, 0), 6) + ". __syncthreads().";
     }

@@ -89,9 +89,11 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
       c.draw->AddLine(c.at(sx, y0 - 2), c.at(sx, y0 + line_h + 2), IM_COL32(230, 230, 230, 200), sector % 4 == 0 ? 2.0f : 1.0f);
     }
   }
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::TextDisabled("Dark red = fetched sectors; coloured = bytes a lane asked for (lane number inside); white ticks = 32-byte "
                       "sector boundaries. Addresses are byte offsets from %s's base (256-byte aligned).",
                       std::string(tensor_name(tensor_of(load.kind))).c_str());
+  ImGui::PopTextWrapPos();
   if (load.kind == LoadKind::key) {
     const Footprint what_if = token_major_what_if(s, load);
     ImGui::TextWrapped("What if k_cache had no x split ([block, kv_head, token, dim], token-major)? The same lanes asking for the "
@@ -150,7 +152,7 @@ void draw_coalescing_panel(const ViewModel& model, UiState& ui) {
   ui.coalescing_load = std::clamp(ui.coalescing_load, 0, std::max(0, static_cast<int>(shown.size()) - 1));
   // Follow the selected lane's warp when a lane is selected.
   const int focus = focus_thread(ui);
-  ImGui::BeginChild("##loadlist", ImVec2(260, 200), true);
+  ImGui::BeginChild("##loadlist", ImVec2(260, std::max(200.0f, ImGui::GetContentRegionAvail().y)), true);
   for (int i = 0; i < static_cast<int>(shown.size()); ++i) {
     const WarpLoad& load = *shown[static_cast<std::size_t>(i)];
     const std::string label = "w" + std::to_string(load.warp) + " " + load_name(load) + "  " +

@@ -98,8 +98,10 @@ void element_tooltip(const Now& now, TensorKind tensor, std::int64_t element) {
   }
 }
 
-// Hatches a padding slot (past seq_len): the kernel reads it, then masks it.
+// Marks a padding slot (past seq_len): the kernel reads it, then masks it. A red veil and a slash,
+// so the slot's loader colour stays visible underneath.
 void hatch(const Canvas& c, float x0, float y0, float x1, float y1) {
+  c.draw->AddRectFilled(c.at(x0, y0), c.at(x1, y1), IM_COL32(255, 40, 40, 70));
   c.draw->AddLine(c.at(x0, y1), c.at(x1, y0), kPaddingHatch, 1.0f);
 }
 
@@ -200,9 +202,11 @@ void draw_key(const Now& now) {
                      "lanes read %d elements each, so a warp's k_vecs[j] load is one whole row. Red slashes: padding slots "
                      "past seq_len (read, then masked).",
                      x, now.kv_head, now.model.seq_idx(), x - 1, bs, x, now.g.vec_size());
-  const float cw = std::max(2.0f, 5.0f * now.ui.memory_zoom);
-  const float ch = std::max(6.0f, 13.0f * now.ui.memory_zoom);
   const float label_w = 64.0f;
+  // Fit one kv_block's row of block_size * x elements to the panel's width; zoom scales from there.
+  const float fit = (ImGui::GetContentRegionAvail().x - label_w - 8.0f) / float(bs * x);
+  const float cw = std::max(2.0f, std::clamp(fit, 3.0f, 14.0f) * now.ui.memory_zoom);
+  const float ch = std::max(6.0f, 15.0f * now.ui.memory_zoom);
   const float block_h = 18.0f + ch * float(chunks) + 10.0f;
   const int num_blocks = now.range.num_blocks();
   const float width = label_w + cw * float(bs * x) + 4;
@@ -326,9 +330,13 @@ void draw_value(const Now& now) {
                      "%d. Row = one head dim, its %d tokens side by side (token-minor). Lane L reads %d consecutive tokens "
                      "(16 bytes) of rows L/%d + i*%d; white lines mark those 16-byte v_vecs.",
                      now.kv_head, now.model.seq_idx(), bs, vv, now.g.num_v_vecs_per_row(), now.g.num_rows_per_iter());
-  const float cw = std::max(3.0f, 9.0f * now.ui.memory_zoom);
-  const float ch = std::max(2.0f, 5.0f * now.ui.memory_zoom);
-  const float block_w = cw * float(bs) + 40.0f;
+  // Fit the blocks side by side to the width and a block's head_size rows to the height.
+  const int num_blocks_shown = std::max(now.range.num_blocks(), 1);
+  const float fit_w = (ImGui::GetContentRegionAvail().x / float(std::min(num_blocks_shown, 8)) - 40.0f) / float(bs);
+  const float fit_h = (ImGui::GetContentRegionAvail().y - 50.0f) / float(hs);
+  const float cw = std::max(3.0f, std::clamp(fit_w, 6.0f, 28.0f) * now.ui.memory_zoom);
+  const float ch = std::max(2.0f, std::clamp(fit_h, 3.0f, 12.0f) * now.ui.memory_zoom);
+  const float block_w = cw * float(bs) + 44.0f;
   const float avail = std::max(ImGui::GetContentRegionAvail().x, block_w);
   const int per_row = std::max(1, int(avail / block_w));
   const int num_blocks = now.range.num_blocks();
@@ -338,10 +346,10 @@ void draw_value(const Now& now) {
   const int seq_len = s.seq_len(now.model.seq_idx());
   for (int b = 0; b < num_blocks; ++b) {
     const int logical = now.range.start_block_idx + b;
-    const float left = float(b % per_row) * block_w, top = float(b / per_row) * block_h;
+    const float left = float(b % per_row) * block_w + 30.0f, top = float(b / per_row) * block_h;
     if (!ImGui::IsRectVisible(c.at(left, top), c.at(left + block_w, top + block_h))) continue;
     const int physical = s.physical_block(now.model.seq_idx(), logical);
-    c.draw->AddText(c.at(left, top), IM_COL32(210, 210, 210, 255),
+    c.draw->AddText(c.at(left - 30.0f, top), IM_COL32(210, 210, 210, 255),
                     ("L" + std::to_string(logical) + " -> P" + std::to_string(physical) + "\nw" +
                      std::to_string(b % now.g.num_warps()) + " it " + std::to_string(b / now.g.num_warps()))
                         .c_str());
@@ -359,7 +367,11 @@ void draw_value(const Now& now) {
                       kChunkSeparator, 1.0f);
     for (int slot = 0; slot < bs; ++slot)
       if (logical * bs + slot >= seq_len)
-        hatch(c, left + float(slot) * cw, grid_top, left + float(slot + 1) * cw, grid_top + ch * float(hs));
+        c.draw->AddRectFilled(c.at(left + float(slot) * cw, grid_top), c.at(left + float(slot + 1) * cw, grid_top + ch * float(hs)),
+                              IM_COL32(255, 40, 40, 90));
+    for (int d = 0; d < hs; d += now.g.num_rows_per_iter())
+      c.draw->AddText(c.at(left - 2 - ImGui::CalcTextSize(std::to_string(d).c_str()).x - 2, grid_top + float(d) * ch - 6),
+                      IM_COL32(150, 150, 150, 255), std::to_string(d).c_str());
     if (c.hovered(left, grid_top, left + cw * float(bs), grid_top + ch * float(hs))) {
       const ImVec2 mouse = ImGui::GetMousePos();
       const int slot = std::clamp(int((mouse.x - c.origin.x - left) / cw), 0, bs - 1);

@@ -34,7 +34,8 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   const Session& s = model.session();
   const int block_size = s.scenario.block_size;
   const int num_blocks = static_cast<int>(s.block_owners.size());
-  const float box_w = 58.0f, box_h = 34.0f, gap = 6.0f, label_w = 120.0f;
+  // Boxes wide enough for their longest label ("L12 -> P123").
+  const float box_w = ImGui::CalcTextSize("L00 -> P000").x + 10.0f, box_h = 34.0f, gap = 6.0f, label_w = 110.0f;
   const float width = std::max(ImGui::GetContentRegionAvail().x, label_w + 4 * (box_w + gap));
   const int per_row = std::max(1, int((width - label_w) / (box_w + gap)));
 
@@ -82,7 +83,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
     for (int logical = 0; logical < divide_round_up(s.seq_len(seq), block_size); ++logical) {
       const ImVec4 from = logical_box(seq, logical);
       const ImVec4 to = pool_box(s.physical_block(seq, logical));
-      const ImU32 colour = (sequence_colour(seq) & 0x00FFFFFF) | (focused ? 0xC0000000 : 0x50000000);
+      const ImU32 colour = (sequence_colour(seq) & 0x00FFFFFF) | (focused ? 0xD0000000 : 0x80000000);
       const ImVec2 a = canvas.at((from.x + from.z) * 0.5f, from.w);
       const ImVec2 b = canvas.at((to.x + to.z) * 0.5f, to.y);
       canvas.draw->AddBezierCubic(a, ImVec2(a.x, a.y + 40), ImVec2(b.x, b.y - 40), b, colour, focused ? 2.0f : 1.0f);

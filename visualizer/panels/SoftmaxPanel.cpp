@@ -24,7 +24,7 @@ struct Series {
   std::function<bool(int slot)> shown;       // has the timeline computed this slot yet?
   std::function<float(int slot)> kernel;     // recorded value
   std::function<float(int slot)> reference;  // reference value
-  float fixed_low = NAN, fixed_high = NAN;   // y range when fixed
+  bool include_zero = true;                  // y range reaches 0 (else fitted to the data)
   std::vector<std::pair<float, ImU32>> lines;  // horizontal markers (value, colour)
 };
 
@@ -34,9 +34,8 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
   ImGui::TextUnformatted(series.title);
   const Canvas c = begin_canvas(id, ImVec2(width, height));
   const float left = 56.0f, right = width - 8.0f, top = 6.0f, bottom = height - 16.0f;
-  float low = series.fixed_low, high = series.fixed_high;
-  if (std::isnan(low) || std::isnan(high)) {
-    low = FLT_MAX;
+  float low = FLT_MAX, high = -FLT_MAX;
+  {
     high = -FLT_MAX;
     for (int t = 0; t < num_tokens; ++t) {
       for (float v : {series.kernel(t), series.reference(t)})
@@ -46,7 +45,10 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
         }
     }
     if (low > high) low = -1, high = 1;
-    low = std::min(low, 0.0f);
+    if (series.include_zero) {
+      low = std::min(low, 0.0f);
+      high = std::max(high, 0.0f);
+    }
     const float pad = 0.08f * std::max(high - low, 1e-6f);
     low -= pad;
     high += pad;
@@ -54,7 +56,7 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
   c.draw->AddRectFilled(c.at(left, top), c.at(right, bottom), IM_COL32(30, 30, 36, 255));
   auto to_x = [&](float slot) { return left + (right - left) * (slot + 0.5f) / float(std::max(num_slots, 1)); };
   auto to_y = [&](float v) { return bottom - (bottom - top) * (v - low) / (high - low); };
-  c.draw->AddLine(c.at(left, to_y(0)), c.at(right, to_y(0)), IM_COL32(110, 110, 120, 255));
+  if (low <= 0.0f && high >= 0.0f) c.draw->AddLine(c.at(left, to_y(0)), c.at(right, to_y(0)), IM_COL32(110, 110, 120, 255));
   c.draw->AddText(c.at(2, top - 2), IM_COL32(170, 170, 170, 255), format_value(high, 3).c_str());
   c.draw->AddText(c.at(2, bottom - 12), IM_COL32(170, 170, 170, 255), format_value(low, 3).c_str());
   for (const auto& [value, colour] : series.lines)
@@ -76,7 +78,7 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
   for (int t = 0; t < num_slots; ++t) {
     if (!series.shown(t)) continue;
     if (t >= num_tokens) {  // padding slot of the last block
-      const ImVec2 p = c.at(to_x(float(t)), to_y(0));
+      const ImVec2 p = c.at(to_x(float(t)), to_y(std::clamp(0.0f, low, high)));
       c.draw->AddLine(ImVec2(p.x - 3, p.y - 3), ImVec2(p.x + 3, p.y + 3), IM_COL32(140, 140, 140, 255));
       c.draw->AddLine(ImVec2(p.x - 3, p.y + 3), ImVec2(p.x + 3, p.y - 3), IM_COL32(140, 140, 140, 255));
       continue;
@@ -135,24 +137,31 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
   const int focus = focus_thread(ui);
   auto warp_of_slot = [&](int slot) { return (slot / g.block_size) % g.num_warps(); };
   auto dot_colour = [&](int slot) { return palette(warp_of_slot(slot), g.num_warps(), 0.6f, 0.95f); };
+  // The selected thread's tokens: the ones its thread group computes in the QK loop, or, from the
+  // exp stage on, the slots it strides over (slot i, i + NUM_THREADS, ...).
+  const bool by_thread_index = static_cast<int>(model.step(step).stage()) >= static_cast<int>(Stage::exp_sum);
   auto ringed = [&](int slot) {
     if (focus < 0 || slot >= num_tokens) return false;
-    const TokenRecord& token = record.token(slot);
-    return token.thread_group == focus / g.thread_group_size() || slot % s.dims().num_threads == focus;
+    if (by_thread_index) return slot % s.dims().num_threads == focus;
+    return record.token(slot).thread_group == focus / g.thread_group_size();
   };
 
   Series logits{"logits = scale * q.k  (dots: kernel, by warp; line: reference; grey x: padding slots stored as 0)",
                 logit_shown,
                 [&](int t) { return record.token(t).logit; },
-                [&](int t) { return t < num_tokens ? ref.logits[static_cast<std::size_t>(t)] : 0.0f; }, NAN, NAN, {}};
+                [&](int t) { return t < num_tokens ? ref.logits[static_cast<std::size_t>(t)] : 0.0f; }, true, {}};
   if (max_known) logits.lines.emplace_back(record.qk_max_block(), IM_COL32(255, 200, 60, 220));
   else if (smem_max_known)
     for (int w = 0; w < g.num_warps(); ++w) logits.lines.emplace_back(record.red_smem_max(w), palette(w, g.num_warps(), 0.6f, 0.95f));
   Series exps{"exp(logit - max)  (1 at the max)", exp_shown, [&](int t) { return record.exp_value(t); },
-              [&](int t) { return ref.exp_values[static_cast<std::size_t>(t)]; }, 0.0f, 1.08f, {}};
+              [&](int t) { return ref.exp_values[static_cast<std::size_t>(t)]; }, ui.plots_from_zero, {}};
   Series probs{"probabilities p = exp / (exp_sum + 1e-6)", prob_shown, [&](int t) { return record.prob(t); },
-               [&](int t) { return ref.probs[static_cast<std::size_t>(t)]; }, NAN, NAN, {}};
+               [&](int t) { return ref.probs[static_cast<std::size_t>(t)]; }, ui.plots_from_zero, {}};
 
+  ImGui::Checkbox("exp and p plots from 0", &ui.plots_from_zero);
+  ImGui::SameLine();
+  help_marker("Off: the y axes of the exp and probability plots are fitted to the values, which shows how they differ "
+              "even when attention is nearly uniform. On: they start at 0, which shows their true proportions.");
   const float width = std::max(300.0f, ImGui::GetContentRegionAvail().x);
   const float height = std::max(110.0f, (ImGui::GetContentRegionAvail().y - 3 * ImGui::GetTextLineHeightWithSpacing()) / 3.0f - 6.0f);
   int hovered = plot(logits, num_slots, num_tokens, dot_colour, ringed, width, height, "##logits");

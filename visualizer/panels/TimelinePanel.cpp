@@ -73,6 +73,20 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
   }
   strip.draw->AddRect(strip.at(float(ui.step) * segment - 1, -2), strip.at(float(ui.step + 1) * segment + 1, 18),
                       IM_COL32(255, 255, 255, 255), 0.0f, 0, 2.0f);
+  // Stage names under the strip, each where its first step starts (when there is room).
+  const Canvas labels = begin_canvas("##stage_names", ImVec2(width, ImGui::GetTextLineHeight()));
+  float free_from = 0.0f;
+  for (int i = 0; i < count; ++i) {
+    const Step& s = timeline.steps[static_cast<std::size_t>(i)];
+    if (i > 0 && timeline.steps[static_cast<std::size_t>(i - 1)].stage() == s.stage() &&
+        timeline.steps[static_cast<std::size_t>(i - 1)].partition_idx == s.partition_idx)
+      continue;
+    const std::string name(stage_name(s.stage()));
+    const float x = float(i) * segment;
+    if (x < free_from) continue;
+    labels.draw->AddText(labels.at(x, 0), stage_colour(s.stage()), name.c_str());
+    free_from = x + ImGui::CalcTextSize(name.c_str()).x + 6.0f;
+  }
 
   ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(stage_colour(step.stage())), "step %d/%d  %s", ui.step, count - 1,
                      step.title.c_str());
@@ -81,6 +95,32 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
   ImGui::PushTextWrapPos(0.0f);
   ImGui::TextUnformatted(step.description.c_str());
   ImGui::PopTextWrapPos();
+
+  // The whole story as a list; click a line to go there.
+  if (ImGui::GetContentRegionAvail().y > 40.0f &&
+      ImGui::BeginTable("steps", 3, ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV)) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("step", ImGuiTableColumnFlags_WidthFixed, 40.0f);
+    ImGui::TableSetupColumn("stage", ImGuiTableColumnFlags_WidthFixed, 150.0f);
+    ImGui::TableSetupColumn("what happens", ImGuiTableColumnFlags_WidthStretch);
+    ImGui::TableHeadersRow();
+    static int scrolled_to = -1;
+    for (int i = 0; i < count; ++i) {
+      const Step& s = timeline.steps[static_cast<std::size_t>(i)];
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      if (ImGui::Selectable(std::to_string(i).c_str(), i == ui.step, ImGuiSelectableFlags_SpanAllColumns)) ui.step = i;
+      if (i == ui.step && scrolled_to != ui.step) {
+        ImGui::SetScrollHereY(0.3f);
+        scrolled_to = ui.step;
+      }
+      ImGui::TableNextColumn();
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(stage_colour(s.stage())), "%s", std::string(stage_name(s.stage())).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(s.title.c_str());
+    }
+    ImGui::EndTable();
+  }
 }
 
 }  // namespace pal::viz
