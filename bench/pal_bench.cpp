@@ -194,7 +194,11 @@ class Graph {
       throw;
     }
     check(cudaStreamEndCapture(stream, &graph_), "cudaStreamEndCapture");
-    check(cudaGraphInstantiate(&exec_, graph_, 0), "cudaGraphInstantiate");
+    const cudaError_t status = cudaGraphInstantiate(&exec_, graph_, 0);
+    if (status != cudaSuccess) {
+      cudaGraphDestroy(graph_);  // the destructor does not run for a constructor that throws
+      check(status, "cudaGraphInstantiate");
+    }
   }
   ~Graph() {
     if (exec_) cudaGraphExecDestroy(exec_);
@@ -917,9 +921,6 @@ int Benchmark::run() {
     if (!csv) throw std::runtime_error("cannot write --csv file '" + options_.csv_path + "'");
     write_csv_header(csv);
     for (const BenchRow& row : rows_) write_csv_row(csv, row, options_.peak_tbs, copy_tbs_);
-    // The copy ceiling as its own line, so the CSV alone carries the context of the percentages.
-    csv << "# device," << device_.name << ",copy_tbs," << format_fixed(copy_tbs_, 3) << ",peak_tbs,"
-        << format_fixed(options_.peak_tbs, 2) << '\n';
   }
   write_markdown();
   print_summary();

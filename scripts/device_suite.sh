@@ -7,7 +7,7 @@
 # Steps, each under its own timeout, the whole suite inside PAL_SUITE_BUDGET_S (default 510 s, under
 # the 9 minutes one call may take with margin):
 #   info      nvidia-smi -q, GPU state, shared-library check
-#   ctest     ctest -L gpu --output-on-failure
+#   ctest     ctest -L gpu -j <cores> --output-on-failure
 #   bench     pal-bench, full grids, CSV and Markdown (its own time budget is what is left)
 #   sanitize  compute-sanitizer memcheck / racecheck / synccheck / initcheck on small pal-run runs,
 #             v1 and v2, with the recording probe (and memcheck / racecheck without it)
@@ -109,9 +109,12 @@ state_before=$(gpu_state)
 ctest_summary="not run"
 if wants ctest; then
   : >"$OUT/ctest.log"
-  ctest_seconds=$(( $(remaining) < 150 ? $(remaining) - 5 : 150 ))
+  # The GPU grid comes in shards meant to run side by side (tests/kernels/CMakeLists.txt), hence -j.
+  # At most 200 s, and never so long that pal-bench and the sanitizer get less than ~4 minutes.
+  ctest_seconds=$(( $(remaining) - 240 ))
+  [ $ctest_seconds -gt 200 ] && ctest_seconds=200
   run_step ctest "$ctest_seconds" "$OUT/ctest.log" \
-    bash -c "cd '$build_path' && ctest -L gpu --output-on-failure --timeout 120"
+    bash -c "cd '$build_path' && ctest -L gpu -j $(nproc) --output-on-failure --timeout $((ctest_seconds - 10))"
   ctest_summary=$(grep -E "tests passed|No tests were found|Errors while running" "$OUT/ctest.log" | tr '\n' ' ')
   [ -z "$ctest_summary" ] && ctest_summary="(no summary line; see ctest.log)"
 fi

@@ -11,7 +11,7 @@
 #   device run (carry ["build-device"]):  bash scripts/device_suite.sh
 #
 # What build-device/ holds:
-#   bin/       every executable, stripped of host symbols (device code is untouched)
+#   bin/       pal-bench, pal-run and the gpu-labelled test executables, stripped of host symbols
 #   lib/       the shared libraries the executables need that Ubuntu 24.04's CUDA image lacks:
 #              Boost (fiber, context, ...) from this Debian machine, and libcudart as a fallback
 #   **/CTestTestfile.cmake   ctest's test lists, with paths rewritten to build-device/
@@ -25,19 +25,21 @@ jobs=${JOBS:-2}
 instantiations=${PAL_CUDA_INSTANTIATIONS:-full}
 limit_mib=${PAL_CARRY_LIMIT_MIB:-56}  # leaves room under 64 MiB for the tracked files
 
-echo "== configure $work (sm_90, $instantiations instantiations, Release)"
-# The CUDA20 flags: CMake 3.25 (Debian 12) knows no C++20 switch for nvcc 13 and refuses
-# CMAKE_CUDA_STANDARD 20 without them; newer CMake ignores them.
+echo "== configure $work (sm_90 SASS only, $instantiations instantiations, Release)"
+# Size: every executable that links pal_kernels embeds every compiled kernel (both probes, all
+# dtypes, head and block sizes): about 70 MB of sm_90 code with -lineinfo when stored raw. So:
+#   90-real              SASS for sm_90 only, no PTX (the H100 needs no JIT fallback);
+#   --compress-mode=size nvcc compresses the fatbin (about 6x here; the driver inflates it at load);
+# and only the executables the suite runs are packed (pal-bench, pal-run, the tests labelled gpu).
 cmake -S "$root" -B "$work" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release \
   -DPAL_ENABLE_CUDA=ON \
-  -DPAL_CUDA_ARCHITECTURES=90 \
+  -DPAL_CUDA_ARCHITECTURES=90-real \
+  -DCMAKE_CUDA_FLAGS="--compress-mode=size" \
   -DPAL_CUDA_INSTANTIATIONS="$instantiations" \
   -DPAL_BUILD_VISUALIZER=OFF \
   -DPAL_BUILD_DOCS=OFF \
-  -DPAL_SANITIZE=OFF \
-  -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
-  -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20 >/dev/null
+  -DPAL_SANITIZE=OFF >/dev/null
 
 # kernels/CMakeLists.txt writes this list only when the CUDA backend is on.
 if [ ! -f "$work/kernels/gpu_compiled_configs.inc" ]; then
@@ -51,12 +53,31 @@ ninja -C "$work" -j "$jobs"
 echo "== pack $pack"
 rm -rf "$pack"
 mkdir -p "$pack/bin" "$pack/lib"
-for exe in "$work"/bin/*; do
-  if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then continue; fi
+# The executables the device suite runs: the tools, and every test executable ctest -L gpu would
+# start (read from ctest's own JSON listing). PAL_PACK_ALL=1 packs every executable instead.
+wanted=(pal-bench pal-run)
+while read -r test_exe; do
+  wanted+=("$(basename "$test_exe")")
+done < <(cd "$work" && ctest -L gpu --show-only=json-v1 2>/dev/null |
+         python3 -c 'import json, sys
+for test in json.load(sys.stdin).get("tests", []):
+    command = test.get("command") or []
+    if command: print(command[0])' | sort -u)
+if [ "${PAL_PACK_ALL:-0}" = 1 ]; then
+  wanted=()
+  for exe in "$work"/bin/*; do wanted+=("$(basename "$exe")"); done
+fi
+for name in "${wanted[@]}"; do
+  exe=$work/bin/$name
+  if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then
+    echo "  (not built, not packed: $name)"
+    continue
+  fi
   cp "$exe" "$pack/bin/"
   # --strip-unneeded keeps what the loader needs; the CUDA fatbin is data and stays.
-  strip --strip-unneeded "$pack/bin/$(basename "$exe")"
+  strip --strip-unneeded "$pack/bin/$name"
 done
+echo "  packed: $(cd "$pack/bin" && echo *)"
 
 # ctest's lists, with the work dir's paths pointing at the pack instead.
 (cd "$work" && find . -name CTestTestfile.cmake) | while read -r file; do
@@ -86,7 +107,7 @@ dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc 
   echo "source_dir $root"
   echo "build_dir $pack"
   echo "instantiations $instantiations"
-  echo "cuda_architectures 90"
+  echo "cuda_architectures 90-real (SASS only), fatbin compressed (--compress-mode=size)"
   echo "nvcc $(/usr/local/cuda/bin/nvcc --version | tail -1)"
   echo "host $(uname -m) $(grep -m1 PRETTY_NAME /etc/os-release | cut -d= -f2)"
 } >"$pack/BUILD_INFO.txt"
