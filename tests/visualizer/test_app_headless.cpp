@@ -160,4 +160,27 @@ TEST_CASE("every panel renders under Xvfb, is not blank, and changes with the st
   }
 }
 
+#ifdef PAL_RUN_EXECUTABLE
+TEST_CASE("a recorded dump written by pal-run opens in pal-viz and renders without a re-run") {
+  if (!have_xvfb()) {
+    WARN("xvfb-run is not installed (Debian package xvfb): the dump rendering test is skipped");
+    return;
+  }
+  const fs::path dump = scratch() / "pal_run_dump.safetensors";
+  const std::string write = "'" + std::string(PAL_RUN_EXECUTABLE) + "' --record --seq-lens 20,70 --output '" + dump.string() +
+                            "' > /dev/null 2>&1";
+  REQUIRE(std::system(write.c_str()) == 0);
+  const fs::path png = scratch() / "dump_reductions.png";
+  const Result result = run("--dump '" + dump.string() + "' --panel reductions --step qk_max --screenshot '" + png.string() + "'",
+                            kXvfb);
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(distinct_colours(load_png(png)) >= 8);
+  // The steps printed for the dump are the recorded run's: the second sequence (70 tokens) needs
+  // two QK iterations over 4 warps.
+  const Result steps = run("--dump '" + dump.string() + "' --list-steps");
+  CHECK_THAT(steps.output, Catch::Contains("qk_logits: iteration 2 of 2"));
+}
+#endif
+
 }  // namespace

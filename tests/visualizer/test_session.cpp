@@ -2,10 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "core/safetensors.h"
+#include "tools/run_dump.h"
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/model/view_model.h"
 
@@ -52,21 +54,47 @@ TEST_CASE("a failed re-run keeps the previous session") {
   CHECK(model.session().scenario.block_size == 16);
 }
 
-TEST_CASE("a dump re-runs from its inputs and is checked against its recorded output") {
+TEST_CASE("a dump with a recording is shown as recorded, without a re-run") {
   const Session original = make_session(Scenario{}, Backend::emulator);
-  const std::string path = temp_path("dump.safetensors");
-  save_inputs(path, original.scenario, original.inputs, {{"output", original.run.output}});
+  const std::string path = temp_path("recorded.safetensors");
+  write_run_dump(path, original.inputs, original.run, &original.reference);
   const Session reloaded = session_from_dump(path, Backend::emulator);
   CHECK(reloaded.dump_path == path);
+  CHECK_FALSE(reloaded.rerun_from_dump);
+  CHECK(reloaded.run.output.bytes == original.run.output.bytes);
+  REQUIRE(reloaded.recording().size_bytes() == original.recording().size_bytes());
+  CHECK(std::memcmp(reloaded.run.recording->data(), original.run.recording->data(),
+                    original.recording().size_bytes()) == 0);
+  CHECK_THAT(reloaded.dump_check, Catch::Contains("nothing was re-run"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a dump without a recording is re-run and checked against its stored output") {
+  const Session original = make_session(Scenario{}, Backend::emulator);
+  const std::string path = temp_path("unrecorded.safetensors");
+  KernelRun without_recording = original.run;
+  without_recording.recording.reset();
+  write_run_dump(path, original.inputs, without_recording, nullptr);
+  const Session reloaded = session_from_dump(path, Backend::emulator);
+  CHECK(reloaded.rerun_from_dump);
   CHECK(reloaded.run.output.bytes == original.run.output.bytes);
   CHECK_THAT(reloaded.dump_check, Catch::Contains("exactly"));
-  CHECK(reloaded.dump_extra_tensors.count("output") == 1);
 
-  // A different output in the dump is reported, not hidden.
-  Tensor altered = original.run.output;
-  altered.set_float(3, altered.get_float(3) + 1.0f);
-  save_inputs(path, original.scenario, original.inputs, {{"output", altered}});
+  // A different stored output is reported, not hidden.
+  without_recording.output.set_float(3, without_recording.output.get_float(3) + 1.0f);
+  write_run_dump(path, original.inputs, without_recording, nullptr);
   CHECK_THAT(session_from_dump(path, Backend::emulator).dump_check, Catch::Contains("1 of"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a file holding only inputs is re-run") {
+  const Session original = make_session(Scenario{}, Backend::emulator);
+  const std::string path = temp_path("inputs.safetensors");
+  save_inputs(path, original.scenario, original.inputs);
+  const Session reloaded = session_from_dump(path, Backend::emulator);
+  CHECK(reloaded.rerun_from_dump);
+  CHECK(reloaded.run.output.bytes == original.run.output.bytes);
+  CHECK_THAT(reloaded.dump_check, Catch::Contains("inputs only"));
   std::filesystem::remove(path);
 }
 

@@ -14,6 +14,11 @@ namespace pal::viz {
 
 namespace {
 
+// The tiled windows cover the whole screen, so they draw no background of their own: the window
+// clear paints the same colour (Window::end_frame). Filling 1.6 million pixels with a blended quad
+// is what costs most in a software renderer, and the frame would pay it once per window.
+constexpr ImGuiWindowFlags kTiledBackground = ImGuiWindowFlags_NoBackground;
+
 void draw_panel(PanelId id, ViewModel& model, UiState& ui) {
   if (!model.ready() && id != PanelId::scenario) {
     ImGui::TextWrapped("No run yet: fix the scenario in the Scenario panel. %s", ui.run_error.c_str());
@@ -65,7 +70,7 @@ void tabbed_window(const char* name, ImVec2 pos, ImVec2 size, std::initializer_l
   ImGui::SetNextWindowPos(pos, ImGuiCond_Always);
   ImGui::SetNextWindowSize(size, ImGuiCond_Always);
   const ImGuiWindowFlags flags = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
-                                 ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoBringToFrontOnFocus;
+                                 ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoBringToFrontOnFocus | kTiledBackground;
   if (ImGui::Begin(name, nullptr, flags)) {
     if (ImGui::BeginTabBar(name)) {
       for (PanelId id : panels) {
@@ -93,7 +98,7 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
   const std::string title = "pal-viz: " + std::string(info.title);
   ImGui::Begin(title.c_str(), nullptr,
                ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
-                   ImGuiWindowFlags_HorizontalScrollbar);
+                   ImGuiWindowFlags_HorizontalScrollbar | kTiledBackground);
   panel_header(id, model, ui);
   if (id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
     // Screenshots carry the step's explanation so a picture in the docs stands on its own.
@@ -174,7 +179,7 @@ void handle_requests(ViewModel& model, UiState& ui) {
         load_draft(ui, model.session().scenario);
         ui.step = model.clamp_step(ui.step);
         ui.run_error.clear();
-        ui.status = "re-ran " + ui.dump_path + ": " + model.session().dump_check;
+        ui.status = "opened " + ui.dump_path + ": " + model.session().dump_check;
         return;
     }
   } catch (const std::exception& error) {
@@ -207,7 +212,7 @@ void draw_frame(ViewModel& model, UiState& ui, double dt) {
     ImGui::SetNextWindowSize(ImVec2(display.x, timeline_height), ImGuiCond_Always);
     ImGui::Begin("Timeline", nullptr,
                  ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
-                     ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoBringToFrontOnFocus);
+                     ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoBringToFrontOnFocus | kTiledBackground);
     draw_panel(PanelId::timeline, model, ui);
     ImGui::End();
   }

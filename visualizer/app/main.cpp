@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <ctime>
+
 #include <CLI/CLI.hpp>
 #include <imgui.h>
 
@@ -106,13 +108,39 @@ double percentile(std::vector<double> values, double p) {
   return values[std::min(values.size() - 1, static_cast<std::size_t>(p * double(values.size())))];
 }
 
-double time_frame(Window& window, ViewModel& model, UiState& ui) {
-  const auto start = std::chrono::steady_clock::now();
+// Where a frame's time goes: building the UI (our panels and ImGui's layout, on the CPU) and
+// rasterising it (OpenGL; with llvmpipe that is CPU work too).
+// The machine this runs on may be busy; the process's CPU time per frame (all its threads,
+// llvmpipe's rasteriser threads included) is what the frame costs whatever else runs.
+struct FrameTimes {
+  std::vector<double> total, build, render, cpu;
+};
+
+double process_cpu_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return double(now.tv_sec) * 1e3 + double(now.tv_nsec) * 1e-6;
+}
+
+double time_frame(Window& window, ViewModel& model, UiState& ui, FrameTimes* times = nullptr) {
+  using clock = std::chrono::steady_clock;
+  const auto ms = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  const auto start = clock::now();
+  const double cpu_start = process_cpu_ms();
   window.begin_frame();
   draw_frame(model, ui, 0.0);
+  ImGui::EndFrame();  // ends the UI build; end_frame's ImGui::Render() then only assembles draw data
+  const auto built = clock::now();
   window.end_frame();
   window.finish();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const auto done = clock::now();
+  if (times) {
+    times->total.push_back(ms(start, done));
+    times->build.push_back(ms(start, built));
+    times->render.push_back(ms(built, done));
+    times->cpu.push_back(process_cpu_ms() - cpu_start);
+  }
+  return ms(start, done);
 }
 
 int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
@@ -120,26 +148,43 @@ int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
               window.renderer().c_str(), window.width(), window.height());
   for (int i = 0; i < 10; ++i) time_frame(window, model, ui);  // warm-up: fonts, first layouts
 
+  // The floor: a frame that only clears the window, i.e. what the GL driver costs per frame before
+  // any panel draws anything.
+  {
+    std::vector<double> empty;
+    for (int i = 0; i < 30; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      window.begin_frame();
+      window.end_frame();
+      window.finish();
+      empty.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::printf("empty frame (clear only): median %.2f ms\n", median(empty));
+  }
+
   // Frame time of the full layout while stepping through the whole timeline.
-  std::vector<double> times;
+  FrameTimes times;
   for (int i = 0; i < frames; ++i) {
     ui.step = i % model.timeline().size();
-    times.push_back(time_frame(window, model, ui));
+    time_frame(window, model, ui, &times);
   }
-  std::printf("full layout (timeline, scenario, memory layout, QK and softmax): median %.2f ms, p90 %.2f ms over %d frames\n",
-              median(times), percentile(times, 0.9), frames);
+  std::printf("full layout (timeline, scenario, memory layout, QK and softmax): median %.2f ms, p90 %.2f ms over %d frames\n"
+              "  of which building the UI %.2f ms, rendering %.2f ms (medians); process CPU time per frame %.2f ms\n",
+              median(times.total), percentile(times.total, 0.9), frames, median(times.build), median(times.render),
+              median(times.cpu));
 
   // Each panel alone, filling the window (the tabs the full layout does not show).
   for (int i = 0; i < kNumPanels; ++i) {
     ui.solo = static_cast<PanelId>(i);
-    std::vector<double> panel_times;
+    FrameTimes panel_times;
     for (int f = 0; f < 3; ++f) time_frame(window, model, ui);
     for (int f = 0; f < std::max(10, frames / 4); ++f) {
       ui.step = f % model.timeline().size();
-      panel_times.push_back(time_frame(window, model, ui));
+      time_frame(window, model, ui, &panel_times);
     }
     const PanelInfo& info = panel_info(static_cast<PanelId>(i));
-    std::printf("  panel %-11s median %.2f ms\n", std::string(info.name).c_str(), median(panel_times));
+    std::printf("  panel %-11s median %6.2f ms (build %5.2f, render %6.2f; CPU time %6.2f)\n", std::string(info.name).c_str(),
+                median(panel_times.total), median(panel_times.build), median(panel_times.render), median(panel_times.cpu));
   }
   ui.solo.reset();
 
@@ -212,7 +257,7 @@ int main_with_errors(int argc, char** argv) {
     model.open_dump(options.dump, ui.backend);
     load_draft(ui, model.session().scenario);
     ui.dump_path = options.dump;
-    ui.status = "re-ran " + options.dump + ": " + model.session().dump_check;
+    ui.status = "opened " + options.dump + ": " + model.session().dump_check;
   } else {
     load_draft(ui, resolve_scenario_flags(options.scenario));
     if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
@@ -298,7 +343,8 @@ int main_with_errors(int argc, char** argv) {
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - last).count();
     last = now;
-    window.begin_frame();
+    // Playing needs a steady frame rate; otherwise redraw when input arrives (or 4 times a second).
+    window.begin_frame(ui.playing ? 0.0 : 0.25);
     draw_frame(model, ui, dt);
     window.end_frame();
     handle_requests(model, ui);

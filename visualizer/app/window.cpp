@@ -117,8 +117,9 @@ Window::~Window() {
 
 bool Window::should_close() const { return glfwWindowShouldClose(window_) != 0; }
 
-void Window::begin_frame() {
-  glfwPollEvents();
+void Window::begin_frame(double wait_seconds) {
+  if (wait_seconds > 0.0) glfwWaitEventsTimeout(wait_seconds);
+  else glfwPollEvents();
   if (visible_) glfwGetFramebufferSize(window_, &width_, &height_);
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
@@ -135,7 +136,9 @@ void Window::end_frame() {
   ImGui::Render();
   if (!visible_) gl_fbo.bind_framebuffer(GL_FRAMEBUFFER, framebuffer_);
   glViewport(0, 0, width_, height_);
-  glClearColor(0.10f, 0.10f, 0.12f, 1.0f);
+  // The window background colour: the tiled windows leave their background to this clear.
+  const ImVec4 background = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
+  glClearColor(background.x, background.y, background.z, 1.0f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
   if (visible_) glfwSwapBuffers(window_);

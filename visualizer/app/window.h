@@ -25,7 +25,9 @@ class Window {
   Window& operator=(const Window&) = delete;
 
   bool should_close() const;
-  void begin_frame();               // poll events, start an ImGui frame
+  // Waits up to `wait_seconds` for input (0: just poll), then starts an ImGui frame. An idle
+  // interactive window waits, so it costs nothing while nobody touches it.
+  void begin_frame(double wait_seconds = 0.0);
   void end_frame();                 // render ImGui; swap (visible) or into the off-screen target
   void finish() const;              // glFinish: wait until the GPU (or llvmpipe) is done
   int width() const { return width_; }

@@ -4,10 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <utility>
 
-#include "core/safetensors.h"
+#include "tools/run_dump.h"
 
 namespace pal::viz {
 
@@ -40,11 +41,7 @@ std::vector<BlockOwner> read_block_table_backwards(const Scenario& scenario, con
 }
 
 // A dump that holds the kernel's output lets us check the re-run reproduces it bit for bit.
-std::string check_dump_output(const std::map<std::string, Tensor>& extra, const Tensor& rerun_output) {
-  const auto found = extra.find("output");
-  if (found == extra.end())
-    return "the dump holds no 'output' tensor, so the re-run cannot be checked against the original run";
-  const Tensor& dumped = found->second;
+std::string compare_outputs(const Tensor& dumped, const Tensor& rerun_output) {
   if (dumped.type != rerun_output.type || dumped.shape != rerun_output.shape)
     return "the dump's 'output' is " + std::string(element_type_name(dumped.type)) + " " + dumped.shape_string() +
            " but the re-run gives " + std::string(element_type_name(rerun_output.type)) + " " +
@@ -66,6 +63,18 @@ std::string check_dump_output(const std::map<std::string, Tensor>& extra, const 
     text << differing << " of " << dumped.numel() << " output elements differ from the dump's 'output' (largest |diff| "
          << largest << "): the dump was probably written by another backend or build";
   return text.str();
+}
+
+void fill_derived(Session& session) {
+  const Scenario& scenario = session.scenario;
+  auto start = std::chrono::steady_clock::now();
+  session.reference = reference_attention(scenario, session.inputs, session.run.version);
+  session.reference_ms = milliseconds_since(start);
+  session.block_owners = read_block_table_backwards(scenario, session.inputs);
+  session.strides.q_stride = std::int64_t(scenario.num_heads) * scenario.head_size;
+  session.strides.kv_head_stride = std::int64_t(scenario.head_size) * scenario.block_size;
+  session.strides.kv_block_stride = std::int64_t(scenario.num_kv_heads) * session.strides.kv_head_stride;
+  session.strides.x = key_x(scenario.kv_cache_dtype);
 }
 
 }  // namespace
@@ -102,20 +111,23 @@ Session make_session(const Scenario& scenario, Inputs inputs, Backend backend, s
   session.scenario = scenario;
   session.inputs = std::move(inputs);
   session.origin = std::move(origin);
-
-  auto start = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
   session.run = run_kernel(session.scenario, session.inputs, RunOptions{backend, true, kDefaultMaxRecordingBytes});
   session.run_ms = milliseconds_since(start);
+  fill_derived(session);
+  return session;
+}
 
-  start = std::chrono::steady_clock::now();
-  session.reference = reference_attention(session.scenario, session.inputs, session.run.version);
-  session.reference_ms = milliseconds_since(start);
-
-  session.block_owners = read_block_table_backwards(session.scenario, session.inputs);
-  session.strides.q_stride = std::int64_t(scenario.num_heads) * scenario.head_size;
-  session.strides.kv_head_stride = std::int64_t(scenario.head_size) * scenario.block_size;
-  session.strides.kv_block_stride = std::int64_t(scenario.num_kv_heads) * session.strides.kv_head_stride;
-  session.strides.x = key_x(scenario.kv_cache_dtype);
+Session make_session(const Scenario& scenario, Inputs inputs, KernelRun run, std::string origin) {
+  validate_scenario(scenario);
+  validate_inputs(scenario, inputs);
+  if (!run.recording) throw ScenarioError(origin + ": the run holds no recording to show");
+  Session session;
+  session.scenario = scenario;
+  session.inputs = std::move(inputs);
+  session.origin = std::move(origin);
+  session.run = std::move(run);
+  fill_derived(session);
   return session;
 }
 
@@ -126,12 +138,25 @@ Session make_session(const Scenario& scenario, Backend backend) {
 }
 
 Session session_from_dump(const std::string& path, Backend backend) {
-  std::map<std::string, Tensor> extra;
-  auto [scenario, inputs] = load_inputs(path, &extra);
-  Session session = make_session(scenario, std::move(inputs), backend, "dump file " + path);
+  LoadedDump dump = read_run_dump(path);
+  if (dump.run && dump.run->recording) {
+    const std::string recorded_on = dump.run->device_name.empty() ? std::string(backend_name(dump.run->backend))
+                                                                  : dump.run->device_name;
+    Session session = make_session(dump.scenario, std::move(dump.inputs), std::move(*dump.run),
+                                   "dump file " + path + " (recorded on " + recorded_on + ")");
+    session.dump_path = path;
+    session.dump_check = "showing the recording stored in the dump, as recorded on " + recorded_on + "; nothing was re-run";
+    return session;
+  }
+  std::optional<Tensor> stored_output;
+  if (dump.run) stored_output = dump.run->output;
+  Session session = make_session(dump.scenario, std::move(dump.inputs), backend,
+                                 "dump file " + path + " (inputs re-run here with the recording probe)");
   session.dump_path = path;
-  session.dump_check = check_dump_output(extra, session.run.output);
-  session.dump_extra_tensors = std::move(extra);
+  session.rerun_from_dump = true;
+  session.dump_check = stored_output ? "the dump holds no recording, so its inputs were re-run here; " +
+                                           compare_outputs(*stored_output, session.run.output)
+                                     : "the dump holds inputs only (no output, no recording): its inputs were re-run here";
   return session;
 }
 

@@ -5,9 +5,11 @@
 //
 // Where a run comes from:
 //   - a scenario: the inputs are generated from its seed (core/inputs.h), then the kernel runs;
-//   - a dump file (safetensors, as pal-run --output writes): its inputs and scenario are read back
-//     and the kernel is run again with the recording probe. The dump's own tensors other than the
-//     inputs are kept; when it holds an "output" the re-run is checked against it.
+//   - a dump file (safetensors, as pal-run --output writes, tools/run_dump.h): when it holds the
+//     recording (kernel.recording_buffer), that recording is shown as it is (a GPU run can be
+//     studied on a machine without a GPU); when it holds only inputs (or an output without a
+//     recording), the kernel is run again here with the recording probe, and a stored output is
+//     checked against the re-run.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +49,8 @@ struct Session {
   ReferenceRun reference; // same inputs, same version as the run
   std::string origin;     // "scenario (inputs generated from seed 0)" or "dump file <path>"
   std::string dump_path;  // empty unless loaded from a dump
-  std::map<std::string, Tensor> dump_extra_tensors;  // a dump's tensors besides the inputs
-  std::string dump_check;  // what comparing the dump's "output" with the re-run found (or why none)
+  bool rerun_from_dump = false;  // true when the dump held no recording and the kernel ran here
+  std::string dump_check;  // what was shown from the dump, and what comparing outputs found
   std::vector<BlockOwner> block_owners;  // [num_blocks]
   Strides strides;
   double run_ms = 0.0;        // wall time of run_kernel (emulator or GPU), with recording
@@ -72,8 +74,10 @@ struct Session {
 Session make_session(const Scenario& scenario, Backend backend);
 // Same from an input set (used by the dump loader and by tests that craft inputs).
 Session make_session(const Scenario& scenario, Inputs inputs, Backend backend, std::string origin);
-// Reads a dump written by pal-run --output (or any safetensors file holding the kernel inputs) and
-// re-runs the recording from its inputs. Throws ScenarioError naming the file and the problem.
+// From a run that already happened (it must hold a recording): only the reference is computed.
+Session make_session(const Scenario& scenario, Inputs inputs, KernelRun run, std::string origin);
+// Reads a dump written by pal-run --output (or any safetensors file holding the kernel inputs): its
+// recording when it has one, else a re-run of its inputs. Throws ScenarioError naming the file.
 Session session_from_dump(const std::string& path, Backend backend);
 
 }  // namespace pal::viz

@@ -119,11 +119,14 @@ void draw_query(const Now& now) {
                      s.scenario.num_seqs, s.scenario.num_heads, head_size, std::string(dtype_name(s.scenario.dtype)).c_str(),
                      now.model.seq_idx(), now.model.head_idx(), head_size / vec, vec, now.g.thread_group_size(), vec);
   const int heads = s.scenario.num_heads;
+  // The focused head and its neighbours (at most 16 rows, however many heads there are).
+  const int first_head = std::clamp(now.model.head_idx() - 8, 0, std::max(0, heads - 16));
+  const int last_head = std::min(heads, first_head + 16);
   const float row_h = ch + 18.0f;
-  const Canvas c = begin_canvas("##query", ImVec2(90.0f + cw * float(head_size) + 4, row_h * float(heads) + 4));
+  const Canvas c = begin_canvas("##query", ImVec2(90.0f + cw * float(head_size) + 4, row_h * float(last_head - first_head) + 4));
   const std::int64_t seq_base = std::int64_t(now.model.seq_idx()) * heads * head_size;
-  for (int head = 0; head < heads; ++head) {
-    const float y = float(head) * row_h;
+  for (int head = first_head; head < last_head; ++head) {
+    const float y = float(head - first_head) * row_h;
     const bool focused = head == now.model.head_idx();
     c.draw->AddText(c.at(0, y + 3), focused ? kSelectionColour : IM_COL32(150, 150, 150, 255),
                     ("q[" + std::to_string(now.model.seq_idx()) + "][" + std::to_string(head) + "]").c_str());
@@ -227,13 +230,23 @@ void draw_key(const Now& now) {
       const float y = grid_top + float(chunk) * ch;
       c.draw->AddText(c.at(0, y - 1), IM_COL32(160, 160, 160, 255),
                       ("d " + std::to_string(chunk * x) + "-" + std::to_string(chunk * x + x - 1)).c_str());
-      for (int slot = 0; slot < bs; ++slot)
-        for (int e = 0; e < x; ++e) {
-          const std::int64_t element = key_element(s, physical, now.kv_head, chunk * x + e, slot);
-          const Loader* load = now.loader(TensorKind::key_cache, element);
-          const float x0 = label_w + float(slot * x + e) * cw;
-          c.draw->AddRectFilled(c.at(x0, y), c.at(x0 + cw, y + ch - 1), now.fill(load));
+      // A row is block_size * x elements in memory order; runs of one colour (a lane's vec) are
+      // drawn as one rectangle, which keeps software GL fast.
+      int run_start = 0;
+      ImU32 run_colour = 0;
+      for (int column = 0; column <= bs * x; ++column) {
+        ImU32 colour = 0;
+        if (column < bs * x) {
+          const std::int64_t element = key_element(s, physical, now.kv_head, chunk * x + column % x, column / x);
+          colour = now.fill(now.loader(TensorKind::key_cache, element));
         }
+        if (column == bs * x || (column > run_start && colour != run_colour)) {
+          c.draw->AddRectFilled(c.at(label_w + float(run_start) * cw, y), c.at(label_w + float(column) * cw, y + ch - 1),
+                                run_colour);
+          run_start = column;
+        }
+        run_colour = colour;
+      }
     }
     // Token (x-chunk) separators, padding hatches, the focused thread's outline, row borders.
     for (int slot = 0; slot <= bs; ++slot) {
@@ -355,12 +368,12 @@ void draw_value(const Now& now) {
                         .c_str());
     const float grid_top = top + 34.0f;
     for (int d = 0; d < hs; ++d)
-      for (int slot = 0; slot < bs; ++slot) {
+      for (int slot = 0; slot < bs; slot += vv) {
+        // One lane loads a whole v_vec (V_VEC_SIZE slots of the row): one colour, one rectangle.
         const Loader* load = now.loader(TensorKind::value_cache, value_element(s, physical, now.kv_head, d, slot));
         const float x0 = left + float(slot) * cw, y = grid_top + float(d) * ch;
-        c.draw->AddRectFilled(c.at(x0, y), c.at(x0 + cw, y + ch), now.fill(load));
-        if (now.outlined(load) && slot % vv == 0)
-          c.draw->AddRect(c.at(x0, y), c.at(x0 + float(vv) * cw, y + ch), kSelectionColour, 0, 0, 1.5f);
+        c.draw->AddRectFilled(c.at(x0, y), c.at(x0 + float(vv) * cw, y + ch), now.fill(load));
+        if (now.outlined(load)) c.draw->AddRect(c.at(x0, y), c.at(x0 + float(vv) * cw, y + ch), kSelectionColour, 0, 0, 1.5f);
       }
     for (int slot = 0; slot <= bs; slot += vv)
       c.draw->AddLine(c.at(left + float(slot) * cw, grid_top), c.at(left + float(slot) * cw, grid_top + ch * float(hs)),

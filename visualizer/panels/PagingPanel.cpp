@@ -77,9 +77,13 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
     canvas.draw->AddRectFilled(canvas.at(box.x, box.y), canvas.at(split, box.w), colour);
   };
 
-  // Arrows first, so boxes draw over them.
+  // Arrows first, so boxes draw over them. With many blocks only the focused sequence's arrows are
+  // drawn: a hundred crossing arrows hide more than they show.
+  int total_blocks = 0;
+  for (int seq = 0; seq < s.scenario.num_seqs; ++seq) total_blocks += divide_round_up(s.seq_len(seq), block_size);
   for (int seq = 0; seq < s.scenario.num_seqs; ++seq) {
     const bool focused = seq == model.seq_idx();
+    if (!focused && total_blocks > 32) continue;
     for (int logical = 0; logical < divide_round_up(s.seq_len(seq), block_size); ++logical) {
       const ImVec4 from = logical_box(seq, logical);
       const ImVec4 to = pool_box(s.physical_block(seq, logical));
@@ -98,6 +102,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
                          seq == model.seq_idx() ? kSelectionColour : kTextLight, label.c_str());
     for (int logical = 0; logical < blocks; ++logical) {
       const ImVec4 box = logical_box(seq, logical);
+      if (!ImGui::IsRectVisible(canvas.at(box.x, box.y), canvas.at(box.z, box.w))) continue;
       const int valid = std::min(block_size, seq_len - logical * block_size);
       partial_fill(box, sequence_colour(seq), valid);
       const std::string text = "L" + std::to_string(logical) + " -> P" + std::to_string(s.physical_block(seq, logical)) +
@@ -109,6 +114,12 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
             canvas.draw->AddRect(canvas.at(box.x - 2, box.y - 2), canvas.at(box.z + 2, box.w + 2), kSelectionColour, 0, 0, 2.5f);
             canvas.draw->AddText(canvas.at(box.z - 20, box.w - 14), kTextDark, ("w" + std::to_string(warp)).c_str());
           }
+      // v2: a partition starts here (its own thread block).
+      if (s.is_v2() && logical > 0 && (logical * block_size) % s.scenario.partition_size == 0) {
+        canvas.draw->AddLine(canvas.at(box.x - gap * 0.5f, box.y - 3), canvas.at(box.x - gap * 0.5f, box.w + 3), kSelectionColour, 3.0f);
+        canvas.draw->AddText(canvas.at(box.x, box.y - 12), kSelectionColour,
+                             ("partition " + std::to_string(logical * block_size / s.scenario.partition_size)).c_str());
+      }
       if (canvas.hovered(box.x, box.y, box.z, box.w))
         ImGui::SetTooltip("seq %d, logical block %d = tokens %d-%d\nblock_tables[%d][%d] = %d\n%d of %d slots hold tokens%s", seq,
                           logical, logical * block_size, logical * block_size + valid - 1, seq, logical,
@@ -120,6 +131,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   canvas.draw->AddText(canvas.at(0, pool_top + 4), kTextLight, "KV-cache pool (physical blocks)");
   for (int physical = 0; physical < num_blocks; ++physical) {
     const ImVec4 box = pool_box(physical);
+    if (!ImGui::IsRectVisible(canvas.at(box.x, box.y), canvas.at(box.z, box.w))) continue;
     const BlockOwner& owner = s.block_owners[static_cast<std::size_t>(physical)];
     if (owner.seq_idx >= 0) partial_fill(box, sequence_colour(owner.seq_idx), owner.num_valid_tokens);
     else canvas.draw->AddRect(canvas.at(box.x, box.y), canvas.at(box.z, box.w), IM_COL32(120, 120, 130, 255));
@@ -142,16 +154,22 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   const int columns = static_cast<int>(s.inputs.block_tables.shape.at(1));
   ImGui::TextDisabled("block_tables [num_seqs = %d, max_num_blocks_per_seq = %d] (int32; -1 = no block)", s.scenario.num_seqs,
                       columns);
-  if (ImGui::BeginTable("block_tables", columns + 1, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) {
-    for (int seq = 0; seq < s.scenario.num_seqs; ++seq) {
-      ImGui::TableNextRow();
-      ImGui::TableNextColumn();
-      ImGui::Text("seq %d", seq);
-      for (int c = 0; c < columns; ++c) {
+  // Long tables wrap: ImGui tables hold at most 64 columns, and 32 entries a line stay readable.
+  constexpr int kPerLine = 32;
+  const int shown_columns = std::min(columns, kPerLine);
+  if (ImGui::BeginTable("block_tables", shown_columns + 1, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) {
+    for (int seq = 0; seq < std::min(s.scenario.num_seqs, 256); ++seq) {
+      for (int first = 0; first < columns; first += kPerLine) {
+        ImGui::TableNextRow();
         ImGui::TableNextColumn();
-        const int entry = s.inputs.block_tables.data<std::int32_t>()[seq * columns + c];
-        if (entry < 0) ImGui::TextDisabled("-1");
-        else ImGui::Text("%d", entry);
+        if (first == 0) ImGui::Text("seq %d", seq);
+        else ImGui::TextDisabled("[%d..]", first);
+        for (int c = first; c < std::min(columns, first + kPerLine); ++c) {
+          ImGui::TableNextColumn();
+          const int entry = s.inputs.block_tables.data<std::int32_t>()[std::int64_t(seq) * columns + c];
+          if (entry < 0) ImGui::TextDisabled("-1");
+          else ImGui::Text("%d", entry);
+        }
       }
     }
     ImGui::EndTable();
