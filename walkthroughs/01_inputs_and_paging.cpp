@@ -35,7 +35,7 @@ void show_batch(Walkthrough& w) {
   out.print(table);
   out.line();
   out.paragraph("A sequence's last kv_block is usually partly filled. Its unused slots are still part of the "
-                "kv_block, and the kernel will meet them: chapters 6 and 7 show what it does about them.");
+                "kv_block, and the kernel will meet them: chapters 5 and 7 show what it does about them.");
 }
 
 void show_tensors(Walkthrough& w) {

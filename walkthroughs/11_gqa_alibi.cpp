@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   chapter.scenario.num_kv_heads = 2;
   chapter.scenario.alibi = true;
   chapter.focus_seq = 1;
-  chapter.focus_head = 5;
+  chapter.focus_head = 2;
   return run_chapter(argc, argv, chapter, [](Walkthrough& w) {
     show_mapping(w);
     show_rereads(w);

@@ -1,0 +1,29 @@
+# Renders one picture of the docs with pal-viz, off-screen under Xvfb (cmake -P).
+#
+# The run is the chapter's own: the walkthrough prints the pal-viz flags of its default scenario and
+# focus (--viz-args), so the picture and the captured output of a chapter show the same run.
+#
+#   -DPROGRAM=pal-NN-topic -DVIZ=pal-viz -DXVFB_RUN=xvfb-run -DOUTPUT=x.png
+#   -DPANEL=memory -DSTEP=qk_logits [-DFIGURE=key] [-DSIZE=1200x700] [-DEXTRA="--lane;3"]
+execute_process(COMMAND ${PROGRAM} --viz-args RESULT_VARIABLE status OUTPUT_VARIABLE args ERROR_VARIABLE err)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${PROGRAM} --viz-args exited with ${status}: ${err}")
+endif()
+string(STRIP "${args}" args)
+separate_arguments(args UNIX_COMMAND "${args}")
+set(command ${XVFB_RUN} -a ${VIZ} ${args} --backend emulator --panel ${PANEL} --step ${STEP} --screenshot ${OUTPUT})
+if(FIGURE)
+  list(APPEND command --figure ${FIGURE})
+endif()
+if(SIZE)
+  list(APPEND command --size ${SIZE})
+endif()
+if(EXTRA)
+  list(APPEND command ${EXTRA})
+endif()
+file(REMOVE ${OUTPUT})
+execute_process(COMMAND ${command} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT status EQUAL 0 OR NOT EXISTS ${OUTPUT})
+  string(REPLACE ";" " " shown "${command}")
+  message(FATAL_ERROR "pal-viz did not write ${OUTPUT} (exit ${status})\ncommand: ${shown}\n${out}\n${err}")
+endif()
