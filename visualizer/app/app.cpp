@@ -21,7 +21,7 @@ constexpr ImGuiWindowFlags kTiledBackground = ImGuiWindowFlags_NoBackground;
 
 void draw_panel(PanelId id, ViewModel& model, UiState& ui) {
   if (!model.ready() && id != PanelId::scenario) {
-    ImGui::TextWrapped("No run yet: fix the scenario in the Scenario panel. %s", ui.run_error.c_str());
+    text_wrapped("No run yet: fix the scenario in the Scenario panel. %s", ui.run_error.c_str());
     return;
   }
   switch (id) {
@@ -102,7 +102,7 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
   panel_header(id, model, ui);
   if (id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
     // Screenshots carry the step's explanation so a picture in the docs stands on its own.
-    ImGui::PushTextWrapPos(0.0f);
+    push_visible_wrap();
     ImGui::TextDisabled("%s", model.step(ui.step).description.c_str());
     ImGui::PopTextWrapPos();
     ImGui::Separator();

@@ -89,14 +89,14 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
       c.draw->AddLine(c.at(sx, y0 - 2), c.at(sx, y0 + line_h + 2), IM_COL32(230, 230, 230, 200), sector % 4 == 0 ? 2.0f : 1.0f);
     }
   }
-  ImGui::PushTextWrapPos(0.0f);
+  push_visible_wrap();
   ImGui::TextDisabled("Dark red = fetched sectors; coloured = bytes a lane asked for (lane number inside); white ticks = 32-byte "
                       "sector boundaries. Addresses are byte offsets from %s's base (256-byte aligned).",
                       std::string(tensor_name(tensor_of(load.kind))).c_str());
   ImGui::PopTextWrapPos();
   if (load.kind == LoadKind::key) {
     const Footprint what_if = token_major_what_if(s, load);
-    ImGui::TextWrapped("What if k_cache had no x split ([block, kv_head, token, dim], token-major)? The same lanes asking for the "
+    text_wrapped("What if k_cache had no x split ([block, kv_head, token, dim], token-major)? The same lanes asking for the "
                        "same (token, dim) pairs would touch %d sectors in %d lines: efficiency %.0f%%. The x-chunk layout "
                        "puts the %d tokens' chunk j side by side, so a warp's k_vecs[j] is one contiguous run.",
                        static_cast<int>(what_if.sectors.size()), static_cast<int>(what_if.lines.size()),

@@ -105,6 +105,27 @@ void hatch(const Canvas& c, float x0, float y0, float x1, float y1) {
   c.draw->AddLine(c.at(x0, y1), c.at(x1, y0), kPaddingHatch, 1.0f);
 }
 
+// A grid of rows x columns cells that wraps its columns into bands of the visible width, each band
+// with its own column header: q_vecs and k_vecs have up to 64 columns.
+struct BandedGrid {
+  float label_w, cell_w, cell_h, header_h = 20.0f, gap = 10.0f;
+  int rows, columns, per_band;
+  BandedGrid(float label, float cw, float ch, int num_rows, int num_columns)
+      : label_w(label), cell_w(cw), cell_h(ch), rows(num_rows), columns(num_columns) {
+    per_band = std::clamp(int((ImGui::GetContentRegionAvail().x - label_w - 4) / cell_w), 1, std::max(1, columns));
+  }
+  int bands() const { return divide_round_up(columns, per_band); }
+  float band_h() const { return header_h + cell_h * float(rows) + gap; }
+  ImVec2 size() const { return ImVec2(label_w + cell_w * float(std::min(per_band, columns)) + 4, band_h() * float(bands())); }
+  float x(int column) const { return label_w + float(column % per_band) * cell_w; }
+  float y(int row, int column) const { return float(column / per_band) * band_h() + header_h + float(row) * cell_h; }
+  float header_y(int column) const { return float(column / per_band) * band_h(); }
+};
+
+std::string dim_range(int first, int count) {
+  return count == 1 ? "d " + std::to_string(first) : "d " + std::to_string(first) + "-" + std::to_string(first + count - 1);
+}
+
 // ---- query ---------------------------------------------------------------------------------------
 
 void draw_query(const Now& now) {
@@ -113,7 +134,7 @@ void draw_query(const Now& now) {
   const float avail = ImGui::GetContentRegionAvail().x - 90.0f;
   const float cw = std::clamp(avail / float(head_size), 6.0f, 30.0f) * now.ui.memory_zoom;
   const float ch = 22.0f * now.ui.memory_zoom;
-  ImGui::TextWrapped("q [num_seqs, num_heads, head_size] = [%d, %d, %d], %s: the rows of seq %d. Thread block (head %d) "
+  text_wrapped("q [num_seqs, num_heads, head_size] = [%d, %d, %d], %s: the rows of seq %d. Thread block (head %d) "
                      "reads its own row, %d vecs of VEC_SIZE = %d elements (16 bytes per thread group = %d lanes x %d "
                      "elements). Label under each vec: the thread that copies it into q_vecs.",
                      s.scenario.num_seqs, s.scenario.num_heads, head_size, std::string(dtype_name(s.scenario.dtype)).c_str(),
@@ -156,36 +177,38 @@ void draw_query(const Now& now) {
 
 void draw_q_vecs(const Now& now) {
   const int groups = now.g.thread_group_size(), columns = now.g.num_vecs_per_thread(), vec = now.g.vec_size();
-  ImGui::TextWrapped("__shared__ Q_vec q_vecs[THREAD_GROUP_SIZE = %d][NUM_VECS_PER_THREAD = %d], each a vec of %d "
+  text_wrapped("__shared__ Q_vec q_vecs[THREAD_GROUP_SIZE = %d][NUM_VECS_PER_THREAD = %d], each a vec of %d "
                      "elements (values from the recording). Row r is what lane r of every thread group multiplies with "
                      "its key vecs; column i was copied by thread group i. Row r holds dims (r + i*%d)*%d ...",
                      groups, columns, vec, groups, vec);
   const ThreadBlockRecord record(now.s.recording(), now.tb);
   const float cw = std::max(80.0f, 60.0f + 18.0f * float(vec)) * now.ui.memory_zoom * 0.8f;
   const float ch = 44.0f * now.ui.memory_zoom;
-  const Canvas c = begin_canvas("##q_vecs", ImVec2(70 + cw * float(columns) + 4, 20 + ch * float(groups) + 4));
+  const BandedGrid grid(70.0f, cw, ch, groups, columns);
+  const Canvas c = begin_canvas("##q_vecs", grid.size());
   const std::int64_t q_base = (std::int64_t(now.model.seq_idx()) * now.s.scenario.num_heads + now.model.head_idx()) *
                               now.g.head_size;
-  for (int i = 0; i < columns; ++i)
-    c.draw->AddText(c.at(70 + float(i) * cw + 4, 0), IM_COL32(200, 200, 200, 255), ("i = " + std::to_string(i)).c_str());
+  for (int i = 0; i < columns; ++i) {
+    c.draw->AddText(c.at(grid.x(i) + 4, grid.header_y(i)), IM_COL32(200, 200, 200, 255), ("i = " + std::to_string(i)).c_str());
+    if (i % grid.per_band == 0)
+      for (int r = 0; r < groups; ++r)
+        c.draw->AddText(c.at(0, grid.y(r, i) + 4), IM_COL32(200, 200, 200, 255), ("row " + std::to_string(r)).c_str());
+  }
   for (int r = 0; r < groups; ++r) {
-    const float y = 20 + float(r) * ch;
-    c.draw->AddText(c.at(0, y + 4), IM_COL32(200, 200, 200, 255), ("row " + std::to_string(r)).c_str());
     for (int i = 0; i < columns; ++i) {
       const int vec_idx = r + i * groups;
       const int first_dim = vec_idx * vec;
       const Loader* load = now.loader(TensorKind::query, q_base + first_dim);
-      const float x = 70 + float(i) * cw;
-      const std::string text = "d " + std::to_string(first_dim) + "-" + std::to_string(first_dim + vec - 1) + "\n" +
-                               (load ? "t" + std::to_string(load->thread) : std::string("?"));
+      const float x = grid.x(i), y = grid.y(r, i);
+      const std::string text = dim_range(first_dim, vec) + "\n" + (load ? "t" + std::to_string(load->thread) : std::string("?"));
       draw_cell(c, x, y, x + cw - 2, y + ch - 2, now.fill(load), nullptr, now.outlined(load) ? kSelectionColour : 0);
       c.draw->AddText(c.at(x + 4, y + 3), text_colour_on(now.fill(load)), text.c_str());
       if (c.hovered(x, y, x + cw, y + ch)) {
         std::string values;
         for (int e = 0; e < vec; ++e)
           values += (e ? ", " : "") + format_value(record.q_vec_element((r * columns + i) * vec + e), 5);
-        ImGui::SetTooltip("q_vecs[%d][%d] = (%s)\n= q dims %d-%d (vec %d of the head)\ncopied by %s", r, i, values.c_str(),
-                          first_dim, first_dim + vec - 1, vec_idx,
+        ImGui::SetTooltip("q_vecs[%d][%d] = (%s)\n= q %s (vec %d of the head)\ncopied by %s", r, i, values.c_str(),
+                          dim_range(first_dim, vec).c_str(), vec_idx,
                           load ? thread_label(now.model, load->thread).c_str() : "nobody");
         if (load) note_hovered_thread(now.ui, load->thread);
         if (load && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) now.ui.selected_thread = load->thread;
@@ -199,7 +222,7 @@ void draw_q_vecs(const Now& now) {
 void draw_key(const Now& now) {
   const Session& s = now.s;
   const int bs = now.g.block_size, x = now.g.x(), chunks = now.g.head_size / x;
-  ImGui::TextWrapped("k_cache [num_blocks, num_kv_heads, head_size/x, block_size, x] with x = %d (16 bytes): kv head %d's "
+  text_wrapped("k_cache [num_blocks, num_kv_heads, head_size/x, block_size, x] with x = %d (16 bytes): kv head %d's "
                      "part of each kv_block of seq %d, in memory order. A row is one x-chunk (dims c*x ... c*x+%d) of all "
                      "%d tokens, each token's %d elements side by side: the x split. A thread group reads one token; its "
                      "lanes read %d elements each, so a warp's k_vecs[j] load is one whole row. Red slashes: padding slots "
@@ -284,7 +307,7 @@ void draw_k_vecs(const Now& now) {
   const int warp = thread / kWarpSize;
   const int iteration = now.current_iteration(StepKind::qk_iteration);
   const int logical = now.range.start_block_idx + warp + iteration * now.g.num_warps();
-  ImGui::TextWrapped("K_vec k_vecs[NUM_VECS_PER_THREAD = %d] in the registers of each lane of thread group %d (warp %d) at "
+  text_wrapped("K_vec k_vecs[NUM_VECS_PER_THREAD = %d] in the registers of each lane of thread group %d (warp %d) at "
                      "QK iteration %d. Select a lane elsewhere to pick another group. Lane r's k_vecs[j] holds key dims "
                      "of vec r + j*%d, the same dims as its q_vecs row r, so the lane's partial dot product needs no "
                      "exchange until the group's final butterfly.",
@@ -301,31 +324,35 @@ void draw_k_vecs(const Now& now) {
               format_value(token_record.logit, 6).c_str(), token_record.masked ? " (masked: past seq_len)" : "");
   const float cw = std::max(90.0f, 40.0f + 16.0f * float(vec)) * now.ui.memory_zoom * 0.8f;
   const float ch = 44.0f * now.ui.memory_zoom;
-  const Canvas c = begin_canvas("##k_vecs", ImVec2(90 + cw * float(nv) + 4, 20 + ch * float(tgs) + 4));
+  const BandedGrid grid(90.0f, cw, ch, tgs, nv);
+  const Canvas c = begin_canvas("##k_vecs", grid.size());
   const int physical = s.physical_block(now.model.seq_idx(), logical);
-  for (int j = 0; j < nv; ++j)
-    c.draw->AddText(c.at(90 + float(j) * cw + 4, 0), IM_COL32(200, 200, 200, 255), ("j = " + std::to_string(j)).c_str());
+  for (int j = 0; j < nv; ++j) {
+    c.draw->AddText(c.at(grid.x(j) + 4, grid.header_y(j)), IM_COL32(200, 200, 200, 255), ("j = " + std::to_string(j)).c_str());
+    if (j % grid.per_band == 0)
+      for (int r = 0; r < tgs; ++r) {
+        const int lane_thread = group * tgs + r;
+        c.draw->AddText(c.at(0, grid.y(r, j) + 4), IM_COL32(200, 200, 200, 255),
+                        ("t" + std::to_string(lane_thread) + " lane " + std::to_string(lane_thread % kWarpSize)).c_str());
+      }
+  }
   for (int r = 0; r < tgs; ++r) {
     const int lane_thread = group * tgs + r;
-    const float y = 20 + float(r) * ch;
-    c.draw->AddText(c.at(0, y + 4), IM_COL32(200, 200, 200, 255), ("t" + std::to_string(lane_thread) + " lane " + std::to_string(lane_thread % kWarpSize)).c_str());
     for (int j = 0; j < nv; ++j) {
       const int vec_idx = r + j * tgs;
       const int first_dim = vec_idx * vec;
       const std::int64_t element = key_element(s, physical, now.kv_head, first_dim, slot);
       const Loader* load = now.loader(TensorKind::key_cache, element);
-      const float x0 = 90 + float(j) * cw;
+      const float x0 = grid.x(j), y = grid.y(r, j);
       draw_cell(c, x0, y, x0 + cw - 2, y + ch - 2, now.fill(load), nullptr, now.outlined(load) ? kSelectionColour : 0);
       c.draw->AddText(c.at(x0 + 4, y + 3), text_colour_on(now.fill(load)),
-                      ("d " + std::to_string(first_dim) + "-" + std::to_string(first_dim + vec - 1) + "\n@" +
-                       std::to_string(element))
-                          .c_str());
+                      (dim_range(first_dim, vec) + "\n@" + std::to_string(element)).c_str());
       if (c.hovered(x0, y, x0 + cw, y + ch)) {
         std::string values;
         for (int e = 0; e < vec; ++e) values += (e ? ", " : "") + format_value(s.inputs.key_cache.get_float(element + e), 5);
-        ImGui::SetTooltip("k_vecs[%d] of thread %d = (%s)\nkey dims %d-%d of token %d, element offset %lld\n"
+        ImGui::SetTooltip("k_vecs[%d] of thread %d = (%s)\nkey %s of token %d, element offset %lld\n"
                           "offset1 = (vec_idx * VEC_SIZE) / x = %d, offset2 = %% x = %d",
-                          j, lane_thread, values.c_str(), first_dim, first_dim + vec - 1, token,
+                          j, lane_thread, values.c_str(), dim_range(first_dim, vec).c_str(), token,
                           static_cast<long long>(element), first_dim / now.g.x(), first_dim % now.g.x());
         note_hovered_thread(now.ui, lane_thread);
         if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) now.ui.selected_thread = lane_thread;
@@ -339,7 +366,7 @@ void draw_k_vecs(const Now& now) {
 void draw_value(const Now& now) {
   const Session& s = now.s;
   const int bs = now.g.block_size, hs = now.g.head_size, vv = now.g.v_vec_size();
-  ImGui::TextWrapped("v_cache [num_blocks, num_kv_heads, head_size, block_size]: kv head %d's part of each kv_block of seq "
+  text_wrapped("v_cache [num_blocks, num_kv_heads, head_size, block_size]: kv head %d's part of each kv_block of seq "
                      "%d. Row = one head dim, its %d tokens side by side (token-minor). Lane L reads %d consecutive tokens "
                      "(16 bytes) of rows L/%d + i*%d; white lines mark those 16-byte v_vecs.",
                      now.kv_head, now.model.seq_idx(), bs, vv, now.g.num_v_vecs_per_row(), now.g.num_rows_per_iter());
@@ -399,7 +426,7 @@ void draw_value(const Now& now) {
 void draw_logits_vec(const Now& now) {
   const int bs = now.g.block_size, vv = now.g.v_vec_size(), nvr = now.g.num_v_vecs_per_row();
   const bool have_probs = now.model.reached(now.step, StepKind::normalize_pass, now.partition, 0);
-  ImGui::TextWrapped("The logits buffer in shared memory, one row per kv_block, read by the V loop as logits_vec: %d "
+  text_wrapped("The logits buffer in shared memory, one row per kv_block, read by the V loop as logits_vec: %d "
                      "probabilities (the same %d tokens as the lane's v_vec), converted to %s. Chunk c of a block is read "
                      "by the lanes L with L %% %d == c of the warp that owns the block. %s",
                      vv, vv, std::string(dtype_name(now.s.scenario.dtype)).c_str(), nvr,
@@ -457,7 +484,7 @@ void draw_v_vec(const Now& now) {
   const int vv = now.g.v_vec_size(), nvr = now.g.num_v_vecs_per_row();
   const int iteration = now.current_iteration(StepKind::v_iteration);
   const int logical = now.range.start_block_idx + warp + iteration * now.g.num_warps();
-  ImGui::TextWrapped("V_vec v_vec: what thread %d (warp %d, lane %d) reads at V iteration %d, one 16-byte vec per row it "
+  text_wrapped("V_vec v_vec: what thread %d (warp %d, lane %d) reads at V iteration %d, one 16-byte vec per row it "
                      "owns (rows lane/%d + i*%d), multiplied with its logits_vec and added to accs[i]. Select another lane "
                      "to follow it.",
                      thread, warp, lane, iteration, nvr, now.g.num_rows_per_iter());

@@ -75,7 +75,7 @@ void accs_heatmap(const ViewModel& model, UiState& ui, int step) {
   float scale = 1e-12f;
   for (float v : accs)
     if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
-  ImGui::TextWrapped("accs[NUM_ROWS_PER_THREAD = %d] of every lane, %s. Column i of lane L is head dim L/%d + i*%d. Red "
+  text_wrapped("accs[NUM_ROWS_PER_THREAD = %d] of every lane, %s. Column i of lane L is head dim L/%d + i*%d. Red "
                      "positive, blue negative (|max| = %s); dim = lanes idle at this step.",
                      rows, what.c_str(), g.num_v_vecs_per_row(), g.num_rows_per_iter(), format_value(scale, 3).c_str());
   const float cw = std::clamp(ImGui::GetContentRegionAvail().x / float(g.num_warps() * (rows + 3)), 6.0f, 40.0f);
@@ -163,7 +163,7 @@ void error_heatmap(const ViewModel& model) {
       worst = std::isnan(ulps) ? NAN : std::max(worst, ulps);
       above_one += ulps > 1.0f;
     }
-  ImGui::TextWrapped("Final output of the whole run vs the scalar reference, |kernel - reference| in ulps of %s (green 0, "
+  text_wrapped("Final output of the whole run vs the scalar reference, |kernel - reference| in ulps of %s (green 0, "
                      "red >= 4). Largest: %s ulp; %d of %d elements differ by more than 1 ulp. Rows: (seq, head); columns: dims.",
                      std::string(dtype_name(s.scenario.dtype)).c_str(), format_value(worst, 3).c_str(), above_one, seqs * heads * hs);
   const float cw = std::clamp((ImGui::GetContentRegionAvail().x - 70) / float(hs), 2.0f, 14.0f);

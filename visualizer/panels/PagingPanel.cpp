@@ -108,6 +108,13 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
       const std::string text = "L" + std::to_string(logical) + " -> P" + std::to_string(s.physical_block(seq, logical)) +
                                (valid < block_size ? "\n" + std::to_string(valid) + "/" + std::to_string(block_size) : "");
       canvas.draw->AddText(canvas.at(box.x + 3, box.y + 2), kTextDark, text.c_str());
+      // The selected lane's warp takes blocks warp, warp + NUM_WARPS, ... of each partition.
+      const int lane_focus = focus_thread(ui);
+      if (seq == model.seq_idx() && lane_focus >= 0) {
+        const int blocks_per_partition = s.is_v2() ? s.scenario.partition_size / block_size : blocks;
+        if ((logical % blocks_per_partition) % s.geometry().num_warps() == lane_focus / kWarpSize)
+          canvas.draw->AddRect(canvas.at(box.x + 2, box.y + 2), canvas.at(box.z - 2, box.w - 2), IM_COL32(255, 255, 255, 200), 0, 0, 1.5f);
+      }
       if (seq == model.seq_idx())
         for (std::size_t warp = 0; warp < working.size(); ++warp)
           if (working[warp] == logical) {

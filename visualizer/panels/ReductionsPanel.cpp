@@ -118,7 +118,7 @@ void draw_tree(const ViewModel& model, UiState& ui, int step, int partition, con
   const int dim = std::clamp(ui.reduction_row, 0, g.head_size - 1);
   const int row = dim / g.num_rows_per_iter();
   const int lane = (dim % g.num_rows_per_iter()) * g.num_v_vecs_per_row();
-  ImGui::TextWrapped("Dim %d lives in accs[%d] of lane %d of every warp (after the LV reduction). Each level, the upper half "
+  text_wrapped("Dim %d lives in accs[%d] of lane %d of every warp (after the LV reduction). Each level, the upper half "
                      "of the active warps writes it to out_smem[(warp - mid) * head_size + %d] and the lower half adds it: "
                      "%d warps -> 1 in %d levels. Arrows: what goes through shared memory.",
                      dim, row, lane, dim, g.num_warps(), levels);
@@ -156,7 +156,7 @@ void draw_tree(const ViewModel& model, UiState& ui, int step, int partition, con
 void draw_partition_merge(const ViewModel& model) {
   const Session& s = model.session();
   if (!s.is_v2()) {
-    ImGui::TextWrapped("This run is v1: one thread block covers each (sequence, head), so there are no partitions to merge. "
+    text_wrapped("This run is v1: one thread block covers each (sequence, head), so there are no partitions to merge. "
                        "Set version v2 (or seq_lens above 8192 with auto) to see the reduce kernel.");
     return;
   }
@@ -164,7 +164,7 @@ void draw_partition_merge(const ViewModel& model) {
   const int partitions = s.num_partitions(seq);
   const ReduceRecord reduce(s.recording(), s.dims().num_heads * std::int64_t(seq) + head);
   const PartitionReduce& ref = s.reference.reduce(seq, head);
-  ImGui::TextWrapped("Each partition p ran its own softmax over its tokens: max m_p and sum s_p = sum exp(logit - m_p). The "
+  text_wrapped("Each partition p ran its own softmax over its tokens: max m_p and sum s_p = sum exp(logit - m_p). The "
                      "reduce kernel moves every s_p onto the global max M (s^_p = s_p * exp(m_p - M)) and weights partition "
                      "p's normalised output by s^_p / sum s^. The running state column merges the states one by one with "
                      "SoftmaxState::merged_with (core/softmax_state.h), the same type the kernel uses.");
@@ -233,7 +233,7 @@ void draw_reductions_panel(const ViewModel& model, UiState& ui) {
     case ReductionView::qk_max_warp: {
       const int steps = g.num_qk_max_warp_steps();
       const auto mask = [](int col) { return (kWarpSize / 2) >> (col - 1); };
-      ImGui::TextWrapped("qk_max inside warp %d: after the QK loop only thread-group leaders (every %d-th lane) hold a max; "
+      text_wrapped("qk_max inside warp %d: after the QK loop only thread-group leaders (every %d-th lane) hold a max; "
                          "the rest hold -FLT_MAX (dark). Each exchange, lane i takes fmaxf with lane i xor mask; yellow = "
                          "changed. It stops at mask %d because lanes of one group already agree.",
                          warp, g.thread_group_size(), g.thread_group_size());
@@ -247,7 +247,7 @@ void draw_reductions_panel(const ViewModel& model, UiState& ui) {
       const auto mask = [num_warps](int col) { return (num_warps / 2) >> (col - 1); };
       red_smem_row("red_smem[0 .. NUM_WARPS) after lane 0 of each warp wrote:", num_warps,
                    [&](int w) { return record.red_smem_max(w); }, model.reached(step, StepKind::qk_max_red_smem, partition, 0));
-      ImGui::TextWrapped("Then in every warp lanes 0-%d load red_smem[lane] and run a butterfly over those %d values; lane 0 "
+      text_wrapped("Then in every warp lanes 0-%d load red_smem[lane] and run a butterfly over those %d values; lane 0 "
                          "ends with the block max and __shfl_sync broadcasts it. Block max = %s.",
                          num_warps - 1, num_warps,
                          model.reached(step, StepKind::qk_max_broadcast, partition, 0) ? format_value(record.qk_max_block(), 6).c_str()
@@ -261,7 +261,7 @@ void draw_reductions_panel(const ViewModel& model, UiState& ui) {
     case ReductionView::exp_sum_warp: {
       const int steps = s.dims().num_sum_warp_steps;
       const auto mask = [](int col) { return (kWarpSize / 2) >> (col - 1); };
-      ImGui::TextWrapped("exp_sum inside warp %d: each thread starts with the sum of the exp values of its tokens (thread i: "
+      text_wrapped("exp_sum inside warp %d: each thread starts with the sum of the exp values of its tokens (thread i: "
                          "slots i, i+%d, ...). Five exchanges (xor 16 .. 1) leave the warp's sum in every lane.",
                          warp, s.dims().num_threads);
       butterfly("##expsum", kWarpSize, steps + 1, [&](int col, int lane) { return record.exp_sum_warp(col, warp * kWarpSize + lane); },
@@ -274,7 +274,7 @@ void draw_reductions_panel(const ViewModel& model, UiState& ui) {
       const auto mask = [num_warps](int col) { return (num_warps / 2) >> (col - 1); };
       red_smem_row("red_smem[NUM_WARPS .. 2*NUM_WARPS):", num_warps, [&](int w) { return record.red_smem_sum(w); },
                    model.reached(step, StepKind::exp_sum_red_smem, partition, 0));
-      ImGui::TextWrapped("Lanes 0-%d load the warps' sums and add them pairwise; lane 0's total is broadcast. exp_sum = %s.",
+      text_wrapped("Lanes 0-%d load the warps' sums and add them pairwise; lane 0's total is broadcast. exp_sum = %s.",
                          num_warps - 1,
                          model.reached(step, StepKind::exp_sum_broadcast, partition, 0) ? format_value(record.exp_sum_block(), 6).c_str()
                                                                                        : "(not yet)");
@@ -294,7 +294,7 @@ void draw_reductions_panel(const ViewModel& model, UiState& ui) {
       const auto states = lv_butterfly(s, record.tb());
       const int steps = static_cast<int>(states.size()) - 1;
       const auto mask = [nvr](int col) { return (nvr / 2) >> (col - 1); };
-      ImGui::TextWrapped("After the V loop, the %d lanes L, L^1, ... that share a row (lane / %d) hold sums over different "
+      text_wrapped("After the V loop, the %d lanes L, L^1, ... that share a row (lane / %d) hold sums over different "
                          "%d-token slices of each block. %s Column 0 is recorded; later columns are replayed from it with the "
                          "kernel's additions and the last equals the recorded result. Lane L's accs[%d] is head dim L/%d + %d.",
                          nvr, nvr, g.v_vec_size(),

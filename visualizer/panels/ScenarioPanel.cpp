@@ -59,7 +59,7 @@ void field_problems(Problems& problems, const char* field) {
     if (about_field) {
       problems.claimed[i] = true;
       ImGui::PushStyleColor(ImGuiCol_Text, kErrorText);
-      ImGui::PushTextWrapPos(0.0f);
+      push_visible_wrap();
       ImGui::TextUnformatted(problem.c_str());
       ImGui::PopTextWrapPos();
       ImGui::PopStyleColor();
@@ -188,7 +188,7 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
   for (std::size_t i = 0; i < problems.texts.size(); ++i)
     if (!problems.claimed[i]) {
       ImGui::PushStyleColor(ImGuiCol_Text, kErrorText);
-      ImGui::PushTextWrapPos(0.0f);
+      push_visible_wrap();
       ImGui::BulletText("%s", problems.texts[i].c_str());
       ImGui::PopTextWrapPos();
       ImGui::PopStyleColor();
@@ -229,7 +229,7 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
   if (changed) ui.draft_changed = true;
   if (changed && runnable && ui.live_rerun) ui.request = Request::rerun;
 
-  ImGui::PushTextWrapPos(0.0f);
+  push_visible_wrap();
   if (!ui.run_error.empty()) ImGui::TextColored(kErrorText, "%s", ui.run_error.c_str());
   if (!ui.status.empty()) ImGui::TextColored(kOkText, "%s", ui.status.c_str());
   if (model.ready()) {

@@ -66,7 +66,7 @@ void thread_details(const ViewModel& model, const UiState& ui, int thread) {
               offset == 0 ? " (the group's leader: it writes the logit)" : "");
   const std::string now = value_now(model, ui.step, thread);
   if (!now.empty()) ImGui::Text("now: %s", now.c_str());
-  ImGui::PushTextWrapPos(0.0f);
+  push_visible_wrap();
   std::string q_text;
   for (const Loader* load : model.load_index().loads_of_thread(partition, thread))
     if (load->kind == LoadKind::query)

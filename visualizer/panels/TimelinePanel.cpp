@@ -92,7 +92,7 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
                      step.title.c_str());
   ImGui::SameLine();
   ImGui::TextDisabled("(%d threads active)", step.num_active());
-  ImGui::PushTextWrapPos(0.0f);
+  push_visible_wrap();
   ImGui::TextUnformatted(step.description.c_str());
   ImGui::PopTextWrapPos();
 
@@ -115,7 +115,12 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
         scrolled_to = ui.step;
       }
       ImGui::TableNextColumn();
-      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(stage_colour(s.stage())), "%s", std::string(stage_name(s.stage())).c_str());
+      // v2: which thread block (partition) the step belongs to, or the reduce kernel.
+      const std::string where = !model.session().is_v2() ? std::string()
+                                : s.partition_idx < 0    ? std::string("reduce  ")
+                                                         : "p" + std::to_string(s.partition_idx) + "  ";
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(stage_colour(s.stage())), "%s%s", where.c_str(),
+                         std::string(stage_name(s.stage())).c_str());
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(s.title.c_str());
     }

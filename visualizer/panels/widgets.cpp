@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdarg>
 
 #include "visualizer/model/format.h"
 #include "visualizer/panels/panels.h"
@@ -92,6 +93,17 @@ bool parse_memory_figure(std::string_view name, MemoryFigure& figure) {
       return true;
     }
   return false;
+}
+
+void push_visible_wrap() { ImGui::PushTextWrapPos(ImGui::GetWindowContentRegionMax().x); }
+
+void text_wrapped(const char* format, ...) {
+  push_visible_wrap();
+  va_list args;
+  va_start(args, format);
+  ImGui::TextV(format, args);
+  va_end(args);
+  ImGui::PopTextWrapPos();
 }
 
 void help_marker(const char* text) {

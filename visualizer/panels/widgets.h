@@ -14,6 +14,11 @@
 namespace pal::viz {
 
 void help_marker(const char* text);
+// Text wrapped at the window's visible right edge. ImGui's own TextWrapped wraps at the content
+// width, which in a horizontally scrolling window grows with the widest drawing (and with the
+// wrapped text itself), so long explanations would run off the screen.
+void text_wrapped(const char* format, ...) IM_FMTARGS(1);
+void push_visible_wrap();
 // Title line of a panel: what stage it shows, its docs chapter, and the (?) explanation.
 void panel_header(PanelId id, const ViewModel& model, const UiState& ui);
 // "step 12/40 · qk_max: warp butterfly, xor 4" in the stage's colour.
