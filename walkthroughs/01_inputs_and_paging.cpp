@@ -106,23 +106,27 @@ void show_pool(Walkthrough& w) {
       owner[std::size_t(physical)] = "s" + std::to_string(seq) + "b" + std::to_string(b);
       colour[std::size_t(physical)] = palette(seq);
     }
+  // As many slots to a row as fit in 100 columns with the longest owner label.
+  std::size_t widest = 4;
+  for (const std::string& o : owner) widest = std::max(widest, o.size());
+  const int per_row = std::clamp(int((kTerminalWidth - 8) / (widest + 2)), 4, kPoolSlotsPerRow);
   std::vector<std::string> labels;
-  for (int c = 0; c < kPoolSlotsPerRow; ++c) labels.push_back("+" + std::to_string(c));
+  for (int c = 0; c < per_row; ++c) labels.push_back("+" + std::to_string(c));
   Grid grid("slot", labels);
-  const int rows = divide_round_up(num_blocks, kPoolSlotsPerRow);
+  const int rows = divide_round_up(num_blocks, per_row);
   for (int r = 0; r < std::min(rows, kMaxPoolRowsShown); ++r) {
     std::vector<std::string> cells;
     std::vector<Colour> colours;
-    for (int c = 0; c < kPoolSlotsPerRow; ++c) {
-      const int slot = r * kPoolSlotsPerRow + c;
+    for (int c = 0; c < per_row; ++c) {
+      const int slot = r * per_row + c;
       cells.push_back(slot < num_blocks ? owner[std::size_t(slot)] : "");
       colours.push_back(slot < num_blocks ? colour[std::size_t(slot)] : Colour::none);
     }
-    grid.row(std::to_string(r * kPoolSlotsPerRow), cells, colours);
+    grid.row(std::to_string(r * per_row), cells, colours);
   }
   out.print(grid);
   if (rows > kMaxPoolRowsShown)
-    out.line("  (" + std::to_string(num_blocks - kMaxPoolRowsShown * kPoolSlotsPerRow) + " more slots not shown)");
+    out.line("  (" + std::to_string(num_blocks - kMaxPoolRowsShown * per_row) + " more slots not shown)");
   out.line();
   out.paragraph("sSbB is kv_block B of sequence S. The pool has " + std::to_string(num_blocks) +
                 " slots, of which the sequences use " + std::to_string(s.num_blocks_needed()) +

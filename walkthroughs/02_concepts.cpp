@@ -59,7 +59,7 @@ void show_grid(Walkthrough& w) {
                 "head, blockIdx.y the sequence" + (w.is_v2() ? ", blockIdx.z the partition" : std::string()) +
                 ". Each cell below is one thread_block and the number of context tokens it attends over.");
   std::vector<std::string> heads;
-  for (int h = 0; h < s.num_heads && h < 16; ++h) heads.push_back("head " + std::to_string(h));
+  for (int h = 0; h < s.num_heads && h < 8; ++h) heads.push_back("head " + std::to_string(h));
   Grid grid("", heads);
   for (int seq = 0; seq < s.num_seqs && seq < 16; ++seq) {
     std::vector<std::string> cells;
@@ -71,6 +71,7 @@ void show_grid(Walkthrough& w) {
     grid.row("seq " + std::to_string(seq), cells, colours);
   }
   out.print(grid);
+  if (s.num_heads > int(heads.size()) || s.num_seqs > 16) out.line("  (the first 8 heads and 16 sequences shown)");
   out.line();
   out.paragraph("So " + std::to_string(s.num_heads * s.num_seqs * partitions) +
                 " thread_blocks of " + std::to_string(s.num_threads) +
@@ -129,16 +130,20 @@ void show_warps(Walkthrough& w) {
         std::to_string(token.token_idx / s.block_size) + " -> " + std::to_string(token.physical_block);
     max_iteration = std::max(max_iteration, token.iteration);
   }
+  constexpr int kMaxIterationsShown = 6;
   std::vector<Table::Column> columns{{"warp"}};
-  for (int it = 0; it <= max_iteration && it < 8; ++it) columns.push_back({"iteration " + std::to_string(it)});
+  for (int it = 0; it <= max_iteration && it < kMaxIterationsShown; ++it)
+    columns.push_back({"iteration " + std::to_string(it)});
   Table table(columns);
   for (int warp = 0; warp < w.geometry().num_warps(); ++warp) {
     std::vector<std::string> cells{std::to_string(warp)};
-    for (int it = 0; it <= max_iteration && it < 8; ++it)
+    for (int it = 0; it <= max_iteration && it < kMaxIterationsShown; ++it)
       cells.push_back(seen[warp].count(it) ? seen[warp][it] : "(idle)");
     table.row(cells, palette(warp));
   }
   out.print(table);
+  if (max_iteration >= kMaxIterationsShown)
+    out.line("  (iterations " + std::to_string(kMaxIterationsShown) + "-" + std::to_string(max_iteration) + " not shown)");
   out.line();
   out.paragraph("An idle warp still takes part in every barrier and every reduction of the thread_block; it simply "
                 "contributes nothing (a max of -FLT_MAX, a sum of 0).");

@@ -74,7 +74,7 @@ void show_one_token(Walkthrough& w) {
                 std::to_string(token.physical_block) + ". Lane r reads vecs r, r + THREAD_GROUP_SIZE, ... into its "
                 "registers, k_vecs[NUM_VECS_PER_THREAD = " + std::to_string(g.num_vecs_per_thread()) + "]; vec v lies in "
                 "chunk v*VEC_SIZE/x at offset v*VEC_SIZE%x. The loads below are the recorded ones:");
-  Table table({{"lane r"}, {"j"}, {"vec"}, {"chunk"}, {"offset in chunk"}, {"element offset"}, {"dims"}, {"values", Table::Align::left}});
+  Table table({{"lane r"}, {"j"}, {"vec"}, {"chunk"}, {"in chunk"}, {"element"}, {"dims"}, {"first values", Table::Align::left}});
   int rows = 0;
   for (int r = 0; r < tgs; ++r)
     for (const LoadRecord& load : w.loads(r)) {
@@ -82,9 +82,9 @@ void show_one_token(Walkthrough& w) {
       if (++rows > 16) continue;
       const int vec_idx = r + load.vec_idx * tgs;
       std::string values;
-      for (int e = 0; e < vec && e < 4; ++e)
+      for (int e = 0; e < vec && e < 3; ++e)
         values += (e ? " " : "") + signed_fixed(w.inputs().key_cache.get_float(load.element_offset + e), 4);
-      if (vec > 4) values += " ...";
+      if (vec > 3) values += " ...";
       table.row({std::to_string(r), std::to_string(load.vec_idx), std::to_string(vec_idx),
                  std::to_string(vec_idx * vec / g.x()), std::to_string(vec_idx * vec % g.x()),
                  std::to_string(load.element_offset),

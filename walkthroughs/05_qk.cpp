@@ -64,7 +64,11 @@ void show_logits(Walkthrough& w) {
   out.paragraph("One row per kv_block of " + w.focus_name() + ", in the order of the block table, with the warp and "
                 "iteration that computed it; one column per token slot. \"pad\" marks a slot past seq_len = " +
                 std::to_string(w.seq_len(w.seq())) + ".");
-  const int per_grid = 8;
+  // As many slots to a row as fit in the terminal with the widest logit of this run.
+  std::size_t widest = 4;
+  for (int t = 0; t < tb.range.num_blocks() * s.block_size; ++t)
+    widest = std::max(widest, signed_fixed(w.token(t).logit, 4).size());
+  const int per_grid = std::clamp(int((kTerminalWidth - 24) / (widest + 2)), 2, 8);
   for (int first = 0; first < s.block_size; first += per_grid) {
     std::vector<std::string> columns;
     for (int o = first; o < first + per_grid && o < s.block_size; ++o) columns.push_back("slot " + std::to_string(o));

@@ -102,13 +102,16 @@ void show_alibi(Walkthrough& w) {
                 "+ 1) to its logits: 0 for the newest token, more negative the further back. The slopes form a "
                 "geometric series over the heads (2^(-8/n), 2^(-16/n), ... for n heads), so some heads look far back "
                 "and others mostly at recent tokens:");
-  std::vector<std::string> heads;
-  for (int h = 0; h < s.num_heads && h < 12; ++h) heads.push_back(std::to_string(h));
-  Grid grid("head", heads);
-  std::vector<std::string> cells;
-  for (int h = 0; h < int(heads.size()); ++h) cells.push_back(fixed(slopes[std::size_t(h)], 5));
-  grid.row("slope", cells);
-  out.print(grid);
+  for (int first = 0; first < s.num_heads && first < 32; first += 8) {
+    std::vector<std::string> heads, cells;
+    for (int h = first; h < s.num_heads && h < first + 8; ++h) {
+      heads.push_back(std::to_string(h));
+      cells.push_back(fixed(slopes[std::size_t(h)], 5));
+    }
+    Grid grid("head", heads);
+    grid.row("slope", cells);
+    out.print(grid);
+  }
   out.line();
 
   // The same run without ALiBi, through the reference, to separate the bias from q.k.
