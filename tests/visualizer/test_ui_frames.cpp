@@ -1,0 +1,169 @@
+// The views without a window: ImGui builds every panel's frame (no rendering), at every step of
+// scenarios that cover the geometries (thread-group sizes 1, 2 and 4; vec sizes 1 to 8; rows a
+// warp skips; v2 partitions). An ImGui misuse asserts and aborts, so passing means none was found.
+// Also the keyboard, playback, and the requests the scenario panel leaves for the app.
+#include <catch2/catch.hpp>
+
+#include <imgui.h>
+
+#include "tests/visualizer/viz_test_support.h"
+#include "visualizer/app/app.h"
+#include "visualizer/panels/panels.h"
+
+namespace pal::viz {
+namespace {
+
+// An ImGui context with a display size and a built font atlas, nothing else.
+struct HeadlessImGui {
+  HeadlessImGui() {
+    ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;
+    io.DisplaySize = ImVec2(1600, 1000);
+    io.DeltaTime = 1.0f / 60.0f;
+    unsigned char* pixels = nullptr;
+    int width = 0, height = 0;
+    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    // Key indices as a backend would map them (1.86 keyboard API).
+    io.KeyMap[ImGuiKey_RightArrow] = 1;
+    io.KeyMap[ImGuiKey_LeftArrow] = 2;
+    io.KeyMap[ImGuiKey_End] = 3;
+    io.KeyMap[ImGuiKey_Space] = 4;
+  }
+  ~HeadlessImGui() { ImGui::DestroyContext(); }
+  void frame(ViewModel& model, UiState& ui, double dt = 1.0 / 60.0) {
+    ImGui::NewFrame();
+    draw_frame(model, ui, dt);
+    ImGui::Render();
+  }
+  void press(int key, ViewModel& model, UiState& ui) {
+    ImGui::GetIO().KeysDown[key] = true;
+    frame(model, ui);
+    ImGui::GetIO().KeysDown[key] = false;
+    frame(model, ui);
+  }
+};
+
+Scenario scenario_from(std::initializer_list<std::pair<const char*, int>> fields, std::vector<int> seq_lens,
+                       DType dtype = DType::fp16, KernelVersion version = KernelVersion::automatic, bool alibi = false) {
+  Scenario s;
+  for (const auto& [name, value] : fields) {
+    const std::string field(name);
+    if (field == "head_size") s.head_size = value;
+    if (field == "block_size") s.block_size = value;
+    if (field == "num_heads") s.num_heads = value;
+    if (field == "num_kv_heads") s.num_kv_heads = value;
+  }
+  s.num_seqs = static_cast<int>(seq_lens.size());
+  s.seq_lens = std::move(seq_lens);
+  s.dtype = s.kv_cache_dtype = dtype;
+  s.version = version;
+  s.alibi = alibi;
+  return s;
+}
+
+TEST_CASE("every panel and memory figure draws at every step across geometries") {
+  const Scenario scenario = GENERATE(
+      Scenario{},
+      scenario_from({{"head_size", 256}, {"block_size", 8}}, {5, 40}, DType::fp32),
+      scenario_from({{"head_size", 80}, {"block_size", 32}}, {1, 33, 64}, DType::bf16, KernelVersion::automatic, true),
+      scenario_from({{"head_size", 120}, {"block_size", 16}}, {17}),
+      scenario_from({{"num_heads", 2}, {"num_kv_heads", 1}}, {1100, 300}, DType::fp16, KernelVersion::v2));
+  INFO(scenario_summary(scenario));
+  HeadlessImGui imgui;
+  ViewModel model;
+  model.open_scenario(scenario, Backend::emulator);
+  UiState ui;
+  load_draft(ui, scenario);
+  for (int seq = 0; seq < scenario.num_seqs; ++seq) {
+    model.set_focus(seq, scenario.num_heads - 1);
+    for (int step = 0; step < model.timeline().size(); ++step) {
+      INFO("seq " << seq << " step " << step);
+      ui.step = step;
+      ui.selected_thread = (step * 37) % 128;  // a different lane each step
+      ui.solo.reset();
+      imgui.frame(model, ui);  // the tiled layout
+      for (int panel = 0; panel < kNumPanels; ++panel) {
+        ui.solo = static_cast<PanelId>(panel);
+        const int figures = ui.solo == PanelId::memory ? kNumMemoryFigures : 1;
+        for (int figure = 0; figure < figures; ++figure) {
+          ui.memory_figure = static_cast<MemoryFigure>(figure);
+          imgui.frame(model, ui);
+        }
+      }
+      CHECK(ui.step == step);  // drawing never moves the story by itself
+    }
+  }
+}
+
+TEST_CASE("the arrow keys step through the timeline and stop at its ends") {
+  HeadlessImGui imgui;
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  UiState ui;
+  load_draft(ui, Scenario{});
+  imgui.frame(model, ui);
+  imgui.press(1, model, ui);
+  CHECK(ui.step == 1);
+  imgui.press(2, model, ui);
+  imgui.press(2, model, ui);
+  CHECK(ui.step == 0);
+  imgui.press(3, model, ui);
+  CHECK(ui.step == model.timeline().size() - 1);
+  imgui.press(1, model, ui);
+  CHECK(ui.step == model.timeline().size() - 1);
+}
+
+TEST_CASE("playback advances at the chosen speed and stops at the last step") {
+  HeadlessImGui imgui;
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  UiState ui;
+  load_draft(ui, Scenario{});
+  ui.playing = true;
+  ui.steps_per_second = 8.0f;
+  imgui.frame(model, ui, 0.5);  // half a second at 8 steps per second
+  CHECK(ui.step == 4);
+  imgui.frame(model, ui, 1000.0);
+  CHECK(ui.step == model.timeline().size() - 1);
+  CHECK_FALSE(ui.playing);
+}
+
+TEST_CASE("a re-run request runs the edited scenario; an invalid one keeps the run and says why") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  UiState ui;
+  load_draft(ui, Scenario{});
+  ui.draft.seq_lens = {200};
+  ui.draft.num_seqs = 1;
+  ui.request = Request::rerun;
+  handle_requests(model, ui);
+  CHECK(ui.run_error.empty());
+  CHECK(model.session().scenario.seq_lens == std::vector<int>{200});
+  CHECK(ui.request == Request::none);
+
+  ui.draft.block_size = 12;
+  ui.request = Request::rerun;
+  handle_requests(model, ui);
+  CHECK_THAT(ui.run_error, Catch::Contains("block_size"));
+  CHECK(model.session().scenario.block_size == 16);
+}
+
+TEST_CASE("opening a scenario file or dump that does not exist reports the path") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  UiState ui;
+  load_draft(ui, Scenario{});
+  ui.scenario_path = "/nonexistent/pal_viz_scenario.json";
+  ui.request = Request::open_scenario_file;
+  handle_requests(model, ui);
+  CHECK_THAT(ui.run_error, Catch::Contains("/nonexistent/pal_viz_scenario.json"));
+  ui.dump_path = "/nonexistent/pal_viz_dump.safetensors";
+  ui.request = Request::open_dump;
+  handle_requests(model, ui);
+  CHECK_THAT(ui.run_error, Catch::Contains("/nonexistent/pal_viz_dump.safetensors"));
+  CHECK(model.ready());
+}
+
+}  // namespace
+}  // namespace pal::viz
