@@ -115,7 +115,7 @@ CaseResult run_case(const Case& c, bool record, bool warmup) {
 int main(int argc, char** argv) {
   CLI::App app{"pal-bench-emulator: time the CPU emulator (no GPU needed) on the visualizer's default scenario "
                "and on a 4096-token, 32-head sequence"};
-  int repeats_small = 5, repeats_large = 2;
+  int repeats_small = 21, repeats_large = 3;
   bool skip_large = false;
   bool warmup = true;
   std::string csv_path;

@@ -100,7 +100,7 @@ done
 strip --strip-unneeded "$pack"/lib/*.so* 2>/dev/null || true
 
 commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+dirty=$( (git -C "$root" status --porcelain --untracked-files=no 2>/dev/null || echo "?") | wc -l)
 {
   echo "commit $commit (modified tracked files: $dirty)"
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
