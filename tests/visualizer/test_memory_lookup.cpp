@@ -126,6 +126,33 @@ TEST_CASE("every element of a thread block's key range is loaded exactly once by
   for (const auto& [element, count] : seen) CHECK(count == 1);
 }
 
+TEST_CASE("in v2 every partition loads the query, and the look-up reports the partition asked for") {
+  Scenario scenario;
+  scenario.num_seqs = 1;
+  scenario.seq_lens = {1100};  // 3 partitions
+  scenario.version = KernelVersion::v2;
+  const Session& session = cached_session(scenario);
+  const LoadIndex index(session, 0, 1);
+  const std::int64_t element = 1 * 64 + 10;  // q[0][1][10]
+  for (int partition = 0; partition < 3; ++partition) {
+    const Loader* load = index.loader_of(TensorKind::query, element, partition);
+    REQUIRE(load != nullptr);
+    CHECK(load->partition_idx == partition);
+  }
+  CHECK(index.loader_of(TensorKind::query, element, 3) == nullptr);
+  CHECK(index.loader_of(TensorKind::query, element)->partition_idx == 0);
+  // A key of token 600 belongs to partition 1 only.
+  const int physical = session.physical_block(0, 600 / 16);
+  const std::int64_t key = key_element(session, physical, 0, 3, 600 % 16);
+  CHECK(index.loader_of(TensorKind::key_cache, key, 0) == nullptr);
+  REQUIRE(index.loader_of(TensorKind::key_cache, key, 1) != nullptr);
+  const Timeline timeline = build_timeline(session, 0, 1);
+  const ElementInfo info = describe_element(session, index, timeline, TensorKind::key_cache, key);
+  REQUIRE(info.loader.has_value());
+  CHECK(info.loader->partition_idx == 1);
+  CHECK(info.token_idx == 600);
+}
+
 TEST_CASE("looking up an element outside the tensor is refused with its size") {
   const Session& session = cached_session(default_scenario());
   const Focus focus(session, 0, 0);

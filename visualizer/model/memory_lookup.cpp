@@ -1,5 +1,6 @@
 #include "visualizer/model/memory_lookup.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "visualizer/model/format.h"
@@ -28,6 +29,7 @@ TensorKind tensor_of(LoadKind kind) {
 LoadIndex::LoadIndex(const Session& session, int seq_idx, int head_idx) {
   const KernelGeometry g = session.geometry();
   const int num_threads = session.dims().num_threads;
+  by_element_.resize(static_cast<std::size_t>(session.num_partitions(seq_idx)));
   for (int partition = 0; partition < session.num_partitions(seq_idx); ++partition) {
     const ThreadBlockRecord record(session.recording(), session.tb_index(seq_idx, head_idx, partition));
     for (int thread = 0; thread < num_threads; ++thread) {
@@ -59,17 +61,23 @@ LoadIndex::LoadIndex(const Session& session, int seq_idx, int head_idx) {
         loader.num_elements = load.kind == LoadKind::value ? g.v_vec_size() : g.vec_size();
         const int position = static_cast<int>(loads_.size());
         loads_.push_back(loader);
-        auto& map = by_element_[static_cast<int>(tensor_of(load.kind))];
+        auto& map = by_element_[static_cast<std::size_t>(partition)][static_cast<std::size_t>(tensor_of(load.kind))];
         for (int e = 0; e < loader.num_elements; ++e) map.emplace(load.element_offset + e, position);
       }
     }
   }
 }
 
-const Loader* LoadIndex::loader_of(TensorKind tensor, std::int64_t element) const {
-  const auto& map = by_element_[static_cast<int>(tensor)];
-  const auto found = map.find(element);
-  return found == map.end() ? nullptr : &loads_[static_cast<std::size_t>(found->second)];
+const Loader* LoadIndex::loader_of(TensorKind tensor, std::int64_t element, int partition_idx) const {
+  const int partitions = static_cast<int>(by_element_.size());
+  const int first = partition_idx < 0 ? 0 : partition_idx;
+  const int last = partition_idx < 0 ? partitions : std::min(partition_idx + 1, partitions);
+  for (int p = first; p < last; ++p) {
+    const ElementMap& map = by_element_[static_cast<std::size_t>(p)][static_cast<std::size_t>(tensor)];
+    const auto found = map.find(element);
+    if (found != map.end()) return &loads_[static_cast<std::size_t>(found->second)];
+  }
+  return nullptr;
 }
 
 std::vector<const Loader*> LoadIndex::loads_of_thread(int partition_idx, int thread) const {
@@ -116,7 +124,7 @@ std::vector<std::int64_t> unflatten(std::int64_t flat, const std::vector<std::in
 }  // namespace
 
 ElementInfo describe_element(const Session& session, const LoadIndex& index, const Timeline& timeline, TensorKind tensor,
-                             std::int64_t element) {
+                             std::int64_t element, int partition_idx) {
   const Tensor& source = tensor == TensorKind::query       ? session.inputs.query
                          : tensor == TensorKind::key_cache ? session.inputs.key_cache
                                                            : session.inputs.value_cache;
@@ -155,7 +163,7 @@ ElementInfo describe_element(const Session& session, const LoadIndex& index, con
     if (owner.seq_idx >= 0 && info.block_offset < owner.num_valid_tokens)
       info.token_idx = owner.logical_block_idx * block_size + info.block_offset;
   }
-  if (const Loader* loader = index.loader_of(tensor, element)) {
+  if (const Loader* loader = index.loader_of(tensor, element, partition_idx)) {
     info.loader = *loader;
     info.loaded_at_step = step_of_load(timeline, *loader);
   }

@@ -6,6 +6,7 @@
 // and line (128 B) boundaries relative to the base are the hardware's boundaries.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,13 +46,16 @@ class LoadIndex {
 
   const std::vector<Loader>& loads() const { return loads_; }
   // The load that brought this element in for the focused (seq, head), or null (never loaded).
-  const Loader* loader_of(TensorKind tensor, std::int64_t element) const;
+  // v2: every partition's thread_block loads the query, so name the partition; -1 = the first
+  // partition that loaded the element.
+  const Loader* loader_of(TensorKind tensor, std::int64_t element, int partition_idx = -1) const;
   // Every load of one thread of one partition's thread_block, in issue order.
   std::vector<const Loader*> loads_of_thread(int partition_idx, int thread) const;
 
  private:
+  using ElementMap = std::unordered_map<std::int64_t, int>;  // element -> index in loads_
   std::vector<Loader> loads_;
-  std::unordered_map<std::int64_t, int> by_element_[3];  // per TensorKind: element -> index in loads_
+  std::vector<std::array<ElementMap, 3>> by_element_;  // [partition][TensorKind]
 };
 
 // Everything a hover over one tensor element shows.
@@ -75,9 +79,10 @@ struct ElementInfo {
   std::string summary() const;     // several lines for a tooltip
 };
 
-// Throws ScenarioError for an element outside the tensor.
+// Throws ScenarioError for an element outside the tensor. `partition_idx` picks whose load to
+// report in v2 (-1: the first partition that loaded it).
 ElementInfo describe_element(const Session& session, const LoadIndex& index, const Timeline& timeline,
-                             TensorKind tensor, std::int64_t element);
+                             TensorKind tensor, std::int64_t element, int partition_idx = -1);
 
 // Element offset of k_cache[block][kv_head][dim / x][slot][dim % x] and of v_cache[block][kv_head][dim][slot].
 std::int64_t key_element(const Session& session, int physical_block, int kv_head, int dim, int slot);

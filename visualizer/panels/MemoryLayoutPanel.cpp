@@ -49,8 +49,9 @@ struct Now {
         range(m.session().range(m.seq_idx(), m.partition_of_step(u.step))), kv_head(m.session().kv_head_of(m.head_idx())),
         focus(focus_thread(u)) {
     const Timeline& t = m.timeline();
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < divide_round_up(g.num_vecs_per_thread(), g.num_thread_groups()); ++i)
       query_steps.push_back(t.find(StepKind::query_load, partition, i));
+    for (int i = 0; i < num_iterations(); ++i) {
       qk_steps.push_back(t.find(StepKind::qk_iteration, partition, i));
       v_steps.push_back(t.find(StepKind::v_iteration, partition, i));
     }
@@ -69,8 +70,7 @@ struct Now {
     return -1;
   }
   const Loader* loader(TensorKind tensor, std::int64_t element) const {
-    const Loader* l = model.load_index().loader_of(tensor, element);
-    return l && l->partition_idx == partition ? l : nullptr;
+    return model.load_index().loader_of(tensor, element, partition);
   }
   ImU32 fill(const Loader* load) const {
     if (!load) return kEmptyColour;
@@ -88,7 +88,7 @@ struct Now {
 };
 
 void element_tooltip(const Now& now, TensorKind tensor, std::int64_t element) {
-  const ElementInfo info = describe_element(now.s, now.model.load_index(), now.model.timeline(), tensor, element);
+  const ElementInfo info = describe_element(now.s, now.model.load_index(), now.model.timeline(), tensor, element, now.partition);
   ImGui::BeginTooltip();
   ImGui::TextUnformatted(info.summary().c_str());
   ImGui::EndTooltip();
