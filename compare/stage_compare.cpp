@@ -21,9 +21,10 @@ class StageChecker {
     result_.tolerance = std::move(tolerance);
   }
 
-  // `where` is called only when this element becomes the worst so far.
+  // `where` is called only when this element becomes the worst so far. `extra_rel` and
+  // `extra_abs` widen the stage's tolerance for this element (see logit_uncertainty).
   template <typename Where>
-  void check(double actual, double expected, Where&& where) {
+  void check(double actual, double expected, Where&& where, double extra_rel = 0.0, double extra_abs = 0.0) {
     ++result_.num_compared;
     double excess;
     if (std::isnan(actual) || std::isnan(expected)) {
@@ -32,7 +33,8 @@ class StageChecker {
       const double error = std::fabs(actual - expected);
       result_.max_abs_error = std::max(result_.max_abs_error, error);
       if (expected != 0.0) result_.max_rel_error = std::max(result_.max_rel_error, error / std::fabs(expected));
-      const double allowed = result_.tolerance.atol + result_.tolerance.rtol * std::fabs(expected);
+      const double allowed =
+          result_.tolerance.atol + extra_abs + (result_.tolerance.rtol + extra_rel) * std::fabs(expected);
       excess = allowed > 0.0 ? error / allowed : (error > 0.0 ? std::numeric_limits<double>::infinity() : 0.0);
     }
     if (excess > 1.0) ++result_.num_failed;
@@ -74,6 +76,15 @@ double half_ulp(DType dtype) {
     case DType::fp32: break;
   }
   return std::ldexp(1.0, -24);
+}
+
+// How well fp32 knows exp(logit - max) relative to its value. A logit of magnitude L is stored
+// with an absolute error of up to one ulp, L * 2^-23, on each side of a comparison, and an error dx
+// in the exponent is a relative error dx in the exponential. Small without ALiBi (logits ~ 1), this
+// dominates with it: the bias reaches -slope * seq_len, so logits of -1000 carry ~1e-4 absolute
+// error and their probabilities ~1e-4 relative. Every stage downstream of exp inherits it.
+double logit_uncertainty(double max_abs_logit, double max_logit) {
+  return std::ldexp(max_abs_logit + std::fabs(max_logit), -22);
 }
 
 // The kernel geometry of a scenario (to find which thread holds which output row).
@@ -177,6 +188,19 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
   report.title = std::string(backend_name(run.backend)) + " " + std::string(version_name(run.version)) +
                  " vs reference (" + scenario_summary(s) + ")";
 
+  // Relative uncertainty of each thread block's exponentials, and of each (seq, head)'s result.
+  std::vector<double> tb_uncertainty(ref.thread_blocks.size(), 0.0);
+  std::vector<double> sh_uncertainty(std::size_t(s.num_seqs) * std::size_t(s.num_heads), 0.0);
+  for (std::size_t i = 0; i < ref.thread_blocks.size(); ++i) {
+    const ThreadBlockStages& tb = ref.thread_blocks[i];
+    if (!tb.active) continue;
+    double max_abs = 0.0;
+    for (float l : tb.logits) max_abs = std::max(max_abs, double(std::fabs(l)));
+    tb_uncertainty[i] = logit_uncertainty(max_abs, tb.qk_max);
+    double& sh = sh_uncertainty[std::size_t(ref.sh_index(tb.seq_idx, tb.head_idx))];
+    sh = std::max(sh, tb_uncertainty[i]);
+  }
+
   // The final output, recorded or not.
   {
     StageChecker c("final_output", "out[seq][head][dim] after the last kernel", tol("final_output"));
@@ -184,8 +208,9 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
       for (int head = 0; head < s.num_heads; ++head)
         for (int d = 0; d < s.head_size; ++d) {
           const std::int64_t index = (std::int64_t(seq) * s.num_heads + head) * s.head_size + d;
+          const double delta = sh_uncertainty[std::size_t(seq * s.num_heads + head)];
           c.check(tensor_float(run.output, index), ref.output.get_float(index),
-                  [&] { return coords(seq, head, 0, "dim", d, false); });
+                  [&] { return coords(seq, head, 0, "dim", d, false); }, 0.0, delta * value_scale);
         }
     report.stages.push_back(c.take());
   }
@@ -193,16 +218,18 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
   // v2's intermediate tensors, recorded or not: each partition's softmax state and partial output.
   if (v2) {
     StageChecker state("partition_state", "max_logits and exp_sums of every active partition", tol("partition_state"));
-    StageChecker partial("output", "tmp_out: each partition's normalised partial output", tol("output"));
+    StageChecker partial("tmp_out", "tmp_out: each partition's normalised partial output", tol("output"));
     for (const ThreadBlockStages& tb : ref.thread_blocks) {
       if (!tb.active) continue;
       const std::int64_t slot = ref.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
       auto where = [&] { return coords(tb.seq_idx, tb.head_idx, tb.partition_idx, nullptr, 0, true); };
+      const double delta = tb_uncertainty[std::size_t(slot)];
       state.check(tensor_float(run.max_logits, slot), tb.qk_max, where);
-      state.check(tensor_float(run.exp_sums, slot), tb.exp_sum, where);
+      state.check(tensor_float(run.exp_sums, slot), tb.exp_sum, where, delta);
       for (int d = 0; d < s.head_size; ++d)
         partial.check(tensor_float(run.tmp_out, slot * s.head_size + d), tb.out[std::size_t(d)],
-                      [&] { return coords(tb.seq_idx, tb.head_idx, tb.partition_idx, "dim", d, true); });
+                      [&] { return coords(tb.seq_idx, tb.head_idx, tb.partition_idx, "dim", d, true); }, 0.0,
+                      delta * value_scale);
     }
     report.stages.push_back(state.take());
     report.stages.push_back(partial.take());
@@ -231,6 +258,8 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
     if (!tb.active) continue;
     const std::int64_t t_idx = dims.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
     const int seq = tb.seq_idx, head = tb.head_idx, part = tb.partition_idx;
+    const double delta = tb_uncertainty[std::size_t(t_idx)];
+    const double delta_abs = delta * value_scale;
     auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
 
     for (int i = 0; i < s.head_size; ++i)
@@ -247,18 +276,18 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
       warp_max[std::size_t(qk_warp)] = std::max(warp_max[std::size_t(qk_warp)], double(tb.logits[std::size_t(t)]));
       warp_sum[std::size_t((t % threads) / kWarpSize)] += tb.exp_values[std::size_t(t)];
       sums.check(r.exp_values[t_idx * dims.tokens_per_thread_block + t], tb.exp_values[std::size_t(t)],
-                 at("token", tb.range.start_token_idx + t));
+                 at("token", tb.range.start_token_idx + t), delta);
       probs.check(r.probs[t_idx * dims.tokens_per_thread_block + t], tb.probs[std::size_t(t)],
-                  at("token", tb.range.start_token_idx + t));
+                  at("token", tb.range.start_token_idx + t), delta);
     }
     for (int w = 0; w < num_warps; ++w) {
       // A warp with no kv_block keeps -FLT_MAX; compare only warps that had tokens.
       if (std::isfinite(warp_max[std::size_t(w)]))
         maxes.check(r.red_smem_max[t_idx * num_warps + w], warp_max[std::size_t(w)], at("red_smem_max warp", w));
-      sums.check(r.red_smem_sum[t_idx * num_warps + w], warp_sum[std::size_t(w)], at("red_smem_sum warp", w));
+      sums.check(r.red_smem_sum[t_idx * num_warps + w], warp_sum[std::size_t(w)], at("red_smem_sum warp", w), delta);
     }
     maxes.check(r.qk_max_block[t_idx], tb.qk_max, at("block max", 0));
-    sums.check(r.exp_sum_block[t_idx], tb.exp_sum, at("block exp_sum", 0));
+    sums.check(r.exp_sum_block[t_idx], tb.exp_sum, at("block exp_sum", 0), delta);
 
     // Per-warp partial sums of p*v, the reference way: round p to the dtype, multiply, add.
     std::vector<std::vector<double>> warp_acc(std::size_t(num_warps), std::vector<double>(std::size_t(s.head_size), 0.0));
@@ -280,7 +309,8 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
           const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
           if (row_idx >= s.head_size) continue;
           lv.check(acc_at(1, w * kWarpSize + lane, row), warp_acc[std::size_t(w)][std::size_t(row_idx)],
-                   [&] { return coords(seq, head, part, "dim", row_idx, v2) + " in warp " + std::to_string(w); });
+                   [&] { return coords(seq, head, part, "dim", row_idx, v2) + " in warp " + std::to_string(w); },
+                   0.0, delta_abs);
         }
     // Tree level k folds `active` warps onto `active/2`: warp w < mid then holds the sum over the
     // original warps w' with w' % mid == w.
@@ -298,10 +328,12 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
                        [&] {
                          return coords(seq, head, part, "dim", row_idx, v2) + " in warp " + std::to_string(w) +
                                 " after tree level " + std::to_string(level - 1);
-                       });
+                       },
+                       0.0, delta_abs);
           }
     }
-    for (int d = 0; d < s.head_size; ++d) out.check(r.out[t_idx * dims.head_size + d], tb.out[std::size_t(d)], at("dim", d));
+    for (int d = 0; d < s.head_size; ++d)
+      out.check(r.out[t_idx * dims.head_size + d], tb.out[std::size_t(d)], at("dim", d), 0.0, delta_abs);
   }
 
   if (v2) {
@@ -310,11 +342,12 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
         const PartitionReduce& red = ref.reduce(seq, head);
         const std::int64_t sh = std::int64_t(seq) * s.num_heads + head;
         auto where = [&](const char* name, long i) { return [=] { return coords(seq, head, 0, name, i, false); }; };
+        const double delta = sh_uncertainty[std::size_t(sh)];
         reduce.check(r.reduce_max_logit[sh], red.max_logit, where("max_logit", 0));
         for (int p = 0; p < red.num_partitions; ++p)
           reduce.check(r.reduce_rescaled_exp_sums[sh * dims.max_num_partitions + p], red.rescaled_exp_sums[std::size_t(p)],
-                       where("rescaled exp_sum of partition", p));
-        reduce.check(r.reduce_global_exp_sum[sh], red.global_exp_sum, where("global exp_sum", 0));
+                       where("rescaled exp_sum of partition", p), delta);
+        reduce.check(r.reduce_global_exp_sum[sh], red.global_exp_sum, where("global exp_sum", 0), delta);
       }
   }
 
@@ -356,6 +389,7 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
   StageChecker out("output", "what each thread block wrote", tol("output"));
 
   const int seqs = dims.num_seqs, heads = dims.num_heads, parts = dims.max_num_partitions;
+  std::vector<double> uncertainty_of_seq_head(std::size_t(seqs) * std::size_t(heads), 0.0);
   for (int seq = 0; seq < seqs; ++seq) {
     const int seq_len = inputs.seq_lens.data<int>()[seq];
     for (int head = 0; head < heads; ++head)
@@ -364,6 +398,13 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
         if (v2 && part * dims.partition_size >= seq_len) continue;
         const std::int64_t t = dims.tb_index(seq, head, part);
         auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
+        double max_abs_logit = 0.0;
+        for (int k = 0; k < range.num_tokens(); ++k)
+          max_abs_logit = std::max(max_abs_logit, double(std::fabs(b.tokens[t * dims.tokens_per_thread_block + k].logit)));
+        const double delta = logit_uncertainty(max_abs_logit, b.qk_max_block[t]);
+        const double delta_abs = delta * value_scale;
+        uncertainty_of_seq_head[std::size_t(seq * heads + head)] =
+            std::max(uncertainty_of_seq_head[std::size_t(seq * heads + head)], delta);
         for (int i = 0; i < dims.head_size; ++i)
           query.check(a.q_vecs[t * dims.head_size + i], b.q_vecs[t * dims.head_size + i], at("q_vecs element", i));
         const int padded = range.num_blocks() * s.block_size;
@@ -381,8 +422,10 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
           who.check_exact(x.masked, y.masked, where);
           if (!y.masked) logits.check(x.logit, y.logit, where);
           if (k < range.num_tokens()) {
-            sums.check(a.exp_values[t * dims.tokens_per_thread_block + k], b.exp_values[t * dims.tokens_per_thread_block + k], where);
-            probs.check(a.probs[t * dims.tokens_per_thread_block + k], b.probs[t * dims.tokens_per_thread_block + k], where);
+            sums.check(a.exp_values[t * dims.tokens_per_thread_block + k], b.exp_values[t * dims.tokens_per_thread_block + k],
+                       where, delta);
+            probs.check(a.probs[t * dims.tokens_per_thread_block + k], b.probs[t * dims.tokens_per_thread_block + k], where,
+                        delta);
           }
         }
         for (int thread = 0; thread < dims.num_threads; ++thread) {
@@ -394,16 +437,16 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
           for (int step = 0; step <= dims.num_cross_warp_steps; ++step) {
             const std::int64_t i = (t * (dims.num_cross_warp_steps + 1) + step) * dims.num_threads + thread;
             maxes.check(a.qk_max_cross_warp[i], b.qk_max_cross_warp[i], lane_at);
-            sums.check(a.exp_sum_cross_warp[i], b.exp_sum_cross_warp[i], lane_at);
+            sums.check(a.exp_sum_cross_warp[i], b.exp_sum_cross_warp[i], lane_at, delta);
           }
           for (int step = 0; step <= dims.num_sum_warp_steps; ++step) {
             const std::int64_t i = (t * (dims.num_sum_warp_steps + 1) + step) * dims.num_threads + thread;
-            sums.check(a.exp_sum_warp[i], b.exp_sum_warp[i], lane_at);
+            sums.check(a.exp_sum_warp[i], b.exp_sum_warp[i], lane_at, delta);
           }
           for (int level = 0; level < dims.num_acc_levels; ++level)
             for (int row = 0; row < dims.num_rows_per_thread; ++row) {
               const std::int64_t i = ((t * dims.num_acc_levels + level) * dims.num_threads + thread) * dims.num_rows_per_thread + row;
-              accs.check(a.accs[i], b.accs[i], lane_at);
+              accs.check(a.accs[i], b.accs[i], lane_at, 0.0, delta_abs);
             }
           const std::int64_t count_index = t * dims.num_threads + thread;
           loads.check_exact(a.load_counts[count_index], b.load_counts[count_index], lane_at);
@@ -418,22 +461,26 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
         }
         for (int w = 0; w < dims.num_warps; ++w) {
           maxes.check(a.red_smem_max[t * dims.num_warps + w], b.red_smem_max[t * dims.num_warps + w], at("red_smem_max warp", w));
-          sums.check(a.red_smem_sum[t * dims.num_warps + w], b.red_smem_sum[t * dims.num_warps + w], at("red_smem_sum warp", w));
+          sums.check(a.red_smem_sum[t * dims.num_warps + w], b.red_smem_sum[t * dims.num_warps + w], at("red_smem_sum warp", w),
+                     delta);
         }
         maxes.check(a.qk_max_block[t], b.qk_max_block[t], at("block max", 0));
-        sums.check(a.exp_sum_block[t], b.exp_sum_block[t], at("block exp_sum", 0));
+        sums.check(a.exp_sum_block[t], b.exp_sum_block[t], at("block exp_sum", 0), delta);
         for (int d = 0; d < dims.head_size; ++d)
-          out.check(a.out[t * dims.head_size + d], b.out[t * dims.head_size + d], at("dim", d));
+          out.check(a.out[t * dims.head_size + d], b.out[t * dims.head_size + d], at("dim", d), 0.0, delta_abs);
       }
   }
   StageChecker final_output("final_output", "out[seq][head][dim]", tol("final_output"));
   for (std::int64_t i = 0; i < expected.output.numel(); ++i)
-    final_output.check(actual.output.get_float(i), expected.output.get_float(i), [&] {
-      const int d = int(i % s.head_size);
-      const int head = int((i / s.head_size) % s.num_heads);
-      const int seq = int(i / (std::int64_t(s.head_size) * s.num_heads));
-      return coords(seq, head, 0, "dim", d, false);
-    });
+    final_output.check(
+        actual.output.get_float(i), expected.output.get_float(i),
+        [&] {
+          const int d = int(i % s.head_size);
+          const int head = int((i / s.head_size) % s.num_heads);
+          const int seq = int(i / (std::int64_t(s.head_size) * s.num_heads));
+          return coords(seq, head, 0, "dim", d, false);
+        },
+        0.0, uncertainty_of_seq_head[std::size_t(i / s.head_size)] * value_scale);
   for (StageChecker* c : {&who, &loads, &query, &logits, &maxes, &sums, &probs, &accs, &out, &final_output})
     report.stages.push_back(c->take());
   return report;

@@ -129,11 +129,14 @@ template <int THREAD_GROUP_SIZE, int NUM_VECS, typename VecT>
 PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS], const VecT (&k_vecs)[NUM_VECS]) {
   constexpr int kVecSize = int(sizeof(VecT::elem) / sizeof(VecT::elem[0]));
   float qk = 0.0f;
-PAL_UNROLL
-  for (int j = 0; j < NUM_VECS; ++j)
-PAL_UNROLL
-    for (int e = 0; e < kVecSize; ++e) qk += to_float(q_vecs[j].elem[e]) * to_float(k_vecs[j].elem[e]);
-PAL_UNROLL
+  PAL_UNROLL
+  for (int j = 0; j < NUM_VECS; ++j) {
+    // One vector read of q from shared memory per key vector (not one read per element).
+    const VecT q = load_vec<VecT>(&q_vecs[j]);
+    PAL_UNROLL
+    for (int e = 0; e < kVecSize; ++e) qk += to_float(q.elem[e]) * to_float(k_vecs[j].elem[e]);
+  }
+  PAL_UNROLL
   for (int mask = THREAD_GROUP_SIZE / 2; mask >= 1; mask /= 2) qk += simt::shfl_xor(qk, mask);
   return qk;
 }
@@ -223,15 +226,16 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
       const std::int64_t key_base = physical_block_number * args.kv_block_stride +
                                     std::int64_t(kv_head_idx) * args.kv_head_stride +
                                     std::int64_t(physical_block_offset) * X;
+      const scalar_t* k_ptr = args.k_cache + key_base;  // one 64-bit address; 32-bit offsets below
       KVec k_vecs[NUM_VECS_PER_THREAD];
-PAL_UNROLL
+      PAL_UNROLL
       for (int j = 0; j < NUM_VECS_PER_THREAD; ++j) {
         const int vec_idx = thread_group_offset + j * THREAD_GROUP_SIZE;
         const int chunk = (vec_idx * VEC_SIZE) / X;         // which x-chunk of the key
         const int chunk_offset = (vec_idx * VEC_SIZE) % X;  // where in the chunk
-        const std::int64_t element = key_base + std::int64_t(chunk) * BLOCK_SIZE * X + chunk_offset;
-        k_vecs[j] = load_vec<KVec>(args.k_cache + element);
-        probe.load(LoadKind::key, element, iteration, j);
+        const int offset = chunk * BLOCK_SIZE * X + chunk_offset;
+        k_vecs[j] = load_vec<KVec>(k_ptr + offset);
+        probe.load(LoadKind::key, key_base + offset, iteration, j);
       }
       float qk = args.scale * thread_group_dot<THREAD_GROUP_SIZE>(q_vecs[thread_group_offset], k_vecs);
       // ALiBi: a linear penalty on distance to the newest token (0 for the last token).
@@ -257,7 +261,7 @@ PAL_UNROLL
   probe.qk_max_warp(0, qk_max);
   {
     int step = 1;
-PAL_UNROLL
+    PAL_UNROLL
     for (int mask = kWarpSize / 2; mask >= THREAD_GROUP_SIZE; mask /= 2, ++step) {
       qk_max = fmaxf(qk_max, simt::shfl_xor(qk_max, mask));
       probe.qk_max_warp(step, qk_max);
@@ -271,7 +275,7 @@ PAL_UNROLL
   probe.qk_max_cross_warp(0, qk_max);
   {
     int step = 1;
-PAL_UNROLL
+    PAL_UNROLL
     for (int mask = NUM_WARPS / 2; mask >= 1; mask /= 2, ++step) {
       qk_max = fmaxf(qk_max, simt::shfl_xor(qk_max, mask));
       probe.qk_max_cross_warp(step, qk_max);
@@ -320,7 +324,7 @@ PAL_UNROLL
   // holds its BLOCK_SIZE tokens contiguously. Each lane reads 16 bytes = V_VEC_SIZE tokens of a row
   // and keeps NUM_ROWS_PER_THREAD rows' partial sums in registers.
   float accs[NUM_ROWS_PER_THREAD];
-PAL_UNROLL
+  PAL_UNROLL
   for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) accs[i] = 0.0f;
 
   iteration = 0;
@@ -331,21 +335,24 @@ PAL_UNROLL
     const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
     // The kernel multiplies probabilities in the cache's precision (as upstream does), so each is
     // rounded to scalar_t first; the products are then summed in fp32.
+    const Vec<float, V_VEC_SIZE> logits_vec =
+        load_vec<Vec<float, V_VEC_SIZE>>(logits + token_idx - range.start_token_idx);
     float probs[V_VEC_SIZE];
-PAL_UNROLL
-    for (int e = 0; e < V_VEC_SIZE; ++e) probs[e] = round_to<scalar_t>(logits[token_idx - range.start_token_idx + e]);
+    PAL_UNROLL
+    for (int e = 0; e < V_VEC_SIZE; ++e) probs[e] = round_to<scalar_t>(logits_vec.elem[e]);
     const bool is_last_block = block_idx == num_seq_blocks - 1;
     const std::int64_t value_base =
         physical_block_number * args.kv_block_stride + std::int64_t(kv_head_idx) * args.kv_head_stride;
-PAL_UNROLL
+    const scalar_t* v_ptr = args.v_cache + value_base;  // one 64-bit address; 32-bit offsets below
+    PAL_UNROLL
     for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
       const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
       if (row_idx < HEAD_SIZE) {
-        const std::int64_t element = value_base + std::int64_t(row_idx) * BLOCK_SIZE + physical_block_offset;
-        const VVec v_vec = load_vec<VVec>(args.v_cache + element);
-        probe.load(LoadKind::value, element, iteration, i);
+        const int offset = row_idx * BLOCK_SIZE + physical_block_offset;
+        const VVec v_vec = load_vec<VVec>(v_ptr + offset);
+        probe.load(LoadKind::value, value_base + offset, iteration, i);
         float sum = 0.0f;
-PAL_UNROLL
+        PAL_UNROLL
         for (int e = 0; e < V_VEC_SIZE; ++e) {
           // Slots past seq_len in the last kv_block may hold anything (NaN included), and
           // 0 * NaN = NaN: such values are replaced by zero, not just weighted by zero.
@@ -356,17 +363,17 @@ PAL_UNROLL
       }
     }
   }
-PAL_UNROLL
+  PAL_UNROLL
   for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) probe.acc(0, i, accs[i]);
   //! [value_accumulation]
 
   //! [lv_warp_reduction]
   // Lanes that share a row hold different token slices of it: a butterfly over those
   // NUM_V_VECS_PER_ROW lanes adds them up.
-PAL_UNROLL
+  PAL_UNROLL
   for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
     float acc = accs[i];
-PAL_UNROLL
+    PAL_UNROLL
     for (int mask = NUM_V_VECS_PER_ROW / 2; mask >= 1; mask /= 2) acc += simt::shfl_xor(acc, mask);
     accs[i] = acc;
     probe.acc(1, i, acc);
@@ -381,12 +388,12 @@ PAL_UNROLL
   float* out_smem = simt::dynamic_shared<float>();  // [NUM_WARPS / 2, HEAD_SIZE]
   {
     int level = 2;
-PAL_UNROLL
+    PAL_UNROLL
     for (int active = NUM_WARPS; active > 1; active /= 2, ++level) {
       const int mid = active / 2;
       if (warp_idx >= mid && warp_idx < active) {
         float* dst = &out_smem[(warp_idx - mid) * HEAD_SIZE];
-PAL_UNROLL
+        PAL_UNROLL
         for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
           const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
           if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) dst[row_idx] = accs[i];
@@ -395,14 +402,14 @@ PAL_UNROLL
       simt::sync_threads();
       if (warp_idx < mid) {
         const float* src = &out_smem[warp_idx * HEAD_SIZE];
-PAL_UNROLL
+        PAL_UNROLL
         for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
           const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
           if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) accs[i] += src[row_idx];
         }
       }
       simt::sync_threads();
-PAL_UNROLL
+      PAL_UNROLL
       for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) probe.acc(level, i, accs[i]);
     }
   }
@@ -412,7 +419,7 @@ PAL_UNROLL
   // Warp 0 writes the head's output row (v1), or this partition's normalised partial output (v2).
   if (warp_idx == 0) {
     scalar_t* out_ptr = args.out + partition_slot * HEAD_SIZE;
-PAL_UNROLL
+    PAL_UNROLL
     for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
       const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
       if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) {
