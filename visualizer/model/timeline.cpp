@@ -422,8 +422,8 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
       activate_row_owners(step, mid, active);
       step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", " + warp_list(mid, active) + " write" +
                    (active - mid == 1 ? "s" : "");
-      step.description = "Warps " + std::to_string(mid) + "-" + std::to_string(active - 1) +
-                         " write their row sums to out_smem[(warp - " + std::to_string(mid) +
+      step.description = "W" + warp_list(mid, active).substr(1) + (active - mid == 1 ? " writes its" : " write their") +
+                         " row sums to out_smem[(warp - " + std::to_string(mid) +
                          ") * head_size + row] (one lane per row), reusing the logits buffer. Warp " + std::to_string(mid) +
                          " lane 0 writes row 0 = " + format_value(record.acc(1 + level, mid * kWarpSize, 0), 5) +
                          ". __syncthreads().";
@@ -433,7 +433,8 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
       activate_row_owners(step, 0, mid);
       step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", " + warp_list(0, mid) + " add" +
                    (mid == 1 ? "s" : "");
-      step.description = "Warps 0-" + std::to_string(mid - 1) + " add out_smem[warp * head_size + row] to their accs. Warp 0 "
+      step.description = "W" + warp_list(0, mid).substr(1) + (mid == 1 ? " adds" : " add") +
+                         " out_smem[warp * head_size + row] to " + (mid == 1 ? "its" : "their") + " accs. Warp 0 "
                          "lane 0's row 0 is now " + format_value(record.acc(2 + level, 0, 0), 6) + ". __syncthreads().";
     }
   }

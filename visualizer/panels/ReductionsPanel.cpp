@@ -125,7 +125,7 @@ void draw_tree(const ViewModel& model, UiState& ui, int step, int partition, con
   int current_level = -1;  // levels finished
   for (int l = 0; l < levels; ++l)
     if (model.reached(step, StepKind::tree_accumulate, partition, l)) current_level = l;
-  const float cell_w = 90.0f, gap = 60.0f, row_h = 22.0f, left = 60.0f;
+  const float cell_w = 100.0f, gap = 200.0f, row_h = 34.0f, left = 60.0f;
   const Canvas c = begin_canvas("##tree", ImVec2(left + float(levels + 1) * (cell_w + gap), 20 + row_h * float(g.num_warps()) + 4));
   for (int l = 0; l <= levels; ++l) {
     const float x = left + float(l) * (cell_w + gap);
@@ -144,10 +144,15 @@ void draw_tree(const ViewModel& model, UiState& ui, int step, int partition, con
       if (l < levels && w >= active / 2 && w < active) {
         const float tx = x + cell_w + gap, ty = 20 + float(w - active / 2) * row_h + row_h * 0.5f;
         c.draw->AddLine(c.at(x + cell_w, y + row_h * 0.5f), c.at(tx, ty), IM_COL32(240, 180, 90, 200), 1.5f);
+        // Label the arrow at its middle with the shared-memory slot it goes through and the value.
         const int smem_row = w - active / 2;
         const float through = smem[static_cast<std::size_t>(smem_row * g.head_size + dim)];
-        c.draw->AddText(c.at(x + cell_w + 4, (y + ty - 20) * 0.5f + 6), IM_COL32(240, 180, 90, 255),
-                        ("out_smem[" + std::to_string(smem_row) + "]\n" + format_value(through, 4)).c_str());
+        const std::string label = "out_smem[" + std::to_string(smem_row) + "]: " + format_value(through, 4);
+        const ImVec2 size = ImGui::CalcTextSize(label.c_str());
+        const ImVec2 mid = c.at(x + cell_w + gap * 0.5f, (y + row_h * 0.5f + ty) * 0.5f);
+        c.draw->AddRectFilled(ImVec2(mid.x - size.x * 0.5f - 2, mid.y - size.y * 0.5f - 1),
+                              ImVec2(mid.x + size.x * 0.5f + 2, mid.y + size.y * 0.5f + 1), IM_COL32(25, 25, 30, 255));
+        c.draw->AddText(ImVec2(mid.x - size.x * 0.5f, mid.y - size.y * 0.5f), IM_COL32(240, 180, 90, 255), label.c_str());
       }
     }
   }
