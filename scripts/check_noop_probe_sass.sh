@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Shows that the no-op probe costs nothing: the production kernel (NoopProbe) and the same kernel
-# source with every probe call deleted compile to identical SASS. Needs nvcc and cuobjdump, no GPU.
+# source with every probe call deleted compile to identical SASS. Needs nvcc, no GPU. Where
+# cuobjdump is missing (the CUDA toolkit packaging of some machines leaves it out) it compares the
+# PTX instead, which is what ptxas turns into SASS, and says so.
 #
 # usage: scripts/check_noop_probe_sass.sh [ARCH=90] [CONFIG...]   CONFIG like "fp16_t 128 16"
 set -euo pipefail
@@ -19,6 +21,7 @@ python3 "$root/scripts/strip_probe_calls.py" "$root/kernels/paged_attention_kern
   "$work/stripped/kernels/paged_attention_kernel.h"
 
 configs=("fp16_t 128 16" "bf16_t 64 8" "float 256 32")
+if [ -x "$cuobjdump" ]; then level=SASS; else level=PTX; fi
 status=0
 for config in "${configs[@]}"; do
   read -r scalar head block <<<"$config"
@@ -31,18 +34,38 @@ template __global__ void paged_attention_kernel<$scalar, $head, $block, 0, NoopP
 template __global__ void paged_attention_kernel<$scalar, $head, $block, 512, NoopProbe>(AttentionArgs<$scalar>, NoopProbe);
 }
 CU
-    "$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$tree" -cubin -o "$work/$name.cubin" "$work/$name.cu"
-    # Keep the instructions only: drop addresses, encodings and the file's own name.
-    "$cuobjdump" -sass "$work/$name.cubin" | sed -E 's@/\*[0-9a-f]{4,}\*/@@; s@/\* 0x[0-9a-f]+ \*/@@; s@^\s+@@' |
-      grep -vE '^(code for|Function|\.|$|Fatbin|arch|host|compile_size)' >"$work/$name.sass"
+    if [ $level = SASS ]; then
+      "$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$tree" -cubin -o "$work/$name.cubin" "$work/$name.cu"
+      # Keep the instructions only: drop addresses, encodings and the file's own name.
+      "$cuobjdump" -sass "$work/$name.cubin" | sed -E 's@/\*[0-9a-f]{4,}\*/@@; s@/\* 0x[0-9a-f]+ \*/@@; s@^\s+@@' |
+        grep -vE '^(code for|Function|\.|$|Fatbin|arch|host|compile_size)' >"$work/$name.sass"
+    else
+      "$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$tree" -ptx -o "$work/$name.ptx" "$work/$name.cu"
+      # Drop comments and the file name; keep every instruction and declaration.
+      grep -vE '^\s*//|\.file' "$work/$name.ptx" >"$work/$name.sass"
+    fi
   done
   n=$(grep -c ';' "$work/noop.sass" || true)
   if diff -q "$work/noop.sass" "$work/stripped.sass" >/dev/null; then
-    echo "identical SASS ($n instructions): $scalar head $head block $block, v1 and v2, no-op probe vs no probe calls"
+    echo "identical $level ($n lines): $scalar head $head block $block, v1 and v2, no-op probe vs no probe calls"
   else
-    echo "DIFFERENT SASS: $scalar head $head block $block"
+    echo "DIFFERENT $level: $scalar head $head block $block"
     diff "$work/noop.sass" "$work/stripped.sass" | head -20
     status=1
   fi
 done
+# Negative control: the recording probe must change the code, or this comparison could not fail.
+cat >"$work/record.cu" <<CU
+#include "kernels/gpu_kernels.cuh"
+namespace pal {
+template __global__ void paged_attention_kernel<fp16_t, 128, 16, 0, RecordingProbe>(AttentionArgs<fp16_t>, RecordingProbe);
+}
+CU
+"$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$root" -ptx -o "$work/record.ptx" "$work/record.cu"
+if [ "$(grep -c 'st.global' "$work/record.ptx")" -le 10 ]; then
+  echo "negative control FAILED: the recording probe's kernel has almost no global stores"
+  status=1
+else
+  echo "negative control: the recording probe's kernel has $(grep -c 'st.global' "$work/record.ptx") global stores in its PTX"
+fi
 exit $status
