@@ -51,7 +51,7 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
               load_name(load).c_str(), static_cast<int>(load.lanes.size()), load.lanes.empty() ? 0 : load.lanes[0].num_bytes,
               format_bytes(f.bytes_used).c_str(), static_cast<int>(f.sectors.size()), format_bytes(f.bytes_fetched()).c_str(),
               static_cast<int>(f.lines.size()), 100.0 * f.efficiency());
-  const float px = 2.0f;  // pixels per byte
+  const float px = 3.0f;  // pixels per byte
   const float line_w = 128 * px, line_h = 38.0f, gap = 10.0f;
   const float avail = std::max(ImGui::GetContentRegionAvail().x, line_w + 100);
   const int per_row = std::max(1, int((avail - 90) / (line_w + gap)));
