@@ -213,10 +213,16 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   const int* block_table = args.block_tables + std::int64_t(seq_idx) * args.max_num_blocks_per_seq;
   float qk_max = -FLT_MAX;
   int iteration = 0;
+  // The block-table entry of each iteration is read one iteration ahead, so that the key loads do
+  // not wait for two memory round trips in a row (table, then cache) on every kv_block.
+  int next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
+                                ? block_table[range.start_block_idx + warp_idx]
+                                : 0;
   for (int block_idx = range.start_block_idx + warp_idx; block_idx < range.end_block_idx;
        block_idx += NUM_WARPS, ++iteration) {
     // 64-bit from here on: physical_block_number * kv_block_stride overflows int32 on large pools.
-    const std::int64_t physical_block_number = block_table[block_idx];
+    const std::int64_t physical_block_number = next_physical_block;
+    if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
     for (int i = 0; i < C::NUM_TOKENS_PER_THREAD_GROUP; ++i) {
       const int physical_block_offset = (thread_group_idx + i * kWarpSize) % BLOCK_SIZE;
       const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
@@ -328,9 +334,13 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) accs[i] = 0.0f;
 
   iteration = 0;
+  next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
+                            ? block_table[range.start_block_idx + warp_idx]
+                            : 0;
   for (int block_idx = range.start_block_idx + warp_idx; block_idx < range.end_block_idx;
        block_idx += NUM_WARPS, ++iteration) {
-    const std::int64_t physical_block_number = block_table[block_idx];
+    const std::int64_t physical_block_number = next_physical_block;  // read one iteration ahead
+    if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
     const int physical_block_offset = (lane % NUM_V_VECS_PER_ROW) * V_VEC_SIZE;
     const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
     // The kernel multiplies probabilities in the cache's precision (as upstream does), so each is
