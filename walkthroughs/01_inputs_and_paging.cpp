@@ -173,22 +173,34 @@ void show_poison(Walkthrough& w) {
   const Scenario& s = w.scenario();
   Terminal& out = w.out();
   out.heading("1.6 Slots that no sequence wrote");
-  std::int64_t nan_keys = 0;
-  for (std::int64_t i = 0; i < w.inputs().key_cache.numel(); ++i) nan_keys += std::isnan(w.inputs().key_cache.get_float(i));
-  const std::int64_t per_token = std::int64_t(s.num_kv_heads) * s.head_size;
-  const std::int64_t used_tokens = [&] {
-    std::int64_t total = 0;
-    for (int len : s.seq_lens) total += len;
-    return total;
-  }();
-  const std::int64_t slots = std::int64_t(s.effective_num_blocks()) * s.block_size;
+  // Which (physical block, slot) pairs hold a token, from the block table.
+  const int num_blocks = s.effective_num_blocks();
+  std::vector<char> used(std::size_t(num_blocks) * std::size_t(s.block_size), 0);
+  std::int64_t used_tokens = 0;
+  for (int seq = 0; seq < s.num_seqs; ++seq)
+    for (int t = 0; t < w.seq_len(seq); ++t, ++used_tokens)
+      used[std::size_t(w.physical_block(seq, t / s.block_size)) * std::size_t(s.block_size) + std::size_t(t % s.block_size)] = 1;
+  // key_cache [num_blocks, num_kv_heads, head_size/x, block_size, x]: element i lies in physical
+  // block i / (num_kv_heads * head_size * block_size), slot (i / x) % block_size.
+  const Tensor& keys = w.inputs().key_cache;
+  const std::int64_t per_block = std::int64_t(s.num_kv_heads) * s.head_size * s.block_size;
+  const int x = key_x(s.kv_cache_dtype);
+  std::int64_t nan_keys = 0, wrong = 0;
+  for (std::int64_t i = 0; i < keys.numel(); ++i) {
+    const bool is_nan = std::isnan(keys.get_float(i));
+    nan_keys += is_nan;
+    const std::size_t slot = std::size_t(i / per_block) * std::size_t(s.block_size) + std::size_t((i / x) % s.block_size);
+    wrong += is_nan == bool(used[slot]);
+  }
+  const std::int64_t slots = std::int64_t(num_blocks) * s.block_size;
   out.paragraph("The generator fills every cache slot that holds no token with NaN, so that reading one by mistake "
                 "poisons the output visibly. In this pool " +
                 std::to_string(used_tokens) + " of " + std::to_string(slots) + " token slots are used; the key cache holds " +
                 std::to_string(nan_keys) + " NaN elements = " + std::to_string(slots - used_tokens) + " unused slots x " +
-                std::to_string(per_token) + " (kv heads x head_size).");
-  w.check("nan_poison", nan_keys == (slots - used_tokens) * per_token,
-          "every unused key slot of the pool holds NaN and every used one holds a number");
+                std::to_string(s.num_kv_heads * s.head_size) + " (kv heads x head_size).");
+  w.check("nan_poison", wrong == 0,
+          "every key element of an unused slot (by the block table) is NaN, and every element of a used slot is "
+          "a number");
 }
 
 void check_lookups(Walkthrough& w) {
