@@ -128,14 +128,21 @@ struct NoHooks {
 template <int THREAD_GROUP_SIZE, int NUM_VECS, typename VecT>
 PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS], const VecT (&k_vecs)[NUM_VECS]) {
   constexpr int kVecSize = int(sizeof(VecT::elem) / sizeof(VecT::elem[0]));
-  float qk = 0.0f;
+  // One partial sum per vector element: kVecSize independent chains of multiply-adds instead of
+  // one long one, so the arithmetic does not serialise on the latency of each FMA.
+  float partial[kVecSize];
+  PAL_UNROLL
+  for (int e = 0; e < kVecSize; ++e) partial[e] = 0.0f;
   PAL_UNROLL
   for (int j = 0; j < NUM_VECS; ++j) {
     // One vector read of q from shared memory per key vector (not one read per element).
     const VecT q = load_vec<VecT>(&q_vecs[j]);
     PAL_UNROLL
-    for (int e = 0; e < kVecSize; ++e) qk += to_float(q.elem[e]) * to_float(k_vecs[j].elem[e]);
+    for (int e = 0; e < kVecSize; ++e) partial[e] += to_float(q.elem[e]) * to_float(k_vecs[j].elem[e]);
   }
+  float qk = 0.0f;
+  PAL_UNROLL
+  for (int e = 0; e < kVecSize; ++e) qk += partial[e];
   PAL_UNROLL
   for (int mask = THREAD_GROUP_SIZE / 2; mask >= 1; mask /= 2) qk += simt::shfl_xor(qk, mask);
   return qk;
@@ -354,21 +361,30 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     const std::int64_t value_base =
         physical_block_number * args.kv_block_stride + std::int64_t(kv_head_idx) * args.kv_head_stride;
     const scalar_t* v_ptr = args.v_cache + value_base;  // one 64-bit address; 32-bit offsets below
+    // Every row's load is issued before any is used, so the NUM_ROWS_PER_THREAD loads of an
+    // iteration overlap in flight instead of costing one memory round trip each.
+    VVec v_vecs[NUM_ROWS_PER_THREAD];
     PAL_UNROLL
     for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
       const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
       if (row_idx < HEAD_SIZE) {
         const int offset = row_idx * BLOCK_SIZE + physical_block_offset;
-        const VVec v_vec = load_vec<VVec>(v_ptr + offset);
+        v_vecs[i] = load_vec<VVec>(v_ptr + offset);
         probe.load(LoadKind::value, value_base + offset, iteration, i);
+      }
+    }
+    // Slots past seq_len in the last kv_block may hold anything (NaN included), and 0 * NaN = NaN:
+    // such values are replaced by zero, not just weighted by zero.
+    bool in_context[V_VEC_SIZE];
+    PAL_UNROLL
+    for (int e = 0; e < V_VEC_SIZE; ++e) in_context[e] = !is_last_block || token_idx + e < seq_len;
+    PAL_UNROLL
+    for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
+      const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+      if (row_idx < HEAD_SIZE) {
         float sum = 0.0f;
         PAL_UNROLL
-        for (int e = 0; e < V_VEC_SIZE; ++e) {
-          // Slots past seq_len in the last kv_block may hold anything (NaN included), and
-          // 0 * NaN = NaN: such values are replaced by zero, not just weighted by zero.
-          const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f : to_float(v_vec.elem[e]);
-          sum += probs[e] * v;
-        }
+        for (int e = 0; e < V_VEC_SIZE; ++e) sum += probs[e] * (in_context[e] ? to_float(v_vecs[i].elem[e]) : 0.0f);
         accs[i] += sum;
       }
     }
