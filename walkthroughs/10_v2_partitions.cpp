@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     show_reduce(w);
     w.out().heading("10.4 Checks");
     w.check_stage("partition_state");
+    w.check_stage("tmp_out");
     w.check_stage("output");
     w.check_stage("partition_reduce");
     w.check_stage("final_output");
