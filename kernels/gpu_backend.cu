@@ -61,6 +61,8 @@ struct DeviceBuffer {
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr(other.ptr) { other.ptr = nullptr; }
+  DeviceBuffer& operator=(DeviceBuffer&&) = delete;
   template <typename T> T* as() const { return static_cast<T*>(ptr); }
 };
 
