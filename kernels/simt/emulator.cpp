@@ -14,13 +14,18 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace pal::simt {
 namespace detail {
 
-thread_local EmulatedThread* current_thread = nullptr;
-thread_local EmulatedLaunch* current_launch = nullptr;
+EmulatedThread* current_thread = nullptr;
+EmulatedLaunch* current_launch = nullptr;
+
+namespace {
+std::mutex launch_mutex;  // one emulated launch at a time in the process (see emulator.h)
+}  // namespace
 
 namespace {
 constexpr int kWarpSize = 32;
@@ -135,8 +140,7 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
                         std::to_string(threads_per_block));
   if (grid.x <= 0 || grid.y <= 0 || grid.z <= 0)
     throw EmulatorError("launch_emulated: every grid dimension must be positive");
-  if (detail::current_launch != nullptr)
-    throw EmulatorError("launch_emulated: a launch is already running on this OS thread");
+  const std::lock_guard<std::mutex> one_launch_at_a_time(detail::launch_mutex);
 
   EmulatedLaunch launch;
   launch.grid = grid;

@@ -35,8 +35,11 @@ struct EmulatedThread {
   Dim3 block_idx;
 };
 struct EmulatedLaunch;
-extern thread_local EmulatedThread* current_thread;
-extern thread_local EmulatedLaunch* current_launch;
+// Plain globals, not thread_local: launches are serialised process-wide (launch_emulated holds a
+// mutex), and thread-local storage read from a Boost.Context fiber stack is not reliable under
+// AddressSanitizer with Debian's Boost (built without its ASan support), where it read as null.
+extern EmulatedThread* current_thread;
+extern EmulatedLaunch* current_launch;
 
 const Dim3& grid_dim();
 void block_barrier();
@@ -70,7 +73,8 @@ inline T* dynamic_shared() {
 
 // Runs kernel_body() for every thread of every thread_block of `grid`. Dynamic shared memory is
 // filled with 0xFF (NaN as floats) before each thread_block, so a read of something not written
-// in that block shows. Throws EmulatorError on deadlock or when the body throws.
+// in that block shows. Throws EmulatorError on deadlock or when the body throws. One launch runs
+// at a time in a process: a launch from another OS thread waits for the running one to finish.
 void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_shared_bytes,
                      const std::function<void()>& kernel_body);
 

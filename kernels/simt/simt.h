@@ -56,8 +56,8 @@ __device__ __forceinline__ T* dynamic_shared() {
 
 #include "kernels/simt/emulator.h"
 
-// One thread_block runs at a time on each OS thread, so a thread_local static is exactly one
-// shared array per thread_block, seen by all its fibers (and by nothing on other OS threads).
-#define PAL_SHARED static thread_local
+// One thread_block runs at a time in the process (launch_emulated serialises launches), so a
+// function-local static is exactly one shared array per thread_block, seen by all its fibers.
+#define PAL_SHARED static
 
 #endif
