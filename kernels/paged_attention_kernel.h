@@ -361,31 +361,40 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     const std::int64_t value_base =
         physical_block_number * args.kv_block_stride + std::int64_t(kv_head_idx) * args.kv_head_stride;
     const scalar_t* v_ptr = args.v_cache + value_base;  // one 64-bit address; 32-bit offsets below
-    // Every row's load is issued before any is used, so the NUM_ROWS_PER_THREAD loads of an
-    // iteration overlap in flight instead of costing one memory round trip each.
-    VVec v_vecs[NUM_ROWS_PER_THREAD];
+    // Rows are loaded in batches of ROWS_PER_LOAD_BATCH, each batch's loads issued before any of
+    // them is used. v1 batches all rows: its warps loop over the whole context with few thread
+    // blocks per SM, so an iteration's loads must overlap each other. v2 loads a row and uses it:
+    // its many short thread blocks overlap one another already, and the registers that a full
+    // batch holds cost it more than they save (measured on an H100, docs/performance/NOTES.md).
+    constexpr int ROWS_PER_LOAD_BATCH = USE_PARTITIONING ? 1 : NUM_ROWS_PER_THREAD;
     PAL_UNROLL
-    for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
-      const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
-      if (row_idx < HEAD_SIZE) {
-        const int offset = row_idx * BLOCK_SIZE + physical_block_offset;
-        v_vecs[i] = load_vec<VVec>(v_ptr + offset);
-        probe.load(LoadKind::value, value_base + offset, iteration, i);
+    for (int first = 0; first < NUM_ROWS_PER_THREAD; first += ROWS_PER_LOAD_BATCH) {
+      VVec v_vecs[ROWS_PER_LOAD_BATCH];
+      PAL_UNROLL
+      for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
+        const int i = first + b;
+        const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+        if (row_idx < HEAD_SIZE) {
+          const int offset = row_idx * BLOCK_SIZE + physical_block_offset;
+          v_vecs[b] = load_vec<VVec>(v_ptr + offset);
+          probe.load(LoadKind::value, value_base + offset, iteration, i);
+        }
       }
-    }
-    // Slots past seq_len in the last kv_block may hold anything (NaN included), and 0 * NaN = NaN:
-    // such values are replaced by zero, not just weighted by zero.
-    bool in_context[V_VEC_SIZE];
-    PAL_UNROLL
-    for (int e = 0; e < V_VEC_SIZE; ++e) in_context[e] = !is_last_block || token_idx + e < seq_len;
-    PAL_UNROLL
-    for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
-      const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
-      if (row_idx < HEAD_SIZE) {
-        float sum = 0.0f;
-        PAL_UNROLL
-        for (int e = 0; e < V_VEC_SIZE; ++e) sum += probs[e] * (in_context[e] ? to_float(v_vecs[i].elem[e]) : 0.0f);
-        accs[i] += sum;
+      PAL_UNROLL
+      for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
+        const int i = first + b;
+        const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+        if (row_idx < HEAD_SIZE) {
+          float sum = 0.0f;
+          PAL_UNROLL
+          for (int e = 0; e < V_VEC_SIZE; ++e) {
+            // Slots past seq_len in the last kv_block may hold anything (NaN included), and
+            // 0 * NaN = NaN: such values are replaced by zero, not just weighted by zero.
+            const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f : to_float(v_vecs[b].elem[e]);
+            sum += probs[e] * v;
+          }
+          accs[i] += sum;
+        }
       }
     }
   }
