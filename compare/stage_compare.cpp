@@ -119,23 +119,14 @@ StageTolerance stage_tolerance(const std::string& stage, DType dtype, double val
 }
 
 double value_scale_of(const Scenario& scenario, const Inputs& inputs) {
+  // Through the reference's own gather, so the V layout is spelled out in one place.
   double scale = 0.0;
-  const int kv_heads = scenario.num_kv_heads;
-  const int head_size = scenario.head_size;
-  const int block_size = scenario.block_size;
-  const int max_blocks = int(inputs.block_tables.shape.at(1));
   for (int seq = 0; seq < scenario.num_seqs; ++seq) {
     const int seq_len = inputs.seq_lens.data<int>()[seq];
-    for (int token = 0; token < seq_len; ++token) {
-      const std::int64_t block = inputs.block_tables.data<int>()[std::int64_t(seq) * max_blocks + token / block_size];
-      for (int kvh = 0; kvh < kv_heads; ++kvh)
-        for (int d = 0; d < head_size; ++d) {
-          const std::int64_t index =
-              ((block * kv_heads + kvh) * head_size + d) * block_size + token % block_size;
-          const double v = std::fabs(double(inputs.value_cache.get_float(index)));
-          if (std::isfinite(v)) scale = std::max(scale, v);
-        }
-    }
+    for (int token = 0; token < seq_len; ++token)
+      for (int kv_head = 0; kv_head < scenario.num_kv_heads; ++kv_head)
+        for (float v : value_gather(inputs, seq, kv_head, token))
+          if (std::isfinite(v)) scale = std::max(scale, double(std::fabs(v)));
   }
   return scale;
 }
