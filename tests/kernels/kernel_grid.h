@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "compare/stage_compare.h"
 #include "core/scenario.h"
 
 namespace pal::test {
@@ -76,6 +77,30 @@ std::vector<T> shard_of(const std::vector<T>& items) {
     if (int(i % std::size_t(count)) == index) mine.push_back(items[i]);
   return mine;
 }
+
+// One grid case: the kernel run recorded on `backend`, and its stage-by-stage comparison with
+// the reference for the same scenario and version.
+struct GridRun {
+  KernelRun run;
+  ComparisonReport report;
+};
+
+inline GridRun run_against_reference(const Scenario& base, const Inputs& inputs, KernelVersion version,
+                                     Backend backend, std::size_t max_recording_bytes = kDefaultMaxRecordingBytes) {
+  Scenario scenario = base;
+  scenario.version = version;
+  RunOptions options;
+  options.backend = backend;
+  options.record = true;
+  options.max_recording_bytes = max_recording_bytes;
+  GridRun result{run_kernel(scenario, inputs, options), {}};
+  const ReferenceRun reference = reference_attention(scenario, inputs, version);
+  result.report = compare_with_reference(result.run, reference, inputs);
+  return result;
+}
+
+// Every stage a recording carries, not just the output: v1 9 stages, v2 12 (see compare/).
+inline std::size_t recorded_stage_count(KernelVersion version) { return version == KernelVersion::v2 ? 12u : 9u; }
 
 inline std::string grid_choice(const char* default_choice) {
   const char* env = std::getenv("PAL_KERNEL_GRID");

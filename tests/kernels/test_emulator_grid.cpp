@@ -13,18 +13,10 @@ TEST_CASE("the emulated kernel reproduces every reference stage across the grid,
   for (const Scenario& base : grid) {
     const Inputs inputs = generate_inputs(base);
     for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
-      Scenario scenario = base;
-      scenario.version = version;
-      RunOptions options;
-      options.backend = Backend::emulator;
-      options.record = true;
-      const KernelRun run = run_kernel(scenario, inputs, options);
-      const ReferenceRun reference = reference_attention(scenario, inputs, version);
-      const ComparisonReport report = compare_with_reference(run, reference, inputs);
-      INFO(report.table());
-      CHECK(report.passed());
-      // Every stage that the recording carries was compared, not just the output.
-      CHECK(report.stages.size() >= (version == KernelVersion::v2 ? 12u : 9u));
+      const test::GridRun grid_run = test::run_against_reference(base, inputs, version, Backend::emulator);
+      INFO(grid_run.report.table());
+      CHECK(grid_run.report.passed());
+      CHECK(grid_run.report.stages.size() >= test::recorded_stage_count(version));
     }
   }
 }

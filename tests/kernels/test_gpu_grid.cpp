@@ -15,23 +15,18 @@ TEST_CASE("the GPU kernel reproduces every reference stage across the full grid,
   for (const Scenario& base : grid) {
     const Inputs inputs = generate_inputs(base);
     for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
-      Scenario scenario = base;
-      scenario.version = version;
-      RunOptions options;
-      options.backend = Backend::gpu;
-      options.record = true;
       // The largest grid scenario (fp32, head 256, block 8, 64 heads, 6 sequences) records ~2.7 GB,
       // mostly every thread's load addresses; the GPU machine has room for that.
-      options.max_recording_bytes = std::size_t(4) << 30;
-      const KernelRun run = run_kernel(scenario, inputs, options);
-      const ReferenceRun reference = reference_attention(scenario, inputs, version);
-      const ComparisonReport report = compare_with_reference(run, reference, inputs);
-      INFO(report.table());
-      CHECK(report.passed());
+      const test::GridRun grid_run =
+          test::run_against_reference(base, inputs, version, Backend::gpu, std::size_t(4) << 30);
+      INFO(grid_run.report.table());
+      CHECK(grid_run.report.passed());
+      CHECK(grid_run.report.stages.size() >= test::recorded_stage_count(version));
       // The production kernel (no-op probe) writes the same output as the recording one.
-      options.record = false;
-      const KernelRun production = run_kernel(scenario, inputs, options);
-      CHECK(production.output.bytes == run.output.bytes);
+      RunOptions production_options;
+      production_options.backend = Backend::gpu;
+      const KernelRun production = run_kernel(grid_run.run.scenario, inputs, production_options);
+      CHECK(production.output.bytes == grid_run.run.output.bytes);
     }
   }
 }
