@@ -38,8 +38,9 @@ def escape(text):
     return ''.join(out)
 
 
-def split_comment(line):
-    """Returns (code, comment_text or None, column of //) ignoring // inside string literals."""
+def code_characters(line):
+    """Yields (index, character) for each character of `line` outside string and character
+    literals (escapes inside a literal are skipped with it)."""
     in_string = None
     i = 0
     while i < len(line):
@@ -52,33 +53,22 @@ def split_comment(line):
                 in_string = None
         elif ch in '"\'':
             in_string = ch
-        elif line.startswith('//', i):
-            return line[:i], line[i + 2:], i
+        else:
+            yield i, ch
         i += 1
+
+
+def split_comment(line):
+    """Returns (code, comment_text or None, column of //) ignoring // inside string literals."""
+    for i, _ in code_characters(line):
+        if line.startswith('//', i):
+            return line[:i], line[i + 2:], i
     return line, None, -1
 
 
 def braces(code):
     """Net { minus } of a line of code (string literals ignored)."""
-    depth = 0
-    in_string = None
-    i = 0
-    while i < len(code):
-        ch = code[i]
-        if in_string:
-            if ch == '\\':
-                i += 2
-                continue
-            if ch == in_string:
-                in_string = None
-        elif ch in '"\'':
-            in_string = ch
-        elif ch == '{':
-            depth += 1
-        elif ch == '}':
-            depth -= 1
-        i += 1
-    return depth
+    return sum(1 if ch == '{' else -1 if ch == '}' else 0 for _, ch in code_characters(code))
 
 
 def doc_block(texts, indent, marker='///'):
