@@ -350,8 +350,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
     const int physical_block_offset = (lane % NUM_V_VECS_PER_ROW) * V_VEC_SIZE;
     const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
-    // The kernel multiplies probabilities in the cache's precision (as upstream does), so each is
-    // rounded to scalar_t first; the products are then summed in fp32.
+    // Each probability is rounded to scalar_t, as upstream does before its P.V product; the
+    // products and their sums are then computed in fp32 (upstream multiplies in scalar_t).
     const Vec<float, V_VEC_SIZE> logits_vec =
         load_vec<Vec<float, V_VEC_SIZE>>(logits + token_idx - range.start_token_idx);
     float probs[V_VEC_SIZE];
