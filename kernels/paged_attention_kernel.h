@@ -315,7 +315,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   //! [softmax]
   // The epsilon guards the division; exp_sum >= 1 (the max contributes exp(0)), so its effect is
   // at most 1e-6 relative.
-  const float inv_sum = simt::fast_divide(1.0f, exp_sum + 1e-6f);
+  const float inv_sum = simt::fast_divide(1.0f, exp_sum + kSoftmaxEpsilon);
   for (int i = thread_idx; i < num_tokens; i += NUM_THREADS) {
     logits[i] *= inv_sum;
     probe.prob(i, logits[i]);
@@ -530,13 +530,14 @@ PAL_DEVICE void paged_attention_reduce_body(const ReduceArgs<scalar_t>& args, Pr
   simt::sync_threads();
   global_exp_sum = block_sum<NUM_WARPS>(&red_smem[NUM_WARPS], global_exp_sum, NoHooks{});
   if (thread_idx == 0) probe.reduce_global_exp_sum(global_exp_sum);
-  const float inv_global_exp_sum = simt::fast_divide(1.0f, global_exp_sum + 1e-6f);
+  const float inv_global_exp_sum = simt::fast_divide(1.0f, global_exp_sum + kSoftmaxEpsilon);
 
   // Each partial output was normalised by its own exp_sum; weight it by its share of the total.
   for (int i = thread_idx; i < HEAD_SIZE; i += NUM_THREADS) {
     float acc = 0.0f;
     for (int j = 0; j < num_partitions; ++j)
-      acc += to_float(tmp_out_ptr[j * HEAD_SIZE + i]) * shared_exp_sums[j] * inv_global_exp_sum;
+      acc += SoftmaxState::weighted_output(to_float(tmp_out_ptr[j * HEAD_SIZE + i]), shared_exp_sums[j],
+                                           inv_global_exp_sum);
     out_ptr[i] = from_float<scalar_t>(acc);
   }
   //! [partition_reduce]

@@ -272,7 +272,7 @@ PartitionReduce partition_reduce(std::span<const SoftmaxState> states, std::span
   std::vector<float> accumulators(head_size, 0.0f);
   for (std::size_t d = 0; d < head_size; ++d)
     for (std::size_t p = 0; p < states.size(); ++p)
-      accumulators[d] += partial_outputs[p][d] * reduce.rescaled_exp_sums[p] * inv_global_exp_sum;
+      accumulators[d] += SoftmaxState::weighted_output(partial_outputs[p][d], reduce.rescaled_exp_sums[p], inv_global_exp_sum);
   reduce.output = output(accumulators, dtype);
   return reduce;
 }

@@ -35,10 +35,6 @@ namespace pal {
 enum class ProbabilityPrecision : std::uint8_t { rounded_to_dtype, exact_fp32 };
 std::string_view probability_precision_name(ProbabilityPrecision precision);  // "rounded", "fp32"
 
-// Upstream's softmax denominators add this to the exp sum before taking the reciprocal, both in the
-// main kernel and in the v2 reduce (it keeps 1/x finite if the sum were ever 0).
-inline constexpr float kSoftmaxEpsilon = 1e-6f;
-
 // ---- Stage functions ------------------------------------------------------------------------------
 
 // Stage "query_load": the shared q_vecs array of one (seq, head) in memory order

@@ -107,12 +107,14 @@ void show_reduce(Walkthrough& w) {
   out.line();
   out.paragraph("The output is the weighted sum of the partial outputs, dim by dim, rounded to the dtype:");
   Table dims({{"dim"}, {"sum_p o_p * weight_p"}, {"kernel out"}, {"reference"}});
+  // The merge of SoftmaxState's output term, in fp32 as the reduce kernel does it, from recorded values.
+  const float inv_global = 1.0f / (global + kSoftmaxEpsilon);
   for (int d = 0; d < 6 && d < s.head_size; ++d) {
-    double value = 0.0;
+    float value = 0.0f;
     for (int p = 0; p < ref.num_partitions; ++p) {
       const std::int64_t slot = sh * partitions + p;
-      value += double(tensor_at(w.run().tmp_out, slot * s.head_size + d)) *
-               double(w.record().reduce_rescaled_exp_sums[sh * partitions + p]) / (double(global) + 1e-6);
+      value += SoftmaxState::weighted_output(tensor_at(w.run().tmp_out, slot * s.head_size + d),
+                                             w.record().reduce_rescaled_exp_sums[sh * partitions + p], inv_global);
     }
     dims.row({std::to_string(d), signed_fixed(value, 7), signed_fixed(tensor_at(w.run().output, sh * s.head_size + d), 7),
               signed_fixed(ref.output[std::size_t(d)], 7)});

@@ -1,7 +1,9 @@
 // SoftmaxState (core/softmax_state.h) is the algebra v2's reduce relies on: the state of a union of
-// token slices is the merge of the slices' states, in any grouping and any order.
+// token slices is the merge of the slices' states, in any grouping and any order, and its output
+// term merges the slices' normalised outputs into the output of the union.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -90,6 +92,66 @@ TEST_CASE("merging the states of two slices gives the state of the whole", "[sof
     // Each side's sum of up to 600 terms carries its own fp32 summation error.
     CHECK(std::fabs(double(merged.exp_sum) - whole.exp_sum) <= 600 * std::ldexp(1.0, -24) * whole.exp_sum);
   }
+}
+
+// A slice's output normalised by its own sum, as the kernel's v2 partitions store it in tmp_out:
+// o[d] = sum_t p_t * v_t[d] with p_t = exp(l_t - m) / (s + eps).
+std::vector<float> normalised_output(const std::vector<float>& logits, const std::vector<std::vector<float>>& values,
+                                     std::size_t begin, std::size_t end) {
+  const std::vector<float> slice(logits.begin() + std::ptrdiff_t(begin), logits.begin() + std::ptrdiff_t(end));
+  const float max_logit = qk_max(slice);
+  const ExpAndSum exps = exp_and_sum(slice, max_logit);
+  const std::vector<float> probs = softmax_normalize(exps.exp_values, exps.exp_sum);
+  std::vector<float> out(values[0].size(), 0.0f);
+  for (std::size_t t = 0; t < slice.size(); ++t)
+    for (std::size_t d = 0; d < out.size(); ++d) out[d] += probs[t] * values[begin + t][d];
+  return out;
+}
+
+TEST_CASE("the output term merges normalised partial outputs into the output of the whole", "[softmax_state]") {
+  SplitMix64 random(17);
+  constexpr int kDims = 8;
+  for (int trial = 0; trial < 100; ++trial) {
+    const std::vector<float> logits = random_logits(random, 3 + int(random.below(700)), -30.0f, 10.0f);
+    std::vector<std::vector<float>> values(logits.size(), std::vector<float>(kDims));
+    for (auto& row : values)
+      for (float& v : row) v = random.uniform(-1.0f, 1.0f);
+    // Cut into up to four slices at random points.
+    std::vector<std::size_t> bounds = {0, logits.size()};
+    for (int cut = 0; cut < 3; ++cut) bounds.push_back(1 + random.below(logits.size() - 1));
+    std::sort(bounds.begin(), bounds.end());
+    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+
+    std::vector<SoftmaxState> states;
+    std::vector<std::vector<float>> outputs;
+    SoftmaxState merged = SoftmaxState::empty();
+    for (std::size_t i = 0; i + 1 < bounds.size(); ++i) {
+      states.push_back(state_of({logits.begin() + std::ptrdiff_t(bounds[i]), logits.begin() + std::ptrdiff_t(bounds[i + 1])}));
+      outputs.push_back(normalised_output(logits, values, bounds[i], bounds[i + 1]));
+      merged = merged.merged_with(states.back());
+    }
+    const float inv_merged = 1.0f / (merged.exp_sum + kSoftmaxEpsilon);
+    const std::vector<float> whole = normalised_output(logits, values, 0, logits.size());
+    INFO("trial " << trial << ", " << logits.size() << " logits in " << states.size() << " slices");
+    for (int d = 0; d < kDims; ++d) {
+      float out = 0.0f;
+      for (std::size_t p = 0; p < states.size(); ++p)
+        out += SoftmaxState::weighted_output(outputs[p][std::size_t(d)], states[p].rescaled_exp_sum(merged.max_logit),
+                                             inv_merged);
+      // Each side sums up to 700 products of magnitude <= 1 (weights add to 1): a few hundred fp32
+      // ulps of 1 at most, far below the size of a value.
+      CHECK(std::fabs(double(out) - whole[std::size_t(d)]) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("the output term of a single slice returns its output, up to the epsilon", "[softmax_state]") {
+  const SoftmaxState state{2.5f, 40.0f};
+  const float inv = 1.0f / (state.exp_sum + kSoftmaxEpsilon);
+  const float weighted = SoftmaxState::weighted_output(0.75f, state.rescaled_exp_sum(state.max_logit), inv);
+  CHECK(std::fabs(double(weighted) - 0.75) <= 0.75 * 1e-6);
+  // (o * s^) * inv, in that order: the bits of upstream's reduce.
+  CHECK(weighted == 0.75f * 40.0f * inv);
 }
 
 }  // namespace
