@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "kernels/geometry.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal {
 
@@ -230,6 +231,7 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
   const RecordPointers& r = run.recording->ptr();
   const RecordDims& dims = r.dims;
   const KernelGeometry g = geometry_of(s);
+  const ThreadMapping map{g};
   const int threads = dims.num_threads;
   const int num_warps = dims.num_warps;
 
@@ -262,10 +264,9 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
       const TokenRecord& token = r.tokens[t_idx * dims.tokens_per_thread_block + t];
       logits.check(token.logit, tb.logits[std::size_t(t)], at("token", tb.range.start_token_idx + t));
       // Which warp found this token in the QK loop, and which thread summed its exp.
-      const int block_in_range = t / s.block_size;
-      const int qk_warp = block_in_range % num_warps;
+      const int qk_warp = map.warp_of_block(t / s.block_size);
       warp_max[std::size_t(qk_warp)] = std::max(warp_max[std::size_t(qk_warp)], double(tb.logits[std::size_t(t)]));
-      warp_sum[std::size_t((t % threads) / kWarpSize)] += tb.exp_values[std::size_t(t)];
+      warp_sum[std::size_t(map.thread_of_token_slot(t) / kWarpSize)] += tb.exp_values[std::size_t(t)];
       sums.check(r.exp_values[t_idx * dims.tokens_per_thread_block + t], tb.exp_values[std::size_t(t)],
                  at("token", tb.range.start_token_idx + t), delta);
       probs.check(r.probs[t_idx * dims.tokens_per_thread_block + t], tb.probs[std::size_t(t)],
@@ -284,20 +285,19 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
     std::vector<std::vector<double>> warp_acc(std::size_t(num_warps), std::vector<double>(std::size_t(s.head_size), 0.0));
     for (int t = 0; t < num_tokens; ++t) {
       const int token_idx = tb.range.start_token_idx + t;
-      const int w = (t / s.block_size) % num_warps;
+      const int w = map.warp_of_block(t / s.block_size);
       const std::vector<float> v = value_gather(inputs, seq, tb.kv_head_idx, token_idx);
       const double p = round_to_dtype(tb.probs[std::size_t(t)], dtype);
       for (int d = 0; d < s.head_size; ++d) warp_acc[std::size_t(w)][std::size_t(d)] += p * double(v[std::size_t(d)]);
     }
-    // The thread that holds row `row_idx` of warp w after the LV butterfly: any lane with
-    // lane / NUM_V_VECS_PER_ROW == row_idx % NUM_ROWS_PER_ITER; take the first.
+    // After the LV butterfly every lane of a row's group holds the row; the row's writer is compared.
     auto acc_at = [&](int level, int thread, int row) {
       return r.accs[((t_idx * dims.num_acc_levels + level) * threads + thread) * dims.num_rows_per_thread + row];
     };
     for (int w = 0; w < num_warps; ++w)
-      for (int lane = 0; lane < kWarpSize; lane += g.num_v_vecs_per_row())
-        for (int row = 0; row < g.num_rows_per_thread(); ++row) {
-          const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
+      for (int lane = 0; lane < kWarpSize; ++lane)
+        for (int row = 0; row < g.num_rows_per_thread() && map.is_row_writer(lane); ++row) {
+          const int row_idx = map.value_row_idx(lane, row);
           if (row_idx >= s.head_size) continue;
           lv.check(acc_at(1, w * kWarpSize + lane, row), warp_acc[std::size_t(w)][std::size_t(row_idx)],
                    [&] { return coords(seq, head, part, "dim", row_idx, v2) + " in warp " + std::to_string(w); },
@@ -309,9 +309,9 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
     for (int active = num_warps; active > 1; active /= 2, ++level) {
       const int mid = active / 2;
       for (int w = 0; w < mid; ++w)
-        for (int lane = 0; lane < kWarpSize; lane += g.num_v_vecs_per_row())
-          for (int row = 0; row < g.num_rows_per_thread(); ++row) {
-            const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
+        for (int lane = 0; lane < kWarpSize; ++lane)
+          for (int row = 0; row < g.num_rows_per_thread() && map.is_row_writer(lane); ++row) {
+            const int row_idx = map.value_row_idx(lane, row);
             if (row_idx >= s.head_size) continue;
             double expected = 0.0;
             for (int src = w; src < num_warps; src += mid) expected += warp_acc[std::size_t(src)][std::size_t(row_idx)];

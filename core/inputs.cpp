@@ -59,6 +59,10 @@ std::vector<float> alibi_slopes_for(int num_heads) {
   return slopes;
 }
 
+KvCacheLayout kv_cache_layout(const Scenario& scenario) {
+  return KvCacheLayout{scenario.num_kv_heads, scenario.head_size, scenario.block_size, key_x(scenario.kv_cache_dtype)};
+}
+
 // ---- generation ------------------------------------------------------------------------------------
 
 namespace {
@@ -77,7 +81,7 @@ template <typename T>
 void fill_inputs(const Scenario& s, Inputs& in) {
   SplitMix64 random(s.seed);
   const float range = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_size)));
-  const int x = key_x(s.kv_cache_dtype);
+  const KvCacheLayout layout = kv_cache_layout(s);
   const std::int64_t num_blocks = s.effective_num_blocks();
   const std::int64_t max_blocks_per_seq = s.max_num_blocks_per_seq();
 
@@ -102,25 +106,24 @@ void fill_inputs(const Scenario& s, Inputs& in) {
   in.seq_lens = Tensor(ElementType::i32, {s.num_seqs});
   for (int seq = 0; seq < s.num_seqs; ++seq) in.seq_lens.data<std::int32_t>()[seq] = s.seq_lens[seq];
 
-  in.key_cache = Tensor(element_type_of(s.kv_cache_dtype), {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x});
-  in.value_cache = Tensor(element_type_of(s.kv_cache_dtype), {num_blocks, s.num_kv_heads, s.head_size, s.block_size});
+  const auto key_shape = layout.key_shape(num_blocks);
+  const auto value_shape = layout.value_shape(num_blocks);
+  in.key_cache = Tensor(element_type_of(s.kv_cache_dtype), {key_shape.begin(), key_shape.end()});
+  in.value_cache = Tensor(element_type_of(s.kv_cache_dtype), {value_shape.begin(), value_shape.end()});
   T* key = in.key_cache.data<T>();      // [num_blocks, num_kv_heads, head_size/x, block_size, x]
   T* value = in.value_cache.data<T>();  // [num_blocks, num_kv_heads, head_size, block_size]
   std::fill_n(key, in.key_cache.numel(), poison_value<T>());
   std::fill_n(value, in.value_cache.numel(), poison_value<T>());
-  const std::int64_t block_stride = std::int64_t{s.num_kv_heads} * s.head_size * s.block_size;  // same for K and V
-  const std::int64_t head_stride = std::int64_t{s.head_size} * s.block_size;
   for (int seq = 0; seq < s.num_seqs; ++seq) {
     for (int token = 0; token < s.seq_lens[seq]; ++token) {
       const std::int64_t physical_block = table[static_cast<std::size_t>(seq * max_blocks_per_seq + token / s.block_size)];
       const int block_offset = token % s.block_size;
       for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
-        const std::int64_t head_base = physical_block * block_stride + kv_head * head_stride;
         for (int dim = 0; dim < s.head_size; ++dim)
-          key[head_base + (dim / x) * s.block_size * x + block_offset * x + dim % x] =
+          key[layout.key_offset(physical_block, kv_head, dim, block_offset)] = from_float<T>(random.uniform(-range, range));
+        for (int dim = 0; dim < s.head_size; ++dim)
+          value[layout.value_offset(physical_block, kv_head, dim, block_offset)] =
               from_float<T>(random.uniform(-range, range));
-        for (int dim = 0; dim < s.head_size; ++dim)
-          value[head_base + dim * s.block_size + block_offset] = from_float<T>(random.uniform(-range, range));
       }
     }
   }
@@ -181,14 +184,16 @@ void validate_inputs(const Scenario& s, const Inputs& in) {
   validate_scenario(s);
   const ElementType q_type = element_type_of(s.dtype);
   const ElementType kv_type = element_type_of(s.kv_cache_dtype);
-  const int x = key_x(s.kv_cache_dtype);
+  const KvCacheLayout layout = kv_cache_layout(s);
   const std::int64_t num_blocks = s.effective_num_blocks();
+  const auto key_shape = layout.key_shape(num_blocks);
+  const auto value_shape = layout.value_shape(num_blocks);
 
   check_tensor(in.query, "query", q_type, {s.num_seqs, s.num_heads, s.head_size}, "[num_seqs, num_heads, head_size]");
-  check_tensor(in.key_cache, "key_cache", kv_type, {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x},
-               "[num_blocks, num_kv_heads, head_size/x, block_size, x] with x = " + std::to_string(x) + " for " +
+  check_tensor(in.key_cache, "key_cache", kv_type, {key_shape.begin(), key_shape.end()},
+               "[num_blocks, num_kv_heads, head_size/x, block_size, x] with x = " + std::to_string(layout.x) + " for " +
                    std::string(dtype_name(s.kv_cache_dtype)));
-  check_tensor(in.value_cache, "value_cache", kv_type, {num_blocks, s.num_kv_heads, s.head_size, s.block_size},
+  check_tensor(in.value_cache, "value_cache", kv_type, {value_shape.begin(), value_shape.end()},
                "[num_blocks, num_kv_heads, head_size, block_size]");
   check_tensor(in.seq_lens, "seq_lens", ElementType::i32, {s.num_seqs}, "[num_seqs]");
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/kv_cache_layout.h"
 #include "core/scenario.h"
 #include "core/tensor.h"
 
@@ -19,8 +20,11 @@ struct Inputs {
   float scale = 1.0f;
 };
 
-// x: elements per 16-byte chunk of the key layout's innermost dimension.
-constexpr int key_x(DType kv_dtype) { return 16 / dtype_size_bytes(kv_dtype); }
+// x: elements per 16-byte chunk of the key layout's innermost dimension, for the cache's dtype.
+constexpr int key_x(DType kv_dtype) { return key_x_for(dtype_size_bytes(kv_dtype)); }
+
+// The scenario's KV-cache layout (core/kv_cache_layout.h).
+KvCacheLayout kv_cache_layout(const Scenario& scenario);
 
 // Values uniform in [-1/sqrt(head_size), 1/sqrt(head_size)] as upstream's tests draw them, rounded to
 // the dtype. Physical blocks are a seeded shuffle of the pool, so logical block i of a sequence is

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/host_device.h"
+#include "core/kv_cache_layout.h"
 
 namespace pal {
 
@@ -37,8 +38,8 @@ struct KernelGeometry {
   PAL_HOST_DEVICE constexpr int vec_size() const { return max_of(16 / (thread_group_size() * element_size), 1); }
   PAL_HOST_DEVICE constexpr int num_elems_per_thread() const { return head_size / thread_group_size(); }
   PAL_HOST_DEVICE constexpr int num_vecs_per_thread() const { return num_elems_per_thread() / vec_size(); }
-  // Elements per 16-byte chunk of the key layout's innermost dimension.
-  PAL_HOST_DEVICE constexpr int x() const { return 16 / element_size; }
+  // Elements per 16-byte chunk of the key layout's innermost dimension (core/kv_cache_layout.h).
+  PAL_HOST_DEVICE constexpr int x() const { return key_x_for(element_size); }
   // Value side: each lane reads 16 bytes = V_VEC_SIZE consecutive tokens of one head-dim row.
   PAL_HOST_DEVICE constexpr int v_vec_size() const { return min_of(16 / element_size, block_size); }
   PAL_HOST_DEVICE constexpr int num_v_vecs_per_row() const { return block_size / v_vec_size(); }

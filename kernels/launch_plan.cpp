@@ -1,5 +1,6 @@
 #include "kernels/launch_plan.h"
 
+#include "core/inputs.h"
 #include "kernels/dispatch.h"
 
 #include <algorithm>
@@ -35,8 +36,9 @@ LaunchShape make_launch_shape(const Scenario& scenario, KernelVersion resolved_v
   shape.max_num_partitions = resolved_version == KernelVersion::v2 ? scenario.max_num_partitions() : 1;
   shape.scale = scenario.effective_scale();
   shape.q_stride = std::int64_t(scenario.num_heads) * scenario.head_size;
-  shape.kv_head_stride = std::int64_t(scenario.head_size) * scenario.block_size;
-  shape.kv_block_stride = shape.kv_head_stride * scenario.num_kv_heads;
+  const KvCacheLayout kv_layout = kv_cache_layout(scenario);
+  shape.kv_head_stride = kv_layout.kv_head_stride();
+  shape.kv_block_stride = kv_layout.kv_block_stride();
   return shape;
 }
 

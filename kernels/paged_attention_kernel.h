@@ -14,9 +14,11 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "core/kv_cache_layout.h"
 #include "core/softmax_state.h"
 #include "kernels/geometry.h"
 #include "kernels/probes.h"
+#include "kernels/thread_mapping.h"
 #include "kernels/simt/simt.h"
 #include "kernels/simt/vec.h"
 
@@ -59,6 +61,7 @@ struct ReduceArgs {
 template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS>
 struct KernelConstants {
   static constexpr KernelGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, NUM_THREADS};
+  static constexpr ThreadMapping mapping{geometry};  // which data each lane owns
   static constexpr int THREAD_GROUP_SIZE = geometry.thread_group_size();
   static constexpr int NUM_THREAD_GROUPS = geometry.num_thread_groups();
   static constexpr int NUM_TOKENS_PER_THREAD_GROUP = geometry.num_tokens_per_thread_group();
@@ -160,9 +163,9 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   constexpr int X = C::X;
   constexpr int V_VEC_SIZE = C::V_VEC_SIZE;
   constexpr int NUM_V_VECS_PER_ROW = C::NUM_V_VECS_PER_ROW;
-  constexpr int NUM_ROWS_PER_ITER = C::NUM_ROWS_PER_ITER;
   constexpr int NUM_ROWS_PER_THREAD = C::NUM_ROWS_PER_THREAD;
   constexpr bool USE_PARTITIONING = PARTITION_SIZE > 0;
+  constexpr ThreadMapping MAP = C::mapping;
   using QVec = Vec<scalar_t, VEC_SIZE>;  // one thread's share of a 16-byte q or k chunk
   using KVec = QVec;
   using VVec = Vec<scalar_t, V_VEC_SIZE>;  // 16 bytes of one V row: V_VEC_SIZE consecutive tokens
@@ -184,8 +187,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   const int thread_idx = simt::thread_idx();
   const int warp_idx = thread_idx / kWarpSize;
   const int lane = thread_idx % kWarpSize;
-  const int thread_group_idx = thread_idx / THREAD_GROUP_SIZE;
-  const int thread_group_offset = thread_idx % THREAD_GROUP_SIZE;
+  const int thread_group_idx = MAP.thread_group_of(thread_idx);
+  const int thread_group_offset = MAP.offset_in_thread_group(thread_idx);
 
   // GQA/MQA: consecutive query heads share one kv head.
   const int num_queries_per_kv = num_heads / args.num_kv_heads;
@@ -201,7 +204,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   const std::int64_t q_offset = std::int64_t(seq_idx) * args.q_stride + std::int64_t(head_idx) * HEAD_SIZE;
   PAL_SHARED QVec q_vecs[THREAD_GROUP_SIZE][NUM_VECS_PER_THREAD];
   for (int i = thread_group_idx; i < NUM_VECS_PER_THREAD; i += C::NUM_THREAD_GROUPS) {
-    const int vec_idx = thread_group_offset + i * THREAD_GROUP_SIZE;
+    const int vec_idx = MAP.vec_idx(thread_group_offset, i);
     const std::int64_t element = q_offset + std::int64_t(vec_idx) * VEC_SIZE;
     q_vecs[thread_group_offset][i] = load_vec<QVec>(args.q + element);
     probe.load(LoadKind::query, element, i, vec_idx);
@@ -231,22 +234,20 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     const std::int64_t physical_block_number = next_physical_block;
     if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
     for (int i = 0; i < C::NUM_TOKENS_PER_THREAD_GROUP; ++i) {
-      const int physical_block_offset = (thread_group_idx + i * kWarpSize) % BLOCK_SIZE;
+      const int physical_block_offset = MAP.key_block_offset(thread_group_idx, i);
       const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
       // K layout [num_blocks, num_kv_heads, head_size/x, block_size, x]: a token's key is split in
       // x-element chunks, and the chunks of the BLOCK_SIZE tokens are interleaved, so the lanes of
       // a warp reading chunk c of consecutive tokens touch consecutive 16-byte pieces.
-      const std::int64_t key_base = physical_block_number * args.kv_block_stride +
-                                    std::int64_t(kv_head_idx) * args.kv_head_stride +
-                                    std::int64_t(physical_block_offset) * X;
+      const std::int64_t key_base =
+          kv_head_base(physical_block_number, kv_head_idx, args.kv_block_stride, args.kv_head_stride) +
+          std::int64_t(key_token_offset(physical_block_offset, X));
       const scalar_t* k_ptr = args.k_cache + key_base;  // one 64-bit address; 32-bit offsets below
       KVec k_vecs[NUM_VECS_PER_THREAD];
       PAL_UNROLL
       for (int j = 0; j < NUM_VECS_PER_THREAD; ++j) {
-        const int vec_idx = thread_group_offset + j * THREAD_GROUP_SIZE;
-        const int chunk = (vec_idx * VEC_SIZE) / X;         // which x-chunk of the key
-        const int chunk_offset = (vec_idx * VEC_SIZE) % X;  // where in the chunk
-        const int offset = chunk * BLOCK_SIZE * X + chunk_offset;
+        // Vec j of this lane starts at head dim vec_idx * VEC_SIZE: its x-chunk, and where in it.
+        const int offset = key_dim_offset(MAP.vec_idx(thread_group_offset, j) * VEC_SIZE, BLOCK_SIZE, X);
         k_vecs[j] = load_vec<KVec>(k_ptr + offset);
         probe.load(LoadKind::key, key_base + offset, iteration, j);
       }
@@ -348,7 +349,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
        block_idx += NUM_WARPS, ++iteration) {
     const std::int64_t physical_block_number = next_physical_block;  // read one iteration ahead
     if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
-    const int physical_block_offset = (lane % NUM_V_VECS_PER_ROW) * V_VEC_SIZE;
+    const int physical_block_offset = MAP.value_block_offset(lane);
     const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
     // Each probability is rounded to scalar_t, as upstream does before its P.V product; the
     // products and their sums are then computed in fp32 (upstream multiplies in scalar_t).
@@ -359,7 +360,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     for (int e = 0; e < V_VEC_SIZE; ++e) probs[e] = round_to<scalar_t>(logits_vec.elem[e]);
     const bool is_last_block = block_idx == num_seq_blocks - 1;
     const std::int64_t value_base =
-        physical_block_number * args.kv_block_stride + std::int64_t(kv_head_idx) * args.kv_head_stride;
+        kv_head_base(physical_block_number, kv_head_idx, args.kv_block_stride, args.kv_head_stride);
     const scalar_t* v_ptr = args.v_cache + value_base;  // one 64-bit address; 32-bit offsets below
     // Rows are loaded in batches of ROWS_PER_LOAD_BATCH, each batch's loads issued before any of
     // them is used. v1 batches all rows: its warps loop over the whole context with few thread
@@ -373,9 +374,9 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
       PAL_UNROLL
       for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
         const int i = first + b;
-        const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
+        const int row_idx = MAP.value_row_idx(lane, i);
         if (row_idx < HEAD_SIZE) {
-          const int offset = row_idx * BLOCK_SIZE + physical_block_offset;
+          const int offset = value_offset_in_kv_head(row_idx, physical_block_offset, BLOCK_SIZE);
           v_vecs[b] = load_vec<VVec>(v_ptr + offset);
           probe.load(LoadKind::value, value_base + offset, iteration, i);
         }
@@ -383,8 +384,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
       PAL_UNROLL
       for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
         const int i = first + b;
-        const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
-        if (row_idx < HEAD_SIZE) {
+        if (MAP.value_row_idx(lane, i) < HEAD_SIZE) {
           float sum = 0.0f;
           PAL_UNROLL
           for (int e = 0; e < V_VEC_SIZE; ++e) {
@@ -430,8 +430,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
         float* dst = &out_smem[(warp_idx - mid) * HEAD_SIZE];
         PAL_UNROLL
         for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
-          const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
-          if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) dst[row_idx] = accs[i];
+          const int row_idx = MAP.value_row_idx(lane, i);
+          if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) dst[row_idx] = accs[i];
         }
       }
       simt::sync_threads();
@@ -439,8 +439,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
         const float* src = &out_smem[warp_idx * HEAD_SIZE];
         PAL_UNROLL
         for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
-          const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
-          if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) accs[i] += src[row_idx];
+          const int row_idx = MAP.value_row_idx(lane, i);
+          if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) accs[i] += src[row_idx];
         }
       }
       simt::sync_threads();
@@ -456,8 +456,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     scalar_t* out_ptr = args.out + partition_slot * HEAD_SIZE;
     PAL_UNROLL
     for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
-      const int row_idx = lane / NUM_V_VECS_PER_ROW + i * NUM_ROWS_PER_ITER;
-      if (row_idx < HEAD_SIZE && lane % NUM_V_VECS_PER_ROW == 0) {
+      const int row_idx = MAP.value_row_idx(lane, i);
+      if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) {
         const scalar_t value = from_float<scalar_t>(accs[i]);
         out_ptr[row_idx] = value;
         probe.out(row_idx, to_float(value));

@@ -139,7 +139,7 @@ void show_token_lookup(Walkthrough& w) {
   Terminal& out = w.out();
   const int seq = w.seq();
   const int kv_head = w.kv_head();
-  const int x = key_x(s.kv_cache_dtype);
+  const KvCacheLayout layout = kv_cache_layout(s);
   out.heading("1.5 From a token to its key and value, for seq " + std::to_string(seq) + ", kv head " +
               std::to_string(kv_head));
   out.paragraph("A token's place follows from three numbers: its kv_block (token / block_size), its slot inside "
@@ -153,15 +153,13 @@ void show_token_lookup(Walkthrough& w) {
   std::sort(tokens.begin(), tokens.end());
   tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
   Table table({{"token"}, {"kv_block"}, {"slot"}, {"physical"}, {"key offset"}, {"value offset"}, {"key[dim 0]"}});
-  const std::int64_t head_dims = s.head_size;
   for (int token : tokens) {
     if (token < 0 || token >= len) continue;
     const int logical = token / s.block_size;
     const int slot = token % s.block_size;
     const std::int64_t physical = w.physical_block(seq, logical);
-    const std::int64_t base = physical * s.num_kv_heads + kv_head;
-    const std::int64_t key_offset = base * head_dims * s.block_size + std::int64_t(slot) * x;
-    const std::int64_t value_offset = base * head_dims * s.block_size + slot;
+    const std::int64_t key_offset = layout.key_offset(physical, kv_head, 0, slot);
+    const std::int64_t value_offset = layout.value_offset(physical, kv_head, 0, slot);
     table.row({std::to_string(token), std::to_string(logical), std::to_string(slot), std::to_string(physical),
                std::to_string(key_offset), std::to_string(value_offset),
                signed_fixed(w.inputs().key_cache.get_float(key_offset), 5)});
@@ -180,16 +178,15 @@ void show_poison(Walkthrough& w) {
   for (int seq = 0; seq < s.num_seqs; ++seq)
     for (int t = 0; t < w.seq_len(seq); ++t, ++used_tokens)
       used[std::size_t(w.physical_block(seq, t / s.block_size)) * std::size_t(s.block_size) + std::size_t(t % s.block_size)] = 1;
-  // key_cache [num_blocks, num_kv_heads, head_size/x, block_size, x]: element i lies in physical
-  // block i / (num_kv_heads * head_size * block_size), slot (i / x) % block_size.
+  // Each element of key_cache, traced back to its physical block and token slot.
   const Tensor& keys = w.inputs().key_cache;
-  const std::int64_t per_block = std::int64_t(s.num_kv_heads) * s.head_size * s.block_size;
-  const int x = key_x(s.kv_cache_dtype);
+  const KvCacheLayout layout = kv_cache_layout(s);
   std::int64_t nan_keys = 0, wrong = 0;
   for (std::int64_t i = 0; i < keys.numel(); ++i) {
     const bool is_nan = std::isnan(keys.get_float(i));
     nan_keys += is_nan;
-    const std::size_t slot = std::size_t(i / per_block) * std::size_t(s.block_size) + std::size_t((i / x) % s.block_size);
+    const KvCacheCoordinates where = layout.key_coordinates(i);
+    const std::size_t slot = std::size_t(where.physical_block) * std::size_t(s.block_size) + std::size_t(where.block_offset);
     wrong += is_nan == bool(used[slot]);
   }
   const std::int64_t slots = std::int64_t(num_blocks) * s.block_size;

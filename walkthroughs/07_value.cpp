@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "walkthroughs/harness.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::walkthrough {
 namespace {
@@ -144,7 +145,7 @@ void check_accumulators(Walkthrough& w) {
   // expected(thread, row): sum over the thread's warp's kv_blocks and the thread's token slots.
   auto expected = [&](int thread, int row_idx) {
     const int warp = thread / kWarpSize, lane = thread % kWarpSize;
-    const int first_slot = (lane % g.num_v_vecs_per_row()) * g.v_vec_size();
+    const int first_slot = ThreadMapping{g}.value_block_offset(lane);
     double sum = 0.0;
     for (int b = warp; b < tb.range.num_blocks(); b += g.num_warps())
       for (int e = 0; e < g.v_vec_size(); ++e) {
@@ -158,7 +159,7 @@ void check_accumulators(Walkthrough& w) {
   Table table({{"lane"}, {"i"}, {"row"}, {"accs[i] recorded"}, {"from the reference"}});
   for (int lane = 0; lane < 2 && lane < g.num_v_vecs_per_row() * 2; ++lane)
     for (int i = 0; i < g.num_rows_per_thread() && i < 4; ++i) {
-      const int row_idx = lane / g.num_v_vecs_per_row() + i * g.num_rows_per_iter();
+      const int row_idx = ThreadMapping{g}.value_row_idx(lane, i);
       if (row_idx >= s.head_size) continue;
       table.row({std::to_string(lane), std::to_string(i), std::to_string(row_idx), signed_fixed(acc_at(lane, i), 6),
                  signed_fixed(expected(lane, row_idx), 6)},
@@ -170,7 +171,7 @@ void check_accumulators(Walkthrough& w) {
   double worst = 0.0;
   for (int thread = 0; thread < s.num_threads; ++thread)
     for (int i = 0; i < g.num_rows_per_thread(); ++i) {
-      const int row_idx = (thread % kWarpSize) / g.num_v_vecs_per_row() + i * g.num_rows_per_iter();
+      const int row_idx = ThreadMapping{g}.value_row_idx(thread % kWarpSize, i);
       if (row_idx >= s.head_size) continue;
       const double want = expected(thread, row_idx);
       const double error = std::fabs(double(acc_at(thread, i)) - want);

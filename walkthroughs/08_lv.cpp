@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "walkthroughs/harness.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::walkthrough {
 namespace {
@@ -49,7 +50,6 @@ void show_tree(Walkthrough& w) {
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
   const int warps = g.num_warps();
-  const int per_row = g.num_v_vecs_per_row();
   out.heading("8.2 Across warps: a tree through shared memory");
   out.paragraph("Each warp's sums cover only its own kv_blocks. There is no shuffle between warps, so shared memory "
                 "carries the values: in each level the upper half of the remaining warps writes its rows to "
@@ -58,9 +58,9 @@ void show_tree(Walkthrough& w) {
                 std::to_string(warps / 2 * s.head_size) + " floats. With " + std::to_string(warps) +
                 " warps that is " + std::to_string(g.num_tree_levels()) + " levels. Row 0 and row 1, as recorded:");
   for (int row_idx = 0; row_idx < 2 && row_idx < s.head_size; ++row_idx) {
-    // The lane holding row_idx as accs[i]: lane = (row_idx % ROWS_PER_ITER) * NUM_V_VECS_PER_ROW, i = row / ROWS_PER_ITER.
-    const int lane = (row_idx % g.num_rows_per_iter()) * per_row;
-    const int i = row_idx / g.num_rows_per_iter();
+    // The lane holding row_idx, and the accs[i] it keeps it in.
+    const int lane = ThreadMapping{g}.row_writer_lane(row_idx);
+    const int i = ThreadMapping{g}.row_slot(row_idx);
     std::string line = "row " + std::to_string(row_idx) + "   ";
     for (int warp = 0; warp < warps; ++warp)
       line += "  warp " + std::to_string(warp) + ": " + signed_fixed(acc_at(w, 1, warp * kWarpSize + lane, i), 6);

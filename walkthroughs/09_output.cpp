@@ -6,6 +6,7 @@
 
 #include "reference/dense_oracle.h"
 #include "walkthroughs/harness.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::walkthrough {
 namespace {
@@ -40,9 +41,9 @@ void show_writers(Walkthrough& w) {
     std::vector<Colour> colours;
     for (int c = 0; c < 8; ++c) {
       const int d = d0 + c;
-      const int lane = (d % g.num_rows_per_iter()) * g.num_v_vecs_per_row();
+      const int lane = ThreadMapping{g}.row_writer_lane(d);
       cells.push_back("l" + std::to_string(lane));
-      colours.push_back(palette(d / g.num_rows_per_iter()));
+      colours.push_back(palette(ThreadMapping{g}.row_slot(d)));
     }
     grid.row(std::to_string(d0), cells, colours);
   }
@@ -70,8 +71,8 @@ void show_values(Walkthrough& w) {
   double worst = 0.0;
   int worst_dim = 0;
   for (int dim = 0; dim < s.head_size; ++dim) {
-    const int lane = (dim % g.num_rows_per_iter()) * g.num_v_vecs_per_row();
-    const int i = dim / g.num_rows_per_iter();
+    const int lane = ThreadMapping{g}.row_writer_lane(dim);
+    const int i = ThreadMapping{g}.row_slot(dim);
     const float acc = w.record().accs[((w.tb() * d.num_acc_levels + last_level) * d.num_threads + lane) * d.num_rows_per_thread + i];
     const float stored = w.record().out[w.tb() * d.head_size + dim];
     const double exact = oracle.at(w.seq(), w.head(), dim);

@@ -6,6 +6,7 @@
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/model/derived.h"
 #include "visualizer/model/record_view.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::viz {
 namespace {
@@ -60,9 +61,9 @@ TEST_CASE("each tree level adds what out_smem held to the lower warps' sums") {
     const std::vector<float> smem = out_smem_at_tree_level(session, tb, level);
     const int mid = (g.num_warps() >> level) / 2;
     for (int warp = 0; warp < mid; ++warp)
-      for (int lane = 0; lane < kWarpSize; lane += g.num_v_vecs_per_row())
-        for (int row = 0; row < session.dims().num_rows_per_thread; ++row) {
-          const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
+      for (int lane = 0; lane < kWarpSize; ++lane)
+        for (int row = 0; row < session.dims().num_rows_per_thread && ThreadMapping{g}.is_row_writer(lane); ++row) {
+          const int row_idx = ThreadMapping{g}.value_row_idx(lane, row);
           const int thread = warp * kWarpSize + lane;
           CHECK(record.acc(2 + level, thread, row) ==
                 record.acc(1 + level, thread, row) + smem[static_cast<std::size_t>(warp * g.head_size + row_idx)]);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "visualizer/model/record_view.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::viz {
 
@@ -26,9 +27,7 @@ std::vector<float> accs_after_v_iteration(const Session& session, int seq_idx, i
     for (const LoadRecord& load : record.loads(thread)) {
       if (load.kind != LoadKind::value || load.iteration > iteration) continue;
       const int block_idx = range.start_block_idx + warp + load.iteration * g.num_warps();
-      // The layout puts a row's tokens innermost, so the element offset modulo block_size is the
-      // token slot inside the kv_block (every stride in front of it is a multiple of block_size).
-      const int block_offset = static_cast<int>(load.element_offset % g.block_size);
+      const int block_offset = session.kv_layout.value_coordinates(load.element_offset).block_offset;
       const int token_idx = block_idx * g.block_size + block_offset;
       const bool is_last_block = block_idx == num_seq_blocks - 1;
       float sum = 0.0f;
@@ -80,9 +79,9 @@ std::vector<float> out_smem_at_tree_level(const Session& session, std::int64_t t
   const int mid = active / 2;
   // The writers' values are their accumulators before this level: recorded level 1 + level.
   for (int warp = mid; warp < active; ++warp)
-    for (int lane = 0; lane < kWarpSize; lane += g.num_v_vecs_per_row())
-      for (int row = 0; row < d.num_rows_per_thread; ++row) {
-        const int row_idx = lane / g.num_v_vecs_per_row() + row * g.num_rows_per_iter();
+    for (int lane = 0; lane < kWarpSize; ++lane)
+      for (int row = 0; row < d.num_rows_per_thread && ThreadMapping{g}.is_row_writer(lane); ++row) {
+        const int row_idx = ThreadMapping{g}.value_row_idx(lane, row);
         if (row_idx >= g.head_size) continue;
         smem[static_cast<std::size_t>((warp - mid) * g.head_size + row_idx)] = record.acc(1 + level, warp * kWarpSize + lane, row);
       }

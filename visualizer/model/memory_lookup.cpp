@@ -88,15 +88,11 @@ std::vector<const Loader*> LoadIndex::loads_of_thread(int partition_idx, int thr
 }
 
 std::int64_t key_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
-  const Strides& st = session.strides;
-  return std::int64_t(physical_block) * st.kv_block_stride + std::int64_t(kv_head) * st.kv_head_stride +
-         std::int64_t(dim / st.x) * session.scenario.block_size * st.x + std::int64_t(slot) * st.x + dim % st.x;
+  return session.kv_layout.key_offset(physical_block, kv_head, dim, slot);
 }
 
 std::int64_t value_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
-  const Strides& st = session.strides;
-  return std::int64_t(physical_block) * st.kv_block_stride + std::int64_t(kv_head) * st.kv_head_stride +
-         std::int64_t(dim) * session.scenario.block_size + slot;
+  return session.kv_layout.value_offset(physical_block, kv_head, dim, slot);
 }
 
 int step_of_load(const Timeline& timeline, const Loader& load) {
@@ -147,17 +143,14 @@ ElementInfo describe_element(const Session& session, const LoadIndex& index, con
     info.seq_idx = static_cast<int>(info.index[0]);
     info.dim = static_cast<int>(info.index[2]);
   } else {
-    info.physical_block = static_cast<int>(info.index[0]);
-    info.kv_head = static_cast<int>(info.index[1]);
-    if (tensor == TensorKind::key_cache) {
-      info.index_names = "[block, kv_head, d/x, token slot, d%x]";
-      info.dim = static_cast<int>(info.index[2] * session.strides.x + info.index[4]);
-      info.block_offset = static_cast<int>(info.index[3]);
-    } else {
-      info.index_names = "[block, kv_head, d, token slot]";
-      info.dim = static_cast<int>(info.index[2]);
-      info.block_offset = static_cast<int>(info.index[3]);
-    }
+    const bool key = tensor == TensorKind::key_cache;
+    info.index_names = key ? "[block, kv_head, d/x, token slot, d%x]" : "[block, kv_head, d, token slot]";
+    const KvCacheCoordinates where =
+        key ? session.kv_layout.key_coordinates(element) : session.kv_layout.value_coordinates(element);
+    info.physical_block = static_cast<int>(where.physical_block);
+    info.kv_head = where.kv_head;
+    info.dim = where.dim;
+    info.block_offset = where.block_offset;
     const BlockOwner& owner = session.block_owners[static_cast<std::size_t>(info.physical_block)];
     info.seq_idx = owner.seq_idx;
     if (owner.seq_idx >= 0 && info.block_offset < owner.num_valid_tokens)

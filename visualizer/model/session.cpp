@@ -71,10 +71,7 @@ void fill_derived(Session& session) {
   session.reference = reference_attention(scenario, session.inputs, session.run.version);
   session.reference_ms = milliseconds_since(start);
   session.block_owners = read_block_table_backwards(scenario, session.inputs);
-  session.strides.q_stride = std::int64_t(scenario.num_heads) * scenario.head_size;
-  session.strides.kv_head_stride = std::int64_t(scenario.head_size) * scenario.block_size;
-  session.strides.kv_block_stride = std::int64_t(scenario.num_kv_heads) * session.strides.kv_head_stride;
-  session.strides.x = key_x(scenario.kv_cache_dtype);
+  session.kv_layout = kv_cache_layout(scenario);
 }
 
 }  // namespace

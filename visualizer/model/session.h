@@ -24,6 +24,7 @@
 #include "kernels/launch.h"
 #include "kernels/recording.h"
 #include "reference/paged_reference.h"
+#include "core/kv_cache_layout.h"
 
 namespace pal::viz {
 
@@ -32,14 +33,6 @@ struct BlockOwner {
   int seq_idx = -1;            // -1: no sequence's block table points here (an unused pool block)
   int logical_block_idx = -1;  // position in that sequence's block table
   int num_valid_tokens = 0;    // tokens of the sequence stored in it (< block_size for a partial last block)
-};
-
-// Element strides of the three big tensors, as the kernel computes its pointers.
-struct Strides {
-  std::int64_t q_stride = 0;         // between two sequences' queries: num_heads * head_size
-  std::int64_t kv_block_stride = 0;  // between two physical kv_blocks: num_kv_heads * head_size * block_size
-  std::int64_t kv_head_stride = 0;   // between two kv heads inside a kv_block: head_size * block_size
-  int x = 0;                         // elements per 16-byte chunk of the key layout
 };
 
 struct Session {
@@ -52,7 +45,7 @@ struct Session {
   bool rerun_from_dump = false;  // true when the dump held no recording and the kernel ran here
   std::string dump_check;  // what was shown from the dump, and what comparing outputs found
   std::vector<BlockOwner> block_owners;  // [num_blocks]
-  Strides strides;
+  KvCacheLayout kv_layout;  // where each K and V element lives (core/kv_cache_layout.h)
   double run_ms = 0.0;        // wall time of run_kernel (emulator or GPU), with recording
   double reference_ms = 0.0;  // wall time of reference_attention
 

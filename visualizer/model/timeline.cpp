@@ -10,6 +10,7 @@
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
 #include "visualizer/model/record_view.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::viz {
 
@@ -110,8 +111,8 @@ class TimelineBuilder {
   // Lanes that keep a row's sum after the LV reduction: one per row of each warp.
   void activate_row_owners(Step& step, int warp_begin, int warp_end) const {
     for (int warp = warp_begin; warp < warp_end; ++warp)
-      for (int lane = 0; lane < kWarpSize; lane += g_.num_v_vecs_per_row())
-        step.active_threads[static_cast<std::size_t>(warp * kWarpSize + lane)] = 1;
+      for (int lane = 0; lane < kWarpSize; ++lane)
+        if (ThreadMapping{g_}.is_row_writer(lane)) step.active_threads[static_cast<std::size_t>(warp * kWarpSize + lane)] = 1;
   }
   // "warp 1" or "warps 2-3": the warps [begin, end).
   static std::string warp_list(int begin, int end) {

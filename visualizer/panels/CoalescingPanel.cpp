@@ -32,14 +32,12 @@ Footprint token_major_what_if(const Session& s, const WarpLoad& load) {
   std::vector<LaneAccess> lanes;
   for (const LaneAccess& lane : load.lanes) {
     const std::int64_t element = lane.byte_begin / s.element_size();
-    const int x = g.x();
-    // Undo the x-split layout inside the block: element = ... + chunk*block_size*x + slot*x + e.
-    const std::int64_t in_head = element % (std::int64_t(g.head_size) * g.block_size);
-    const int chunk = static_cast<int>(in_head / (std::int64_t(g.block_size) * x));
-    const int slot = static_cast<int>((in_head / x) % g.block_size);
-    const int dim = chunk * x + static_cast<int>(in_head % x);
-    const std::int64_t base = element - in_head;
-    lanes.push_back({lane.lane, (base + std::int64_t(slot) * g.head_size + dim) * s.element_size(), lane.num_bytes});
+    // Undo the x-split layout, then place the same (block, kv head, token, dim) token-major.
+    const KvCacheCoordinates where = s.kv_layout.key_coordinates(element);
+    const std::int64_t base = kv_head_base(where.physical_block, where.kv_head, s.kv_layout.kv_block_stride(),
+                                           s.kv_layout.kv_head_stride());
+    lanes.push_back({lane.lane, (base + std::int64_t(where.block_offset) * g.head_size + where.dim) * s.element_size(),
+                     lane.num_bytes});
   }
   return footprint_of(lanes);
 }

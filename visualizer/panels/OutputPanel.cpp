@@ -12,6 +12,7 @@
 #include "visualizer/model/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::viz {
 
@@ -98,7 +99,7 @@ void accs_heatmap(const ViewModel& model, UiState& ui, int step) {
         draw_cell(c, x, y, x + cw - 1, y + ch - 1, fill, nullptr, thread == focus_thread(ui) ? kSelectionColour : 0, 1.0f);
         if (c.hovered(x, y, x + cw, y + ch)) {
           ImGui::SetTooltip("%s\naccs[%d] (head dim %d) = %s", thread_label(model, thread).c_str(), i,
-                            lane / g.num_v_vecs_per_row() + i * g.num_rows_per_iter(), format_value(v, 6).c_str());
+                            ThreadMapping{g}.value_row_idx(lane, i), format_value(v, 6).c_str());
           note_hovered_thread(ui, thread);
           if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) ui.selected_thread = thread;
         }

@@ -15,6 +15,7 @@
 #include "visualizer/model/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::viz {
 
@@ -116,8 +117,8 @@ void draw_tree(const ViewModel& model, UiState& ui, int step, int partition, con
   ImGui::SetNextItemWidth(200);
   ImGui::SliderInt("head dim", &ui.reduction_row, 0, g.head_size - 1);
   const int dim = std::clamp(ui.reduction_row, 0, g.head_size - 1);
-  const int row = dim / g.num_rows_per_iter();
-  const int lane = (dim % g.num_rows_per_iter()) * g.num_v_vecs_per_row();
+  const int row = ThreadMapping{g}.row_slot(dim);
+  const int lane = ThreadMapping{g}.row_writer_lane(dim);
   text_wrapped("Dim %d lives in accs[%d] of lane %d of every warp (after the LV reduction). Each level, the upper half "
                      "of the active warps writes it to out_smem[(warp - mid) * head_size + %d] and the lower half adds it: "
                      "%d warps -> 1 in %d levels. Arrows: what goes through shared memory.",

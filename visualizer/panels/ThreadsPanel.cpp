@@ -12,6 +12,7 @@
 #include "visualizer/model/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
+#include "kernels/thread_mapping.h"
 
 namespace pal::viz {
 
@@ -88,11 +89,11 @@ void thread_details(const ViewModel& model, const UiState& ui, int thread) {
               qk_text.empty() ? "no kv_block for this warp" : qk_text.c_str());
   std::string rows;
   for (int i = 0; i < g.num_rows_per_thread(); ++i) {
-    const int row = lane / g.num_v_vecs_per_row() + i * g.num_rows_per_iter();
+    const int row = ThreadMapping{g}.value_row_idx(lane, i);
     if (row < g.head_size) rows += (rows.empty() ? "" : ", ") + std::to_string(row);
   }
   ImGui::Text("value_accumulation: tokens %d-%d of each of its warp's blocks, rows (head dims) %s",
-              (lane % g.num_v_vecs_per_row()) * g.v_vec_size(), (lane % g.num_v_vecs_per_row()) * g.v_vec_size() + g.v_vec_size() - 1,
+              ThreadMapping{g}.value_block_offset(lane), ThreadMapping{g}.value_block_offset(lane) + g.v_vec_size() - 1,
               rows.c_str());
   ImGui::PopTextWrapPos();
 }
