@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <span>
 #include <sstream>
 
 #include "kernels/geometry.h"
+#include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
 
 namespace pal {
@@ -16,8 +18,9 @@ namespace {
 // Collects one stage's comparison, element by element.
 class StageChecker {
  public:
-  StageChecker(std::string stage, std::string what, StageTolerance tolerance) {
-    result_.stage = std::move(stage);
+  StageChecker(StageOrCheck subject, std::string what, StageTolerance tolerance) {
+    result_.subject = subject;
+    result_.stage = std::string(subject.name());
     result_.what = std::move(what);
     result_.tolerance = std::move(tolerance);
   }
@@ -97,26 +100,14 @@ float tensor_float(const Tensor& tensor, std::int64_t index) { return tensor.get
 
 }  // namespace
 
-StageTolerance stage_tolerance(const std::string& stage, DType dtype, double value_scale) {
+StageTolerance tolerance_for(const ToleranceRule& rule, DType dtype, double value_scale) {
   const double ulp = 2.0 * half_ulp(dtype);
-  if (stage == "query_load")
-    return {0.0, 0.0, "a copy: the kernel stores the query's own elements, bit for bit"};
-  if (stage == "qk_logits" || stage == "qk_max")
-    return {1e-5, 1e-5,
-            "fp32 dot products summed in another order (thread-group butterfly vs a plain loop): "
-            "a few fp32 ulps of the products' magnitude"};
-  if (stage == "exp_sum" || stage == "softmax" || stage == "partition_state" || stage == "partition_reduce")
-    return {1e-6, 2e-5,
-            "fp32 exp and sums in another order; on the GPU __expf and __fdividef add up to ~2 ulp "
-            "plus |x| * 2^-24 from scaling the argument"};
-  if (stage == "lv_warp_reduction" || stage == "cross_warp_tree")
-    return {ulp * value_scale, 1e-4,
-            "fp32 sums of p*v in another order; and a probability within an fp32 ulp of a rounding "
-            "midpoint may round to the neighbouring dtype value on one side (one dtype ulp of p*v)"};
-  // output, final_output, tmp_out
-  return {(ulp + 1e-6) * value_scale, ulp + 1e-4,
-          "the accumulators (fp32 sums in another order, see cross_warp_tree) rounded to the dtype: "
-          "one dtype ulp, relative to the value and to the largest |v|"};
+  return {rule.atol_fixed + (rule.atol_dtype_ulps * ulp + rule.atol_value_scale) * value_scale,
+          rule.rtol_fixed + rule.rtol_dtype_ulps * ulp, std::string(rule.reason)};
+}
+
+StageTolerance stage_tolerance(StageOrCheck subject, DType dtype, double value_scale) {
+  return tolerance_for(subject.tolerance(), dtype, value_scale);
 }
 
 double value_scale_of(const Scenario& scenario, const Inputs& inputs) {
@@ -136,9 +127,9 @@ bool ComparisonReport::passed() const {
   return std::all_of(stages.begin(), stages.end(), [](const StageComparison& s) { return s.passed(); });
 }
 
-const StageComparison* ComparisonReport::find(const std::string& stage) const {
+const StageComparison* ComparisonReport::find(StageOrCheck subject) const {
   for (const auto& s : stages)
-    if (s.stage == stage) return &s;
+    if (s.subject == subject) return &s;
   return nullptr;
 }
 
@@ -174,7 +165,7 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
                         std::string(version_name(run.version)));
   const double value_scale = value_scale_of(s, inputs);
   const DType dtype = s.dtype;
-  auto tol = [&](const char* stage) { return stage_tolerance(stage, dtype, value_scale); };
+  auto tol = [&](StageOrCheck subject) { return stage_tolerance(subject, dtype, value_scale); };
 
   ComparisonReport report;
   report.title = std::string(backend_name(run.backend)) + " " + std::string(version_name(run.version)) +
@@ -195,7 +186,7 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
 
   // The final output, recorded or not.
   {
-    StageChecker c("final_output", "out[seq][head][dim] after the last kernel", tol("final_output"));
+    StageChecker c(Check::final_output, "out[seq][head][dim] after the last kernel", tol(Check::final_output));
     for (int seq = 0; seq < s.num_seqs; ++seq)
       for (int head = 0; head < s.num_heads; ++head)
         for (int d = 0; d < s.head_size; ++d) {
@@ -209,8 +200,9 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
 
   // v2's intermediate tensors, recorded or not: each partition's softmax state and partial output.
   if (v2) {
-    StageChecker state("partition_state", "max_logits and exp_sums of every active partition", tol("partition_state"));
-    StageChecker partial("tmp_out", "tmp_out: each partition's normalised partial output", tol("output"));
+    StageChecker state(Check::partition_state, "max_logits and exp_sums of every active partition",
+                       tol(Check::partition_state));
+    StageChecker partial(Check::tmp_out, "tmp_out: each partition's normalised partial output", tol(Check::tmp_out));
     for (const ThreadBlockStages& tb : ref.thread_blocks) {
       if (!tb.active) continue;
       const std::int64_t slot = ref.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
@@ -228,58 +220,57 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
   }
 
   if (!run.recording) return report;
-  const RecordPointers& r = run.recording->ptr();
-  const RecordDims& dims = r.dims;
+  const Recording& recording = *run.recording;
   const KernelGeometry g = geometry_of(s);
   const ThreadMapping map{g};
-  const int threads = dims.num_threads;
-  const int num_warps = dims.num_warps;
+  const int num_warps = recording.dims().num_warps;
 
-  StageChecker query("query_load", "q_vecs in shared memory", tol("query_load"));
-  StageChecker logits("qk_logits", "every token's logit (scaled, ALiBi)", tol("qk_logits"));
-  StageChecker maxes("qk_max", "each warp's max in red_smem and the block max", tol("qk_max"));
-  StageChecker sums("exp_sum", "exp(logit - max) of every token, warp sums, block sum", tol("exp_sum"));
-  StageChecker probs("softmax", "normalised probabilities", tol("softmax"));
-  StageChecker lv("lv_warp_reduction", "each warp's sum of p*v per row after the V loop and the butterfly",
-                  tol("lv_warp_reduction"));
-  StageChecker tree("cross_warp_tree", "accumulators after each level of the shared-memory tree",
-                    tol("cross_warp_tree"));
-  StageChecker out("output", "what warp 0 wrote for the thread block", tol("output"));
-  StageChecker reduce("partition_reduce", "rescaled exp sums and the global exp sum", tol("partition_reduce"));
+  StageChecker query(Stage::query_load, "q_vecs in shared memory", tol(Stage::query_load));
+  StageChecker logits(Stage::qk_logits, "every token's logit (scaled, ALiBi)", tol(Stage::qk_logits));
+  StageChecker maxes(Stage::qk_max, "each warp's max in red_smem and the block max", tol(Stage::qk_max));
+  StageChecker sums(Stage::exp_sum, "exp(logit - max) of every token, warp sums, block sum", tol(Stage::exp_sum));
+  StageChecker probs(Stage::softmax, "normalised probabilities", tol(Stage::softmax));
+  StageChecker lv(Stage::lv_warp_reduction, "each warp's sum of p*v per row after the V loop and the butterfly",
+                  tol(Stage::lv_warp_reduction));
+  StageChecker tree(Stage::cross_warp_tree, "accumulators after each level of the shared-memory tree",
+                    tol(Stage::cross_warp_tree));
+  StageChecker out(Stage::output, "what warp 0 wrote for the thread block", tol(Stage::output));
+  StageChecker reduce(Stage::partition_reduce, "rescaled exp sums and the global exp sum", tol(Stage::partition_reduce));
 
   for (const ThreadBlockStages& tb : ref.thread_blocks) {
     if (!tb.active) continue;
-    const std::int64_t t_idx = dims.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
+    const std::int64_t t_idx = recording.dims().tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
+    const ThreadBlockRecord r(recording, t_idx);
     const int seq = tb.seq_idx, head = tb.head_idx, part = tb.partition_idx;
     const double delta = tb_uncertainty[std::size_t(t_idx)];
     const double delta_abs = delta * value_scale;
     auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
 
     for (int i = 0; i < s.head_size; ++i)
-      query.check(r.q_vecs[t_idx * dims.head_size + i], tb.q_vecs[std::size_t(i)], at("q_vecs element", i));
+      query.check(r.q_vec_element(i), tb.q_vecs[std::size_t(i)], at("q_vecs element", i));
 
     const int num_tokens = tb.num_tokens();
     std::vector<double> warp_max(std::size_t(num_warps), -INFINITY), warp_sum(std::size_t(num_warps), 0.0);
     for (int t = 0; t < num_tokens; ++t) {
-      const TokenRecord& token = r.tokens[t_idx * dims.tokens_per_thread_block + t];
+      const TokenRecord& token = r.token(t);
       logits.check(token.logit, tb.logits[std::size_t(t)], at("token", tb.range.start_token_idx + t));
       // Which warp found this token in the QK loop, and which thread summed its exp.
       const int qk_warp = map.warp_of_block(t / s.block_size);
       warp_max[std::size_t(qk_warp)] = std::max(warp_max[std::size_t(qk_warp)], double(tb.logits[std::size_t(t)]));
       warp_sum[std::size_t(map.thread_of_token_slot(t) / kWarpSize)] += tb.exp_values[std::size_t(t)];
-      sums.check(r.exp_values[t_idx * dims.tokens_per_thread_block + t], tb.exp_values[std::size_t(t)],
+      sums.check(r.exp_value(t), tb.exp_values[std::size_t(t)],
                  at("token", tb.range.start_token_idx + t), delta);
-      probs.check(r.probs[t_idx * dims.tokens_per_thread_block + t], tb.probs[std::size_t(t)],
+      probs.check(r.prob(t), tb.probs[std::size_t(t)],
                   at("token", tb.range.start_token_idx + t), delta);
     }
     for (int w = 0; w < num_warps; ++w) {
       // A warp with no kv_block keeps -FLT_MAX; compare only warps that had tokens.
       if (std::isfinite(warp_max[std::size_t(w)]))
-        maxes.check(r.red_smem_max[t_idx * num_warps + w], warp_max[std::size_t(w)], at("red_smem_max warp", w));
-      sums.check(r.red_smem_sum[t_idx * num_warps + w], warp_sum[std::size_t(w)], at("red_smem_sum warp", w), delta);
+        maxes.check(r.red_smem_max(w), warp_max[std::size_t(w)], at("red_smem_max warp", w));
+      sums.check(r.red_smem_sum(w), warp_sum[std::size_t(w)], at("red_smem_sum warp", w), delta);
     }
-    maxes.check(r.qk_max_block[t_idx], tb.qk_max, at("block max", 0));
-    sums.check(r.exp_sum_block[t_idx], tb.exp_sum, at("block exp_sum", 0), delta);
+    maxes.check(r.qk_max_block(), tb.qk_max, at("block max", 0));
+    sums.check(r.exp_sum_block(), tb.exp_sum, at("block exp_sum", 0), delta);
 
     // Per-warp partial sums of p*v, the reference way: round p to the dtype, multiply, add.
     std::vector<std::vector<double>> warp_acc(std::size_t(num_warps), std::vector<double>(std::size_t(s.head_size), 0.0));
@@ -291,9 +282,7 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
       for (int d = 0; d < s.head_size; ++d) warp_acc[std::size_t(w)][std::size_t(d)] += p * double(v[std::size_t(d)]);
     }
     // After the LV butterfly every lane of a row's group holds the row; the row's writer is compared.
-    auto acc_at = [&](int level, int thread, int row) {
-      return r.accs[((t_idx * dims.num_acc_levels + level) * threads + thread) * dims.num_rows_per_thread + row];
-    };
+    auto acc_at = [&](int level, int thread, int row) { return r.acc(level, thread, row); };
     for (int w = 0; w < num_warps; ++w)
       for (int lane = 0; lane < kWarpSize; ++lane)
         for (int row = 0; row < g.num_rows_per_thread() && map.is_row_writer(lane); ++row) {
@@ -324,21 +313,22 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
           }
     }
     for (int d = 0; d < s.head_size; ++d)
-      out.check(r.out[t_idx * dims.head_size + d], tb.out[std::size_t(d)], at("dim", d), 0.0, delta_abs);
+      out.check(r.out(d), tb.out[std::size_t(d)], at("dim", d), 0.0, delta_abs);
   }
 
   if (v2) {
     for (int seq = 0; seq < s.num_seqs; ++seq)
       for (int head = 0; head < s.num_heads; ++head) {
         const PartitionReduce& red = ref.reduce(seq, head);
-        const std::int64_t sh = std::int64_t(seq) * s.num_heads + head;
+        const std::int64_t sh = recording.dims().sh_index(seq, head);
+        const ReduceRecord r(recording, sh);
         auto where = [&](const char* name, long i) { return [=] { return coords(seq, head, 0, name, i, false); }; };
         const double delta = sh_uncertainty[std::size_t(sh)];
-        reduce.check(r.reduce_max_logit[sh], red.max_logit, where("max_logit", 0));
+        reduce.check(r.max_logit(), red.max_logit, where("max_logit", 0));
         for (int p = 0; p < red.num_partitions; ++p)
-          reduce.check(r.reduce_rescaled_exp_sums[sh * dims.max_num_partitions + p], red.rescaled_exp_sums[std::size_t(p)],
-                       where("rescaled exp_sum of partition", p), delta);
-        reduce.check(r.reduce_global_exp_sum[sh], red.global_exp_sum, where("global exp_sum", 0), delta);
+          reduce.check(r.rescaled_exp_sum(p), red.rescaled_exp_sums[std::size_t(p)], where("rescaled exp_sum of partition", p),
+                       delta);
+        reduce.check(r.global_exp_sum(), red.global_exp_sum, where("global exp_sum", 0), delta);
       }
   }
 
@@ -356,10 +346,8 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
     throw ScenarioError("compare_runs: both runs must be recorded (--record)");
   const bool v2 = expected.version == KernelVersion::v2;
   const double value_scale = value_scale_of(s, inputs);
-  auto tol = [&](const char* stage) { return stage_tolerance(stage, s.dtype, value_scale); };
-  const RecordPointers& a = actual.recording->ptr();
-  const RecordPointers& b = expected.recording->ptr();
-  const RecordDims& dims = b.dims;
+  auto tol = [&](StageOrCheck subject) { return stage_tolerance(subject, s.dtype, value_scale); };
+  const RecordDims& dims = expected.recording->dims();
   if (actual.recording->size_bytes() != expected.recording->size_bytes())
     throw ScenarioError("compare_runs: the two recordings have different layouts");
 
@@ -367,17 +355,17 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
   report.title = std::string(backend_name(actual.backend)) + " vs " + std::string(backend_name(expected.backend)) +
                  " recording, " + std::string(version_name(expected.version)) + " (" + scenario_summary(s) + ")";
 
-  StageChecker who("token_assignment", "warp, thread group, lane, iteration, physical block of every token",
-                   {0.0, 0.0, "integers: the same lanes must compute the same tokens"});
-  StageChecker loads("load_addresses", "every load's kind, element offset, iteration and vec, per thread",
-                     {0.0, 0.0, "integers: the same lanes must load the same addresses in the same order"});
-  StageChecker query("query_load", "q_vecs", tol("query_load"));
-  StageChecker logits("qk_logits", "token logits", tol("qk_logits"));
-  StageChecker maxes("qk_max", "every lane's qk_max at every butterfly step, red_smem, block max", tol("qk_max"));
-  StageChecker sums("exp_sum", "exp values and every lane's partial sum at every step", tol("exp_sum"));
-  StageChecker probs("softmax", "probabilities", tol("softmax"));
-  StageChecker accs("cross_warp_tree", "every thread's accumulators at every level", tol("cross_warp_tree"));
-  StageChecker out("output", "what each thread block wrote", tol("output"));
+  StageChecker who(Check::token_assignment, std::string(check_info(Check::token_assignment).title),
+                   tol(Check::token_assignment));
+  StageChecker loads(Check::load_addresses, std::string(check_info(Check::load_addresses).title),
+                     tol(Check::load_addresses));
+  StageChecker query(Stage::query_load, "q_vecs", tol(Stage::query_load));
+  StageChecker logits(Stage::qk_logits, "token logits", tol(Stage::qk_logits));
+  StageChecker maxes(Stage::qk_max, "every lane's qk_max at every butterfly step, red_smem, block max", tol(Stage::qk_max));
+  StageChecker sums(Stage::exp_sum, "exp values and every lane's partial sum at every step", tol(Stage::exp_sum));
+  StageChecker probs(Stage::softmax, "probabilities", tol(Stage::softmax));
+  StageChecker accs(Stage::cross_warp_tree, "every thread's accumulators at every level", tol(Stage::cross_warp_tree));
+  StageChecker out(Stage::output, "what each thread block wrote", tol(Stage::output));
 
   const int seqs = dims.num_seqs, heads = dims.num_heads, parts = dims.max_num_partitions;
   std::vector<double> uncertainty_of_seq_head(std::size_t(seqs) * std::size_t(heads), 0.0);
@@ -388,20 +376,21 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
         const TokenRange range = token_range(seq_len, s.block_size, dims.partition_size, part);
         if (v2 && part * dims.partition_size >= seq_len) continue;
         const std::int64_t t = dims.tb_index(seq, head, part);
+        const ThreadBlockRecord a(*actual.recording, t), b(*expected.recording, t);
         auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
         double max_abs_logit = 0.0;
         for (int k = 0; k < range.num_tokens(); ++k)
-          max_abs_logit = std::max(max_abs_logit, double(std::fabs(b.tokens[t * dims.tokens_per_thread_block + k].logit)));
-        const double delta = logit_uncertainty(max_abs_logit, b.qk_max_block[t]);
+          max_abs_logit = std::max(max_abs_logit, double(std::fabs(b.token(k).logit)));
+        const double delta = logit_uncertainty(max_abs_logit, b.qk_max_block());
         const double delta_abs = delta * value_scale;
         uncertainty_of_seq_head[std::size_t(seq * heads + head)] =
             std::max(uncertainty_of_seq_head[std::size_t(seq * heads + head)], delta);
         for (int i = 0; i < dims.head_size; ++i)
-          query.check(a.q_vecs[t * dims.head_size + i], b.q_vecs[t * dims.head_size + i], at("q_vecs element", i));
+          query.check(a.q_vec_element(i), b.q_vec_element(i), at("q_vecs element", i));
         const int padded = range.num_blocks() * s.block_size;
         for (int k = 0; k < padded; ++k) {
-          const TokenRecord& x = a.tokens[t * dims.tokens_per_thread_block + k];
-          const TokenRecord& y = b.tokens[t * dims.tokens_per_thread_block + k];
+          const TokenRecord& x = a.token(k);
+          const TokenRecord& y = b.token(k);
           auto where = at("token", range.start_token_idx + k);
           who.check_exact(x.warp, y.warp, where);
           who.check_exact(x.thread_group, y.thread_group, where);
@@ -413,55 +402,42 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
           who.check_exact(x.masked, y.masked, where);
           if (!y.masked) logits.check(x.logit, y.logit, where);
           if (k < range.num_tokens()) {
-            sums.check(a.exp_values[t * dims.tokens_per_thread_block + k], b.exp_values[t * dims.tokens_per_thread_block + k],
-                       where, delta);
-            probs.check(a.probs[t * dims.tokens_per_thread_block + k], b.probs[t * dims.tokens_per_thread_block + k], where,
-                        delta);
+            sums.check(a.exp_value(k), b.exp_value(k), where, delta);
+            probs.check(a.prob(k), b.prob(k), where, delta);
           }
         }
         for (int thread = 0; thread < dims.num_threads; ++thread) {
           auto lane_at = at("thread", thread);
-          for (int step = 0; step <= dims.num_qk_max_warp_steps; ++step) {
-            const std::int64_t i = (t * (dims.num_qk_max_warp_steps + 1) + step) * dims.num_threads + thread;
-            maxes.check(a.qk_max_warp[i], b.qk_max_warp[i], lane_at);
-          }
+          for (int step = 0; step <= dims.num_qk_max_warp_steps; ++step)
+            maxes.check(a.qk_max_warp(step, thread), b.qk_max_warp(step, thread), lane_at);
           for (int step = 0; step <= dims.num_cross_warp_steps; ++step) {
-            const std::int64_t i = (t * (dims.num_cross_warp_steps + 1) + step) * dims.num_threads + thread;
-            maxes.check(a.qk_max_cross_warp[i], b.qk_max_cross_warp[i], lane_at);
-            sums.check(a.exp_sum_cross_warp[i], b.exp_sum_cross_warp[i], lane_at, delta);
+            maxes.check(a.qk_max_cross_warp(step, thread), b.qk_max_cross_warp(step, thread), lane_at);
+            sums.check(a.exp_sum_cross_warp(step, thread), b.exp_sum_cross_warp(step, thread), lane_at, delta);
           }
-          for (int step = 0; step <= dims.num_sum_warp_steps; ++step) {
-            const std::int64_t i = (t * (dims.num_sum_warp_steps + 1) + step) * dims.num_threads + thread;
-            sums.check(a.exp_sum_warp[i], b.exp_sum_warp[i], lane_at, delta);
-          }
+          for (int step = 0; step <= dims.num_sum_warp_steps; ++step)
+            sums.check(a.exp_sum_warp(step, thread), b.exp_sum_warp(step, thread), lane_at, delta);
           for (int level = 0; level < dims.num_acc_levels; ++level)
-            for (int row = 0; row < dims.num_rows_per_thread; ++row) {
-              const std::int64_t i = ((t * dims.num_acc_levels + level) * dims.num_threads + thread) * dims.num_rows_per_thread + row;
-              accs.check(a.accs[i], b.accs[i], lane_at, 0.0, delta_abs);
-            }
-          const std::int64_t count_index = t * dims.num_threads + thread;
-          loads.check_exact(a.load_counts[count_index], b.load_counts[count_index], lane_at);
-          const int count = std::min(b.load_counts[count_index], dims.max_loads_per_thread);
-          for (int l = 0; l < count; ++l) {
-            const std::int64_t i = count_index * dims.max_loads_per_thread + l;
-            loads.check_exact(a.loads[i].element_offset, b.loads[i].element_offset, lane_at);
-            loads.check_exact(a.loads[i].iteration, b.loads[i].iteration, lane_at);
-            loads.check_exact(std::int64_t(a.loads[i].kind), std::int64_t(b.loads[i].kind), lane_at);
-            loads.check_exact(a.loads[i].vec_idx, b.loads[i].vec_idx, lane_at);
+            for (int row = 0; row < dims.num_rows_per_thread; ++row)
+              accs.check(a.acc(level, thread, row), b.acc(level, thread, row), lane_at, 0.0, delta_abs);
+          loads.check_exact(a.load_count(thread), b.load_count(thread), lane_at);
+          const std::span<const LoadRecord> a_loads = a.loads(thread), b_loads = b.loads(thread);
+          for (std::size_t l = 0; l < b_loads.size() && l < a_loads.size(); ++l) {
+            loads.check_exact(a_loads[l].element_offset, b_loads[l].element_offset, lane_at);
+            loads.check_exact(a_loads[l].iteration, b_loads[l].iteration, lane_at);
+            loads.check_exact(std::int64_t(a_loads[l].kind), std::int64_t(b_loads[l].kind), lane_at);
+            loads.check_exact(a_loads[l].vec_idx, b_loads[l].vec_idx, lane_at);
           }
         }
         for (int w = 0; w < dims.num_warps; ++w) {
-          maxes.check(a.red_smem_max[t * dims.num_warps + w], b.red_smem_max[t * dims.num_warps + w], at("red_smem_max warp", w));
-          sums.check(a.red_smem_sum[t * dims.num_warps + w], b.red_smem_sum[t * dims.num_warps + w], at("red_smem_sum warp", w),
-                     delta);
+          maxes.check(a.red_smem_max(w), b.red_smem_max(w), at("red_smem_max warp", w));
+          sums.check(a.red_smem_sum(w), b.red_smem_sum(w), at("red_smem_sum warp", w), delta);
         }
-        maxes.check(a.qk_max_block[t], b.qk_max_block[t], at("block max", 0));
-        sums.check(a.exp_sum_block[t], b.exp_sum_block[t], at("block exp_sum", 0), delta);
-        for (int d = 0; d < dims.head_size; ++d)
-          out.check(a.out[t * dims.head_size + d], b.out[t * dims.head_size + d], at("dim", d), 0.0, delta_abs);
+        maxes.check(a.qk_max_block(), b.qk_max_block(), at("block max", 0));
+        sums.check(a.exp_sum_block(), b.exp_sum_block(), at("block exp_sum", 0), delta);
+        for (int d = 0; d < dims.head_size; ++d) out.check(a.out(d), b.out(d), at("dim", d), 0.0, delta_abs);
       }
   }
-  StageChecker final_output("final_output", "out[seq][head][dim]", tol("final_output"));
+  StageChecker final_output(Check::final_output, "out[seq][head][dim]", tol(Check::final_output));
   for (std::int64_t i = 0; i < expected.output.numel(); ++i)
     final_output.check(
         actual.output.get_float(i), expected.output.get_float(i),

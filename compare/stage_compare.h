@@ -3,9 +3,10 @@
 //
 // One tolerance rule for everything, llm.c style: an element passes when
 //     |kernel - reference| <= atol + rtol * |reference|
-// with (atol, rtol) set per stage and per dtype, each with the reason it has that size
-// (stage_tolerance()). NaN passes only where both sides are NaN. Failures are reported by
-// coordinates, (seq, head[, partition], token or dim), never by flat index.
+// with (atol, rtol) set per stage and per dtype, each with the reason it has that size (the rule is
+// the stage's entry in kernels/stage_registry.h; stage_tolerance() evaluates it). NaN passes only
+// where both sides are NaN. Failures are reported by coordinates, (seq, head[, partition], token or
+// dim), never by flat index.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "core/inputs.h"
 #include "kernels/launch.h"
+#include "kernels/stage_registry.h"
 #include "reference/paged_reference.h"
 
 namespace pal {
@@ -25,7 +27,8 @@ struct StageTolerance {
 };
 
 struct StageComparison {
-  std::string stage;          // the stage's name, as in the kernel's //! [markers] and the reference
+  StageOrCheck subject = Stage::prologue;  // the stage or check compared (kernels/stage_registry.h)
+  std::string stage;          // its name, as in the kernel's //! [markers] and the registry
   std::string what;           // what was compared, in words
   std::int64_t num_compared = 0;
   std::int64_t num_failed = 0;
@@ -42,14 +45,16 @@ struct ComparisonReport {
   std::string title;  // e.g. "emulator v2 vs reference"
   std::vector<StageComparison> stages;
   bool passed() const;
-  const StageComparison* find(const std::string& stage) const;
+  const StageComparison* find(StageOrCheck subject) const;  // null when the report has no such row
   // A fixed-width table (fits 100 columns), one row per stage, and a closing verdict line.
   std::string table() const;
 };
 
-// The tolerance of a stage for a dtype. `value_scale` is the largest |v| among the values the
+// A registry rule evaluated for a dtype. `value_scale` is the largest |v| among the values the
 // sequences use: output-side absolute tolerances are relative to it.
-StageTolerance stage_tolerance(const std::string& stage, DType dtype, double value_scale);
+StageTolerance tolerance_for(const ToleranceRule& rule, DType dtype, double value_scale);
+// The tolerance of a stage (or check) for a dtype: its registry rule, evaluated.
+StageTolerance stage_tolerance(StageOrCheck subject, DType dtype, double value_scale);
 
 // The largest finite |v| of the value cache over the tokens the sequences use.
 double value_scale_of(const Scenario& scenario, const Inputs& inputs);

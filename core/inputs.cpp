@@ -140,12 +140,31 @@ void fill_inputs(const Scenario& s, Inputs& in) {
 
 }  // namespace
 
-Inputs generate_inputs(const Scenario& scenario) {
-  validate_scenario(scenario);
+namespace {
+
+// The scenario must be valid.
+Inputs generate_valid(const Scenario& scenario) {
   Inputs inputs;
-  // Query and cache share one dtype for now (validated above), so one element type fills both.
+  // Query and cache share one dtype for now (validated), so one element type fills both.
   visit_dtype(scenario.dtype, [&](auto element) { fill_inputs<decltype(element)>(scenario, inputs); });
   return inputs;
+}
+
+}  // namespace
+
+Inputs generate_inputs(const Scenario& scenario) {
+  validate_scenario(scenario);
+  return generate_valid(scenario);
+}
+
+CheckedInputs CheckedInputs::generate(const Scenario& scenario) {
+  validate_scenario(scenario);
+  return CheckedInputs(scenario, generate_valid(scenario));
+}
+
+CheckedInputs CheckedInputs::check(Scenario scenario, Inputs inputs) {
+  validate_inputs(scenario, inputs);
+  return CheckedInputs(std::move(scenario), std::move(inputs));
 }
 
 // ---- validation ------------------------------------------------------------------------------------

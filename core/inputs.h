@@ -2,7 +2,9 @@
 // from the seed (or loaded from a user's safetensors file, see core/safetensors.h).
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
 
 #include "core/kv_cache_layout.h"
 #include "core/scenario.h"
@@ -36,6 +38,32 @@ Inputs generate_inputs(const Scenario& scenario);
 // entries in [0, num_blocks) for every block a sequence uses, seq_lens in range. Throws
 // ScenarioError naming the tensor, what it holds and what was expected.
 void validate_inputs(const Scenario& scenario, const Inputs& inputs);
+
+// A scenario and its kernel inputs, validated once: holding one means validate_scenario and
+// validate_inputs have passed for exactly these. The run layer (run/) makes one and hands it to the
+// kernel (run_kernel) and the reference (reference_attention), whose overloads taking it do not
+// validate again; their overloads taking a plain (Scenario, Inputs) validate first, for callers
+// outside the run layer. Only the functions below make one.
+class CheckedInputs {
+ public:
+  // Validates the scenario, then generates its inputs from the seed (valid by construction).
+  static CheckedInputs generate(const Scenario& scenario);
+  // Validates the scenario and the inputs against it. Throws ScenarioError naming the problem.
+  static CheckedInputs check(Scenario scenario, Inputs inputs);
+  // Reads a safetensors file (core/safetensors.h), which validates what it reads.
+  friend CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors);
+
+  const Scenario& scenario() const { return scenario_; }
+  const Inputs& inputs() const { return inputs_; }
+  // The kernel version is a choice about how to run, not a property of the inputs: any version
+  // keeps them valid.
+  void set_version(KernelVersion version) { scenario_.version = version; }
+
+ private:
+  CheckedInputs(Scenario scenario, Inputs inputs) : scenario_(std::move(scenario)), inputs_(std::move(inputs)) {}
+  Scenario scenario_;
+  Inputs inputs_;
+};
 
 // Geometric ALiBi slopes (2^(-8/n), 2^(-16/n), ... for n heads, with the standard interleave for a
 // non-power-of-two head count).

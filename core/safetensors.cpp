@@ -388,4 +388,9 @@ std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::s
   return {std::move(scenario), std::move(inputs)};
 }
 
+CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors) {
+  auto [scenario, inputs] = load_inputs(path, extra_tensors);  // validated there
+  return CheckedInputs(std::move(scenario), std::move(inputs));
+}
+
 }  // namespace pal

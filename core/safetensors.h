@@ -56,5 +56,7 @@ void save_inputs(const std::string& path, const Scenario& scenario, const Inputs
 // when given.
 std::pair<Scenario, Inputs> load_inputs(const std::string& path,
                                         std::map<std::string, Tensor>* extra_tensors = nullptr);
+// The same, as inputs checked once (core/inputs.h): load_inputs' validation is the run's.
+CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors = nullptr);
 
 }  // namespace pal

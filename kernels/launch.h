@@ -38,10 +38,12 @@ struct KernelRun {
   double elapsed_ms = 0.0;  // wall time of the launch(es), for information only: not a benchmark
 };
 
-// Validates the scenario and inputs, chooses the version (auto: upstream's heuristic, then v2 if
-// v1's logits would not fit in shared memory), checks the recording size, and runs.
-// Throws ScenarioError for anything the kernel cannot run, with the reason and the fix.
+// Chooses the version (auto: upstream's heuristic, then v2 if v1's logits would not fit in shared
+// memory), checks the recording size, and runs. Throws ScenarioError for anything the kernel cannot
+// run, with the reason and the fix. The first form validates the scenario and inputs; the second
+// takes them validated already (core/inputs.h), as the run layer does.
 KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options = {});
+KernelRun run_kernel(const CheckedInputs& checked, const RunOptions& options = {});
 
 // GPU presence: false with a reason when built without CUDA, or when no device answers.
 bool gpu_available(std::string* why_not = nullptr);

@@ -3,7 +3,7 @@
 // The kernel is a template over its probe. With NoopProbe every hook is an empty inline function
 // and the compiler removes it with its arguments: that build is the production kernel. With
 // RecordingProbe each hook writes the values of that stage into the debug buffer described in
-// kernels/recording.h. Each thread holds its own copy of the probe (it is a kernel argument), so
+// kernels/record_schema.h. Each thread holds its own copy of the probe (it is a kernel argument), so
 // the per-thread counters live in registers and no atomics are needed: every record has a slot
 // that only one thread writes.
 #pragma once
@@ -43,6 +43,8 @@ struct NoopProbe {
   PAL_DEVICE PAL_FORCE_INLINE void reduce_global_exp_sum(float) {}
 };
 
+// Each hook writes one element of a recorded array through the schema's accessor
+// (`RecordPointers::<array>_at`), so the index of every record is the array's declared shape.
 struct RecordingProbe {
   static constexpr bool kRecords = true;
   RecordPointers rec;
@@ -56,75 +58,60 @@ struct RecordingProbe {
     thread = thread_idx;
     num_loads = 0;
   }
-  PAL_DEVICE void finish() { rec.load_counts[tb * rec.dims.num_threads + thread] = num_loads; }
+  PAL_DEVICE void finish() { rec.load_counts_at(tb, thread) = num_loads; }
 
   // q_vecs[thread_group_offset][i] as it lands in shared memory, stored in the array's memory order.
   template <typename VecT>
   PAL_DEVICE void q_vec(int thread_group_offset, int i, int num_vecs_per_thread, const VecT& vec) {
     constexpr int kVecSize = int(sizeof(VecT::elem) / sizeof(VecT::elem[0]));
-    float* dst = rec.q_vecs + tb * rec.dims.head_size +
-                 (std::int64_t(thread_group_offset) * num_vecs_per_thread + i) * kVecSize;
-    for (int e = 0; e < kVecSize; ++e) dst[e] = to_float(vec.elem[e]);
+    const int first = (thread_group_offset * num_vecs_per_thread + i) * kVecSize;
+    for (int e = 0; e < kVecSize; ++e) rec.q_vecs_at(tb, first + e) = to_float(vec.elem[e]);
   }
   PAL_DEVICE void load(LoadKind kind, std::int64_t element_offset, int iteration, int vec_idx) {
     if (num_loads >= rec.dims.max_loads_per_thread) return;  // sized as an upper bound; never hit
-    LoadRecord& r = rec.loads[(tb * rec.dims.num_threads + thread) * rec.dims.max_loads_per_thread + num_loads];
+    LoadRecord& r = rec.loads_at(tb, thread, num_loads);
     r.element_offset = element_offset;
     r.iteration = iteration;
     r.kind = kind;
     r.vec_idx = static_cast<std::int16_t>(vec_idx);
     ++num_loads;
   }
-  PAL_DEVICE void token(int t, const TokenRecord& record) {
-    rec.tokens[tb * rec.dims.tokens_per_thread_block + t] = record;
-  }
-  PAL_DEVICE void qk_max_warp(int step, float value) {
-    rec.qk_max_warp[(tb * (rec.dims.num_qk_max_warp_steps + 1) + step) * rec.dims.num_threads + thread] = value;
-  }
+  PAL_DEVICE void token(int t, const TokenRecord& record) { rec.tokens_at(tb, t) = record; }
+  PAL_DEVICE void qk_max_warp(int step, float value) { rec.qk_max_warp_at(tb, step, thread) = value; }
   PAL_DEVICE void red_smem_max(const float* red_smem, int num_warps) {
     if (thread == 0)
-      for (int w = 0; w < num_warps; ++w) rec.red_smem_max[tb * num_warps + w] = red_smem[w];
+      for (int w = 0; w < num_warps; ++w) rec.red_smem_max_at(tb, w) = red_smem[w];
   }
-  PAL_DEVICE void qk_max_cross_warp(int step, float value) {
-    rec.qk_max_cross_warp[(tb * (rec.dims.num_cross_warp_steps + 1) + step) * rec.dims.num_threads + thread] = value;
-  }
+  PAL_DEVICE void qk_max_cross_warp(int step, float value) { rec.qk_max_cross_warp_at(tb, step, thread) = value; }
   PAL_DEVICE void qk_max_block(float value) {
-    if (thread == 0) rec.qk_max_block[tb] = value;
+    if (thread == 0) rec.qk_max_block_at(tb) = value;
   }
-  PAL_DEVICE void exp_value(int t, float value) { rec.exp_values[tb * rec.dims.tokens_per_thread_block + t] = value; }
-  PAL_DEVICE void exp_sum_warp(int step, float value) {
-    rec.exp_sum_warp[(tb * (rec.dims.num_sum_warp_steps + 1) + step) * rec.dims.num_threads + thread] = value;
-  }
+  PAL_DEVICE void exp_value(int t, float value) { rec.exp_values_at(tb, t) = value; }
+  PAL_DEVICE void exp_sum_warp(int step, float value) { rec.exp_sum_warp_at(tb, step, thread) = value; }
   PAL_DEVICE void red_smem_sum(const float* red_smem_sum_half, int num_warps) {
     if (thread == 0)
-      for (int w = 0; w < num_warps; ++w) rec.red_smem_sum[tb * num_warps + w] = red_smem_sum_half[w];
+      for (int w = 0; w < num_warps; ++w) rec.red_smem_sum_at(tb, w) = red_smem_sum_half[w];
   }
-  PAL_DEVICE void exp_sum_cross_warp(int step, float value) {
-    rec.exp_sum_cross_warp[(tb * (rec.dims.num_cross_warp_steps + 1) + step) * rec.dims.num_threads + thread] = value;
-  }
+  PAL_DEVICE void exp_sum_cross_warp(int step, float value) { rec.exp_sum_cross_warp_at(tb, step, thread) = value; }
   PAL_DEVICE void exp_sum_block(float value) {
-    if (thread == 0) rec.exp_sum_block[tb] = value;
+    if (thread == 0) rec.exp_sum_block_at(tb) = value;
   }
-  PAL_DEVICE void prob(int t, float value) { rec.probs[tb * rec.dims.tokens_per_thread_block + t] = value; }
-  PAL_DEVICE void acc(int level, int row, float value) {
-    rec.accs[((tb * rec.dims.num_acc_levels + level) * rec.dims.num_threads + thread) * rec.dims.num_rows_per_thread + row] = value;
-  }
-  PAL_DEVICE void out(int dim, float value) { rec.out[tb * rec.dims.head_size + dim] = value; }
+  PAL_DEVICE void prob(int t, float value) { rec.probs_at(tb, t) = value; }
+  PAL_DEVICE void acc(int level, int row, float value) { rec.accs_at(tb, level, thread, row) = value; }
+  PAL_DEVICE void out(int dim, float value) { rec.out_at(tb, dim) = value; }
   PAL_DEVICE void partition_state(float max_logit, float exp_sum) {
     if (thread == 0) {
-      rec.partition_max_logit[tb] = max_logit;
-      rec.partition_exp_sum[tb] = exp_sum;
+      rec.partition_max_logit_at(tb) = max_logit;
+      rec.partition_exp_sum_at(tb) = exp_sum;
     }
   }
   // The reduce kernel: one thread_block per (seq, head).
-  PAL_DEVICE void reduce_begin(int seq_idx, int head_idx) {
-    sh = std::int64_t(seq_idx) * rec.dims.num_heads + head_idx;
-  }
-  PAL_DEVICE void reduce_max_logit(float value) { rec.reduce_max_logit[sh] = value; }
+  PAL_DEVICE void reduce_begin(int seq_idx, int head_idx) { sh = rec.dims.sh_index(seq_idx, head_idx); }
+  PAL_DEVICE void reduce_max_logit(float value) { rec.reduce_max_logit_at(sh) = value; }
   PAL_DEVICE void reduce_rescaled_exp_sum(int partition, float value) {
-    rec.reduce_rescaled_exp_sums[sh * rec.dims.max_num_partitions + partition] = value;
+    rec.reduce_rescaled_exp_sums_at(sh, partition) = value;
   }
-  PAL_DEVICE void reduce_global_exp_sum(float value) { rec.reduce_global_exp_sum[sh] = value; }
+  PAL_DEVICE void reduce_global_exp_sum(float value) { rec.reduce_global_exp_sum_at(sh) = value; }
 };
 
 }  // namespace pal

@@ -13,6 +13,7 @@ RecordDims record_dims(const Scenario& scenario) {
   const KernelGeometry g{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size,
                          scenario.num_threads};
   RecordDims d;
+  d.version = version;
   d.num_seqs = scenario.num_seqs;
   d.num_heads = scenario.num_heads;
   d.max_num_partitions = version == KernelVersion::v2 ? scenario.max_num_partitions() : 1;
@@ -42,66 +43,24 @@ RecordLayout record_layout(const RecordDims& d) {
   RecordLayout layout;
   layout.dims = d;
   std::size_t cursor = 0;
-  auto place = [&](RecordLayout::Array& array, std::size_t count, std::size_t element_bytes) {
+  for (int i = 0; i < kNumRecordArrays; ++i) {
+    const RecordArrayInfo& info = record_array_info(static_cast<RecordArray>(i));
+    RecordLayout::Array& array = layout.arrays[i];
     cursor = (cursor + 15) & ~std::size_t(15);
     array.offset = cursor;
-    array.bytes = count * element_bytes;
+    array.bytes = std::size_t(record_array_shape(info.array, d).numel()) * std::size_t(info.element_bytes);
     cursor += array.bytes;
-  };
-  const std::size_t tb = std::size_t(d.num_thread_blocks());
-  const std::size_t sh = std::size_t(d.num_seq_heads());
-  const std::size_t threads = std::size_t(d.num_threads);
-  const std::size_t tokens = std::size_t(d.tokens_per_thread_block);
-  place(layout.q_vecs, tb * d.head_size, sizeof(float));
-  place(layout.tokens, tb * tokens, sizeof(TokenRecord));
-  place(layout.qk_max_warp, tb * (d.num_qk_max_warp_steps + 1) * threads, sizeof(float));
-  place(layout.red_smem_max, tb * d.num_warps, sizeof(float));
-  place(layout.qk_max_cross_warp, tb * (d.num_cross_warp_steps + 1) * threads, sizeof(float));
-  place(layout.qk_max_block, tb, sizeof(float));
-  place(layout.exp_values, tb * tokens, sizeof(float));
-  place(layout.exp_sum_warp, tb * (d.num_sum_warp_steps + 1) * threads, sizeof(float));
-  place(layout.red_smem_sum, tb * d.num_warps, sizeof(float));
-  place(layout.exp_sum_cross_warp, tb * (d.num_cross_warp_steps + 1) * threads, sizeof(float));
-  place(layout.exp_sum_block, tb, sizeof(float));
-  place(layout.probs, tb * tokens, sizeof(float));
-  place(layout.accs, tb * d.num_acc_levels * threads * d.num_rows_per_thread, sizeof(float));
-  place(layout.out, tb * d.head_size, sizeof(float));
-  place(layout.partition_max_logit, tb, sizeof(float));
-  place(layout.partition_exp_sum, tb, sizeof(float));
-  place(layout.reduce_max_logit, sh, sizeof(float));
-  place(layout.reduce_rescaled_exp_sums, sh * d.max_num_partitions, sizeof(float));
-  place(layout.reduce_global_exp_sum, sh, sizeof(float));
-  place(layout.loads, tb * threads * d.max_loads_per_thread, sizeof(LoadRecord));
-  place(layout.load_counts, tb * threads, sizeof(std::int32_t));
+  }
   layout.total_bytes = (cursor + 15) & ~std::size_t(15);
   return layout;
 }
 
 RecordPointers RecordLayout::pointers(std::byte* base) const {
-  auto at = [base](const Array& array) { return base + array.offset; };
   RecordPointers p;
   p.dims = dims;
-  p.q_vecs = reinterpret_cast<float*>(at(q_vecs));
-  p.tokens = reinterpret_cast<TokenRecord*>(at(tokens));
-  p.qk_max_warp = reinterpret_cast<float*>(at(qk_max_warp));
-  p.red_smem_max = reinterpret_cast<float*>(at(red_smem_max));
-  p.qk_max_cross_warp = reinterpret_cast<float*>(at(qk_max_cross_warp));
-  p.qk_max_block = reinterpret_cast<float*>(at(qk_max_block));
-  p.exp_values = reinterpret_cast<float*>(at(exp_values));
-  p.exp_sum_warp = reinterpret_cast<float*>(at(exp_sum_warp));
-  p.red_smem_sum = reinterpret_cast<float*>(at(red_smem_sum));
-  p.exp_sum_cross_warp = reinterpret_cast<float*>(at(exp_sum_cross_warp));
-  p.exp_sum_block = reinterpret_cast<float*>(at(exp_sum_block));
-  p.probs = reinterpret_cast<float*>(at(probs));
-  p.accs = reinterpret_cast<float*>(at(accs));
-  p.out = reinterpret_cast<float*>(at(out));
-  p.partition_max_logit = reinterpret_cast<float*>(at(partition_max_logit));
-  p.partition_exp_sum = reinterpret_cast<float*>(at(partition_exp_sum));
-  p.reduce_max_logit = reinterpret_cast<float*>(at(reduce_max_logit));
-  p.reduce_rescaled_exp_sums = reinterpret_cast<float*>(at(reduce_rescaled_exp_sums));
-  p.reduce_global_exp_sum = reinterpret_cast<float*>(at(reduce_global_exp_sum));
-  p.loads = reinterpret_cast<LoadRecord*>(at(loads));
-  p.load_counts = reinterpret_cast<std::int32_t*>(at(load_counts));
+#define PAL_POINT_AT(name, type, ...) p.name = reinterpret_cast<type*>(base + of(RecordArray::name).offset);
+  PAL_RECORD_ARRAYS(PAL_POINT_AT)
+#undef PAL_POINT_AT
   return p;
 }
 

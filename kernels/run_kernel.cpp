@@ -62,10 +62,10 @@ std::size_t v2_shared_memory_bytes(const Scenario& scenario) {
   return make_launch_shape(scenario, KernelVersion::v2).main_shared_memory_bytes();
 }
 
-KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
-  validate_scenario(scenario);
-  validate_inputs(scenario, inputs);
+namespace {
 
+// The scenario and inputs are valid.
+KernelRun run_valid(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
   KernelRun run;
   run.scenario = scenario;
   run.backend = options.backend;
@@ -128,6 +128,17 @@ KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOp
   emulate_paged_attention_dispatch(shape, buffers, run.recording ? &run.recording->ptr() : nullptr);
   run.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return run;
+}
+
+}  // namespace
+
+KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
+  validate_inputs(scenario, inputs);  // the scenario first, then the tensors against it
+  return run_valid(scenario, inputs, options);
+}
+
+KernelRun run_kernel(const CheckedInputs& checked, const RunOptions& options) {
+  return run_valid(checked.scenario(), checked.inputs(), options);
 }
 
 }  // namespace pal

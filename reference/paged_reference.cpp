@@ -1,5 +1,10 @@
 // The scalar reference, stage by stage. See paged_reference.h for the conventions; each function
 // below is the plain-loop statement of one kernel stage, without threads, warps or shared memory.
+//
+// The reference reads the caches with its own gather (key_gather_into, value_gather_into below),
+// on purpose: it does not use core/kv_cache_layout.h or kernels/thread_mapping.h, which the kernel
+// and the views share. It is the check, so a wrong layout formula or lane mapping there shows up as
+// a disagreement here instead of being repeated on both sides.
 #include "reference/paged_reference.h"
 
 #include <algorithm>
@@ -180,7 +185,7 @@ std::vector<float> qk_logits(const Inputs& inputs, std::span<const float> query,
   return logits;
 }
 
-// ---- qk_max, exp_and_sum, softmax_normalize --------------------------------------------------------
+// ---- qk_max, exp_sum, softmax --------------------------------------------------------
 
 float qk_max(std::span<const float> logits) {
   float max_logit = -std::numeric_limits<float>::infinity();
@@ -188,8 +193,8 @@ float qk_max(std::span<const float> logits) {
   return max_logit;
 }
 
-ExpAndSum exp_and_sum(std::span<const float> logits, float max_logit) {
-  ExpAndSum result;
+ExpSum exp_sum(std::span<const float> logits, float max_logit) {
+  ExpSum result;
   result.exp_values.resize(logits.size());
   for (std::size_t t = 0; t < logits.size(); ++t) {
     // Subtracting the max keeps every exp in (0, 1]: no overflow, and the max itself gives exactly 1.
@@ -200,7 +205,7 @@ ExpAndSum exp_and_sum(std::span<const float> logits, float max_logit) {
   return result;
 }
 
-std::vector<float> softmax_normalize(std::span<const float> exp_values, float exp_sum) {
+std::vector<float> softmax(std::span<const float> exp_values, float exp_sum) {
   // The kernel takes one reciprocal and multiplies (cheaper than a division per token).
   const float inv_sum = 1.0f / (exp_sum + kSoftmaxEpsilon);
   std::vector<float> probs(exp_values.size());
@@ -208,7 +213,7 @@ std::vector<float> softmax_normalize(std::span<const float> exp_values, float ex
   return probs;
 }
 
-// ---- value_gather, weighted_sum, output ------------------------------------------------------------
+// ---- value_gather, value_accumulation, output ------------------------------------------------------------
 
 std::vector<float> value_gather(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx) {
   std::vector<float> value(static_cast<std::size_t>(dim(inputs.value_cache, 2)));
@@ -216,8 +221,9 @@ std::vector<float> value_gather(const Inputs& inputs, int seq_idx, int kv_head_i
   return value;
 }
 
-std::vector<float> weighted_sum(const Inputs& inputs, std::span<const float> probs, int seq_idx, int kv_head_idx,
-                                const TokenRange& range, DType dtype, ProbabilityPrecision precision) {
+std::vector<float> value_accumulation(const Inputs& inputs, std::span<const float> probs, int seq_idx,
+                                      int kv_head_idx, const TokenRange& range, DType dtype,
+                                      ProbabilityPrecision precision) {
   const int head_size = dim(inputs.value_cache, 2);
   std::vector<float> accumulators(static_cast<std::size_t>(head_size), 0.0f);
   std::vector<float> value(static_cast<std::size_t>(head_size));
@@ -292,14 +298,11 @@ float ReferenceRun::output_at(int seq_idx, int head_idx, int dim_idx) const {
   return output.get_float((std::int64_t(seq_idx) * num_heads + head_idx) * head_size + dim_idx);
 }
 
-ReferenceRun reference_attention(const Scenario& scenario, const Inputs& inputs, KernelVersion version,
-                                 ProbabilityPrecision precision) {
-  validate_scenario(scenario);
-  validate_inputs(scenario, inputs);
-  check_float_tensor(inputs.query, "query");
-  check_float_tensor(inputs.key_cache, "key_cache");
-  check_float_tensor(inputs.value_cache, "value_cache");
+namespace {
 
+// The scenario and inputs are valid (validate_inputs also fixes the tensors' float dtypes).
+ReferenceRun reference_of_valid(const Scenario& scenario, const Inputs& inputs, KernelVersion version,
+                                ProbabilityPrecision precision) {
   ReferenceRun run;
   run.version = version == KernelVersion::automatic ? scenario.resolved_version() : version;
   run.precision = precision;
@@ -333,11 +336,12 @@ ReferenceRun reference_attention(const Scenario& scenario, const Inputs& inputs,
         block.q_vecs = q_vecs;
         block.logits = qk_logits(inputs, query, seq_idx, head_idx, block.range);
         block.qk_max = qk_max(block.logits);
-        ExpAndSum exps = exp_and_sum(block.logits, block.qk_max);
+        ExpSum exps = exp_sum(block.logits, block.qk_max);
         block.exp_values = std::move(exps.exp_values);
         block.exp_sum = exps.exp_sum;
-        block.probs = softmax_normalize(block.exp_values, block.exp_sum);
-        block.accumulators = weighted_sum(inputs, block.probs, seq_idx, kv_head_idx, block.range, run.dtype, precision);
+        block.probs = softmax(block.exp_values, block.exp_sum);
+        block.accumulators =
+            value_accumulation(inputs, block.probs, seq_idx, kv_head_idx, block.range, run.dtype, precision);
         block.out = output(block.accumulators, run.dtype);
       }
     }
@@ -365,6 +369,21 @@ ReferenceRun reference_attention(const Scenario& scenario, const Inputs& inputs,
     }
   }
   return run;
+}
+
+}  // namespace
+
+ReferenceRun reference_attention(const Scenario& scenario, const Inputs& inputs, KernelVersion version,
+                                 ProbabilityPrecision precision) {
+  validate_inputs(scenario, inputs);  // the scenario first, then the tensors against it
+  check_float_tensor(inputs.query, "query");
+  check_float_tensor(inputs.key_cache, "key_cache");
+  check_float_tensor(inputs.value_cache, "value_cache");
+  return reference_of_valid(scenario, inputs, version, precision);
+}
+
+ReferenceRun reference_attention(const CheckedInputs& checked, KernelVersion version, ProbabilityPrecision precision) {
+  return reference_of_valid(checked.scenario(), checked.inputs(), version, precision);
 }
 
 }  // namespace pal

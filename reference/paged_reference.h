@@ -1,13 +1,15 @@
 // The scalar C++ reference of the paged-attention decode kernel: plain loops, one function per
-// kernel stage, each named after the stage it stands for (the recording probe, the compare step, the
-// visualizer panels and the docs use the same names).
+// kernel stage, each named after the stage it stands for (kernels/stage_registry.h; the recording
+// probe, the compare step, the visualizer panels and the docs use the same names).
 //
 // Conventions of this file:
 //   - Stages run in kernel order for one thread_block = one (seq_idx, head_idx[, partition_idx]):
-//       query_load -> key_gather -> qk_logits -> qk_max -> exp_and_sum -> softmax_normalize
-//       -> value_gather -> weighted_sum -> output            (v1: the whole sequence)
-//     and for v2 additionally, per (seq_idx, head_idx):
-//       partition_states -> partition_reduce
+//       query_load -> qk_logits -> qk_max -> exp_sum -> softmax -> value_accumulation -> output
+//     (v1: the whole sequence), and for v2 additionally, per (seq_idx, head_idx), partition_reduce
+//     over the partitions' states (ReferenceRun::partition_states). key_gather and value_gather
+//     are not stages: they are the reference's own reads of one token's K or V.
+//     value_accumulation returns the finished sums; the kernel gets there in three stages
+//     (value_accumulation per lane, lv_warp_reduction, cross_warp_tree).
 //   - All arithmetic is fp32, as in the kernel, except where a stage says it rounds to the dtype.
 //     The reference fixes *what* each stage computes, not the kernel's summation order, so the
 //     comparison with the kernel allows fp32 reordering error per stage (see compare/).
@@ -37,7 +39,7 @@ std::string_view probability_precision_name(ProbabilityPrecision precision);  //
 
 // ---- Stage functions ------------------------------------------------------------------------------
 
-// Stage "query_load": the shared q_vecs array of one (seq, head) in memory order
+// Stage query_load: the shared q_vecs array of one (seq, head) in memory order
 // [THREAD_GROUP_SIZE][NUM_VECS_PER_THREAD][VEC_SIZE], as floats. Lane r of every thread_group owns
 // the vecs r, r + THREAD_GROUP_SIZE, r + 2*THREAD_GROUP_SIZE, ... of the query, so that neighbouring
 // lanes read neighbouring 16-byte chunks (coalesced) and the same lane holds matching key chunks.
@@ -50,43 +52,44 @@ std::vector<float> query_from_q_vecs(std::span<const float> q_vecs /* [head_size
 // Which KV head serves a query head: consecutive query heads share one KV head (GQA / MQA).
 int kv_head_for(int head_idx, int num_heads, int num_kv_heads);
 
-// Stage "key_gather": one token's key [head_size], looked up through the block table
+// One token's key [head_size] (qk_logits reads every key through it), looked up through the block table
 // (logical kv_block token_idx / block_size -> physical_block_number) and read from the x-split
 // layout k_cache[physical_block_number][kv_head_idx][d / x][block_offset][d % x].
 std::vector<float> key_gather(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx);
 
-// Stage "qk_logits": for every token of the thread_block's range, scale * dot(q, k) in fp32, plus the
+// Stage qk_logits: for every token of the thread_block's range, scale * dot(q, k) in fp32, plus the
 // ALiBi bias slope * (token_idx - seq_len + 1) when ALiBi is on (0 for the newest token, more
 // negative further back). Result slot t holds token range.start_token_idx + t.
 std::vector<float> qk_logits(const Inputs& inputs, std::span<const float> query /* [head_size] */,
                              int seq_idx, int head_idx, const TokenRange& range);  // -> [num_tokens]
 
-// Stage "qk_max": the largest logit of the thread_block (-inf when there are no tokens).
+// Stage qk_max: the largest logit of the thread_block (-inf when there are no tokens).
 float qk_max(std::span<const float> logits);
 
-// Stage "exp_and_sum": exp(logit - qk_max) in fp32 for every token, and their sum (without epsilon).
-struct ExpAndSum {
+// Stage exp_sum: exp(logit - qk_max) in fp32 for every token, and their sum (without epsilon).
+struct ExpSum {
   std::vector<float> exp_values;  // [num_tokens]
   float exp_sum = 0.0f;
 };
-ExpAndSum exp_and_sum(std::span<const float> logits, float max_logit);
+ExpSum exp_sum(std::span<const float> logits, float max_logit);
 
-// Stage "softmax_normalize": p = e * 1/(exp_sum + epsilon), the kernel's reciprocal-then-multiply.
-std::vector<float> softmax_normalize(std::span<const float> exp_values, float exp_sum);
+// Stage softmax: p = e * 1/(exp_sum + epsilon), the kernel's reciprocal-then-multiply.
+std::vector<float> softmax(std::span<const float> exp_values, float exp_sum);
 
-// Stage "value_gather": one token's value [head_size] via v_cache[physical_block][kv_head][d][offset].
+// One token's value [head_size] via v_cache[physical_block][kv_head][d][offset] (value_accumulation's read).
 std::vector<float> value_gather(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx);
 
-// Stage "weighted_sum": fp32 accumulators acc[d] = sum over the range's tokens of p_t * v_t[d]. With
-// rounded_to_dtype each p_t is first rounded to `dtype`, as the kernel does before its P.V product.
-std::vector<float> weighted_sum(const Inputs& inputs, std::span<const float> probs /* [num_tokens] */,
-                                int seq_idx, int kv_head_idx, const TokenRange& range, DType dtype,
-                                ProbabilityPrecision precision);  // -> [head_size]
+// Stage value_accumulation: fp32 accumulators acc[d] = sum over the range's tokens of p_t * v_t[d]
+// (what the kernel holds after its cross_warp_tree). With rounded_to_dtype each p_t is first rounded
+// to `dtype`, as the kernel does before its P.V product.
+std::vector<float> value_accumulation(const Inputs& inputs, std::span<const float> probs /* [num_tokens] */,
+                                      int seq_idx, int kv_head_idx, const TokenRange& range, DType dtype,
+                                      ProbabilityPrecision precision);  // -> [head_size]
 
-// Stage "output": the accumulators as the kernel stores them, rounded to the dtype (kept as floats).
+// Stage output: the accumulators as the kernel stores them, rounded to the dtype (kept as floats).
 std::vector<float> output(std::span<const float> accumulators, DType dtype);  // -> [head_size]
 
-// Stage "partition_reduce" (v2): merge the partitions of one (seq, head). M = max_p m_p, each sum is
+// Stage partition_reduce (v2): merge the partitions of one (seq, head). M = max_p m_p, each sum is
 // rescaled to M (s_p * exp(m_p - M)), and out = sum_p o_p * s^_p / (sum_p s^_p + epsilon), rounded to
 // the dtype. With a single partition the kernel copies o_0 unchanged, and so does this.
 struct PartitionReduce {
@@ -117,10 +120,10 @@ struct ThreadBlockStages {
   std::vector<float> q_vecs;      // [head_size] in q_vecs memory order (query_load)
   std::vector<float> logits;      // [num_tokens] (qk_logits)
   float qk_max = 0.0f;            // (qk_max)
-  std::vector<float> exp_values;  // [num_tokens] (exp_and_sum)
-  float exp_sum = 0.0f;           // raw sum, no epsilon (exp_and_sum)
-  std::vector<float> probs;       // [num_tokens] fp32 probabilities (softmax_normalize)
-  std::vector<float> accumulators;  // [head_size] fp32 before the final rounding (weighted_sum)
+  std::vector<float> exp_values;  // [num_tokens] (exp_sum)
+  float exp_sum = 0.0f;           // raw sum, no epsilon (exp_sum)
+  std::vector<float> probs;       // [num_tokens] fp32 probabilities (softmax)
+  std::vector<float> accumulators;  // [head_size] fp32 before the final rounding (value_accumulation)
   std::vector<float> out;         // [head_size] rounded to the dtype (output); v2: the partial o_p
 
   int num_tokens() const { return range.num_tokens(); }
@@ -161,9 +164,12 @@ struct ReferenceRun {
 };
 
 // Runs every stage for every (seq, head[, partition]). `version` may be automatic (then the
-// scenario's resolved_version() decides). Validates the scenario and inputs first and throws
-// ScenarioError naming the problem, as every entry point does.
+// scenario's resolved_version() decides). The first form validates the scenario and inputs first and
+// throws ScenarioError naming the problem.
 ReferenceRun reference_attention(const Scenario& scenario, const Inputs& inputs, KernelVersion version,
+                                 ProbabilityPrecision precision = ProbabilityPrecision::rounded_to_dtype);
+// The same for a scenario and inputs validated already (core/inputs.h), as the run layer passes them.
+ReferenceRun reference_attention(const CheckedInputs& checked, KernelVersion version,
                                  ProbabilityPrecision precision = ProbabilityPrecision::rounded_to_dtype);
 
 }  // namespace pal

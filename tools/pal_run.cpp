@@ -10,14 +10,13 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
-#include "compare/stage_compare.h"
 #include "core/safetensors.h"
-#include "kernels/launch.h"
 #include "kernels/simt/emulator.h"
-#include "reference/paged_reference.h"
-#include "tools/run_dump.h"
+#include "run/recorded_run.h"
+#include "run/run_dump.h"
 
 int main(int argc, char** argv) {
   using namespace pal;
@@ -42,54 +41,43 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    Scenario scenario;
-    Inputs inputs;
-    if (!inputs_path.empty()) {
-      auto loaded = load_inputs(inputs_path);
-      scenario = loaded.first;
-      inputs = std::move(loaded.second);
-      // Flags may still choose the version; the tensors fix everything else.
-      if (flags.version) {
-        ScenarioFlags version_only;
-        version_only.version = flags.version;
-        scenario = resolve_scenario_flags(version_only, scenario);
-      }
-    } else {
-      scenario = resolve_scenario_flags(flags);
-      validate_scenario(scenario);
-      inputs = generate_inputs(scenario);
-    }
-
-    RunOptions options;
+    RecordedRunOptions options;
     parse_backend(backend_text, options.backend);
     options.record = record || !against_text.empty();
     options.max_recording_bytes = std::size_t(max_recording_mib * 1024.0 * 1024.0);
+    options.precision = exact_fp32 ? ProbabilityPrecision::exact_fp32 : ProbabilityPrecision::rounded_to_dtype;
 
-    const KernelRun run = run_kernel(scenario, inputs, options);
-    std::printf("scenario : %s\n", scenario_summary(run.scenario).c_str());
-    std::printf("backend  : %s (%s), kernel %s%s, %.2f ms\n", std::string(backend_name(run.backend)).c_str(),
-                run.device_name.c_str(), std::string(version_name(run.version)).c_str(),
-                run.recording ? " with the recording probe" : "", run.elapsed_ms);
-
-    const ReferenceRun reference = reference_attention(
-        run.scenario, inputs, run.version,
-        exact_fp32 ? ProbabilityPrecision::exact_fp32 : ProbabilityPrecision::rounded_to_dtype);
-    const ComparisonReport report = compare_with_reference(run, reference, inputs);
-    std::printf("\n%s", report.table().c_str());
-    bool passed = report.passed();
+    std::optional<RecordedRun> run;
+    if (!inputs_path.empty()) {
+      CheckedInputs loaded = load_checked_inputs(inputs_path);
+      // Flags may still choose the version; the tensors fix everything else.
+      KernelVersion version = loaded.scenario().version;
+      if (flags.version && parse_version(*flags.version, version)) loaded.set_version(version);
+      run.emplace(RecordedRun::from_checked(std::move(loaded), options, "inputs file " + inputs_path));
+    } else {
+      run.emplace(RecordedRun::from_scenario(resolve_scenario_flags(flags), options));
+    }
+    const KernelRun& kernel = run->kernel();
+    std::printf("scenario : %s\n", scenario_summary(kernel.scenario).c_str());
+    std::printf("backend  : %s (%s), kernel %s%s, %.2f ms\n", std::string(backend_name(kernel.backend)).c_str(),
+                kernel.device_name.c_str(), std::string(version_name(kernel.version)).c_str(),
+                kernel.recording ? " with the recording probe" : "", kernel.elapsed_ms);
+    std::printf("\n%s", run->report().table().c_str());
+    bool passed = run->report().passed();
 
     if (!against_text.empty()) {
-      RunOptions other = options;
+      RunOptions other;
       parse_backend(against_text, other.backend);
       other.record = true;
-      const KernelRun second = run_kernel(run.scenario, inputs, other);
-      const ComparisonReport between = compare_runs(run, second, inputs);
+      other.max_recording_bytes = options.max_recording_bytes;
+      const KernelRun second = run_kernel(run->checked_inputs(), other);
+      const ComparisonReport between = compare_runs(kernel, second, run->inputs());
       std::printf("\n%s", between.table().c_str());
       passed = passed && between.passed();
     }
 
     if (!output_path.empty()) {
-      write_run_dump(output_path, inputs, run, run.recording ? &reference : nullptr);
+      write_run_dump(output_path, run->inputs(), kernel, kernel.recording ? &run->reference() : nullptr);
       std::printf("\nwrote %s\n", output_path.c_str());
     }
     return passed ? 0 : 1;

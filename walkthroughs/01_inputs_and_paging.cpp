@@ -202,16 +202,14 @@ void show_poison(Walkthrough& w) {
 
 void check_lookups(Walkthrough& w) {
   const Scenario& s = w.scenario();
-  const RecordPointers& r = w.record();
-  const RecordDims& dims = w.dims();
   std::int64_t checked = 0, wrong = 0;
   for (const ThreadBlockStages& tb : w.reference().thread_blocks) {
     if (!tb.active) continue;
-    const std::int64_t t_idx = dims.tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
+    const ThreadBlockRecord r = w.paged().thread_block(tb.seq_idx, tb.head_idx, tb.partition_idx);
     // Every slot of the range's kv_blocks, masked ones included: the kernel visits whole kv_blocks.
     const int slots = tb.range.num_blocks() * s.block_size;
     for (int t = 0; t < slots; ++t) {
-      const TokenRecord& token = r.tokens[t_idx * dims.tokens_per_thread_block + t];
+      const TokenRecord& token = r.token(t);
       const int token_idx = tb.range.start_token_idx + t;
       ++checked;
       if (token.token_idx != token_idx || token.physical_block != w.physical_block(tb.seq_idx, token_idx / s.block_size) ||
@@ -224,7 +222,7 @@ void check_lookups(Walkthrough& w) {
           "the kernel's recording says which physical kv_block and slot it read for each of " + std::to_string(checked) +
               " token slots (all thread blocks); each matches block_tables[seq][token / block_size] and "
               "token % block_size" + (wrong ? " except " + std::to_string(wrong) : std::string()));
-  w.check_stage("final_output");
+  w.check_stage(pal::Check::final_output);
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ void show_warps(Walkthrough& w) {
   const Scenario& s = w.scenario();
   Terminal& out = w.out();
   const ThreadBlockStages& tb = w.focus();
-  const RecordPointers& r = w.record();
+  const ThreadBlockRecord r = w.record();
   out.heading("2.4 Across warps: kv_blocks dealt round-robin, as recorded");
   out.paragraph("The thread_block's kv_blocks are dealt to its warps like cards: warp w takes kv_blocks w, w + " +
                 std::to_string(w.geometry().num_warps()) + ", ... in successive iterations. This is what the kernel "
@@ -125,7 +125,7 @@ void show_warps(Walkthrough& w) {
   std::map<int, std::map<int, std::string>> seen;
   int max_iteration = 0;
   for (int b = 0; b < tb.range.num_blocks(); ++b) {
-    const TokenRecord& token = r.tokens[w.tb() * w.dims().tokens_per_thread_block + b * s.block_size];
+    const TokenRecord& token = r.token(b * s.block_size);
     seen[token.warp][token.iteration] =
         std::to_string(token.token_idx / s.block_size) + " -> " + std::to_string(token.physical_block);
     max_iteration = std::max(max_iteration, token.iteration);
@@ -152,30 +152,31 @@ void show_warps(Walkthrough& w) {
 void check_assignment(Walkthrough& w) {
   const Scenario& s = w.scenario();
   const KernelGeometry g = w.geometry();
-  const RecordPointers& r = w.record();
+  const ThreadMapping map = w.mapping();
   std::int64_t checked = 0, wrong = 0;
   for (const ThreadBlockStages& tb : w.reference().thread_blocks) {
     if (!tb.active) continue;
-    const std::int64_t t_idx = w.dims().tb_index(tb.seq_idx, tb.head_idx, tb.partition_idx);
+    const ThreadBlockRecord r = w.paged().thread_block(tb.seq_idx, tb.head_idx, tb.partition_idx);
     for (int t = 0; t < tb.range.num_blocks() * s.block_size; ++t) {
-      const TokenRecord& token = r.tokens[t_idx * w.dims().tokens_per_thread_block + t];
+      const TokenRecord& token = r.token(t);
       const int block_in_range = t / s.block_size;
       const int slot = t % s.block_size;
-      const int warp = block_in_range % g.num_warps();
+      const int warp = map.warp_of_block(block_in_range);
+      // Group g of a warp takes slot g of its kv_block (one token per group when block_size <= 32).
       const int group = warp * (kWarpSize / g.thread_group_size()) + slot;
       ++checked;
-      if (token.warp != warp || token.iteration != block_in_range / g.num_warps() || token.thread_group != group ||
+      if (token.warp != warp || token.iteration != map.iteration_of_block(block_in_range) || token.thread_group != group ||
           token.lane != (group * g.thread_group_size()) % kWarpSize)
         ++wrong;
     }
   }
   w.out().heading("2.5 Checks");
-  w.check("token_assignment", wrong == 0 && checked > 0,
+  w.check(std::string(check_name(Check::token_assignment)), wrong == 0 && checked > 0,
           "for all " + std::to_string(checked) +
               " token slots of every thread_block, the recorded warp, iteration, thread_group and leader lane follow "
               "the rules above (warp = kv_block % NUM_WARPS, iteration = kv_block / NUM_WARPS, one thread_group per "
               "slot)" + (wrong ? "; " + std::to_string(wrong) + " do not" : std::string()));
-  w.check_stage("qk_logits");
+  w.check_stage(pal::Stage::qk_logits);
 }
 
 }  // namespace

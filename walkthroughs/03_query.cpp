@@ -122,13 +122,13 @@ void show_q_vecs(Walkthrough& w) {
   out.heading("3.4 q_vecs in shared memory, as recorded");
   out.paragraph("The recording keeps q_vecs in its memory order [THREAD_GROUP_SIZE][NUM_VECS_PER_THREAD][VEC_SIZE]. "
                 "Each line is one entry, q_vecs[r][i], with the dims it holds:");
-  const float* q_vecs = w.record().q_vecs + w.tb() * w.dims().head_size;
+  const ThreadBlockRecord record = w.record();
   int lines = 0;
   for (int r = 0; r < tgs; ++r)
     for (int i = 0; i < g.num_vecs_per_thread(); ++i) {
       if (++lines > 16) continue;
       std::string values;
-      for (int e = 0; e < vec && e < 8; ++e) values += (e ? " " : "") + signed_fixed(q_vecs[(r * g.num_vecs_per_thread() + i) * vec + e], 4);
+      for (int e = 0; e < vec && e < 8; ++e) values += (e ? " " : "") + signed_fixed(record.q_vec_element((r * g.num_vecs_per_thread() + i) * vec + e), 4);
       const int vec_idx = r + i * tgs;
       char label[64];
       std::snprintf(label, sizeof label, "  q_vecs[%d][%d]  dims %-9s = ", r, i, dims_of_vec(vec_idx, vec).c_str());
@@ -155,7 +155,7 @@ void check_query(Walkthrough& w) {
   w.check("query_loads", loaded == expected,
           "the focus thread_block loaded each of the head's " + std::to_string(expected.size()) +
               " vecs exactly once, from q_offset + vec * VEC_SIZE");
-  w.check_stage("query_load");
+  w.check_stage(pal::Stage::query_load);
 }
 
 }  // namespace

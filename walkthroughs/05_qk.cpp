@@ -156,6 +156,6 @@ int main(int argc, char** argv) {
     show_padding(w);
     show_shared_memory(w);
     w.out().heading("5.5 Checks");
-    w.check_stage("qk_logits");
+    w.check_stage(pal::Stage::qk_logits);
   });
 }

@@ -28,7 +28,7 @@ void show_warp_max(Walkthrough& w) {
   Table table(columns);
   for (int lane = 0; lane < kWarpSize; lane += tgs) {
     std::vector<std::string> cells{std::to_string(lane)};
-    for (int k = 0; k <= steps; ++k) cells.push_back(signed_fixed(w.per_thread(w.record().qk_max_warp, steps + 1, k, lane), 4));
+    for (int k = 0; k <= steps; ++k) cells.push_back(signed_fixed(w.record().qk_max_warp(k, lane), 4));
     table.row(cells);
   }
   out.print(table);
@@ -45,7 +45,7 @@ void show_block_max(Walkthrough& w) {
   const int steps = d.num_cross_warp_steps;
   out.heading("6.2 The maximum across warps: red_smem, a small butterfly, a broadcast");
   std::string red;
-  for (int i = 0; i < warps; ++i) red += (i ? "  " : "") + signed_fixed(w.record().red_smem_max[w.tb() * warps + i], 4);
+  for (int i = 0; i < warps; ++i) red += (i ? "  " : "") + signed_fixed(w.record().red_smem_max(i), 4);
   out.paragraph("After a barrier, lane l < NUM_WARPS of every warp loads red_smem[l] and the other lanes load "
                 "-FLT_MAX; a butterfly over masks NUM_WARPS/2 ... 1 leaves the block maximum in lane 0, and a shuffle "
                 "from lane 0 gives it to all 32 lanes. red_smem (max half) = [" + red + "]. Lanes of warp 0:");
@@ -55,12 +55,12 @@ void show_block_max(Walkthrough& w) {
   for (int lane = 0; lane < warps; ++lane) {
     std::vector<std::string> cells{std::to_string(lane)};
     for (int k = 0; k <= steps; ++k)
-      cells.push_back(signed_fixed(w.per_thread(w.record().qk_max_cross_warp, steps + 1, k, lane), 4));
+      cells.push_back(signed_fixed(w.record().qk_max_cross_warp(k, lane), 4));
     table.row(cells);
   }
   out.print(table);
   out.line();
-  out.formula("qk_max = " + signed_fixed(w.record().qk_max_block[w.tb()], 6) + "   (the reference's max: " +
+  out.formula("qk_max = " + signed_fixed(w.record().qk_max_block(), 6) + "   (the reference's max: " +
               signed_fixed(w.focus().qk_max, 6) + ")");
   out.line();
   out.paragraph("Every warp does the same on its own lanes, so all " + std::to_string(w.scenario().num_threads) +
@@ -87,12 +87,12 @@ void show_exp_sum(Walkthrough& w) {
     for (int t = warp * kWarpSize; t < tb.num_tokens(); t += s.num_threads)
       for (int l = 0; l < kWarpSize && t + l < tb.num_tokens(); ++l) tokens.push_back(tb.range.start_token_idx + t + l);
     table.row({std::to_string(warp), tokens.empty() ? "(none)" : ranges(tokens),
-               fixed(w.record().red_smem_sum[w.tb() * warps + warp], 5)},
+               fixed(w.record().red_smem_sum(warp), 5)},
               palette(warp));
   }
   out.print(table);
   out.line();
-  out.formula("exp_sum = " + fixed(w.record().exp_sum_block[w.tb()], 6) + "   (the reference's sum: " +
+  out.formula("exp_sum = " + fixed(w.record().exp_sum_block(), 6) + "   (the reference's sum: " +
               fixed(tb.exp_sum, 6) + ")");
   (void)d;
   out.line();
@@ -106,7 +106,7 @@ void show_probabilities(Walkthrough& w) {
   const ThreadBlockStages& tb = w.focus();
   Terminal& out = w.out();
   out.heading("6.4 Normalise: one reciprocal, then a multiply per token");
-  const float exp_sum = w.record().exp_sum_block[w.tb()];
+  const float exp_sum = w.record().exp_sum_block();
   out.paragraph("inv_sum = 1 / (exp_sum + 1e-6), and every thread multiplies its tokens' values by it. The epsilon "
                 "only guards the division: the largest logit contributes exp(0) = 1 to the sum, so exp_sum >= 1 and "
                 "the epsilon changes the result by at most one part in a million. A barrier follows, since the V "
@@ -120,7 +120,7 @@ void show_probabilities(Walkthrough& w) {
   std::vector<double> heights(std::size_t(columns), 0.0);
   double top = 0.0;
   for (int t = 0; t < n; ++t) {
-    const double p = w.record().probs[w.tb() * w.dims().tokens_per_thread_block + t];
+    const double p = w.record().prob(t);
     heights[std::size_t(t / bucket)] = std::max(heights[std::size_t(t / bucket)], p);
     top = std::max(top, p);
   }
@@ -147,7 +147,7 @@ void show_probabilities(Walkthrough& w) {
   out.line(labels + "  (token)");
   out.line();
   double sum = 0.0;
-  for (int t = 0; t < n; ++t) sum += w.record().probs[w.tb() * w.dims().tokens_per_thread_block + t];
+  for (int t = 0; t < n; ++t) sum += w.record().prob(t);
   out.paragraph("The probabilities add up to " + fixed(sum, 7) + ". The padding slots were never part of this loop "
                 "(it runs to num_tokens), so they still hold the 0 the QK loop wrote.");
 }
@@ -169,8 +169,8 @@ int main(int argc, char** argv) {
     show_exp_sum(w);
     show_probabilities(w);
     w.out().heading("6.5 Checks");
-    w.check_stage("qk_max");
-    w.check_stage("exp_sum");
-    w.check_stage("softmax");
+    w.check_stage(pal::Stage::qk_max);
+    w.check_stage(pal::Stage::exp_sum);
+    w.check_stage(pal::Stage::softmax);
   });
 }

@@ -133,14 +133,13 @@ void check_accumulators(Walkthrough& w) {
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
   const ThreadBlockStages& tb = w.focus();
-  const RecordDims& d = w.dims();
-  const StageTolerance tol = stage_tolerance("lv_warp_reduction", s.dtype, value_scale_of(s, w.inputs()));
+  const StageTolerance tol = stage_tolerance(Stage::lv_warp_reduction, s.dtype, value_scale_of(s, w.inputs()));
   out.heading("7.5 The accumulators after the V loop");
   out.paragraph("Each lane now holds NUM_ROWS_PER_THREAD = " + std::to_string(g.num_rows_per_thread()) +
                 " fp32 sums, each over its own token slots of its warp's kv_blocks only. Lanes 0 and 1 of warp 0, as "
                 "recorded, and the same sums computed from the reference's probabilities and values:");
   auto acc_at = [&](int thread, int row) {
-    return w.record().accs[((w.tb() * d.num_acc_levels + 0) * d.num_threads + thread) * d.num_rows_per_thread + row];
+    return w.record().acc(0, thread, row);
   };
   // expected(thread, row): sum over the thread's warp's kv_blocks and the thread's token slots.
   auto expected = [&](int thread, int row_idx) {
@@ -180,7 +179,7 @@ void check_accumulators(Walkthrough& w) {
       if (!(error <= tol.atol + tol.rtol * std::fabs(want))) ++failed;
     }
   out.heading("7.6 Checks");
-  w.check("value_accumulation", failed == 0 && checked > 0,
+  w.check(std::string(stage_name(Stage::value_accumulation)), failed == 0 && checked > 0,
           "every thread's " + std::to_string(g.num_rows_per_thread()) + " accumulators after the V loop (" +
               std::to_string(checked) + " values) match sums over its own slots and kv_blocks computed from the "
               "reference's rounded probabilities and value_gather; largest error " + general(worst, 3) + ", allowed " +

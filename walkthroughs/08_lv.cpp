@@ -9,10 +9,7 @@
 namespace pal::walkthrough {
 namespace {
 
-float acc_at(const Walkthrough& w, int level, int thread, int row) {
-  const RecordDims& d = w.dims();
-  return w.record().accs[((w.tb() * d.num_acc_levels + level) * d.num_threads + thread) * d.num_rows_per_thread + row];
-}
+float acc_at(const Walkthrough& w, int level, int thread, int row) { return w.record().acc(level, thread, row); }
 
 void show_warp_butterfly(Walkthrough& w) {
   const KernelGeometry g = w.geometry();
@@ -105,7 +102,7 @@ int main(int argc, char** argv) {
     show_warp_butterfly(w);
     show_tree(w);
     w.out().heading("8.3 Checks");
-    w.check_stage("lv_warp_reduction");
-    w.check_stage("cross_warp_tree");
+    w.check_stage(pal::Stage::lv_warp_reduction);
+    w.check_stage(pal::Stage::cross_warp_tree);
   });
 }

@@ -73,8 +73,8 @@ void show_values(Walkthrough& w) {
   for (int dim = 0; dim < s.head_size; ++dim) {
     const int lane = ThreadMapping{g}.row_writer_lane(dim);
     const int i = ThreadMapping{g}.row_slot(dim);
-    const float acc = w.record().accs[((w.tb() * d.num_acc_levels + last_level) * d.num_threads + lane) * d.num_rows_per_thread + i];
-    const float stored = w.record().out[w.tb() * d.head_size + dim];
+    const float acc = w.record().acc(last_level, lane, i);
+    const float stored = w.record().out(dim);
     const double exact = oracle.at(w.seq(), w.head(), dim);
     const double error = std::fabs(double(w.run().output.get_float((std::int64_t(w.seq()) * s.num_heads + w.head()) * s.head_size + dim)) - exact);
     if (error > worst) {
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     show_values(w);
     show_all(w);
     w.out().heading("9.5 Checks");
-    w.check_stage("output");
-    w.check_stage("final_output");
+    w.check_stage(pal::Stage::output);
+    w.check_stage(pal::Check::final_output);
   });
 }

@@ -51,7 +51,7 @@ void show_partitions(Walkthrough& w) {
   for (int seq = 0; seq < s.num_seqs && seq < 4; ++seq) {
     for (int p = 0; p < partitions; ++p) {
       const TokenRange range = token_range(w.seq_len(seq), s.block_size, s.partition_size, p);
-      const std::int64_t slot = (std::int64_t(seq) * s.num_heads + w.head()) * partitions + p;
+      const std::int64_t slot = w.paged().tb_index(seq, w.head(), p);  // [num_seqs, num_heads, max_num_partitions]
       if (range.num_tokens() <= 0) {
         table.row({std::to_string(seq), std::to_string(p), "(starts past seq_len " + std::to_string(w.seq_len(seq)) + ")",
                    "-", "-", "-", "returned at once"},
@@ -77,8 +77,7 @@ void show_partitions(Walkthrough& w) {
 void show_reduce(Walkthrough& w) {
   const Scenario& s = w.scenario();
   Terminal& out = w.out();
-  const int partitions = w.dims().max_num_partitions;
-  const std::int64_t sh = std::int64_t(w.seq()) * s.num_heads + w.head();
+  const std::int64_t sh = w.paged().sh_index(w.seq(), w.head());
   const PartitionReduce& ref = w.reference().reduce(w.seq(), w.head());
   out.heading("10.3 The reduce kernel: one common maximum, then weights");
   out.paragraph("A second kernel, one thread_block per (head, seq), merges the partitions of " + w.focus_name() +
@@ -89,14 +88,15 @@ void show_reduce(Walkthrough& w) {
   out.formula("s^_p = s_p * exp(m_p - M)");
   out.formula("out  = sum over p of o_p * s^_p / (sum over p of s^_p + 1e-6)");
   out.line();
-  const float max_logit = w.record().reduce_max_logit[sh];
-  const float global = w.record().reduce_global_exp_sum[sh];
+  const ReduceRecord reduce = w.reduce_record();
+  const float max_logit = reduce.max_logit();
+  const float global = reduce.global_exp_sum();
   Table table({{"part"}, {"m_p"}, {"s_p"}, {"exp(m_p - M)"}, {"s^_p (recorded)"}, {"weight"}});
   for (int p = 0; p < ref.num_partitions; ++p) {
-    const std::int64_t slot = sh * partitions + p;
+    const std::int64_t slot = w.paged().tb_index(w.seq(), w.head(), p);
     const float m = tensor_at(w.run().max_logits, slot);
     const float sum = tensor_at(w.run().exp_sums, slot);
-    const float rescaled = w.record().reduce_rescaled_exp_sums[sh * partitions + p];
+    const float rescaled = reduce.rescaled_exp_sum(p);
     table.row({std::to_string(p), signed_fixed(m, 4), fixed(sum, 4), fixed(std::exp(double(m) - max_logit), 6),
                fixed(rescaled, 4), fixed(rescaled / (double(global) + 1e-6), 6)},
               palette(p));
@@ -112,9 +112,9 @@ void show_reduce(Walkthrough& w) {
   for (int d = 0; d < 6 && d < s.head_size; ++d) {
     float value = 0.0f;
     for (int p = 0; p < ref.num_partitions; ++p) {
-      const std::int64_t slot = sh * partitions + p;
+      const std::int64_t slot = w.paged().tb_index(w.seq(), w.head(), p);
       value += SoftmaxState::weighted_output(tensor_at(w.run().tmp_out, slot * s.head_size + d),
-                                             w.record().reduce_rescaled_exp_sums[sh * partitions + p], inv_global);
+                                             reduce.rescaled_exp_sum(p), inv_global);
     }
     dims.row({std::to_string(d), signed_fixed(value, 7), signed_fixed(tensor_at(w.run().output, sh * s.head_size + d), 7),
               signed_fixed(ref.output[std::size_t(d)], 7)});
@@ -145,16 +145,16 @@ int main(int argc, char** argv) {
     if (!w.is_v2()) {
       w.out().paragraph("This run used v1 (a single partition, or --version v1), so there is nothing to merge. Run "
                         "with longer sequences, e.g. --seq-lens 1300,600, or with --version v2.");
-      w.check_stage("final_output");
+      w.check_stage(pal::Check::final_output);
       return;
     }
     show_partitions(w);
     show_reduce(w);
     w.out().heading("10.4 Checks");
-    w.check_stage("partition_state");
-    w.check_stage("tmp_out");
-    w.check_stage("output");
-    w.check_stage("partition_reduce");
-    w.check_stage("final_output");
+    w.check_stage(pal::Check::partition_state);
+    w.check_stage(pal::Check::tmp_out);
+    w.check_stage(pal::Stage::output);
+    w.check_stage(pal::Stage::partition_reduce);
+    w.check_stage(pal::Check::final_output);
   });
 }

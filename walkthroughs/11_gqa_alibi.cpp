@@ -62,14 +62,10 @@ void show_rereads(Walkthrough& w) {
         if (kv_head_for(h, s.num_heads, s.num_kv_heads) != kv) continue;
         heads.push_back(h);
         for (int p = 0; p < d.max_num_partitions; ++p) {
-          const std::int64_t slot = d.tb_index(seq, h, p) * d.num_threads;
-          for (int t = 0; t < d.num_threads; ++t) {
-            const int count = w.record().load_counts[slot + t];
-            for (int k = 0; k < count; ++k) {
-              const LoadRecord& load = w.record().loads[(slot + t) * d.max_loads_per_thread + k];
+          const ThreadBlockRecord record = w.paged().thread_block(seq, h, p);
+          for (int t = 0; t < d.num_threads; ++t)
+            for (const LoadRecord& load : record.loads(t))
               loaded += load.kind == LoadKind::key ? key_load : load.kind == LoadKind::value ? value_load : 0;
-            }
-          }
         }
       }
       const std::int64_t in_cache = blocks * block_bytes;
@@ -149,7 +145,7 @@ void show_alibi(Walkthrough& w) {
                 "newest kv_block (tokens " + std::to_string(last_block_start) + "-" + std::to_string(len - 1) +
                 ") gets " + fixed(100.0 * with_mass, 1) + "% of the probability with ALiBi and " +
                 fixed(100.0 * without_mass, 1) + "% without.");
-  const StageTolerance tol = stage_tolerance("qk_logits", s.dtype, 1.0);
+  const StageTolerance tol = stage_tolerance(Stage::qk_logits, s.dtype, 1.0);
   std::int64_t failed = 0;
   for (int t = 0; t < with.num_tokens(); ++t) {
     const double bias = double(slope) * double(t - len + 1);
@@ -183,7 +179,7 @@ int main(int argc, char** argv) {
     show_rereads(w);
     show_alibi(w);
     w.out().heading("11.4 Checks");
-    w.check_stage("qk_logits");
-    w.check_stage("final_output");
+    w.check_stage(pal::Stage::qk_logits);
+    w.check_stage(pal::Check::final_output);
   });
 }

@@ -56,8 +56,8 @@ void show_split_kv(Walkthrough& w) {
   // The reference's one-pass answer with fp32 probabilities, to compare against.
   const ReferenceRun exact = reference_attention(s, w.inputs(), w.run().version, ProbabilityPrecision::exact_fp32);
   const ThreadBlockStages& one_pass = exact.thread_block(w.seq(), w.head());
-  const StageTolerance state_tol = stage_tolerance("partition_state", s.dtype, 1.0);
-  const StageTolerance out_tol = stage_tolerance("cross_warp_tree", s.dtype, value_scale_of(s, w.inputs()));
+  const StageTolerance state_tol = stage_tolerance(Check::partition_state, s.dtype, 1.0);
+  const StageTolerance out_tol = stage_tolerance(Stage::cross_warp_tree, s.dtype, value_scale_of(s, w.inputs()));
 
   std::vector<std::pair<std::string, std::vector<int>>> cuts = {
       {"one piece", {0, n}},
@@ -117,12 +117,12 @@ void show_gqa_bytes(Walkthrough& w) {
   for (int seq = 0; seq < s.num_seqs; ++seq) blocks += divide_round_up(w.seq_len(seq), s.block_size);
   const std::int64_t kv_block_bytes = 2 * std::int64_t(s.head_size) * s.block_size * g.element_size;  // K + V, one kv head
   std::int64_t recorded = 0;
-  for (std::int64_t slot = 0; slot < d.num_thread_blocks() * d.num_threads; ++slot)
-    for (int k = 0; k < w.record().load_counts[slot] && w.record().load_counts[slot] > 0; ++k) {
-      const LoadRecord& load = w.record().loads[slot * d.max_loads_per_thread + k];
-      if (load.kind == LoadKind::key) recorded += std::int64_t(g.vec_size()) * g.element_size;
-      if (load.kind == LoadKind::value) recorded += std::int64_t(g.v_vec_size()) * g.element_size;
-    }
+  for (std::int64_t tb = 0; tb < d.num_thread_blocks(); ++tb)
+    for (int thread = 0; thread < d.num_threads; ++thread)
+      for (const LoadRecord& load : w.record_of(tb).loads(thread)) {
+        if (load.kind == LoadKind::key) recorded += std::int64_t(g.vec_size()) * g.element_size;
+        if (load.kind == LoadKind::value) recorded += std::int64_t(g.v_vec_size()) * g.element_size;
+      }
   const std::int64_t per_query_head = std::int64_t(s.num_heads) * blocks * kv_block_bytes;
   const std::int64_t per_kv_head = std::int64_t(s.num_kv_heads) * blocks * kv_block_bytes;
   out.paragraph("Chapter 11 showed this kernel reading every kv_block once per query head. A GQA-aware kernel gives "
@@ -222,6 +222,6 @@ int main(int argc, char** argv) {
     show_gqa_bytes(w);
     show_block_table_apis(w);
     w.out().heading("12.4 Checks");
-    w.check_stage("final_output");
+    w.check_stage(pal::Check::final_output);
   });
 }

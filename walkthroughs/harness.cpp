@@ -252,37 +252,29 @@ void Terminal::print(const Grid& grid, int indent) {
 
 // ---- the run ------------------------------------------------------------------------------------
 
-Walkthrough::Walkthrough(const ChapterInfo& chapter, Scenario scenario, Backend backend, bool colour, int focus_seq,
-                         int focus_head)
-    : chapter_(chapter), terminal_(colour), focus_seq_(focus_seq), focus_head_(focus_head) {
-  inputs_ = generate_inputs(scenario);
-  RunOptions options;
+namespace {
+
+RecordedRun chapter_run(const Scenario& scenario, Backend backend) {
+  RecordedRunOptions options;
   options.backend = backend;
   options.record = true;
-  run_ = run_kernel(scenario, inputs_, options);
-  reference_ = reference_attention(run_.scenario, inputs_, run_.version);
-  report_ = compare_with_reference(run_, reference_, inputs_);
+  return RecordedRun::from_scenario(scenario, options);
 }
 
-KernelGeometry Walkthrough::geometry() const {
-  const Scenario& s = run_.scenario;
-  return KernelGeometry{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads};
-}
+}  // namespace
 
-int Walkthrough::kv_head() const { return kv_head_for(focus_head_, run_.scenario.num_heads, run_.scenario.num_kv_heads); }
+Walkthrough::Walkthrough(const ChapterInfo& chapter, Scenario scenario, Backend backend, bool colour, int focus_seq,
+                         int focus_head)
+    : chapter_(chapter), terminal_(colour), run_(chapter_run(scenario, backend)), focus_seq_(focus_seq),
+      focus_head_(focus_head) {}
 
-int Walkthrough::seq_len(int seq_idx) const { return run_.scenario.seq_lens.at(std::size_t(seq_idx)); }
+int Walkthrough::kv_head() const { return run_.kv_head_of(focus_head_); }
 
-int Walkthrough::physical_block(int seq_idx, int logical_block_idx) const {
-  const std::int64_t columns = inputs_.block_tables.shape.at(1);
-  return inputs_.block_tables.data<std::int32_t>()[std::int64_t(seq_idx) * columns + logical_block_idx];
-}
+int Walkthrough::seq_len(int seq_idx) const { return run_.seq_len(seq_idx); }
 
 std::vector<LoadRecord> Walkthrough::loads(int thread, int partition_idx) const {
-  const std::int64_t slot = tb(partition_idx) * dims().num_threads + thread;
-  const int count = record().load_counts[slot];
-  const LoadRecord* first = record().loads + slot * dims().max_loads_per_thread;
-  return count > 0 ? std::vector<LoadRecord>(first, first + count) : std::vector<LoadRecord>{};
+  const std::span<const LoadRecord> loads = record(partition_idx).loads(thread);
+  return std::vector<LoadRecord>(loads.begin(), loads.end());
 }
 
 std::string Walkthrough::focus_name() const {
@@ -303,10 +295,11 @@ void Walkthrough::check(const std::string& name, bool passed, const std::string&
   for (const std::string& l : lines) std::printf("%s\n", l.c_str());
 }
 
-void Walkthrough::check_stage(const std::string& stage) {
+void Walkthrough::check_stage(StageOrCheck subject) {
+  const std::string stage(subject.name());
   bool found = false;
-  for (const StageComparison& s : report_.stages) {
-    if (s.stage != stage) continue;
+  for (const StageComparison& s : report().stages) {
+    if (!(s.subject == subject)) continue;
     found = true;
     std::string what = s.what + ": " + std::to_string(s.num_compared) + " values against the reference, largest error " +
                        general(s.max_abs_error, 3) + "; allowed |kernel - ref| <= " + general(s.tolerance.atol, 3) +
@@ -380,7 +373,7 @@ void print_footer(Walkthrough& w) {
 
 }  // namespace
 
-std::string Walkthrough::viz_args() const { return viz_args_for(run_.scenario, focus_seq_, focus_head_); }
+std::string Walkthrough::viz_args() const { return viz_args_for(scenario(), focus_seq_, focus_head_); }
 
 int run_chapter(int argc, char** argv, const ChapterInfo& chapter, const std::function<void(Walkthrough&)>& body) {
   if (chapter.number < 1 || chapter.number > kNumChapters) {

@@ -26,7 +26,11 @@
 #include "core/scenario.h"
 #include "kernels/geometry.h"
 #include "kernels/launch.h"
+#include "kernels/record_view.h"
+#include "kernels/stage_registry.h"
 #include "reference/paged_reference.h"
+#include "run/paged_lookups.h"
+#include "run/recorded_run.h"
 
 namespace pal::walkthrough {
 
@@ -152,40 +156,44 @@ class Walkthrough {
   const ChapterInfo& chapter() const { return chapter_; }
   Terminal& out() { return terminal_; }
 
-  const Scenario& scenario() const { return run_.scenario; }  // as run: the version is resolved
-  const Inputs& inputs() const { return inputs_; }
-  const KernelRun& run() const { return run_; }
-  const RecordPointers& record() const { return run_.recording->ptr(); }
-  const RecordDims& dims() const { return run_.recording->dims(); }
-  const ReferenceRun& reference() const { return reference_; }
-  const ComparisonReport& report() const { return report_; }
-  KernelGeometry geometry() const;
-  bool is_v2() const { return run_.version == KernelVersion::v2; }
+  // The chapter's run (run/recorded_run.h), recorded, and its v1/v2 look-ups.
+  const RecordedRun& recorded_run() const { return run_; }
+  PagedLookups paged() const { return run_.paged(); }
+  const Scenario& scenario() const { return run_.scenario(); }  // as run: the version is resolved
+  const Inputs& inputs() const { return run_.inputs(); }
+  const KernelRun& run() const { return run_.kernel(); }
+  const RecordDims& dims() const { return run_.dims(); }
+  const ReferenceRun& reference() const { return run_.reference(); }
+  const ComparisonReport& report() const { return run_.report(); }
+  KernelGeometry geometry() const { return run_.geometry(); }
+  ThreadMapping mapping() const { return paged().mapping(); }
+  bool is_v2() const { return paged().is_v2(); }
 
   // The thread_block the chapter looks at (v2: partition 0 unless a chapter asks for another).
   int seq() const { return focus_seq_; }
   int head() const { return focus_head_; }
   int kv_head() const;
   int seq_len(int seq_idx) const;
-  std::int64_t tb(int partition_idx = 0) const { return dims().tb_index(focus_seq_, focus_head_, partition_idx); }
+  std::int64_t tb(int partition_idx = 0) const { return paged().tb_index(focus_seq_, focus_head_, partition_idx); }
   const ThreadBlockStages& focus(int partition_idx = 0) const {
-    return reference_.thread_block(focus_seq_, focus_head_, partition_idx);
+    return reference().thread_block(focus_seq_, focus_head_, partition_idx);
   }
-  int physical_block(int seq_idx, int logical_block_idx) const;  // block_tables[seq][logical]
-  // Recorded by the focus thread_block: token slot t's QK record, and one thread's global loads in
-  // the order it issued them.
-  const TokenRecord& token(int t, int partition_idx = 0) const {
-    return record().tokens[tb(partition_idx) * dims().tokens_per_thread_block + t];
+  int physical_block(int seq_idx, int logical_block_idx) const {  // block_tables[seq][logical]
+    return run_.physical_block(seq_idx, logical_block_idx);
   }
+  // What the focus thread_block recorded (v2: partition 0 unless asked), any thread_block's
+  // records by index, and the v2 reduce's records of the focus (seq, head).
+  ThreadBlockRecord record(int partition_idx = 0) const { return paged().thread_block(tb(partition_idx)); }
+  ThreadBlockRecord record_of(std::int64_t tb_index) const { return paged().thread_block(tb_index); }
+  ReduceRecord reduce_record() const { return paged().reduce(focus_seq_, focus_head_); }
+  // The focus thread_block's token slot t, and one thread's global loads in the order it issued them.
+  const TokenRecord& token(int t, int partition_idx = 0) const { return record(partition_idx).token(t); }
   std::vector<LoadRecord> loads(int thread, int partition_idx = 0) const;
-  // One recorded float per thread of the focus thread_block: array[(tb * num_steps + step) * num_threads + thread].
-  float per_thread(const float* array, int num_steps, int step, int thread, int partition_idx = 0) const {
-    return array[(tb(partition_idx) * num_steps + step) * dims().num_threads + thread];
-  }
   std::string focus_name() const;  // "seq 2, head 0 (kv head 0)"
 
-  // Prints one stage of the kernel-vs-reference comparison; a failure makes the exit status 1.
-  void check_stage(const std::string& stage);
+  // Prints one stage's (or check's) row of the kernel-vs-reference comparison; a failure makes the
+  // exit status 1.
+  void check_stage(StageOrCheck subject);
   // A check the chapter computes itself (what it compares is said in `what`).
   void check(const std::string& name, bool passed, const std::string& what);
   int num_checks() const { return num_checks_; }
@@ -197,10 +205,7 @@ class Walkthrough {
  private:
   ChapterInfo chapter_;
   Terminal terminal_;
-  Inputs inputs_;
-  KernelRun run_;
-  ReferenceRun reference_;
-  ComparisonReport report_;
+  RecordedRun run_;
   int focus_seq_ = 0;
   int focus_head_ = 0;
   int num_checks_ = 0;

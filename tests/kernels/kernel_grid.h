@@ -22,6 +22,7 @@
 
 #include "compare/stage_compare.h"
 #include "core/scenario.h"
+#include "run/recorded_run.h"
 
 namespace pal::test {
 
@@ -78,25 +79,18 @@ std::vector<T> shard_of(const std::vector<T>& items) {
   return mine;
 }
 
-// One grid case: the kernel run recorded on `backend`, and its stage-by-stage comparison with
-// the reference for the same scenario and version.
-struct GridRun {
-  KernelRun run;
-  ComparisonReport report;
-};
-
-inline GridRun run_against_reference(const Scenario& base, const Inputs& inputs, KernelVersion version,
-                                     Backend backend, std::size_t max_recording_bytes = kDefaultMaxRecordingBytes) {
-  Scenario scenario = base;
-  scenario.version = version;
-  RunOptions options;
+// One grid case: the kernel run recorded on `backend` for `version`, with the reference and their
+// stage-by-stage comparison (run/recorded_run.h). `checked` holds the scenario's inputs, validated
+// once for both versions.
+inline RecordedRun run_against_reference(const CheckedInputs& checked, KernelVersion version, Backend backend,
+                                         std::size_t max_recording_bytes = kDefaultMaxRecordingBytes) {
+  CheckedInputs for_version = checked;
+  for_version.set_version(version);
+  RecordedRunOptions options;
   options.backend = backend;
   options.record = true;
   options.max_recording_bytes = max_recording_bytes;
-  GridRun result{run_kernel(scenario, inputs, options), {}};
-  const ReferenceRun reference = reference_attention(scenario, inputs, version);
-  result.report = compare_with_reference(result.run, reference, inputs);
-  return result;
+  return RecordedRun::from_checked(std::move(for_version), options, "kernel grid");
 }
 
 // Every stage a recording carries, not just the output: v1 9 stages, v2 12 (see compare/).

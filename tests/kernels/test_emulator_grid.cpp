@@ -11,12 +11,12 @@ TEST_CASE("the emulated kernel reproduces every reference stage across the grid,
   const auto grid = test::shard_of(test::kernel_grid(test::grid_choice("ci")));
   INFO("grid scenarios in this shard: " << grid.size());
   for (const Scenario& base : grid) {
-    const Inputs inputs = generate_inputs(base);
+    const CheckedInputs inputs = CheckedInputs::generate(base);
     for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
-      const test::GridRun grid_run = test::run_against_reference(base, inputs, version, Backend::emulator);
-      INFO(grid_run.report.table());
-      CHECK(grid_run.report.passed());
-      CHECK(grid_run.report.stages.size() >= test::recorded_stage_count(version));
+      const RecordedRun run = test::run_against_reference(inputs, version, Backend::emulator);
+      INFO(run.report().table());
+      CHECK(run.report().passed());
+      CHECK(run.report().stages.size() >= test::recorded_stage_count(version));
     }
   }
 }

@@ -95,7 +95,7 @@ TEST_CASE("consecutive query heads share one kv head", "[reference][stage]") {
   CHECK(kv_head_for(39, 40, 40) == 39);
 }
 
-// ---- qk_logits, qk_max, exp_and_sum, softmax_normalize --------------------------------------------
+// ---- qk_logits, qk_max, exp_sum, softmax --------------------------------------------
 
 TEST_CASE("qk_logits is scale times q.k plus the ALiBi penalty, which is zero for the newest token",
           "[reference][stage][qk_logits]") {
@@ -168,7 +168,7 @@ TEST_CASE("every thread block's softmax stages satisfy their definitions", "[ref
   }
 }
 
-TEST_CASE("a context of one token returns that token's value", "[reference][stage][weighted_sum]") {
+TEST_CASE("a context of one token returns that token's value", "[reference][stage][value_accumulation]") {
   const DType dtype = GENERATE(DType::fp16, DType::bf16);
   const Scenario scenario = make_scenario(dtype, 64, 8, 2, 1, true, {1});
   const Inputs inputs = generate_inputs(scenario);
@@ -178,23 +178,23 @@ TEST_CASE("a context of one token returns that token's value", "[reference][stag
   for (int head = 0; head < 2; ++head) CHECK(run.thread_block(0, head).out == value);
 }
 
-TEST_CASE("exp_and_sum and softmax_normalize on a hand-worked example", "[reference][stage][softmax]") {
+TEST_CASE("exp_sum and softmax on a hand-worked example", "[reference][stage][softmax]") {
   const std::vector<float> logits = {0.0f, std::log(3.0f), std::log(2.0f)};
   const float max_logit = qk_max(logits);
   CHECK(max_logit == std::log(3.0f));
-  const ExpAndSum exps = exp_and_sum(logits, max_logit);
+  const ExpSum exps = exp_sum(logits, max_logit);
   CHECK(exps.exp_values[1] == 1.0f);
   CHECK(exps.exp_sum == Approx(2.0).epsilon(1e-6));  // 1/3 + 1 + 2/3
-  const std::vector<float> probs = softmax_normalize(exps.exp_values, exps.exp_sum);
+  const std::vector<float> probs = softmax(exps.exp_values, exps.exp_sum);
   CHECK(probs[0] == Approx(1.0 / 6).epsilon(1e-6));
   CHECK(probs[1] == Approx(0.5).epsilon(1e-6));
   CHECK(probs[2] == Approx(1.0 / 3).epsilon(1e-6));
   CHECK(qk_max({}) == -std::numeric_limits<float>::infinity());
 }
 
-TEST_CASE("softmax_normalize adds upstream's 1e-6 to the exp sum", "[reference][stage][softmax]") {
+TEST_CASE("softmax adds upstream's 1e-6 to the exp sum", "[reference][stage][softmax]") {
   // One token: exp value 1, exp sum 1. Without the epsilon p would be exactly 1.
-  const std::vector<float> probs = softmax_normalize(std::vector<float>{1.0f}, 1.0f);
+  const std::vector<float> probs = softmax(std::vector<float>{1.0f}, 1.0f);
   CHECK(probs[0] == 1.0f / (1.0f + 1e-6f));
   CHECK(probs[0] < 1.0f);
 }

@@ -14,11 +14,11 @@
 namespace pal {
 namespace {
 
-// The state of a slice of logits, computed with the reference's qk_max and exp_and_sum stages.
+// The state of a slice of logits, computed with the reference's qk_max and exp_sum stages.
 SoftmaxState state_of(const std::vector<float>& logits) {
   if (logits.empty()) return SoftmaxState::empty();
   const float max_logit = qk_max(logits);
-  return {max_logit, exp_and_sum(logits, max_logit).exp_sum};
+  return {max_logit, exp_sum(logits, max_logit).exp_sum};
 }
 
 std::vector<float> random_logits(SplitMix64& random, int count, float low, float high) {
@@ -100,8 +100,8 @@ std::vector<float> normalised_output(const std::vector<float>& logits, const std
                                      std::size_t begin, std::size_t end) {
   const std::vector<float> slice(logits.begin() + std::ptrdiff_t(begin), logits.begin() + std::ptrdiff_t(end));
   const float max_logit = qk_max(slice);
-  const ExpAndSum exps = exp_and_sum(slice, max_logit);
-  const std::vector<float> probs = softmax_normalize(exps.exp_values, exps.exp_sum);
+  const ExpSum exps = exp_sum(slice, max_logit);
+  const std::vector<float> probs = softmax(exps.exp_values, exps.exp_sum);
   std::vector<float> out(values[0].size(), 0.0f);
   for (std::size_t t = 0; t < slice.size(); ++t)
     for (std::size_t d = 0; d < out.size(); ++d) out[d] += probs[t] * values[begin + t][d];

@@ -5,7 +5,7 @@
 
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/model/derived.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
 
 namespace pal::viz {

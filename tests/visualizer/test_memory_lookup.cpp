@@ -41,7 +41,7 @@ TEST_CASE("a key element is found at k_cache[block][kv_head][d/x][slot][d%x] and
   CHECK(info.dim == dim);
   CHECK(info.seq_idx == 1);
   CHECK(info.token_idx == token);
-  CHECK(info.value == key_gather(session.inputs, 1, 1, token)[dim]);
+  CHECK(info.value == key_gather(session.inputs(), 1, 1, token)[dim]);
   REQUIRE(info.loader.has_value());
   // Block 1 goes to warp 1 in iteration 0; slot 5 is the warp's thread group 5 = block thread group
   // 16 + 5; dim 19 is in vec 19/4 = 4, which is lane 4 % 2 = 0 of the group, as k_vecs[4 / 2 = 2].
@@ -65,7 +65,7 @@ TEST_CASE("a value element is found at v_cache[block][kv_head][d][slot] and was 
   const ElementInfo info = focus.describe(TensorKind::value_cache, element);
   CHECK(info.index == std::vector<std::int64_t>{physical, 0, 19, 5});
   CHECK(info.token_idx == token);
-  CHECK(info.value == value_gather(session.inputs, 1, 0, token)[dim]);
+  CHECK(info.value == value_gather(session.inputs(), 1, 0, token)[dim]);
   REQUIRE(info.loader.has_value());
   // Slot 5 is in the first 8-token slice (even lanes); row 19 = lane/2 + 16*i gives i = 1, lane 6.
   CHECK(info.loader->warp == 1);
@@ -82,7 +82,7 @@ TEST_CASE("a query element was copied by the thread group of its q_vecs column")
   const std::int64_t element = (1 * 4 + 3) * 64 + 19;
   const ElementInfo info = focus.describe(TensorKind::query, element);
   CHECK(info.index == std::vector<std::int64_t>{1, 3, 19});
-  CHECK(info.value == session.inputs.query.get_float(element));
+  CHECK(info.value == session.inputs().query.get_float(element));
   REQUIRE(info.loader.has_value());
   // Dim 19 is vec 4: lane 4 % 2 = 0 of thread group 4 / 2 = 2, i.e. thread 4.
   CHECK(info.loader->thread == 4);
@@ -105,8 +105,8 @@ TEST_CASE("elements of an unused pool block have no owner and no loader") {
   const Session& session = cached_session(default_scenario());
   const Focus focus(session, 1, 1);
   int unused = -1;
-  for (int b = 0; b < static_cast<int>(session.block_owners.size()); ++b)
-    if (session.block_owners[static_cast<std::size_t>(b)].seq_idx < 0) unused = b;
+  for (int b = 0; b < static_cast<int>(session.block_owners().size()); ++b)
+    if (session.block_owners()[static_cast<std::size_t>(b)].seq_idx < 0) unused = b;
   REQUIRE(unused >= 0);  // the default pool has spare blocks
   const ElementInfo info = focus.describe(TensorKind::value_cache, value_element(session, unused, 0, 3, 3));
   CHECK(info.seq_idx == -1);
@@ -156,7 +156,7 @@ TEST_CASE("in v2 every partition loads the query, and the look-up reports the pa
 TEST_CASE("looking up an element outside the tensor is refused with its size") {
   const Session& session = cached_session(default_scenario());
   const Focus focus(session, 0, 0);
-  CHECK_THROWS_WITH(focus.describe(TensorKind::query, session.inputs.query.numel()), Catch::Contains("elements"));
+  CHECK_THROWS_WITH(focus.describe(TensorKind::query, session.inputs().query.numel()), Catch::Contains("elements"));
   CHECK_THROWS_AS(focus.describe(TensorKind::key_cache, -1), ScenarioError);
 }
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "core/safetensors.h"
-#include "tools/run_dump.h"
+#include "run/run_dump.h"
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/model/view_model.h"
 
@@ -20,19 +20,19 @@ std::string temp_path(const std::string& name) {
 
 TEST_CASE("a session from the default scenario holds the run, its recording and the reference") {
   const Session session = make_session(Scenario{}, Backend::emulator);
-  CHECK(session.run.backend == Backend::emulator);
-  CHECK(session.run.version == KernelVersion::v1);
+  CHECK(session.kernel().backend == Backend::emulator);
+  CHECK(session.kernel().version == KernelVersion::v1);
   CHECK_FALSE(session.recording().empty());
-  CHECK(session.reference.thread_blocks.size() == 2u * 4u);
+  CHECK(session.reference().thread_blocks.size() == 2u * 4u);
   // The block table read backwards: every block a sequence uses has that sequence as owner.
   for (int seq = 0; seq < 2; ++seq)
     for (int logical = 0; logical < divide_round_up(session.seq_len(seq), 16); ++logical) {
-      const BlockOwner& owner = session.block_owners[static_cast<std::size_t>(session.physical_block(seq, logical))];
+      const BlockOwner& owner = session.block_owners()[static_cast<std::size_t>(session.physical_block(seq, logical))];
       CHECK(owner.seq_idx == seq);
       CHECK(owner.logical_block_idx == logical);
     }
   // 37 tokens: the last block holds 5.
-  CHECK(session.block_owners[static_cast<std::size_t>(session.physical_block(0, 2))].num_valid_tokens == 5);
+  CHECK(session.block_owners()[static_cast<std::size_t>(session.physical_block(0, 2))].num_valid_tokens == 5);
 }
 
 TEST_CASE("an invalid scenario is refused with the field's name") {
@@ -51,50 +51,50 @@ TEST_CASE("a failed re-run keeps the previous session") {
   bad.block_size = 7;
   CHECK_THROWS_WITH(model.open_scenario(bad, Backend::emulator), Catch::Contains("block_size"));
   REQUIRE(model.ready());
-  CHECK(model.session().scenario.block_size == 16);
+  CHECK(model.session().scenario().block_size == 16);
 }
 
 TEST_CASE("a dump with a recording is shown as recorded, without a re-run") {
   const Session original = make_session(Scenario{}, Backend::emulator);
   const std::string path = temp_path("recorded.safetensors");
-  write_run_dump(path, original.inputs, original.run, &original.reference);
+  write_run_dump(path, original.inputs(), original.kernel(), &original.reference());
   const Session reloaded = session_from_dump(path, Backend::emulator);
-  CHECK(reloaded.dump_path == path);
-  CHECK_FALSE(reloaded.rerun_from_dump);
-  CHECK(reloaded.run.output.bytes == original.run.output.bytes);
+  CHECK(reloaded.dump_path() == path);
+  CHECK_FALSE(reloaded.rerun_from_dump());
+  CHECK(reloaded.kernel().output.bytes == original.kernel().output.bytes);
   REQUIRE(reloaded.recording().size_bytes() == original.recording().size_bytes());
-  CHECK(std::memcmp(reloaded.run.recording->data(), original.run.recording->data(),
+  CHECK(std::memcmp(reloaded.kernel().recording->data(), original.kernel().recording->data(),
                     original.recording().size_bytes()) == 0);
-  CHECK_THAT(reloaded.dump_check, Catch::Contains("nothing was re-run"));
+  CHECK_THAT(reloaded.dump_check(), Catch::Contains("nothing was re-run"));
   std::filesystem::remove(path);
 }
 
 TEST_CASE("a dump without a recording is re-run and checked against its stored output") {
   const Session original = make_session(Scenario{}, Backend::emulator);
   const std::string path = temp_path("unrecorded.safetensors");
-  KernelRun without_recording = original.run;
+  KernelRun without_recording = original.kernel();
   without_recording.recording.reset();
-  write_run_dump(path, original.inputs, without_recording, nullptr);
+  write_run_dump(path, original.inputs(), without_recording, nullptr);
   const Session reloaded = session_from_dump(path, Backend::emulator);
-  CHECK(reloaded.rerun_from_dump);
-  CHECK(reloaded.run.output.bytes == original.run.output.bytes);
-  CHECK_THAT(reloaded.dump_check, Catch::Contains("exactly"));
+  CHECK(reloaded.rerun_from_dump());
+  CHECK(reloaded.kernel().output.bytes == original.kernel().output.bytes);
+  CHECK_THAT(reloaded.dump_check(), Catch::Contains("exactly"));
 
   // A different stored output is reported, not hidden.
   without_recording.output.set_float(3, without_recording.output.get_float(3) + 1.0f);
-  write_run_dump(path, original.inputs, without_recording, nullptr);
-  CHECK_THAT(session_from_dump(path, Backend::emulator).dump_check, Catch::Contains("1 of"));
+  write_run_dump(path, original.inputs(), without_recording, nullptr);
+  CHECK_THAT(session_from_dump(path, Backend::emulator).dump_check(), Catch::Contains("1 of"));
   std::filesystem::remove(path);
 }
 
 TEST_CASE("a file holding only inputs is re-run") {
   const Session original = make_session(Scenario{}, Backend::emulator);
   const std::string path = temp_path("inputs.safetensors");
-  save_inputs(path, original.scenario, original.inputs);
+  save_inputs(path, original.requested_scenario(), original.inputs());
   const Session reloaded = session_from_dump(path, Backend::emulator);
-  CHECK(reloaded.rerun_from_dump);
-  CHECK(reloaded.run.output.bytes == original.run.output.bytes);
-  CHECK_THAT(reloaded.dump_check, Catch::Contains("inputs only"));
+  CHECK(reloaded.rerun_from_dump());
+  CHECK(reloaded.kernel().output.bytes == original.kernel().output.bytes);
+  CHECK_THAT(reloaded.dump_check(), Catch::Contains("inputs only"));
   std::filesystem::remove(path);
 }
 

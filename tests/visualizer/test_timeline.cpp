@@ -152,7 +152,7 @@ TEST_CASE("a v2 timeline runs every partition in turn and ends with the reduce")
 TEST_CASE("step descriptions carry the recorded values beside the reference's") {
   const Session& session = cached_session(default_scenario());
   const Timeline timeline = build_timeline(session, 1, 3);
-  const ThreadBlockStages& reference = session.reference.thread_block(1, 3);
+  const ThreadBlockStages& reference = session.reference().thread_block(1, 3);
   const Step& broadcast = timeline.steps[static_cast<std::size_t>(timeline.first_of(StepKind::qk_max_broadcast))];
   CHECK_THAT(broadcast.description, Catch::Contains(format_value(reference.qk_max, 6)));
   const Step& sum = timeline.steps[static_cast<std::size_t>(timeline.first_of(StepKind::exp_sum_broadcast))];
@@ -164,8 +164,8 @@ TEST_CASE("steps are found by index, by stage name and by 'last'") {
   const Timeline timeline = build_timeline(session, 0, 1);
   CHECK(timeline.parse_step("0") == 0);
   CHECK(timeline.parse_step("last") == timeline.size() - 1);
-  CHECK(timeline.parse_step("qk_max") == timeline.first_of(StepKind::qk_max_warp_xor));
-  CHECK(timeline.parse_step("output") == timeline.size() - 1);
+  CHECK(timeline.parse_step(std::string(stage_name(Stage::qk_max))) == timeline.first_of(StepKind::qk_max_warp_xor));
+  CHECK(timeline.parse_step(std::string(stage_name(Stage::output))) == timeline.size() - 1);
   CHECK(timeline.parse_step("9999") == -1);
   CHECK(timeline.parse_step("not_a_stage") == -1);
 }

@@ -139,14 +139,14 @@ TEST_CASE("a re-run request runs the edited scenario; an invalid one keeps the r
   ui.request = Request::rerun;
   handle_requests(model, ui);
   CHECK(ui.run_error.empty());
-  CHECK(model.session().scenario.seq_lens == std::vector<int>{200});
+  CHECK(model.session().scenario().seq_lens == std::vector<int>{200});
   CHECK(ui.request == Request::none);
 
   ui.draft.block_size = 12;
   ui.request = Request::rerun;
   handle_requests(model, ui);
   CHECK_THAT(ui.run_error, Catch::Contains("block_size"));
-  CHECK(model.session().scenario.block_size == 16);
+  CHECK(model.session().scenario().block_size == 16);
 }
 
 TEST_CASE("opening a scenario file or dump that does not exist reports the path") {

@@ -122,8 +122,8 @@ void menu_bar(ViewModel& model, UiState& ui) {
   }
   if (model.ready()) {
     const Session& s = model.session();
-    ImGui::TextDisabled("%s  |  %s, %s  |  %s", scenario_summary(s.scenario).c_str(),
-                        std::string(version_name(s.run.version)).c_str(), s.run.device_name.c_str(),
+    ImGui::TextDisabled("%s  |  %s, %s  |  %s", scenario_summary(s.requested_scenario()).c_str(),
+                        std::string(version_name(s.kernel().version)).c_str(), s.kernel().device_name.c_str(),
                         ui.selected_thread >= 0 ? thread_label(model, ui.selected_thread).c_str() : "no lane selected");
   }
   ImGui::EndMainMenuBar();
@@ -147,7 +147,7 @@ bool run_draft(ViewModel& model, UiState& ui) {
     ui.run_error.clear();
     ui.step = model.clamp_step(ui.step);
     if (ui.selected_thread >= model.session().dims().num_threads) ui.selected_thread = -1;
-    ui.status = "ran on " + model.session().run.device_name + " in " + format_value(float(model.last_build_ms()), 3) +
+    ui.status = "ran on " + model.session().kernel().device_name + " in " + format_value(float(model.last_build_ms()), 3) +
                 " ms (kernel with recording, reference, timeline)";
     return true;
   } catch (const std::exception& error) {
@@ -176,10 +176,10 @@ void handle_requests(ViewModel& model, UiState& ui) {
         return;
       case Request::open_dump:
         model.open_dump(ui.dump_path, ui.backend);
-        load_draft(ui, model.session().scenario);
+        load_draft(ui, model.session().requested_scenario());
         ui.step = model.clamp_step(ui.step);
         ui.run_error.clear();
-        ui.status = "opened " + ui.dump_path + ": " + model.session().dump_check;
+        ui.status = "opened " + ui.dump_path + ": " + model.session().dump_check();
         return;
     }
   } catch (const std::exception& error) {

@@ -2,7 +2,7 @@
 // the requests the panels left (re-run, open, save), done after drawing.
 #pragma once
 
-#include "visualizer/app/ui_state.h"
+#include "visualizer/panels/ui_state.h"
 #include "visualizer/model/view_model.h"
 
 namespace pal::viz {

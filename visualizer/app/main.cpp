@@ -144,7 +144,7 @@ double time_frame(Window& window, ViewModel& model, UiState& ui, FrameTimes* tim
 }
 
 int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
-  std::printf("pal-viz benchmark: %s\nrenderer: %s, %dx%d off-screen\n", scenario_summary(model.session().scenario).c_str(),
+  std::printf("pal-viz benchmark: %s\nrenderer: %s, %dx%d off-screen\n", scenario_summary(model.session().requested_scenario()).c_str(),
               window.renderer().c_str(), window.width(), window.height());
   for (int i = 0; i < 10; ++i) time_frame(window, model, ui);  // warm-up: fonts, first layouts
 
@@ -207,7 +207,7 @@ int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
     edit_times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::printf("edit -> re-run shown: median %.2f ms, p90 %.2f ms over 30 edits (of which run + reference + timeline %.2f ms; backend %s)\n",
-              median(edit_times), percentile(edit_times, 0.9), median(run_times), model.session().run.device_name.c_str());
+              median(edit_times), percentile(edit_times, 0.9), median(run_times), model.session().kernel().device_name.c_str());
   return 0;
 }
 
@@ -255,16 +255,16 @@ int main_with_errors(int argc, char** argv) {
     if (!options.scenario.scenario_file.empty())
       throw ScenarioError("give either --dump or --scenario, not both: a dump carries its own scenario");
     model.open_dump(options.dump, ui.backend);
-    load_draft(ui, model.session().scenario);
+    load_draft(ui, model.session().requested_scenario());
     ui.dump_path = options.dump;
-    ui.status = "opened " + options.dump + ": " + model.session().dump_check;
+    ui.status = "opened " + options.dump + ": " + model.session().dump_check();
   } else {
     load_draft(ui, resolve_scenario_flags(options.scenario));
     if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
     if (!run_draft(model, ui)) throw ScenarioError(ui.run_error);
   }
   if (options.seq < 0) {
-    const auto& lens = model.session().scenario.seq_lens;
+    const auto& lens = model.session().scenario().seq_lens;
     options.seq = static_cast<int>(std::max_element(lens.begin(), lens.end()) - lens.begin());
   }
   model.set_focus(options.seq, options.head);
@@ -300,7 +300,7 @@ int main_with_errors(int argc, char** argv) {
   std::optional<PanelId> screenshot_panel;
   if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
 
-  Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().scenario));
+  Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().requested_scenario()));
   if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));
   if (!options.screenshot.empty()) {
     ui.solo = screenshot_panel;

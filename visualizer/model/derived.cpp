@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
 
 namespace pal::viz {
@@ -21,20 +21,20 @@ std::vector<float> accs_after_v_iteration(const Session& session, int seq_idx, i
   const int num_seq_blocks = divide_round_up(seq_len, g.block_size);
   const int v_vec_size = g.v_vec_size();
   const int num_tokens = range.num_tokens();
-  const Tensor& v_cache = session.inputs.value_cache;
+  const Tensor& v_cache = session.inputs().value_cache;
   for (int thread = 0; thread < d.num_threads; ++thread) {
     const int warp = thread / kWarpSize;
     for (const LoadRecord& load : record.loads(thread)) {
       if (load.kind != LoadKind::value || load.iteration > iteration) continue;
       const int block_idx = range.start_block_idx + warp + load.iteration * g.num_warps();
-      const int block_offset = session.kv_layout.value_coordinates(load.element_offset).block_offset;
+      const int block_offset = session.kv_layout().value_coordinates(load.element_offset).block_offset;
       const int token_idx = block_idx * g.block_size + block_offset;
       const bool is_last_block = block_idx == num_seq_blocks - 1;
       float sum = 0.0f;
       for (int e = 0; e < v_vec_size; ++e) {
         const int slot = token_idx - range.start_token_idx + e;
         // Masked slots of the logits buffer hold the 0 the QK loop wrote there.
-        const float p = slot < num_tokens ? round_to_dtype(record.prob(slot), session.scenario.dtype) : 0.0f;
+        const float p = slot < num_tokens ? round_to_dtype(record.prob(slot), session.scenario().dtype) : 0.0f;
         const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f : v_cache.get_float(load.element_offset + e);
         sum += p * v;
       }

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 
 namespace pal::viz {
 
@@ -88,11 +88,11 @@ std::vector<const Loader*> LoadIndex::loads_of_thread(int partition_idx, int thr
 }
 
 std::int64_t key_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
-  return session.kv_layout.key_offset(physical_block, kv_head, dim, slot);
+  return session.kv_layout().key_offset(physical_block, kv_head, dim, slot);
 }
 
 std::int64_t value_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
-  return session.kv_layout.value_offset(physical_block, kv_head, dim, slot);
+  return session.kv_layout().value_offset(physical_block, kv_head, dim, slot);
 }
 
 int step_of_load(const Timeline& timeline, const Loader& load) {
@@ -121,9 +121,9 @@ std::vector<std::int64_t> unflatten(std::int64_t flat, const std::vector<std::in
 
 ElementInfo describe_element(const Session& session, const LoadIndex& index, const Timeline& timeline, TensorKind tensor,
                              std::int64_t element, int partition_idx) {
-  const Tensor& source = tensor == TensorKind::query       ? session.inputs.query
-                         : tensor == TensorKind::key_cache ? session.inputs.key_cache
-                                                           : session.inputs.value_cache;
+  const Tensor& source = tensor == TensorKind::query       ? session.inputs().query
+                         : tensor == TensorKind::key_cache ? session.inputs().key_cache
+                                                           : session.inputs().value_cache;
   if (element < 0 || element >= source.numel())
     throw ScenarioError(std::string(tensor_name(tensor)) + " has " + std::to_string(source.numel()) +
                         " elements; element " + std::to_string(element) + " is outside it");
@@ -137,7 +137,7 @@ ElementInfo describe_element(const Session& session, const LoadIndex& index, con
   text << tensor_name(tensor);
   for (std::int64_t i : info.index) text << "[" << i << "]";
   info.index_text = text.str();
-  const int block_size = session.scenario.block_size;
+  const int block_size = session.scenario().block_size;
   if (tensor == TensorKind::query) {
     info.index_names = "[seq, head, d]";
     info.seq_idx = static_cast<int>(info.index[0]);
@@ -146,12 +146,12 @@ ElementInfo describe_element(const Session& session, const LoadIndex& index, con
     const bool key = tensor == TensorKind::key_cache;
     info.index_names = key ? "[block, kv_head, d/x, token slot, d%x]" : "[block, kv_head, d, token slot]";
     const KvCacheCoordinates where =
-        key ? session.kv_layout.key_coordinates(element) : session.kv_layout.value_coordinates(element);
+        key ? session.kv_layout().key_coordinates(element) : session.kv_layout().value_coordinates(element);
     info.physical_block = static_cast<int>(where.physical_block);
     info.kv_head = where.kv_head;
     info.dim = where.dim;
     info.block_offset = where.block_offset;
-    const BlockOwner& owner = session.block_owners[static_cast<std::size_t>(info.physical_block)];
+    const BlockOwner& owner = session.block_owners()[static_cast<std::size_t>(info.physical_block)];
     info.seq_idx = owner.seq_idx;
     if (owner.seq_idx >= 0 && info.block_offset < owner.num_valid_tokens)
       info.token_idx = owner.logical_block_idx * block_size + info.block_offset;

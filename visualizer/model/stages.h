@@ -1,28 +1,16 @@
-// The kernel's stages and the finer steps of the visualizer's timeline, named once.
+// The finer steps of the visualizer's timeline, each inside one stage of the kernel.
 //
-// Stage names are the `//! [name]` markers of kernels/paged_attention_kernel.h, so a stage here, the
-// recording's arrays, the reference function, the panel that shows it and the docs chapter that
-// explains it all carry the same word. A StepKind is one thing that happens inside a stage: one
-// warp iteration, one butterfly exchange, one level of the cross-warp tree.
+// The stages themselves (their names, titles and docs chapters) are the registry's,
+// kernels/stage_registry.h. A StepKind is one thing that happens inside a stage: one warp iteration,
+// one butterfly exchange, one level of the cross-warp tree. The prologue has no step of its own (it
+// is index arithmetic; the first step is query_load).
 #pragma once
 
 #include <string_view>
 
-namespace pal::viz {
+#include "kernels/stage_registry.h"
 
-enum class Stage : unsigned char {
-  query_load,
-  qk_logits,
-  qk_max,
-  exp_sum,
-  softmax,
-  value_accumulation,
-  lv_warp_reduction,
-  cross_warp_tree,
-  output,
-  partition_reduce,  // v2's second kernel
-};
-inline constexpr int kNumStages = 10;
+namespace pal::viz {
 
 enum class StepKind : unsigned char {
   query_load,            // one pass of the q_vecs copy loop (usually the only one)
@@ -47,11 +35,7 @@ enum class StepKind : unsigned char {
   reduce_output,         // v2 reduce: the partial outputs weighted by their share (or copied)
 };
 
-Stage stage_of(StepKind kind);
-std::string_view stage_name(Stage stage);       // the marker name: "qk_max"
-std::string_view stage_title(Stage stage);      // for people: "qk_max: the block-wide maximum logit"
-std::string_view step_kind_name(StepKind kind); // "qk_iteration"
-// Parses a stage marker name; false when unknown.
-bool parse_stage(std::string_view text, Stage& stage);
+Stage stage_of(StepKind kind);                  // the registry stage the step belongs to
+std::string_view stage_title(Stage stage);      // the registry's title: "qk_max: the thread_block's largest logit"
 
 }  // namespace pal::viz

@@ -9,7 +9,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
 
 namespace pal::viz {
@@ -72,7 +72,7 @@ class TimelineBuilder {
     p_ = partition_idx;
     tb_ = s_.tb_index(seq_, head_, p_);
     range_ = s_.range(seq_, p_);
-    ref_ = &s_.reference.thread_block(seq_, head_, p_);
+    ref_ = &s_.reference().thread_block(seq_, head_, p_);
     const ThreadBlockRecord record(s_.recording(), tb_);
     query_load(record);
     qk_iterations(record);
@@ -113,6 +113,10 @@ class TimelineBuilder {
     for (int warp = warp_begin; warp < warp_end; ++warp)
       for (int lane = 0; lane < kWarpSize; ++lane)
         if (ThreadMapping{g_}.is_row_writer(lane)) step.active_threads[static_cast<std::size_t>(warp * kWarpSize + lane)] = 1;
+  }
+  // "qk_max: warp butterfly, xor 16": the step's stage, then what it does.
+  static std::string titled(const Step& step, const std::string& detail) {
+    return std::string(stage_name(step.stage())) + ": " + detail;
   }
   // "warp 1" or "warps 2-3": the warps [begin, end).
   static std::string warp_list(int begin, int end) {
@@ -167,9 +171,9 @@ void TimelineBuilder::query_load(const ThreadBlockRecord& record) {
       }
     }
     std::ostringstream text;
-    step.title = "query_load: pass " + std::to_string(pass + 1) + " of " + std::to_string(passes);
+    step.title = titled(step, "pass " + std::to_string(pass + 1) + " of " + std::to_string(passes));
     text << "Thread groups " << first_group << "-" << last_group << " copy q[" << where() << "] ("
-         << g_.head_size << " " << dtype_name(s_.scenario.dtype) << " values) into the shared array q_vecs["
+         << g_.head_size << " " << dtype_name(s_.scenario().dtype) << " values) into the shared array q_vecs["
          << g_.thread_group_size() << "][" << g_.num_vecs_per_thread() << "] of " << g_.vec_size()
          << "-element vecs. Lane r of a group takes vecs r, r+" << g_.thread_group_size() << ", r+"
          << 2 * g_.thread_group_size() << ", ...: the same dims it will meet in every key. First values: q_vecs = ";
@@ -184,7 +188,7 @@ void TimelineBuilder::qk_iterations(const ThreadBlockRecord& record) {
   const int seq_len = s_.seq_len(seq_);
   for (int iteration = 0; iteration < iterations; ++iteration) {
     Step& step = add(StepKind::qk_iteration, iteration);
-    step.title = "qk_logits: iteration " + std::to_string(iteration + 1) + " of " + std::to_string(iterations);
+    step.title = titled(step, "iteration " + std::to_string(iteration + 1) + " of " + std::to_string(iterations));
     for (int thread = 0; thread < num_threads_; ++thread)
       for (const LoadRecord& load : record.loads(thread))
         if (load.kind == LoadKind::key && load.iteration == iteration) step.active_threads[static_cast<std::size_t>(thread)] = 1;
@@ -235,7 +239,7 @@ void TimelineBuilder::qk_max(const ThreadBlockRecord& record) {
     const int mask = (kWarpSize / 2) >> (s - 1);
     Step& step = add(StepKind::qk_max_warp_xor, s, mask);
     activate_all(step);
-    step.title = "qk_max: warp butterfly, xor " + std::to_string(mask);
+    step.title = titled(step, "warp butterfly, xor " + std::to_string(mask));
     std::ostringstream text;
     text << "Every lane takes fmaxf of its qk_max and lane (lane ^ " << mask << ")'s. Only thread-group leaders held "
          << "a logit max (the others -FLT_MAX); the butterfly stops at mask " << g_.thread_group_size()
@@ -246,7 +250,7 @@ void TimelineBuilder::qk_max(const ThreadBlockRecord& record) {
   {
     Step& step = add(StepKind::qk_max_red_smem, 0);
     activate_lane_of_each_warp(step, 0);
-    step.title = "qk_max: warp maxima to red_smem";
+    step.title = titled(step, "warp maxima to red_smem");
     std::ostringstream text;
     text << "Lane 0 of each warp writes its warp's max to red_smem[warp]: [";
     for (int warp = 0; warp < num_warps_; ++warp) text << (warp ? ", " : "") << format_value(record.red_smem_max(warp));
@@ -257,7 +261,7 @@ void TimelineBuilder::qk_max(const ThreadBlockRecord& record) {
     const int mask = (num_warps_ / 2) >> (s - 1);
     Step& step = add(StepKind::qk_max_cross_warp_xor, s, mask);
     for (int lane = 0; lane < num_warps_; ++lane) activate_lane_of_each_warp(step, lane);
-    step.title = "qk_max: across warps, xor " + std::to_string(mask);
+    step.title = titled(step, "across warps, xor " + std::to_string(mask));
     std::ostringstream text;
     text << "In every warp, lanes 0-" << num_warps_ - 1 << " hold red_smem[lane] (the others -FLT_MAX) and exchange "
          << "with lane ^ " << mask << ". Lane 0 of warp 0 now holds " << format_value(record.qk_max_cross_warp(s, 0), 5) << ".";
@@ -266,7 +270,7 @@ void TimelineBuilder::qk_max(const ThreadBlockRecord& record) {
   {
     Step& step = add(StepKind::qk_max_broadcast, 0);
     activate_all(step);
-    step.title = "qk_max: broadcast the block max";
+    step.title = titled(step, "broadcast the block max");
     std::ostringstream text;
     text << "__shfl_sync(qk_max, 0): every thread takes lane 0's value. Block max = "
          << format_value(record.qk_max_block(), 6) << " (reference " << format_value(ref_->qk_max, 6) << ").";
@@ -282,7 +286,7 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
     const int begin = pass * num_threads_;
     const int end = std::min(begin + num_threads_, num_tokens);
     for (int slot = begin; slot < end; ++slot) step.active_threads[static_cast<std::size_t>(slot - begin)] = 1;
-    step.title = "exp_sum: exp pass " + std::to_string(pass + 1) + " of " + std::to_string(passes);
+    step.title = titled(step, "exp pass " + std::to_string(pass + 1) + " of " + std::to_string(passes));
     float largest_difference = 0.0f;
     for (int slot = begin; slot < end; ++slot)
       largest_difference = std::max(largest_difference,
@@ -300,14 +304,14 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
     const int mask = (kWarpSize / 2) >> (s - 1);
     Step& step = add(StepKind::exp_sum_warp_xor, s, mask);
     activate_all(step);
-    step.title = "exp_sum: warp butterfly, xor " + std::to_string(mask);
+    step.title = titled(step, "warp butterfly, xor " + std::to_string(mask));
     step.description = "Every lane adds lane (lane ^ " + std::to_string(mask) + ")'s partial sum. Lane 0 now holds: " +
                        lane0_values([&](int thread) { return record.exp_sum_warp(s, thread); }) + ".";
   }
   {
     Step& step = add(StepKind::exp_sum_red_smem, 0);
     activate_lane_of_each_warp(step, 0);
-    step.title = "exp_sum: warp sums to red_smem";
+    step.title = titled(step, "warp sums to red_smem");
     std::ostringstream text;
     text << "Lane 0 of each warp writes its warp's sum to red_smem[" << num_warps_ << " + warp]: [";
     for (int warp = 0; warp < num_warps_; ++warp) text << (warp ? ", " : "") << format_value(record.red_smem_sum(warp));
@@ -318,7 +322,7 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
     const int mask = (num_warps_ / 2) >> (s - 1);
     Step& step = add(StepKind::exp_sum_cross_warp_xor, s, mask);
     for (int lane = 0; lane < num_warps_; ++lane) activate_lane_of_each_warp(step, lane);
-    step.title = "exp_sum: across warps, xor " + std::to_string(mask);
+    step.title = titled(step, "across warps, xor " + std::to_string(mask));
     step.description = "Lanes 0-" + std::to_string(num_warps_ - 1) + " hold the warps' sums (the others 0) and add lane ^ " +
                        std::to_string(mask) + ". Lane 0 of warp 0 now holds " +
                        format_value(record.exp_sum_cross_warp(s, 0), 6) + ".";
@@ -326,7 +330,7 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
   {
     Step& step = add(StepKind::exp_sum_broadcast, 0);
     activate_all(step);
-    step.title = "exp_sum: broadcast the block sum";
+    step.title = titled(step, "broadcast the block sum");
     step.description = "__shfl_sync(sum, 0): every thread takes lane 0's sum. exp_sum = " +
                        format_value(record.exp_sum_block(), 6) + " (reference " + format_value(ref_->exp_sum, 6) + ").";
   }
@@ -341,7 +345,7 @@ void TimelineBuilder::normalize(const ThreadBlockRecord& record) {
     const int begin = pass * num_threads_;
     const int end = std::min(begin + num_threads_, num_tokens);
     for (int slot = begin; slot < end; ++slot) step.active_threads[static_cast<std::size_t>(slot - begin)] = 1;
-    step.title = "softmax: normalize pass " + std::to_string(pass + 1) + " of " + std::to_string(passes);
+    step.title = titled(step, "normalize pass " + std::to_string(pass + 1) + " of " + std::to_string(passes));
     int best = begin;
     for (int slot = begin; slot < end; ++slot)
       if (record.prob(slot) > record.prob(best)) best = slot;
@@ -365,7 +369,7 @@ void TimelineBuilder::value_iterations(const ThreadBlockRecord& record) {
   const int iterations = num_iterations();
   for (int iteration = 0; iteration < iterations; ++iteration) {
     Step& step = add(StepKind::v_iteration, iteration);
-    step.title = "value_accumulation: iteration " + std::to_string(iteration + 1) + " of " + std::to_string(iterations);
+    step.title = titled(step, "iteration " + std::to_string(iteration + 1) + " of " + std::to_string(iterations));
     for (int thread = 0; thread < num_threads_; ++thread)
       for (const LoadRecord& load : record.loads(thread))
         if (load.kind == LoadKind::value && load.iteration == iteration) step.active_threads[static_cast<std::size_t>(thread)] = 1;
@@ -381,7 +385,7 @@ void TimelineBuilder::value_iterations(const ThreadBlockRecord& record) {
     text << ". Lane L reads " << g_.v_vec_size() << " consecutive tokens (16 bytes, starting at token slot (L % "
          << g_.num_v_vecs_per_row() << ") * " << g_.v_vec_size() << ") of rows L / " << g_.num_v_vecs_per_row() << " + i * "
          << g_.num_rows_per_iter() << ", multiplies them with the same tokens' probabilities (rounded to "
-         << dtype_name(s_.scenario.dtype) << ") and adds to accs[i]. Lane 0's accs[0] is now "
+         << dtype_name(s_.scenario().dtype) << ") and adds to accs[i]. Lane 0's accs[0] is now "
          << format_value(accs[0], 5) << " (replayed from the recorded probabilities and the V cache).";
     step.description = text.str();
   }
@@ -393,7 +397,7 @@ void TimelineBuilder::lv_reduction(const ThreadBlockRecord& record) {
   if (steps == 0) {
     Step& step = add(StepKind::lv_warp_xor, 0);
     activate_all(step);
-    step.title = "lv_warp_reduction: nothing to exchange";
+    step.title = titled(step, "nothing to exchange");
     step.description = "With " + std::to_string(g_.v_vec_size()) + " tokens per 16-byte V vec and block_size " +
                        std::to_string(g_.block_size) +
                        ", one lane covers a whole row of the kv_block: NUM_V_VECS_PER_ROW = 1, so there is no shuffle. "
@@ -404,7 +408,7 @@ void TimelineBuilder::lv_reduction(const ThreadBlockRecord& record) {
     const int mask = (g_.num_v_vecs_per_row() / 2) >> (s - 1);
     Step& step = add(StepKind::lv_warp_xor, s, mask);
     activate_all(step);
-    step.title = "lv_warp_reduction: xor " + std::to_string(mask);
+    step.title = titled(step, "xor " + std::to_string(mask));
     std::ostringstream text;
     text << "Lanes L and L ^ " << mask << " hold the same rows for different token slices of the kv_block; each adds the "
          << "other's accs. Lane 0's accs[0] = " << format_value(states[static_cast<std::size_t>(s)][0], 6);
@@ -421,8 +425,8 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
     {
       Step& step = add(StepKind::tree_write, level);
       activate_row_owners(step, mid, active);
-      step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", " + warp_list(mid, active) + " write" +
-                   (active - mid == 1 ? "s" : "");
+      step.title = titled(step, "level " + std::to_string(level + 1) + ", " + warp_list(mid, active) + " write" +
+                   (active - mid == 1 ? "s" : ""));
       step.description = "W" + warp_list(mid, active).substr(1) + (active - mid == 1 ? " writes its" : " write their") +
                          " row sums to out_smem[(warp - " + std::to_string(mid) +
                          ") * head_size + row] (one lane per row), reusing the logits buffer. Warp " + std::to_string(mid) +
@@ -432,8 +436,8 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
     {
       Step& step = add(StepKind::tree_accumulate, level);
       activate_row_owners(step, 0, mid);
-      step.title = "cross_warp_tree: level " + std::to_string(level + 1) + ", " + warp_list(0, mid) + " add" +
-                   (mid == 1 ? "s" : "");
+      step.title = titled(step, "level " + std::to_string(level + 1) + ", " + warp_list(0, mid) + " add" +
+                   (mid == 1 ? "s" : ""));
       step.description = "W" + warp_list(0, mid).substr(1) + (mid == 1 ? " adds" : " add") +
                          " out_smem[warp * head_size + row] to " + (mid == 1 ? "its" : "their") + " accs. Warp 0 "
                          "lane 0's row 0 is now " + format_value(record.acc(2 + level, 0, 0), 6) + ". __syncthreads().";
@@ -444,12 +448,12 @@ void TimelineBuilder::cross_warp_tree(const ThreadBlockRecord& record) {
 void TimelineBuilder::output(const ThreadBlockRecord& record) {
   Step& step = add(StepKind::output_write, 0);
   activate_row_owners(step, 0, 1);
-  step.title = s_.is_v2() ? "output: partition's partial output" : "output: the head's output row";
+  step.title = titled(step, s_.is_v2() ? "partition's partial output" : "the head's output row");
   float largest_difference = 0.0f;
   for (int dim = 0; dim < g_.head_size; ++dim)
     largest_difference = std::max(largest_difference, std::fabs(record.out(dim) - ref_->out[static_cast<std::size_t>(dim)]));
   std::ostringstream text;
-  text << "Warp 0's row owners round their sums to " << dtype_name(s_.scenario.dtype) << " and write "
+  text << "Warp 0's row owners round their sums to " << dtype_name(s_.scenario().dtype) << " and write "
        << (s_.is_v2() ? "tmp_out[" : "out[") << where() << "]: ";
   for (int dim = 0; dim < std::min(4, g_.head_size); ++dim) text << (dim ? ", " : "") << format_value(record.out(dim));
   text << " ... (reference ";
@@ -464,12 +468,12 @@ void TimelineBuilder::reduce() {
   p_ = -1;
   const int num_partitions = s_.num_partitions(seq_);
   const ReduceRecord record(s_.recording(), s_.dims().num_heads * std::int64_t(seq_) + head_);
-  const PartitionReduce& ref = s_.reference.reduce(seq_, head_);
-  const std::int64_t out_base = (std::int64_t(seq_) * s_.scenario.num_heads + head_) * g_.head_size;
+  const PartitionReduce& ref = s_.reference().reduce(seq_, head_);
+  const std::int64_t out_base = (std::int64_t(seq_) * s_.scenario().num_heads + head_) * g_.head_size;
   auto first_outputs = [&] {
     std::string text;
     for (int dim = 0; dim < std::min(4, g_.head_size); ++dim)
-      text += (dim ? ", " : "") + format_value(s_.run.output.get_float(out_base + dim));
+      text += (dim ? ", " : "") + format_value(s_.kernel().output.get_float(out_base + dim));
     text += " ... (reference ";
     for (int dim = 0; dim < std::min(4, g_.head_size); ++dim)
       text += (dim ? ", " : "") + format_value(ref.output[static_cast<std::size_t>(dim)]);
@@ -478,7 +482,7 @@ void TimelineBuilder::reduce() {
   if (num_partitions == 1) {
     Step& step = add(StepKind::reduce_output, 0);
     for (int t = 0; t < std::min(num_threads_, g_.head_size); ++t) step.active_threads[static_cast<std::size_t>(t)] = 1;
-    step.title = "partition_reduce: one partition, plain copy";
+    step.title = titled(step, "one partition, plain copy");
     step.description = "seq_len " + std::to_string(s_.seq_len(seq_)) +
                        " fits in one partition, so its partial output already is the answer: the reduce kernel copies "
                        "tmp_out to out: " + first_outputs() + ".";
@@ -488,18 +492,18 @@ void TimelineBuilder::reduce() {
   {
     Step& step = add(StepKind::reduce_max, 0);
     for (int t = 0; t < loaders; ++t) step.active_threads[static_cast<std::size_t>(t)] = 1;
-    step.title = "partition_reduce: global max";
+    step.title = titled(step, "global max");
     std::ostringstream text;
     text << "The reduce kernel's thread i loads partition i's max_logit into shared memory: [";
     for (int p = 0; p < num_partitions; ++p)
-      text << (p ? ", " : "") << format_value(s_.recording().ptr().partition_max_logit[s_.tb_index(seq_, head_, p)], 5);
+      text << (p ? ", " : "") << format_value(ThreadBlockRecord(s_.recording(), s_.tb_index(seq_, head_, p)).partition_max_logit(), 5);
     text << "]; a block max gives M = " << format_value(record.max_logit(), 6) << " (reference " << format_value(ref.max_logit, 6) << ").";
     step.description = text.str();
   }
   {
     Step& step = add(StepKind::reduce_rescale, 0);
     for (int t = 0; t < loaders; ++t) step.active_threads[static_cast<std::size_t>(t)] = 1;
-    step.title = "partition_reduce: rescale the exp sums";
+    step.title = titled(step, "rescale the exp sums");
     std::ostringstream text;
     text << "Each partition's exp_sum counted exp(logit - its own max); moved onto M it becomes s_p * exp(m_p - M): [";
     for (int p = 0; p < num_partitions; ++p) text << (p ? ", " : "") << format_value(record.rescaled_exp_sum(p), 5);
@@ -510,21 +514,21 @@ void TimelineBuilder::reduce() {
   {
     Step& step = add(StepKind::reduce_output, 0);
     for (int t = 0; t < std::min(num_threads_, g_.head_size); ++t) step.active_threads[static_cast<std::size_t>(t)] = 1;
-    step.title = "partition_reduce: weighted sum of the partial outputs";
+    step.title = titled(step, "weighted sum of the partial outputs");
     step.description = "Thread i computes dim i: out = sum_p tmp_out[p][i] * s^_p / (global_exp_sum + 1e-6), rounded to " +
-                       std::string(dtype_name(s_.scenario.dtype)) + ": " + first_outputs() + ".";
+                       std::string(dtype_name(s_.scenario().dtype)) + ": " + first_outputs() + ".";
   }
 }
 
 }  // namespace
 
 Timeline build_timeline(const Session& session, int seq_idx, int head_idx) {
-  if (seq_idx < 0 || seq_idx >= session.scenario.num_seqs)
+  if (seq_idx < 0 || seq_idx >= session.scenario().num_seqs)
     throw ScenarioError("seq " + std::to_string(seq_idx) + " is out of range; this run has sequences 0-" +
-                        std::to_string(session.scenario.num_seqs - 1));
-  if (head_idx < 0 || head_idx >= session.scenario.num_heads)
+                        std::to_string(session.scenario().num_seqs - 1));
+  if (head_idx < 0 || head_idx >= session.scenario().num_heads)
     throw ScenarioError("head " + std::to_string(head_idx) + " is out of range; this run has heads 0-" +
-                        std::to_string(session.scenario.num_heads - 1));
+                        std::to_string(session.scenario().num_heads - 1));
   Timeline timeline;
   timeline.seq_idx = seq_idx;
   timeline.head_idx = head_idx;

@@ -39,7 +39,7 @@ struct Timeline {
   int first_of(Stage stage) const;        // -1 when the timeline has no step of that stage
   int first_of(StepKind kind) const;
   int last_of(StepKind kind, int partition_idx) const;
-  // Parses "12" (a step index), "last", or a stage name ("qk_max": its first step). -1 when unknown.
+  // Parses "12" (a step index), "last", or a stage name from the registry (its first step). -1 when unknown.
   int parse_step(const std::string& text) const;
 };
 

@@ -19,8 +19,8 @@ void ViewModel::open_dump(const std::string& path, Backend backend) {
 
 void ViewModel::open_session(Session session) {
   // Keep the focus where it was when the new run still has that (seq, head).
-  const int seq = std::min(timeline_.seq_idx, session.scenario.num_seqs - 1);
-  const int head = std::min(timeline_.head_idx, session.scenario.num_heads - 1);
+  const int seq = std::min(timeline_.seq_idx, session.scenario().num_seqs - 1);
+  const int head = std::min(timeline_.head_idx, session.scenario().num_heads - 1);
   session_ = std::make_unique<Session>(std::move(session));
   timeline_.seq_idx = seq;
   timeline_.head_idx = head;

@@ -33,9 +33,9 @@ Footprint token_major_what_if(const Session& s, const WarpLoad& load) {
   for (const LaneAccess& lane : load.lanes) {
     const std::int64_t element = lane.byte_begin / s.element_size();
     // Undo the x-split layout, then place the same (block, kv head, token, dim) token-major.
-    const KvCacheCoordinates where = s.kv_layout.key_coordinates(element);
-    const std::int64_t base = kv_head_base(where.physical_block, where.kv_head, s.kv_layout.kv_block_stride(),
-                                           s.kv_layout.kv_head_stride());
+    const KvCacheCoordinates where = s.kv_layout().key_coordinates(element);
+    const std::int64_t base = kv_head_base(where.physical_block, where.kv_head, s.kv_layout().kv_block_stride(),
+                                           s.kv_layout().kv_head_stride());
     lanes.push_back({lane.lane, (base + std::int64_t(where.block_offset) * g.head_size + where.dim) * s.element_size(),
                      lane.num_bytes});
   }
@@ -98,7 +98,7 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
                        "same (token, dim) pairs would touch %d sectors in %d lines: efficiency %.0f%%. The x-chunk layout "
                        "puts the %d tokens' chunk j side by side, so a warp's k_vecs[j] is one contiguous run.",
                        static_cast<int>(what_if.sectors.size()), static_cast<int>(what_if.lines.size()),
-                       100.0 * what_if.efficiency(), s.scenario.block_size);
+                       100.0 * what_if.efficiency(), s.scenario().block_size);
   }
 }
 

@@ -16,7 +16,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 
@@ -137,9 +137,9 @@ void draw_query(const Now& now) {
   text_wrapped("q [num_seqs, num_heads, head_size] = [%d, %d, %d], %s: the rows of seq %d. Thread block (head %d) "
                      "reads its own row, %d vecs of VEC_SIZE = %d elements (16 bytes per thread group = %d lanes x %d "
                      "elements). Label under each vec: the thread that copies it into q_vecs.",
-                     s.scenario.num_seqs, s.scenario.num_heads, head_size, std::string(dtype_name(s.scenario.dtype)).c_str(),
+                     s.scenario().num_seqs, s.scenario().num_heads, head_size, std::string(dtype_name(s.scenario().dtype)).c_str(),
                      now.model.seq_idx(), now.model.head_idx(), head_size / vec, vec, now.g.thread_group_size(), vec);
-  const int heads = s.scenario.num_heads;
+  const int heads = s.scenario().num_heads;
   // The focused head and its neighbours (at most 16 rows, however many heads there are).
   const int first_head = std::clamp(now.model.head_idx() - 8, 0, std::max(0, heads - 16));
   const int last_head = std::min(heads, first_head + 16);
@@ -186,7 +186,7 @@ void draw_q_vecs(const Now& now) {
   const float ch = 44.0f * now.ui.memory_zoom;
   const BandedGrid grid(70.0f, cw, ch, groups, columns);
   const Canvas c = begin_canvas("##q_vecs", grid.size());
-  const std::int64_t q_base = (std::int64_t(now.model.seq_idx()) * now.s.scenario.num_heads + now.model.head_idx()) *
+  const std::int64_t q_base = (std::int64_t(now.model.seq_idx()) * now.s.scenario().num_heads + now.model.head_idx()) *
                               now.g.head_size;
   for (int i = 0; i < columns; ++i) {
     c.draw->AddText(c.at(grid.x(i) + 4, grid.header_y(i)), IM_COL32(200, 200, 200, 255), ("i = " + std::to_string(i)).c_str());
@@ -349,7 +349,7 @@ void draw_k_vecs(const Now& now) {
                       (dim_range(first_dim, vec) + "\n@" + std::to_string(element)).c_str());
       if (c.hovered(x0, y, x0 + cw, y + ch)) {
         std::string values;
-        for (int e = 0; e < vec; ++e) values += (e ? ", " : "") + format_value(s.inputs.key_cache.get_float(element + e), 5);
+        for (int e = 0; e < vec; ++e) values += (e ? ", " : "") + format_value(s.inputs().key_cache.get_float(element + e), 5);
         ImGui::SetTooltip("k_vecs[%d] of thread %d = (%s)\nkey %s of token %d, element offset %lld\n"
                           "offset1 = (vec_idx * VEC_SIZE) / x = %d, offset2 = %% x = %d",
                           j, lane_thread, values.c_str(), dim_range(first_dim, vec).c_str(), token,
@@ -429,7 +429,7 @@ void draw_logits_vec(const Now& now) {
   text_wrapped("The logits buffer in shared memory, one row per kv_block, read by the V loop as logits_vec: %d "
                      "probabilities (the same %d tokens as the lane's v_vec), converted to %s. Chunk c of a block is read "
                      "by the lanes L with L %% %d == c of the warp that owns the block. %s",
-                     vv, vv, std::string(dtype_name(now.s.scenario.dtype)).c_str(), nvr,
+                     vv, vv, std::string(dtype_name(now.s.scenario().dtype)).c_str(), nvr,
                      have_probs ? "Values: the recorded probabilities." : "Not normalised yet at this step: shown once the softmax stage has run.");
   const ThreadBlockRecord record(now.s.recording(), now.tb);
   const float cw = std::max(34.0f, 52.0f * now.ui.memory_zoom);
@@ -454,15 +454,15 @@ void draw_logits_vec(const Now& now) {
       ImU32 fill = have_probs ? palette(lane_class, std::max(2, nvr), 0.25f + 0.6f * std::min(1.0f, p * 8.0f), 0.95f) : kEmptyColour;
       if (v_iteration >= 0 && iteration != v_iteration) fill = dimmed(fill, 0.6f);
       const float x0 = 110 + float(slot) * cw;
-      const std::string text = !have_probs ? "" : valid ? format_value(round_to_dtype(p, now.s.scenario.dtype), 3) : "0";
+      const std::string text = !have_probs ? "" : valid ? format_value(round_to_dtype(p, now.s.scenario().dtype), 3) : "0";
       const bool selected_lane = now.focus >= 0 && now.focus / kWarpSize == warp && (now.focus % kWarpSize) % nvr == chunk;
       draw_cell(c, x0, y, x0 + cw - 1, y + ch, fill, text.c_str(), selected_lane ? kSelectionColour : 0, 1.5f);
       if (!valid) hatch(c, x0, y, x0 + cw - 1, y + ch);
       if (c.hovered(x0, y, x0 + cw, y + ch))
         ImGui::SetTooltip("logits[%d] (token %d)%s\nprobability %s, as %s %s\nread by lanes L %% %d == %d of warp %d", t,
                           logical * bs + slot, valid ? "" : ": padding slot, holds the 0 the QK loop wrote",
-                          format_value(p, 6).c_str(), std::string(dtype_name(now.s.scenario.dtype)).c_str(),
-                          format_value(round_to_dtype(p, now.s.scenario.dtype), 6).c_str(), nvr, chunk, warp);
+                          format_value(p, 6).c_str(), std::string(dtype_name(now.s.scenario().dtype)).c_str(),
+                          format_value(round_to_dtype(p, now.s.scenario().dtype), 6).c_str(), nvr, chunk, warp);
     }
     for (int chunk = 0; chunk < bs / vv; ++chunk) {
       std::string lanes = "lanes ";
@@ -512,7 +512,7 @@ void draw_v_vec(const Now& now) {
     for (int e = 0; e < vv; ++e) {
       ImGui::TableNextColumn();
       const int t = first_token + e - now.range.start_token_idx;
-      ImGui::TextUnformatted(t < now.range.num_tokens() ? format_value(round_to_dtype(record.prob(t), s.scenario.dtype), 4).c_str() : "0");
+      ImGui::TextUnformatted(t < now.range.num_tokens() ? format_value(round_to_dtype(record.prob(t), s.scenario().dtype), 4).c_str() : "0");
     }
     for (int i = 0; i < rows; ++i) {
       const int row_idx = lane / nvr + i * now.g.num_rows_per_iter();
@@ -526,10 +526,10 @@ void draw_v_vec(const Now& now) {
         ImGui::TableNextColumn();
         const int t = first_token + e - now.range.start_token_idx;
         const bool padding = first_token + e >= s.seq_len(now.model.seq_idx());
-        const float v = s.inputs.value_cache.get_float(element + e);
+        const float v = s.inputs().value_cache.get_float(element + e);
         if (padding) ImGui::TextDisabled("%s->0", format_value(v, 3).c_str());
         else ImGui::TextUnformatted(format_value(v, 4).c_str());
-        const float p = t < now.range.num_tokens() ? round_to_dtype(record.prob(t), s.scenario.dtype) : 0.0f;
+        const float p = t < now.range.num_tokens() ? round_to_dtype(record.prob(t), s.scenario().dtype) : 0.0f;
         dot += p * (padding ? 0.0f : v);
       }
       ImGui::TableNextColumn();

@@ -9,7 +9,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 #include "kernels/thread_mapping.h"
@@ -110,7 +110,7 @@ void accs_heatmap(const ViewModel& model, UiState& ui, int step) {
 
 void output_bars(const ViewModel& model, int step) {
   const Session& s = model.session();
-  const int hs = s.scenario.head_size;
+  const int hs = s.scenario().head_size;
   const int seq = model.seq_idx(), head = model.head_idx();
   const bool final_known = s.is_v2() ? model.reached(step, StepKind::reduce_output, -1, 0)
                                      : model.reached(step, StepKind::output_write, 0, 0);
@@ -121,12 +121,12 @@ void output_bars(const ViewModel& model, int step) {
     return;
   }
   const ThreadBlockRecord record(s.recording(), model.tb_of_step(step));
-  const ThreadBlockStages& tb_ref = s.reference.thread_block(seq, head, partition);
+  const ThreadBlockStages& tb_ref = s.reference().thread_block(seq, head, partition);
   auto kernel = [&](int d) {
-    return final_known ? s.run.output.get_float((std::int64_t(seq) * s.scenario.num_heads + head) * hs + d) : record.out(d);
+    return final_known ? s.kernel().output.get_float((std::int64_t(seq) * s.scenario().num_heads + head) * hs + d) : record.out(d);
   };
   auto reference = [&](int d) {
-    return final_known ? s.reference.output_at(seq, head, d) : tb_ref.out[static_cast<std::size_t>(d)];
+    return final_known ? s.reference().output_at(seq, head, d) : tb_ref.out[static_cast<std::size_t>(d)];
   };
   float scale = 1e-12f;
   for (int d = 0; d < hs; ++d) scale = std::max({scale, std::fabs(kernel(d)), std::fabs(reference(d))});
@@ -152,21 +152,21 @@ void output_bars(const ViewModel& model, int step) {
 
 void error_heatmap(const ViewModel& model) {
   const Session& s = model.session();
-  const int hs = s.scenario.head_size, heads = s.scenario.num_heads, seqs = s.scenario.num_seqs;
+  const int hs = s.scenario().head_size, heads = s.scenario().num_heads, seqs = s.scenario().num_seqs;
   const int rows = std::min(seqs * heads, 256);
   float worst = 0.0f;
   int above_one = 0;
   for (int r = 0; r < seqs * heads; ++r)
     for (int d = 0; d < hs; ++d) {
-      const float kv = s.run.output.get_float(std::int64_t(r) * hs + d);
-      const float rv = s.reference.output_at(r / heads, r % heads, d);
-      const float ulps = std::fabs(kv - rv) / ulp_of(rv, s.scenario.dtype);
+      const float kv = s.kernel().output.get_float(std::int64_t(r) * hs + d);
+      const float rv = s.reference().output_at(r / heads, r % heads, d);
+      const float ulps = std::fabs(kv - rv) / ulp_of(rv, s.scenario().dtype);
       worst = std::isnan(ulps) ? NAN : std::max(worst, ulps);
       above_one += ulps > 1.0f;
     }
   text_wrapped("Final output of the whole run vs the scalar reference, |kernel - reference| in ulps of %s (green 0, "
                      "red >= 4). Largest: %s ulp; %d of %d elements differ by more than 1 ulp. Rows: (seq, head); columns: dims.",
-                     std::string(dtype_name(s.scenario.dtype)).c_str(), format_value(worst, 3).c_str(), above_one, seqs * heads * hs);
+                     std::string(dtype_name(s.scenario().dtype)).c_str(), format_value(worst, 3).c_str(), above_one, seqs * heads * hs);
   const float cw = std::clamp((ImGui::GetContentRegionAvail().x - 70) / float(hs), 2.0f, 14.0f);
   const float ch = 10.0f;
   const Canvas c = begin_canvas("##errors", ImVec2(70 + cw * float(hs), ch * float(rows) + 2));
@@ -176,9 +176,9 @@ void error_heatmap(const ViewModel& model) {
     c.draw->AddText(c.at(0, float(r) * ch - 2), focused ? kSelectionColour : IM_COL32(160, 160, 160, 255),
                     ("s" + std::to_string(seq) + " h" + std::to_string(head)).c_str());
     for (int d = 0; d < hs; ++d) {
-      const float kv = s.run.output.get_float(std::int64_t(r) * hs + d);
-      const float rv = s.reference.output_at(seq, head, d);
-      const float ulps = std::fabs(kv - rv) / ulp_of(rv, s.scenario.dtype);
+      const float kv = s.kernel().output.get_float(std::int64_t(r) * hs + d);
+      const float rv = s.reference().output_at(seq, head, d);
+      const float ulps = std::fabs(kv - rv) / ulp_of(rv, s.scenario().dtype);
       const float x = 70 + float(d) * cw, y = float(r) * ch;
       c.draw->AddRectFilled(c.at(x, y), c.at(x + cw - (cw > 3 ? 1 : 0), y + ch - 1), error_colour(ulps));
       if (c.hovered(x, y, x + cw, y + ch))

@@ -32,8 +32,8 @@ std::vector<int> blocks_at_step(const ViewModel& model, int step_index) {
 
 void draw_paging_panel(const ViewModel& model, UiState& ui) {
   const Session& s = model.session();
-  const int block_size = s.scenario.block_size;
-  const int num_blocks = static_cast<int>(s.block_owners.size());
+  const int block_size = s.scenario().block_size;
+  const int num_blocks = static_cast<int>(s.block_owners().size());
   // Boxes wide enough for their longest label ("L12 -> P123").
   const float box_w = ImGui::CalcTextSize("L00 -> P000").x + 10.0f, box_h = 34.0f, gap = 6.0f, label_w = 110.0f;
   const float width = std::max(ImGui::GetContentRegionAvail().x, label_w + 4 * (box_w + gap));
@@ -41,8 +41,8 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
 
   // Logical rows, then the pool, in one canvas so the table's arrows can cross between them.
   float logical_height = 0;
-  std::vector<float> seq_top(static_cast<std::size_t>(s.scenario.num_seqs));
-  for (int seq = 0; seq < s.scenario.num_seqs; ++seq) {
+  std::vector<float> seq_top(static_cast<std::size_t>(s.scenario().num_seqs));
+  for (int seq = 0; seq < s.scenario().num_seqs; ++seq) {
     seq_top[static_cast<std::size_t>(seq)] = logical_height;
     const int blocks = divide_round_up(s.seq_len(seq), block_size);
     logical_height += float(divide_round_up(std::max(blocks, 1), per_row)) * (box_h + gap) + 8.0f;
@@ -54,7 +54,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
 
   ImGui::TextDisabled("%d sequences, block_size %d, pool of %d physical blocks (each holds block_size tokens x %d kv heads "
                       "x head_size %d, for K and for V)",
-                      s.scenario.num_seqs, block_size, num_blocks, s.scenario.num_kv_heads, s.scenario.head_size);
+                      s.scenario().num_seqs, block_size, num_blocks, s.scenario().num_kv_heads, s.scenario().head_size);
   const Canvas canvas = begin_canvas("##paging", ImVec2(width, height));
   const std::vector<int> working = blocks_at_step(model, ui.step);
 
@@ -80,8 +80,8 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   // Arrows first, so boxes draw over them. With many blocks only the focused sequence's arrows are
   // drawn: a hundred crossing arrows hide more than they show.
   int total_blocks = 0;
-  for (int seq = 0; seq < s.scenario.num_seqs; ++seq) total_blocks += divide_round_up(s.seq_len(seq), block_size);
-  for (int seq = 0; seq < s.scenario.num_seqs; ++seq) {
+  for (int seq = 0; seq < s.scenario().num_seqs; ++seq) total_blocks += divide_round_up(s.seq_len(seq), block_size);
+  for (int seq = 0; seq < s.scenario().num_seqs; ++seq) {
     const bool focused = seq == model.seq_idx();
     if (!focused && total_blocks > 32) continue;
     for (int logical = 0; logical < divide_round_up(s.seq_len(seq), block_size); ++logical) {
@@ -94,7 +94,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
     }
   }
 
-  for (int seq = 0; seq < s.scenario.num_seqs; ++seq) {
+  for (int seq = 0; seq < s.scenario().num_seqs; ++seq) {
     const int seq_len = s.seq_len(seq);
     const int blocks = divide_round_up(seq_len, block_size);
     const std::string label = "seq " + std::to_string(seq) + "\n" + std::to_string(seq_len) + " tokens";
@@ -111,7 +111,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
       // The selected lane's warp takes blocks warp, warp + NUM_WARPS, ... of each partition.
       const int lane_focus = focus_thread(ui);
       if (seq == model.seq_idx() && lane_focus >= 0) {
-        const int blocks_per_partition = s.is_v2() ? s.scenario.partition_size / block_size : blocks;
+        const int blocks_per_partition = s.is_v2() ? s.scenario().partition_size / block_size : blocks;
         if ((logical % blocks_per_partition) % s.geometry().num_warps() == lane_focus / kWarpSize)
           canvas.draw->AddRect(canvas.at(box.x + 2, box.y + 2), canvas.at(box.z - 2, box.w - 2), IM_COL32(255, 255, 255, 200), 0, 0, 1.5f);
       }
@@ -122,10 +122,10 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
             canvas.draw->AddText(canvas.at(box.z - 20, box.w - 14), kTextDark, ("w" + std::to_string(warp)).c_str());
           }
       // v2: a partition starts here (its own thread block).
-      if (s.is_v2() && logical > 0 && (logical * block_size) % s.scenario.partition_size == 0) {
+      if (s.is_v2() && logical > 0 && (logical * block_size) % s.scenario().partition_size == 0) {
         canvas.draw->AddLine(canvas.at(box.x - gap * 0.5f, box.y - 3), canvas.at(box.x - gap * 0.5f, box.w + 3), kSelectionColour, 3.0f);
         canvas.draw->AddText(canvas.at(box.x, box.y - 12), kSelectionColour,
-                             ("partition " + std::to_string(logical * block_size / s.scenario.partition_size)).c_str());
+                             ("partition " + std::to_string(logical * block_size / s.scenario().partition_size)).c_str());
       }
       if (canvas.hovered(box.x, box.y, box.z, box.w))
         ImGui::SetTooltip("seq %d, logical block %d = tokens %d-%d\nblock_tables[%d][%d] = %d\n%d of %d slots hold tokens%s", seq,
@@ -139,7 +139,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   for (int physical = 0; physical < num_blocks; ++physical) {
     const ImVec4 box = pool_box(physical);
     if (!ImGui::IsRectVisible(canvas.at(box.x, box.y), canvas.at(box.z, box.w))) continue;
-    const BlockOwner& owner = s.block_owners[static_cast<std::size_t>(physical)];
+    const BlockOwner& owner = s.block_owners()[static_cast<std::size_t>(physical)];
     if (owner.seq_idx >= 0) partial_fill(box, sequence_colour(owner.seq_idx), owner.num_valid_tokens);
     else canvas.draw->AddRect(canvas.at(box.x, box.y), canvas.at(box.z, box.w), IM_COL32(120, 120, 130, 255));
     const std::string text = "P" + std::to_string(physical) + "\n" +
@@ -158,14 +158,14 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   }
 
   // The block table itself.
-  const int columns = static_cast<int>(s.inputs.block_tables.shape.at(1));
-  ImGui::TextDisabled("block_tables [num_seqs = %d, max_num_blocks_per_seq = %d] (int32; -1 = no block)", s.scenario.num_seqs,
+  const int columns = static_cast<int>(s.inputs().block_tables.shape.at(1));
+  ImGui::TextDisabled("block_tables [num_seqs = %d, max_num_blocks_per_seq = %d] (int32; -1 = no block)", s.scenario().num_seqs,
                       columns);
   // Long tables wrap: ImGui tables hold at most 64 columns, and 32 entries a line stay readable.
   constexpr int kPerLine = 32;
   const int shown_columns = std::min(columns, kPerLine);
   if (ImGui::BeginTable("block_tables", shown_columns + 1, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) {
-    for (int seq = 0; seq < std::min(s.scenario.num_seqs, 256); ++seq) {
+    for (int seq = 0; seq < std::min(s.scenario().num_seqs, 256); ++seq) {
       for (int first = 0; first < columns; first += kPerLine) {
         ImGui::TableNextRow();
         ImGui::TableNextColumn();
@@ -173,7 +173,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
         else ImGui::TextDisabled("[%d..]", first);
         for (int c = first; c < std::min(columns, first + kPerLine); ++c) {
           ImGui::TableNextColumn();
-          const int entry = s.inputs.block_tables.data<std::int32_t>()[std::int64_t(seq) * columns + c];
+          const int entry = s.inputs().block_tables.data<std::int32_t>()[std::int64_t(seq) * columns + c];
           if (entry < 0) ImGui::TextDisabled("-1");
           else ImGui::Text("%d", entry);
         }

@@ -12,7 +12,7 @@
 #include "core/softmax_state.h"
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 #include "kernels/thread_mapping.h"
@@ -169,7 +169,7 @@ void draw_partition_merge(const ViewModel& model) {
   const int seq = model.seq_idx(), head = model.head_idx();
   const int partitions = s.num_partitions(seq);
   const ReduceRecord reduce(s.recording(), s.dims().num_heads * std::int64_t(seq) + head);
-  const PartitionReduce& ref = s.reference.reduce(seq, head);
+  const PartitionReduce& ref = s.reference().reduce(seq, head);
   text_wrapped("Each partition p ran its own softmax over its tokens: max m_p and sum s_p = sum exp(logit - m_p). The "
                      "reduce kernel moves every s_p onto the global max M (s^_p = s_p * exp(m_p - M)) and weights partition "
                      "p's normalised output by s^_p / sum s^. The running state column merges the states one by one with "

@@ -234,14 +234,14 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
   if (!ui.status.empty()) ImGui::TextColored(kOkText, "%s", ui.status.c_str());
   if (model.ready()) {
     const Session& s = model.session();
-    ImGui::TextDisabled("Showing: %s", s.origin.c_str());
-    const bool recorded_elsewhere = !s.dump_path.empty() && !s.rerun_from_dump;
-    ImGui::TextDisabled("%s, version %s, kernel %s, reference %s ms, recording %s", s.run.device_name.c_str(),
-                        std::string(version_name(s.run.version)).c_str(),
-                        recorded_elsewhere ? "run where the dump was written" : (format_value(float(s.run_ms), 3) + " ms").c_str(),
-                        format_value(float(s.reference_ms), 3).c_str(),
+    ImGui::TextDisabled("Showing: %s", s.origin().c_str());
+    const bool recorded_elsewhere = !s.dump_path().empty() && !s.rerun_from_dump();
+    ImGui::TextDisabled("%s, version %s, kernel %s, reference %s ms, recording %s", s.kernel().device_name.c_str(),
+                        std::string(version_name(s.kernel().version)).c_str(),
+                        recorded_elsewhere ? "run where the dump was written" : (format_value(float(s.kernel_ms()), 3) + " ms").c_str(),
+                        format_value(float(s.reference_ms()), 3).c_str(),
                         format_bytes(static_cast<long long>(s.recording().size_bytes())).c_str());
-    if (!s.dump_path.empty()) ImGui::TextDisabled("Dump check: %s", s.dump_check.c_str());
+    if (!s.dump_path().empty()) ImGui::TextDisabled("Dump check: %s", s.dump_check().c_str());
   }
   ImGui::PopTextWrapPos();
 

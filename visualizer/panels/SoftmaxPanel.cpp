@@ -11,7 +11,7 @@
 #include <imgui.h>
 
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 
@@ -109,7 +109,7 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
   const int partition = model.partition_of_step(step);
   const TokenRange range = s.range(model.seq_idx(), partition);
   const ThreadBlockRecord record(s.recording(), model.tb_of_step(step));
-  const ThreadBlockStages& ref = s.reference.thread_block(model.seq_idx(), model.head_idx(), partition);
+  const ThreadBlockStages& ref = s.reference().thread_block(model.seq_idx(), model.head_idx(), partition);
   const int num_tokens = range.num_tokens();
   const int num_slots = range.num_blocks() * g.block_size;  // the padding slots of the last block too
 
@@ -129,7 +129,7 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
 
   ImGui::Text("seq %d, head %d%s: tokens %d-%d (%d), scale %s%s", model.seq_idx(), model.head_idx(),
               s.is_v2() ? (", partition " + std::to_string(partition)).c_str() : "", range.start_token_idx,
-              range.end_token_idx - 1, num_tokens, format_value(s.inputs.scale, 5).c_str(), s.scenario.alibi ? ", ALiBi on" : "");
+              range.end_token_idx - 1, num_tokens, format_value(s.inputs().scale, 5).c_str(), s.scenario().alibi ? ", ALiBi on" : "");
   ImGui::Text("max: %s (reference %s)   exp_sum: %s (reference %s)   sum of p: %s",
               max_known ? format_value(record.qk_max_block(), 6).c_str() : "not yet", format_value(ref.qk_max, 6).c_str(),
               sum_known ? format_value(record.exp_sum_block(), 6).c_str() : "not yet", format_value(ref.exp_sum, 6).c_str(),

@@ -9,7 +9,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
-#include "visualizer/model/record_view.h"
+#include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 #include "kernels/thread_mapping.h"
@@ -107,10 +107,10 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
   // The grid.
   ImGui::TextDisabled("Grid (num_heads = %d) x (num_seqs = %d)%s: one thread block each. Colour = kv head (GQA: %d query "
                       "heads per kv head). Click to focus.",
-                      s.scenario.num_heads, s.scenario.num_seqs, s.is_v2() ? " x partitions" : "",
-                      s.scenario.num_heads / s.scenario.num_kv_heads);
+                      s.scenario().num_heads, s.scenario().num_seqs, s.is_v2() ? " x partitions" : "",
+                      s.scenario().num_heads / s.scenario().num_kv_heads);
   const float box_w = 46.0f, box_h = 24.0f;
-  const int shown_seqs = std::min(s.scenario.num_seqs, 64), shown_heads = std::min(s.scenario.num_heads, 64);
+  const int shown_seqs = std::min(s.scenario().num_seqs, 64), shown_heads = std::min(s.scenario().num_heads, 64);
   const Canvas grid = begin_canvas("##grid", ImVec2(50 + box_w * float(shown_heads), box_h * float(shown_seqs) + 2));
   std::optional<std::pair<int, int>> clicked;
   for (int seq = 0; seq < shown_seqs; ++seq) {
@@ -118,7 +118,7 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
     const int partitions = s.num_partitions(seq);
     for (int head = 0; head < shown_heads; ++head) {
       const float x0 = 50 + float(head) * box_w, y0 = float(seq) * box_h;
-      const ImU32 colour = palette(s.kv_head_of(head), s.scenario.num_kv_heads, 0.45f, 0.8f);
+      const ImU32 colour = palette(s.kv_head_of(head), s.scenario().num_kv_heads, 0.45f, 0.8f);
       const float part_w = (box_w - 3) / float(partitions);
       for (int p = 0; p < partitions; ++p)
         grid.draw->AddRectFilled(grid.at(x0 + float(p) * part_w, y0), grid.at(x0 + float(p + 1) * part_w - 1, y0 + box_h - 3), colour);

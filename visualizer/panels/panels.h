@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "visualizer/app/ui_state.h"
+#include "visualizer/panels/ui_state.h"
 #include "visualizer/model/view_model.h"
 
 namespace pal::viz {

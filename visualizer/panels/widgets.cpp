@@ -146,8 +146,11 @@ ImU32 palette(int index, int count, float saturation, float value) {
 }
 
 ImU32 stage_colour(Stage stage) {
+  // Hues spread over the stages the timeline shows, query_load first (the prologue has no step).
+  const int first = static_cast<int>(Stage::query_load);
+  const int position = std::max(static_cast<int>(stage) - first, 0);
   float r, g, b;
-  ImGui::ColorConvertHSVtoRGB(float(static_cast<int>(stage)) / float(kNumStages), 0.5f, 0.95f, r, g, b);
+  ImGui::ColorConvertHSVtoRGB(float(position) / float(kNumStages - first), 0.5f, 0.95f, r, g, b);
   return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1.0f));
 }
 

@@ -7,7 +7,7 @@
 
 #include <imgui.h>
 
-#include "visualizer/app/ui_state.h"
+#include "visualizer/panels/ui_state.h"
 #include "visualizer/model/memory_lookup.h"
 #include "visualizer/model/view_model.h"
 

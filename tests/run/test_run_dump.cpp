@@ -1,4 +1,4 @@
-// Dumps (pal-run --output): written, read back, and refused when damaged.
+// Dumps (pal-run --output, run/run_dump.h): written, read back, and refused when damaged.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tools/run_dump.h"
+#include "run/run_dump.h"
 
 using namespace pal;
 
@@ -35,8 +35,8 @@ TEST_CASE("a recorded run's dump reads back as the same scenario, output and rec
     REQUIRE(dump.run.has_value());
     CHECK(dump.run->version == version);
     CHECK(dump.run->output.bytes == run.output.bytes);
-    CHECK(dump.inputs.key_cache.bytes == inputs.key_cache.bytes);
-    CHECK(dump.scenario.seq_lens == scenario.seq_lens);
+    CHECK(dump.inputs.inputs().key_cache.bytes == inputs.key_cache.bytes);
+    CHECK(dump.inputs.scenario().seq_lens == scenario.seq_lens);
     REQUIRE(dump.run->recording.has_value());
     REQUIRE(dump.run->recording->size_bytes() == run.recording->size_bytes());
     CHECK(std::memcmp(dump.run->recording->data(), run.recording->data(), run.recording->size_bytes()) == 0);

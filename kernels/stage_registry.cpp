@@ -1,0 +1,138 @@
+// The registry's table: one entry per stage and per check. This is the one source file that spells
+// the stage names as strings (see stage_registry.h).
+#include "kernels/stage_registry.h"
+
+#include <array>
+
+namespace pal {
+
+namespace {
+
+// ---- tolerance rules, with the reason each has its size ------------------------------------------
+
+constexpr ToleranceRule kNotCompared(std::string_view reason) {
+  ToleranceRule rule;
+  rule.compared = false;
+  rule.reason = reason;
+  return rule;
+}
+
+constexpr ToleranceRule kExact{true, 0.0, 0.0, 0.0, 0.0, 0.0,
+                               "a copy: the kernel stores the query's own elements, bit for bit"};
+
+constexpr ToleranceRule kLogits{true, 1e-5, 0.0, 0.0, 1e-5, 0.0,
+                                "fp32 dot products summed in another order (thread-group butterfly vs a plain loop): "
+                                "a few fp32 ulps of the products' magnitude"};
+
+constexpr ToleranceRule kExponentials{true, 1e-6, 0.0, 0.0, 2e-5, 0.0,
+                                      "fp32 exp and sums in another order; on the GPU __expf and __fdividef add up to "
+                                      "~2 ulp plus |x| * 2^-24 from scaling the argument"};
+
+constexpr ToleranceRule kAccumulators{true, 0.0, 1.0, 0.0, 1e-4, 0.0,
+                                      "fp32 sums of p*v in another order; and a probability within an fp32 ulp of a "
+                                      "rounding midpoint may round to the neighbouring dtype value on one side (one "
+                                      "dtype ulp of p*v)"};
+
+constexpr ToleranceRule kRoundedOutput{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
+                                       "the accumulators (fp32 sums in another order, see cross_warp_tree) rounded to "
+                                       "the dtype: one dtype ulp, relative to the value and to the largest |v|"};
+
+constexpr ToleranceRule kIntegers(std::string_view reason) { return {true, 0.0, 0.0, 0.0, 0.0, 0.0, reason}; }
+
+// ---- the tables ----------------------------------------------------------------------------------
+
+constexpr std::array<StageInfo, kNumStages> kStages{{
+    {Stage::prologue, "prologue", "prologue: which thread_block, which tokens", "02_concepts", "",
+     kNotCompared("index arithmetic only: checked through token_assignment and load_addresses"), kV1AndV2},
+    {Stage::query_load, "query_load", "query_load: q copied into shared q_vecs", "03_query", "query_load", kExact,
+     kV1AndV2},
+    {Stage::qk_logits, "qk_logits", "qk_logits: every token's scaled q.k", "05_qk", "qk_logits", kLogits, kV1AndV2},
+    {Stage::qk_max, "qk_max", "qk_max: the thread_block's largest logit", "06_softmax", "qk_max", kLogits, kV1AndV2},
+    {Stage::exp_sum, "exp_sum", "exp_sum: exp(logit - max) and its sum", "06_softmax", "exp_sum", kExponentials,
+     kV1AndV2},
+    {Stage::softmax, "softmax", "softmax: probabilities = exp / sum", "06_softmax", "softmax", kExponentials,
+     kV1AndV2},
+    {Stage::value_accumulation, "value_accumulation", "value_accumulation: probabilities x V rows", "07_value", "",
+     kNotCompared("each lane holds only a slice of a row's sum: compared once the slices are added "
+                  "(lv_warp_reduction)"),
+     kV1AndV2},
+    {Stage::lv_warp_reduction, "lv_warp_reduction", "lv_warp_reduction: token slices of a row added", "08_lv", "",
+     kAccumulators, kV1AndV2},
+    {Stage::cross_warp_tree, "cross_warp_tree", "cross_warp_tree: warps folded through shared memory", "08_lv", "",
+     kAccumulators, kV1AndV2},
+    {Stage::output, "output", "output: warp 0 writes the head's output", "09_output", "output", kRoundedOutput,
+     kV1AndV2},
+    {Stage::partition_reduce, "partition_reduce", "partition_reduce: v2 merges the partitions", "10_v2_partitions",
+     "", kExponentials, kV2Only},
+}};
+
+constexpr std::array<CheckInfo, kNumChecks> kChecks{{
+    {Check::final_output, "final_output", "out[seq][head][dim] after the last kernel", kRoundedOutput, kV1AndV2},
+    {Check::partition_state, "partition_state", "max_logits and exp_sums of every active partition", kExponentials,
+     kV2Only},
+    {Check::tmp_out, "tmp_out", "tmp_out: each partition's normalised partial output", kRoundedOutput, kV2Only},
+    {Check::token_assignment, "token_assignment", "warp, thread group, lane, iteration, physical block of every token",
+     kIntegers("integers: the same lanes must compute the same tokens"), kV1AndV2},
+    {Check::load_addresses, "load_addresses", "every load's kind, element offset, iteration and vec, per thread",
+     kIntegers("integers: the same lanes must load the same addresses in the same order"), kV1AndV2},
+}};
+
+constexpr bool stages_in_enum_order() {
+  for (int i = 0; i < kNumStages; ++i)
+    if (static_cast<int>(kStages[static_cast<std::size_t>(i)].stage) != i) return false;
+  return true;
+}
+constexpr bool checks_in_enum_order() {
+  for (int i = 0; i < kNumChecks; ++i)
+    if (static_cast<int>(kChecks[static_cast<std::size_t>(i)].check) != i) return false;
+  return true;
+}
+static_assert(stages_in_enum_order(), "kStages lists every Stage once, in enum order");
+static_assert(checks_in_enum_order(), "kChecks lists every Check once, in enum order");
+
+}  // namespace
+
+std::string_view kernel_source_of(KernelVersion variant) {
+  switch (variant) {
+    case KernelVersion::v1:
+    case KernelVersion::v2: return "kernels/paged_attention_kernel.h";
+    case KernelVersion::automatic: break;
+  }
+  return "";
+}
+
+std::span<const StageInfo> all_stages() { return kStages; }
+const StageInfo& stage_info(Stage stage) { return kStages[static_cast<std::size_t>(stage)]; }
+std::string_view stage_name(Stage stage) { return stage_info(stage).name; }
+
+bool parse_stage(std::string_view name, Stage& stage) {
+  for (const StageInfo& info : kStages)
+    if (info.name == name) {
+      stage = info.stage;
+      return true;
+    }
+  return false;
+}
+
+bool stage_in_variant(Stage stage, KernelVersion variant) { return stage_info(stage).variants.contains(variant); }
+
+std::span<const CheckInfo> all_checks() { return kChecks; }
+const CheckInfo& check_info(Check check) { return kChecks[static_cast<std::size_t>(check)]; }
+std::string_view check_name(Check check) { return check_info(check).name; }
+
+std::string_view StageOrCheck::name() const { return is_check ? check_name(check) : stage_name(stage); }
+const ToleranceRule& StageOrCheck::tolerance() const {
+  return is_check ? check_info(check).tolerance : stage_info(stage).tolerance;
+}
+VariantSet StageOrCheck::variants() const { return is_check ? check_info(check).variants : stage_info(stage).variants; }
+
+bool parse_check(std::string_view name, Check& check) {
+  for (const CheckInfo& info : kChecks)
+    if (info.name == name) {
+      check = info.check;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace pal
