@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/safetensors.h"
+#include "kernels/record_schema.h"
 #include "run/run_dump.h"
 
 using namespace pal;
@@ -59,5 +61,57 @@ TEST_CASE("a truncated dump is refused with a message, never a crash") {
     INFO("kept " << keep << " of " << size << " bytes");
     REQUIRE_THROWS_AS(read_run_dump(path), ScenarioError);
   }
+  std::remove(path.c_str());
+}
+
+namespace {
+
+// A recorded emulator run of `version` and its dump at `path`.
+KernelRun dump_recorded_run(KernelVersion version, const std::string& path) {
+  Scenario scenario;
+  scenario.version = version;
+  scenario.seq_lens = {37, 600};
+  const Inputs inputs = generate_inputs(scenario);
+  RunOptions options;
+  options.backend = Backend::emulator;
+  options.record = true;
+  KernelRun run = run_kernel(scenario, inputs, options);
+  write_run_dump(path, inputs, run, nullptr);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("a dump holds a kernel tensor for each array its variant records, in the schema's shape") {
+  for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
+    const std::string path = temp_path("pal_dump_schema.safetensors");
+    const KernelRun run = dump_recorded_run(version, path);
+    const SafetensorsFile file = read_safetensors(path);
+    const RecordDims& dims = run.recording->dims();
+    INFO(version_name(version));
+    for (int i = 0; i < kNumRecordArrays; ++i) {
+      const RecordArrayInfo& info = record_array_info(static_cast<RecordArray>(i));
+      if (info.element != RecordElement::f32) continue;  // record structs are split into fields
+      const std::string name = "kernel." + std::string(dump_name(info.dump));
+      INFO(name);
+      REQUIRE(file.tensors.count(name) == (records_array(dims, info.array) ? 1u : 0u));
+      if (!records_array(dims, info.array)) continue;
+      const RecordArrayShape shape = record_array_shape(info.array, dims);
+      CHECK(file.tensors.at(name).shape == std::vector<std::int64_t>(shape.extents, shape.extents + shape.rank));
+    }
+    // The reduce kernel records only in v2.
+    CHECK(file.tensors.count("kernel.reduce_max_logit") == (version == KernelVersion::v2 ? 1u : 0u));
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("a dump whose kernel tensor disagrees with the schema is refused, naming it") {
+  const std::string path = temp_path("pal_dump_bad_shape.safetensors");
+  dump_recorded_run(KernelVersion::v1, path);
+  SafetensorsFile file = read_safetensors(path);
+  Tensor& max = file.tensors.at("kernel.qk_max");
+  max.shape = {max.numel() / 2, 2};
+  write_safetensors(path, file);
+  REQUIRE_THROWS_WITH(read_run_dump(path), Catch::Contains("kernel.qk_max") && Catch::Contains("record schema"));
   std::remove(path.c_str());
 }
