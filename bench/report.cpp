@@ -75,10 +75,11 @@ struct GeometricMean {
   }
 };
 
-// The summary's shape label: the name without the configuration every upstream row shares.
+// The summary's shape label: for a row with upstream figures, the name without the configuration
+// every upstream row shares; the whole name for the others.
 std::string short_name(const BenchRow& row, const RunContext& context) {
   std::string name = row.shape.name();
-  if (context.upstream) {
+  if (context.upstream && row.upstream.any()) {
     const std::string prefix = std::string(dtype_name(context.upstream->dtype)) + "/h" +
                                std::to_string(context.upstream->head_size) + "/bs" +
                                std::to_string(context.upstream->block_size) + "/";
