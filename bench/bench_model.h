@@ -1,7 +1,7 @@
 // What the benchmark measures, independent of any GPU: the shapes of the grids, the bytes a launch
-// must read, the statistics of a set of timings, name filters and the CSV / table formatting.
-// Shared by pal-bench (GPU) and pal-bench-emulator (CPU), and unit-tested without a GPU
-// (bench/bench_model_test.cpp).
+// must read, the statistics of a set of timings and name filters. Shared by pal-bench (GPU) and
+// pal-bench-emulator (CPU), and unit-tested without a GPU (bench/bench_model_test.cpp). The rows
+// of results and their formats are in bench/report.h.
 //
 // Conventions: "batch" is num_seqs and "ctx" is the context length of every sequence (all
 // sequences of a benchmark shape have the same length, as in upstream's benchmark). Times are in
@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +20,10 @@ namespace pal::bench {
 
 // One set of kernel inputs: everything except the version, which runs on the same inputs.
 struct BenchShape {
-  DType dtype = DType::fp16;
+  DType dtype = DType::fp16;  // query and output
+  // The KV cache's element type; unset: the query's dtype (the only cache validation accepts until
+  // the fp8 cache lands, issue 10).
+  std::optional<DType> kv_cache_dtype;
   int num_heads = 32;
   int num_kv_heads = 32;
   int head_size = 128;
@@ -29,7 +31,10 @@ struct BenchShape {
   int batch = 1;         // num_seqs
   int context_len = 512;  // tokens of every sequence
 
+  DType cache_dtype() const { return kv_cache_dtype.value_or(dtype); }
+
   // "fp16/h128/bs16/32x8/b1/c512": the name --filter matches (with "/v1" or "/v2" appended per row).
+  // A cache of another dtype than the query's is named after the query's: "fp16/kv-<dtype>/h128/...".
   std::string name() const;
 };
 
@@ -45,9 +50,10 @@ Scenario make_scenario(const BenchShape& shape, KernelVersion version, std::uint
 KernelVersion upstream_pick(const BenchShape& shape);
 
 // Bytes a launch cannot avoid reading or writing: each KV head's keys and values over the context
-// once (num_seqs * ctx * num_kv_heads * head_size * 2 * element size), plus the query and the output.
-// GQA kernels that re-read a KV head once per query head move more; this is the floor. v2's
-// per-partition scratch, block tables and seq_lens are not counted (the anchors do not count them).
+// once (num_seqs * ctx * num_kv_heads * head_size * 2 * cache element size), plus the query and the
+// output (query dtype). GQA kernels that re-read a KV head once per query head move more; this is
+// the floor. v2's per-partition scratch, block tables and seq_lens are not counted (the upstream
+// tables do not count them).
 std::int64_t unique_bytes(const BenchShape& shape);
 // Bytes of the allocated K and V caches (num_blocks = exactly what the sequences need).
 std::int64_t kv_cache_bytes(const BenchShape& shape);
@@ -61,9 +67,10 @@ double terabytes_per_second(std::int64_t bytes, double microseconds);
 
 // ---- grids -----------------------------------------------------------------------------------------
 
-// The anchor grid: fp16, head 128, block 16, heads 32/8 and 32/32, batch 1/8/32/128,
-// ctx 512/2048/8192/32768 (64 shapes x versions; 56 rows have an upstream anchor, the v1 rows at
-// 32768 tokens have none). --quick keeps batch 1 and 32, ctx 512 and 8192.
+// The grid of the upstream tables (bench/upstream_anchors.h): fp16, head 128, block 16, heads 32/8
+// and 32/32, batch 1/8/32/128, ctx 512/2048/8192/32768: 32 shapes, 64 rows with v1 and v2 (the
+// H200 table has all 64; the H100 table 56, upstream did not time v1 at 32768 tokens there).
+// --quick keeps batch 1 and 32, ctx 512 and 8192.
 std::vector<BenchShape> primary_grid(bool quick);
 // The other dtype, head sizes and block sizes at a few shapes each (bf16; head 64 and 256; block 8
 // and 32), around the fp16 / 128 / 16 centre.
@@ -79,36 +86,6 @@ struct TimingSummary {
 };
 // Percentiles by linear interpolation between order statistics; empty input gives count 0.
 TimingSummary summarize(std::vector<double> samples);
-
-// ---- results ----------------------------------------------------------------------------------------
-
-struct BenchRow {
-  BenchShape shape;
-  KernelVersion version = KernelVersion::v1;
-  bool upstream_picks = false;
-  std::string input_source;  // "host" (core's generate_inputs) or "device" (bench's RNG kernel)
-  std::int64_t bytes = 0;    // unique_bytes(shape)
-  TimingSummary hot;
-  int hot_launches_per_sample = 0;
-  TimingSummary cold;        // count 0 when not measured
-  std::string cold_method;   // "rotate N sets", "flush", "=hot (one set > 3x L2)", ...
-  std::optional<double> anchor_us;
-  std::string check;         // output sanity check: "ok", "v1=v2 ok", or what failed
-  std::string skipped;       // non-empty: not measured, and why
-  bool recording_probe = false;  // timed with the recording probe on: named "<row name>+record"
-};
-
-// row_name(), plus "+record" for a recording-probe row.
-std::string display_name(const BenchRow& row);
-
-double hot_tbs(const BenchRow& row);
-double cold_tbs(const BenchRow& row);
-
-void write_csv_header(std::ostream& out);
-void write_csv_row(std::ostream& out, const BenchRow& row, double peak_tbs, double copy_tbs);
-// One fixed-width line for the terminal table (and its header).
-std::string table_header();
-std::string table_line(const BenchRow& row, double peak_tbs);
 
 // Case-sensitive regular-expression search in row_name(); an empty filter matches everything.
 // Throws std::invalid_argument with the filter and the reason when the expression is malformed.

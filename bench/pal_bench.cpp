@@ -1,31 +1,25 @@
-// pal-bench: times the GPU kernel (v1, v2 + reduce) over the anchor grid and a secondary sweep, and
-// compares with upstream vLLM's kernels measured on an H100 (bench/upstream_anchors.h).
+// pal-bench: times the GPU kernel over the primary grid (the shapes upstream was measured on), a
+// secondary sweep, and any shapes a user gives (--shapes), and compares with upstream vLLM's and
+// FlashInfer's figures measured on the same kind of GPU (bench/upstream_anchors.h).
 //
-// Method (docs/performance/README.md says it at length):
-//   - inputs are made once per shape (dtype, heads, head_size, block_size, batch, ctx): on the host
-//     with core's generate_inputs while the KV cache is small, on the device beyond that;
-//   - "hot": the same inputs launched back to back from a CUDA graph; each sample is one graph
-//     replay of N launches timed by CUDA events, divided by N (N makes a sample >= ~200 us so the
-//     event resolution does not matter); the median over samples is the result;
-//   - "cold": launches rotate through copies of the inputs that together exceed 3x the L2 cache
-//     (or, with --cold-method flush, a 256 MiB memset before each timed launch, outside the events);
-//   - bytes: the unique K/V of every context once per KV head, plus q and out (bench_model.h);
-//   - a device-to-device cudaMemcpy in the same run gives the practical bandwidth ceiling.
-// The last lines printed are a compact summary against the upstream anchors.
+// What runs where (docs/performance/README.md says it at length):
+//   bench/plan.h        per shape: which rows can run, cold input sets, host or device inputs
+//   bench/gpu_inputs.h  the inputs, their cold copies and the outputs in device memory
+//   bench/timing.h      hot (CUDA-graph replays, median) and cold (rotating sets / flush) timing
+//   bench/report.h      the terminal lines, CSV, Markdown and the closing summary
+// This file reads the options, walks the sections shape by shape, and turns failures into rows
+// that say what happened instead of stopping.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,208 +27,47 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_model.h"
-#include "bench/device_inputs.h"
+#include "bench/gpu_inputs.h"
+#include "bench/output_check.h"
+#include "bench/plan.h"
+#include "bench/report.h"
+#include "bench/shapes_file.h"
+#include "bench/timing.h"
 #include "bench/upstream_anchors.h"
-#include "core/inputs.h"
+#include "bench/variants.h"
 #include "kernels/gpu_backend.h"
-#include "kernels/launch_plan.h"
 #include "kernels/recording.h"
 
 namespace pal::bench {
 namespace {
 
-// ---- CUDA plumbing ----------------------------------------------------------------------------------
-
-// Thrown for any failed CUDA call; `sticky` errors (illegal address, launch failure...) poison the
-// context, so nothing after them can be measured.
-struct CudaError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
-    throw CudaError(std::string(what) + " failed: " + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) +
-                    ")");
-}
-
 constexpr std::int64_t kMiB = std::int64_t{1} << 20;
 constexpr std::int64_t kGiB = std::int64_t{1} << 30;
 
-std::string gib(std::int64_t bytes) { return format_fixed(double(bytes) / double(kGiB), 2) + " GiB"; }
-std::string mib(std::int64_t bytes) { return format_fixed(double(bytes) / double(kMiB), 1) + " MiB"; }
-
-class DeviceAllocation {
- public:
-  DeviceAllocation() = default;
-  explicit DeviceAllocation(std::int64_t bytes) : bytes_(bytes) {
-    if (bytes > 0) check(cudaMalloc(&ptr_, std::size_t(bytes)), "cudaMalloc");
-  }
-  ~DeviceAllocation() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  DeviceAllocation(DeviceAllocation&& other) noexcept : ptr_(other.ptr_), bytes_(other.bytes_) {
-    other.ptr_ = nullptr;
-    other.bytes_ = 0;
-  }
-  DeviceAllocation& operator=(DeviceAllocation&& other) noexcept {
-    if (this != &other) {
-      if (ptr_) cudaFree(ptr_);
-      ptr_ = other.ptr_;
-      bytes_ = other.bytes_;
-      other.ptr_ = nullptr;
-      other.bytes_ = 0;
-    }
-    return *this;
-  }
-  DeviceAllocation(const DeviceAllocation&) = delete;
-  DeviceAllocation& operator=(const DeviceAllocation&) = delete;
-
-  void* get() const { return ptr_; }
-  std::int64_t bytes() const { return bytes_; }
-  template <typename T> T* as() const { return static_cast<T*>(ptr_); }
-
- private:
-  void* ptr_ = nullptr;
-  std::int64_t bytes_ = 0;
-};
-
-DeviceAllocation upload(const Tensor& tensor, cudaStream_t stream) {
-  DeviceAllocation allocation(std::int64_t(tensor.bytes.size()));
-  if (!tensor.bytes.empty())
-    check(cudaMemcpyAsync(allocation.get(), tensor.bytes.data(), tensor.bytes.size(), cudaMemcpyHostToDevice, stream),
-          "cudaMemcpyAsync host to device");
-  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize after upload");  // the tensor may be freed next
-  return allocation;
-}
-
-DeviceAllocation duplicate(const DeviceAllocation& source, cudaStream_t stream) {
-  DeviceAllocation copy(source.bytes());
-  if (source.bytes() > 0)
-    check(cudaMemcpyAsync(copy.get(), source.get(), std::size_t(source.bytes()), cudaMemcpyDeviceToDevice, stream),
-          "cudaMemcpyAsync device to device (input copy)");
-  return copy;
-}
-
-struct DeviceInfo {
-  std::string name;
-  int sm_count = 0;
-  int compute_major = 0, compute_minor = 0;
-  std::int64_t l2_bytes = 0;
-  std::int64_t global_bytes = 0;
-  std::int64_t shared_optin_bytes = 0;
-  double attribute_peak_tbs = 0;  // memory clock x bus width x 2, as the driver reports them
-};
-
-DeviceInfo query_device() {
-  int device = 0;
-  check(cudaGetDevice(&device), "cudaGetDevice");
-  cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
-  DeviceInfo info;
-  info.name = prop.name;
-  info.sm_count = prop.multiProcessorCount;
-  info.compute_major = prop.major;
-  info.compute_minor = prop.minor;
-  info.l2_bytes = prop.l2CacheSize;
-  info.global_bytes = std::int64_t(prop.totalGlobalMem);
-  info.shared_optin_bytes = std::int64_t(prop.sharedMemPerBlockOptin);
-  int memory_clock_khz = 0, bus_bits = 0;
-  if (cudaDeviceGetAttribute(&memory_clock_khz, cudaDevAttrMemoryClockRate, device) == cudaSuccess &&
-      cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device) == cudaSuccess)
-    info.attribute_peak_tbs = double(memory_clock_khz) * 1e3 * 2.0 * double(bus_bits) / 8.0 / 1e12;
-  cudaGetLastError();  // an attribute this driver lacks is not an error worth keeping
-  return info;
-}
-
-// A pool of event pairs created once: recording them back to back around every sample and reading
-// them after one synchronisation keeps host round trips out of the timed stream.
-class EventPairs {
- public:
-  explicit EventPairs(int count) {
-    starts_.resize(std::size_t(count));
-    stops_.resize(std::size_t(count));
-    for (int i = 0; i < count; ++i) {
-      check(cudaEventCreate(&starts_[std::size_t(i)]), "cudaEventCreate");
-      check(cudaEventCreate(&stops_[std::size_t(i)]), "cudaEventCreate");
-    }
-  }
-  ~EventPairs() {
-    for (cudaEvent_t event : starts_) cudaEventDestroy(event);
-    for (cudaEvent_t event : stops_) cudaEventDestroy(event);
-  }
-  EventPairs(const EventPairs&) = delete;
-  EventPairs& operator=(const EventPairs&) = delete;
-  int size() const { return int(starts_.size()); }
-  cudaEvent_t start(int i) const { return starts_[std::size_t(i)]; }
-  cudaEvent_t stop(int i) const { return stops_[std::size_t(i)]; }
-  double elapsed_us(int i) const {
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start(i), stop(i)), "cudaEventElapsedTime");
-    return double(ms) * 1e3;
-  }
-
- private:
-  std::vector<cudaEvent_t> starts_, stops_;
-};
-
-// A captured graph and its executable form, destroyed together.
-class Graph {
- public:
-  // Captures whatever `enqueue` puts on `stream`. Relaxed mode: the launch path may call
-  // cudaFuncSetAttribute (v1 above 48 KB of shared memory), which is not a stream operation.
-  Graph(cudaStream_t stream, const std::function<void(cudaStream_t)>& enqueue) {
-    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-    try {
-      enqueue(stream);
-    } catch (...) {
-      cudaGraph_t broken = nullptr;
-      cudaStreamEndCapture(stream, &broken);  // leave capture mode before reporting
-      if (broken) cudaGraphDestroy(broken);
-      cudaGetLastError();
-      throw;
-    }
-    check(cudaStreamEndCapture(stream, &graph_), "cudaStreamEndCapture");
-    const cudaError_t status = cudaGraphInstantiate(&exec_, graph_, 0);
-    if (status != cudaSuccess) {
-      cudaGraphDestroy(graph_);  // the destructor does not run for a constructor that throws
-      check(status, "cudaGraphInstantiate");
-    }
-  }
-  ~Graph() {
-    if (exec_) cudaGraphExecDestroy(exec_);
-    if (graph_) cudaGraphDestroy(graph_);
-  }
-  Graph(const Graph&) = delete;
-  Graph& operator=(const Graph&) = delete;
-  void launch(cudaStream_t stream) const { check(cudaGraphLaunch(exec_, stream), "cudaGraphLaunch"); }
-
- private:
-  cudaGraph_t graph_ = nullptr;
-  cudaGraphExec_t exec_ = nullptr;
-};
-
-// ---- options ----------------------------------------------------------------------------------------
+// Exit codes, as docs/performance/README.md lists them.
+constexpr int kExitOk = 0;
+constexpr int kExitFailures = 1;     // a row's output check or a CUDA call failed
+constexpr int kExitBadInput = 2;     // the command line or the --shapes file; nothing was run
+constexpr int kExitNoGpu = 3;
+constexpr int kExitDeviceBroken = 4;  // the device context broke; later rows were not run
 
 struct Options {
   bool quick = false;
   std::string csv_path;
   std::string markdown_path;
   std::string filter;
+  std::string shapes_path;
   std::vector<std::string> sections = {"copy", "primary", "secondary", "recording"};
   std::vector<std::string> versions = {"v1", "v2"};
-  std::string cold_method = "rotate";  // rotate | flush | none
+  std::string cold_method = "rotate";
   double time_budget_s = 330;
-  double target_ms = 60;       // GPU time per measurement (hot or cold), before clamping samples
-  int min_samples = 15;
-  int max_samples = 200;
-  double sample_target_us = 200;  // launches per sample: enough back-to-back work for this long
-  int launches_per_sample = 0;    // 0: chosen from sample_target_us
-  double cold_l2_multiple = 3.0;  // cold sets together exceed this many L2 caches
+  SamplingOptions sampling;
+  double cold_l2_multiple = 3.0;
   int max_cold_sets = 128;
-  double host_gen_max_mib = 64;   // KV caches up to this size come from core's generate_inputs
+  double host_gen_max_mib = 64;
   double max_record_mib = 1024;
-  double peak_tbs = kH100PeakTerabytesPerSecond;
-  double memory_margin_mib = 1024;  // device memory left free for the context, graphs, the driver
+  double peak_tbs = 0;  // 0: the device's nominal figure
+  double memory_margin_mib = 1024;
   std::uint64_t seed = 1;
 };
 
@@ -242,175 +75,16 @@ bool has_section(const Options& options, const std::string& section) {
   return std::find(options.sections.begin(), options.sections.end(), section) != options.sections.end();
 }
 
-// ---- one input set on the device --------------------------------------------------------------------
-
-struct InputSet {
-  DeviceAllocation query, key_cache, value_cache, block_tables, seq_lens;
-};
-
-struct Workspace {
-  DeviceAllocation out, tmp_out, exp_sums, max_logits;
-};
-
-Workspace make_workspace(const BenchShape& shape) {
-  const std::int64_t element = dtype_size_bytes(shape.dtype);
-  const std::int64_t seq_heads = std::int64_t{shape.batch} * shape.num_heads;
-  const std::int64_t partitions = (std::int64_t{shape.context_len} + kPartitionSize - 1) / kPartitionSize;
-  Workspace workspace;
-  workspace.out = DeviceAllocation(seq_heads * shape.head_size * element);
-  workspace.tmp_out = DeviceAllocation(seq_heads * partitions * shape.head_size * element);
-  workspace.exp_sums = DeviceAllocation(seq_heads * partitions * 4);
-  workspace.max_logits = DeviceAllocation(seq_heads * partitions * 4);
-  return workspace;
+ColdMethod parse_cold_method(const std::string& name) {
+  for (ColdMethod method : {ColdMethod::rotate, ColdMethod::flush, ColdMethod::none})
+    if (name == cold_method_name(method)) return method;
+  throw std::invalid_argument("unknown --cold-method " + name);
 }
-
-LaunchBuffers buffers_for(const InputSet& set, const Workspace& workspace) {
-  LaunchBuffers buffers;
-  buffers.out = workspace.out.get();
-  buffers.tmp_out = workspace.tmp_out.get();
-  buffers.exp_sums = workspace.exp_sums.as<float>();
-  buffers.max_logits = workspace.max_logits.as<float>();
-  buffers.q = set.query.get();
-  buffers.k_cache = set.key_cache.get();
-  buffers.v_cache = set.value_cache.get();
-  buffers.block_tables = set.block_tables.as<int>();
-  buffers.seq_lens = set.seq_lens.as<int>();
-  buffers.alibi_slopes = nullptr;
-  return buffers;
-}
-
-InputSet inputs_from_host(const Scenario& scenario, cudaStream_t stream) {
-  const Inputs inputs = generate_inputs(scenario);
-  InputSet set;
-  set.query = upload(inputs.query, stream);
-  set.key_cache = upload(inputs.key_cache, stream);
-  set.value_cache = upload(inputs.value_cache, stream);
-  set.block_tables = upload(inputs.block_tables, stream);
-  set.seq_lens = upload(inputs.seq_lens, stream);
-  return set;
-}
-
-InputSet inputs_on_device(const BenchShape& shape, const Scenario& scenario, cudaStream_t stream) {
-  const std::int64_t element = dtype_size_bytes(shape.dtype);
-  const std::int64_t query_count = std::int64_t{shape.batch} * shape.num_heads * shape.head_size;
-  const std::int64_t cache_count = kv_cache_bytes(shape) / 2 / element;  // each of K and V
-  const float range = float(1.0 / std::sqrt(double(shape.head_size)));
-  InputSet set;
-  set.query = DeviceAllocation(query_count * element);
-  set.key_cache = DeviceAllocation(cache_count * element);
-  set.value_cache = DeviceAllocation(cache_count * element);
-  device_fill_uniform(set.query.get(), shape.dtype, query_count, range, scenario.seed * 3 + 0, stream);
-  device_fill_uniform(set.key_cache.get(), shape.dtype, cache_count, range, scenario.seed * 3 + 1, stream);
-  device_fill_uniform(set.value_cache.get(), shape.dtype, cache_count, range, scenario.seed * 3 + 2, stream);
-
-  // Block table: a seeded shuffle of the pool handed out in order, as core's generator does, so
-  // logical neighbours land on unrelated physical blocks. Only ints: small even for 128 x 32k.
-  const int num_blocks = scenario.effective_num_blocks();
-  const int blocks_per_seq = scenario.max_num_blocks_per_seq();
-  std::vector<std::int32_t> pool(static_cast<std::size_t>(num_blocks));
-  for (int i = 0; i < num_blocks; ++i) pool[std::size_t(i)] = i;
-  SplitMix64 random(scenario.seed);
-  for (std::size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[std::size_t(random.below(i))]);
-  Tensor table(ElementType::i32, {shape.batch, blocks_per_seq});
-  std::copy(pool.begin(), pool.begin() + std::ptrdiff_t(table.numel()), table.data<std::int32_t>());
-  Tensor seq_lens(ElementType::i32, {shape.batch});
-  std::fill_n(seq_lens.data<std::int32_t>(), shape.batch, shape.context_len);
-  set.block_tables = upload(table, stream);
-  set.seq_lens = upload(seq_lens, stream);
-  check(cudaStreamSynchronize(stream), "device input generation");
-  return set;
-}
-
-InputSet duplicate_set(const InputSet& source, cudaStream_t stream) {
-  InputSet set;
-  set.query = duplicate(source.query, stream);
-  set.key_cache = duplicate(source.key_cache, stream);
-  set.value_cache = duplicate(source.value_cache, stream);
-  set.block_tables = duplicate(source.block_tables, stream);
-  set.seq_lens = duplicate(source.seq_lens, stream);
-  return set;
-}
-
-// ---- output sanity ----------------------------------------------------------------------------------
-
-// Each output element is a softmax-weighted average of value elements, all drawn from
-// [-range, range): it must be finite and inside that range (plus the dtype's rounding).
-// Returns the output as floats, or throws with the first offending element's coordinates.
-std::vector<float> read_output(const BenchShape& shape, const Workspace& workspace, cudaStream_t stream) {
-  const std::int64_t count = std::int64_t{shape.batch} * shape.num_heads * shape.head_size;
-  const ElementType type = element_type_of(shape.dtype);
-  Tensor host(type, {count});
-  check(cudaMemcpyAsync(host.bytes.data(), workspace.out.get(), host.bytes.size(), cudaMemcpyDeviceToHost, stream),
-        "cudaMemcpyAsync output to host");
-  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (output)");
-  std::vector<float> values(static_cast<std::size_t>(count));
-  for (std::int64_t i = 0; i < count; ++i) values[std::size_t(i)] = host.get_float(i);
-  return values;
-}
-
-// Relative spacing of the dtype (2^-mantissa_bits), for the tolerances below.
-double dtype_epsilon(DType dtype) {
-  switch (dtype) {
-    case DType::fp16: return std::ldexp(1.0, -10);
-    case DType::bf16: return std::ldexp(1.0, -7);
-    case DType::fp32: break;
-  }
-  return std::ldexp(1.0, -23);
-}
-
-std::string check_output_range(const BenchShape& shape, const std::vector<float>& values) {
-  const double range = 1.0 / std::sqrt(double(shape.head_size));
-  const double bound = range * (1.0 + 4.0 * dtype_epsilon(shape.dtype));
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const double value = values[i];
-    if (!std::isfinite(value) || std::fabs(value) > bound) {
-      const std::size_t dim = i % std::size_t(shape.head_size);
-      const std::size_t head = (i / std::size_t(shape.head_size)) % std::size_t(shape.num_heads);
-      const std::size_t seq = i / std::size_t(shape.head_size) / std::size_t(shape.num_heads);
-      return "FAIL: out(seq " + std::to_string(seq) + ", head " + std::to_string(head) + ", dim " +
-             std::to_string(dim) + ") = " + format_fixed(value, 6) + " is not finite or outside +-" +
-             format_fixed(bound, 6);
-    }
-  }
-  return "ok";
-}
-
-// v1 and v2 compute the same function; v2 rounds each partition's output to the dtype before the
-// reduce, so they differ by a few units of the dtype's last place at the values' scale.
-std::string compare_versions(const BenchShape& shape, const std::vector<float>& v1, const std::vector<float>& v2) {
-  const double range = 1.0 / std::sqrt(double(shape.head_size));
-  const double tolerance = 8.0 * range * dtype_epsilon(shape.dtype);
-  double worst = 0;
-  std::size_t worst_index = 0;
-  for (std::size_t i = 0; i < v1.size() && i < v2.size(); ++i) {
-    const double difference = std::fabs(double(v1[i]) - double(v2[i]));
-    if (difference > worst) {
-      worst = difference;
-      worst_index = i;
-    }
-  }
-  if (worst <= tolerance) return "ok, v1=v2";
-  return "FAIL: v1 and v2 differ by " + format_fixed(worst, 6) + " at flat index " + std::to_string(worst_index) +
-         " (tolerance " + format_fixed(tolerance, 6) + ")";
-}
-
-// ---- the benchmark ----------------------------------------------------------------------------------
 
 class Benchmark {
  public:
-  explicit Benchmark(Options options)
-      : options_(std::move(options)), events_(std::max(options_.max_samples, 64)), start_(Clock::now()) {
-    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-    device_ = query_device();
-    if (options_.cold_method == "flush") {
-      flush_bytes_ = std::max<std::int64_t>(256 * kMiB, 4 * device_.l2_bytes);
-      flush_ = DeviceAllocation(flush_bytes_);
-    }
-  }
-  ~Benchmark() {
-    flush_ = DeviceAllocation();
-    if (stream_) cudaStreamDestroy(stream_);
-  }
+  Benchmark(Options options, std::vector<UserShape> user_shapes);
+  ~Benchmark();
   Benchmark(const Benchmark&) = delete;
   Benchmark& operator=(const Benchmark&) = delete;
 
@@ -422,41 +96,97 @@ class Benchmark {
   double elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
   bool over_budget() const { return elapsed_s() > options_.time_budget_s; }
 
+  // Now, with the free memory (cudaMemGetInfo); kernel_limits() has only what never changes, and
+  // needs no working context (rows skipped after a device failure still say what auto picks).
+  DeviceLimits device_limits() const;
+  DeviceLimits kernel_limits() const;
   void print_header() const;
-  void measure_copy_bandwidth();
-  void run_shape(const BenchShape& shape, const std::vector<KernelVersion>& versions);
+  void measure_copy_ceiling();
+  // Every row of one base shape: its variants, grouped by the inputs they read.
+  void run_shape(const std::string& section, const BenchShape& base, const std::vector<std::string>& versions);
+  // The rows of one input set: plan, make the inputs, check and time each row.
+  void run_input_set(const std::string& section, const BenchShape& base, const BenchShape& shape,
+                     const std::vector<KernelVariant>& variants, std::map<std::string, double>& hot_by_row);
   void run_recording_shape(const BenchShape& shape, KernelVersion version);
-  std::vector<KernelVersion> versions_for(const BenchShape& shape) const;
 
-  double estimate_launch_us(const std::function<void(cudaStream_t)>& launch);
-  int samples_for(double sample_us) const;
-  int launches_per_sample(double launch_us) const;
-  // Times `rounds` repetitions of `enqueue_round` (which issues `launches_per_round` launches) per
-  // sample, from a graph; returns the per-launch time of each sample, in us.
-  std::vector<double> time_graph(const std::function<void(cudaStream_t)>& enqueue_round, int launches_per_round,
-                                 int rounds, int samples, bool flush_before_each);
-
+  BenchRow new_row(const std::string& section, const BenchShape& base, const BenchShape& shape,
+                   const KernelVariant& variant, const std::map<std::string, double>& hot_by_row) const;
   void add_row(BenchRow row);
-  void skip_row(const BenchShape& shape, KernelVersion version, const std::string& reason);
   void handle_failure(const std::string& what, const std::exception& error);
-  void print_summary() const;
-  void write_markdown() const;
+  void print_recording_line(const std::string& line);
 
   Options options_;
-  EventPairs events_;
+  std::vector<UserShape> user_shapes_;
+  PlanOptions plan_options_;
   Clock::time_point start_;
   cudaStream_t stream_ = nullptr;
-  DeviceInfo device_;
-  std::int64_t flush_bytes_ = 0;
-  DeviceAllocation flush_;
-  double copy_tbs_ = 0;
-  TimingSummary copy_;
-  std::int64_t copy_bytes_ = 0;
+  GpuDeviceInfo device_;
+  RunContext context_;
+  std::unique_ptr<GpuTimer> timer_;
+  DeviceBuffer flush_;
   std::vector<BenchRow> rows_;
-  std::vector<std::string> recording_lines_;
   bool device_broken_ = false;
   int failures_ = 0;
 };
+
+Benchmark::Benchmark(Options options, std::vector<UserShape> user_shapes)
+    : options_(std::move(options)), user_shapes_(std::move(user_shapes)), start_(Clock::now()) {
+  throw_on_cuda_error(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  timer_ = std::make_unique<GpuTimer>(stream_, options_.sampling);
+  device_ = gpu_device_info();
+
+  plan_options_.cold_method = parse_cold_method(options_.cold_method);
+  plan_options_.cold_l2_multiple = options_.cold_l2_multiple;
+  plan_options_.max_cold_sets = options_.max_cold_sets;
+  plan_options_.host_generation_max_bytes = std::int64_t(options_.host_gen_max_mib * double(kMiB));
+  plan_options_.seed = options_.seed;
+  if (plan_options_.cold_method == ColdMethod::flush)
+    flush_ = DeviceBuffer(std::size_t(std::max<std::int64_t>(256 * kMiB, 4 * device_.l2_bytes)));
+
+  context_.device = device_.name + ", compute " + std::to_string(device_.compute_major) + "." +
+                    std::to_string(device_.compute_minor) + ", " + std::to_string(device_.sm_count) + " SMs, L2 " +
+                    mib(device_.l2_bytes);
+  context_.upstream = upstream_table_for(
+      {device_.name, device_.compute_major, device_.compute_minor, device_.sm_count}, &context_.upstream_absent);
+  if (options_.peak_tbs > 0) {
+    context_.peak_tbs = options_.peak_tbs;
+    context_.peak_source = "--peak-tbs";
+  } else if (context_.upstream) {
+    context_.peak_tbs = context_.upstream->nominal_peak_tbs;
+    context_.peak_source = "the vendor's figure for the " + std::string(context_.upstream->device_name);
+  } else if (device_.memory_clock_bus_tbs > 0) {
+    context_.peak_tbs = device_.memory_clock_bus_tbs;
+    context_.peak_source = "memory clock x bus width x 2 from the driver: no vendor figure is recorded for this GPU";
+  } else {
+    context_.peak_source = "unknown: give --peak-tbs";
+  }
+  context_.cold_method = std::string(cold_method_name(plan_options_.cold_method));
+  if (plan_options_.cold_method == ColdMethod::rotate)
+    context_.cold_method += ": launches cycle through input copies larger than " +
+                            format_fixed(options_.cold_l2_multiple, 0) + "x L2 together";
+}
+
+Benchmark::~Benchmark() {
+  flush_ = DeviceBuffer();
+  timer_.reset();
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+DeviceLimits Benchmark::kernel_limits() const {
+  DeviceLimits limits;
+  limits.shared_memory_per_block = device_.shared_memory_per_block_optin;
+  limits.l2_bytes = device_.l2_bytes;
+  return limits;
+}
+
+DeviceLimits Benchmark::device_limits() const {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  throw_on_cuda_error(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  DeviceLimits limits = kernel_limits();
+  limits.free_memory_bytes = std::int64_t(free_bytes);
+  limits.memory_margin_bytes = std::int64_t(options_.memory_margin_mib * double(kMiB));
+  return limits;
+}
 
 void Benchmark::print_header() const {
   const std::time_t now = std::time(nullptr);
@@ -468,120 +198,56 @@ void Benchmark::print_header() const {
   std::printf("pal-bench  %s\n", date);
   std::printf("device: %s, compute %d.%d, %d SMs, L2 %s, memory %s, shared memory opt-in %lld B per block\n",
               device_.name.c_str(), device_.compute_major, device_.compute_minor, device_.sm_count,
-              mib(device_.l2_bytes).c_str(), gib(device_.global_bytes).c_str(),
-              static_cast<long long>(device_.shared_optin_bytes));
-  std::printf("CUDA runtime %d, driver %d; peak used for %%: %.2f TB/s (the driver's clock x bus width gives %.2f)\n",
-              runtime, driver, options_.peak_tbs, device_.attribute_peak_tbs);
+              mib(device_.l2_bytes).c_str(), gib(device_.global_memory_bytes).c_str(),
+              static_cast<long long>(device_.shared_memory_per_block_optin));
+  std::printf("CUDA runtime %d, driver %d; peak used for %%: %.2f TB/s (%s; the driver's clock x bus width gives %.2f)\n",
+              runtime, driver, context_.peak_tbs, context_.peak_source.c_str(), device_.memory_clock_bus_tbs);
+  if (context_.upstream)
+    std::printf("upstream figures: measured on an %s on %s (%s)\n", std::string(context_.upstream->device_name).c_str(),
+                std::string(context_.upstream->date).c_str(), std::string(context_.upstream->source).c_str());
+  else
+    std::printf("upstream figures: none for this GPU: %s\n", context_.upstream_absent.c_str());
   std::printf("cold method: %s; hot: CUDA graph replays, median over samples; budget %.0f s%s\n",
               options_.cold_method.c_str(), options_.time_budget_s, options_.quick ? "; --quick" : "");
   std::fflush(stdout);
 }
 
-void Benchmark::measure_copy_bandwidth() {
+void Benchmark::measure_copy_ceiling() {
   std::size_t free_bytes = 0, total_bytes = 0;
-  check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
-  copy_bytes_ = std::min<std::int64_t>(kGiB, std::int64_t(free_bytes) / 4);
-  DeviceAllocation source(copy_bytes_), destination(copy_bytes_);
-  check(cudaMemsetAsync(source.get(), 0x3c, std::size_t(copy_bytes_), stream_), "cudaMemsetAsync");
-  for (int i = 0; i < 3; ++i)
-    check(cudaMemcpyAsync(destination.get(), source.get(), std::size_t(copy_bytes_), cudaMemcpyDeviceToDevice, stream_),
-          "cudaMemcpyAsync device to device");
-  const int samples = std::min(30, events_.size());
-  for (int i = 0; i < samples; ++i) {
-    check(cudaEventRecord(events_.start(i), stream_), "cudaEventRecord");
-    check(cudaMemcpyAsync(destination.get(), source.get(), std::size_t(copy_bytes_), cudaMemcpyDeviceToDevice, stream_),
-          "cudaMemcpyAsync device to device");
-    check(cudaEventRecord(events_.stop(i), stream_), "cudaEventRecord");
-  }
-  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (copy)");
-  std::vector<double> times;
-  for (int i = 0; i < samples; ++i) times.push_back(events_.elapsed_us(i));
-  copy_ = summarize(times);
-  // A copy reads and writes every byte once: both count toward the memory system's traffic.
-  copy_tbs_ = terabytes_per_second(2 * copy_bytes_, copy_.median);
+  throw_on_cuda_error(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  const CopyCeiling copy = timer_->measure_copy(std::min<std::int64_t>(kGiB, std::int64_t(free_bytes) / 4));
+  context_.copy_tbs = copy.tbs;
+  context_.copy_detail = "median of " + std::to_string(copy.time.count) + ", " + mib(copy.bytes) + " each way";
   std::printf("device-to-device copy: %s each way, median %.1f us (p10 %.1f, p90 %.1f): %.3f TB/s read+write, "
               "%.1f%% of %.2f TB/s\n",
-              mib(copy_bytes_).c_str(), copy_.median, copy_.p10, copy_.p90, copy_tbs_,
-              100 * copy_tbs_ / options_.peak_tbs, options_.peak_tbs);
+              mib(copy.bytes).c_str(), copy.time.median, copy.time.p10, copy.time.p90, copy.tbs,
+              context_.peak_tbs > 0 ? 100 * copy.tbs / context_.peak_tbs : 0.0, context_.peak_tbs);
   std::fflush(stdout);
 }
 
-double Benchmark::estimate_launch_us(const std::function<void(cudaStream_t)>& launch) {
-  double best = 1e30;
-  for (int i = 0; i < 3; ++i) {
-    check(cudaEventRecord(events_.start(i), stream_), "cudaEventRecord");
-    launch(stream_);
-    check(cudaEventRecord(events_.stop(i), stream_), "cudaEventRecord");
+BenchRow Benchmark::new_row(const std::string& section, const BenchShape& base, const BenchShape& shape,
+                            const KernelVariant& variant, const std::map<std::string, double>& hot_by_row) const {
+  BenchRow row;
+  row.shape = shape;
+  row.version = variant.version;
+  row.section = section;
+  row.upstream_picks = upstream_pick(shape) == variant.version;
+  row.auto_picks = auto_pick(shape, kernel_limits()) == variant.version;
+  row.bytes = unique_bytes(shape);
+  row.launch = describe_launch(make_launch_shape(make_scenario(shape, variant.version, options_.seed), variant.version));
+  if (context_.upstream) row.upstream = upstream_figures(*context_.upstream, shape, variant.version);
+  if (const std::optional<KernelVariant> baseline = baseline_of(variant)) {
+    row.baseline = row_name(shape_for(base, *baseline), baseline->version);
+    if (const auto found = hot_by_row.find(row.baseline); found != hot_by_row.end()) row.baseline_us = found->second;
   }
-  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (estimate)");
-  for (int i = 0; i < 3; ++i) best = std::min(best, events_.elapsed_us(i));
-  return std::max(best, 1.0);
-}
-
-int Benchmark::launches_per_sample(double launch_us) const {
-  if (options_.launches_per_sample > 0) return options_.launches_per_sample;
-  return std::clamp(int(std::ceil(options_.sample_target_us / launch_us)), 1, 64);
-}
-
-int Benchmark::samples_for(double sample_us) const {
-  const int wanted = int(std::ceil(options_.target_ms * 1e3 / std::max(sample_us, 1.0)));
-  return std::clamp(wanted, options_.min_samples, std::min(options_.max_samples, events_.size()));
-}
-
-std::vector<double> Benchmark::time_graph(const std::function<void(cudaStream_t)>& enqueue_round,
-                                          int launches_per_round, int rounds, int samples, bool flush_before_each) {
-  const Graph graph(stream_, [&](cudaStream_t stream) {
-    for (int round = 0; round < rounds; ++round) enqueue_round(stream);
-  });
-  // Warm-up: module load, first-touch of the graph, clocks ramping up.
-  for (int i = 0; i < 3; ++i) graph.launch(stream_);
-  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (warm-up)");
-  for (int i = 0; i < samples; ++i) {
-    if (flush_before_each)  // evicts the inputs from L2; outside the timed events
-      check(cudaMemsetAsync(flush_.get(), i & 0xff, std::size_t(flush_bytes_), stream_), "cudaMemsetAsync (flush)");
-    check(cudaEventRecord(events_.start(i), stream_), "cudaEventRecord");
-    graph.launch(stream_);
-    check(cudaEventRecord(events_.stop(i), stream_), "cudaEventRecord");
-  }
-  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (samples)");
-  std::vector<double> per_launch;
-  const double launches = double(launches_per_round) * rounds;
-  for (int i = 0; i < samples; ++i) per_launch.push_back(events_.elapsed_us(i) / launches);
-  return per_launch;
-}
-
-std::vector<KernelVersion> Benchmark::versions_for(const BenchShape& shape) const {
-  bool v1 = false, v2 = false;
-  for (const std::string& version : options_.versions) {
-    if (version == "v1") v1 = true;
-    if (version == "v2") v2 = true;
-    if (version == "auto") (upstream_pick(shape) == KernelVersion::v1 ? v1 : v2) = true;
-  }
-  std::vector<KernelVersion> versions;
-  if (v1) versions.push_back(KernelVersion::v1);
-  if (v2) versions.push_back(KernelVersion::v2);
-  return versions;
+  return row;
 }
 
 void Benchmark::add_row(BenchRow row) {
   if (row.check.rfind("FAIL", 0) == 0) ++failures_;
-  std::printf("%s\n", table_line(row, options_.peak_tbs).c_str());
+  std::printf("%s\n", table_line(row, context_).c_str());
   std::fflush(stdout);
   rows_.push_back(std::move(row));
-}
-
-void Benchmark::skip_row(const BenchShape& shape, KernelVersion version, const std::string& reason) {
-  BenchRow row;
-  row.shape = shape;
-  row.version = version;
-  row.upstream_picks = upstream_pick(shape) == version;
-  row.bytes = unique_bytes(shape);
-  const UpstreamAnchor* anchor = find_upstream_anchor(shape.dtype == DType::fp16, shape.head_size, shape.block_size,
-                                                      shape.num_heads, shape.num_kv_heads, shape.batch,
-                                                      shape.context_len, version == KernelVersion::v1 ? 1 : 2);
-  if (anchor) row.anchor_us = anchor->time_us;
-  row.skipped = reason;
-  add_row(std::move(row));
 }
 
 // After an exception: a sticky CUDA error leaves the context unusable, so everything after it is
@@ -599,119 +265,120 @@ void Benchmark::handle_failure(const std::string& what, const std::exception& er
   std::fflush(stdout);
 }
 
-void Benchmark::run_shape(const BenchShape& shape, const std::vector<KernelVersion>& versions) {
-  // Everything that decides "skip" before any allocation.
-  if (!gpu_config_compiled(shape.dtype, shape.head_size, shape.block_size)) {
-    for (KernelVersion version : versions)
-      skip_row(shape, version, "this build did not compile dtype/head_size/block_size " +
-                                   std::string(dtype_name(shape.dtype)) + "/" + std::to_string(shape.head_size) +
-                                   "/" + std::to_string(shape.block_size) +
-                                   " (configure with -DPAL_CUDA_INSTANTIATIONS=full)");
+void Benchmark::run_shape(const std::string& section, const BenchShape& base, const std::vector<std::string>& versions) {
+  std::vector<KernelVariant> variants;
+  for (const KernelVariant& variant : variants_for(base, versions, auto_pick(base, kernel_limits())))
+    if (filter_matches(options_.filter, row_name(shape_for(base, variant), variant.version)))
+      variants.push_back(variant);
+  if (variants.empty()) return;
+
+  if (device_broken_ || over_budget()) {
+    const std::string reason = device_broken_ ? "not run: the device failed in an earlier row"
+                                              : "time budget of " + format_fixed(options_.time_budget_s, 0) +
+                                                    " s spent (--time-budget-s)";
+    for (const KernelVariant& variant : variants) {
+      BenchRow row = new_row(section, base, shape_for(base, variant), variant, {});
+      row.skipped = reason;
+      add_row(std::move(row));
+    }
     return;
   }
-  std::vector<KernelVersion> runnable;
-  for (KernelVersion version : versions) {
-    const LaunchShape launch = make_launch_shape(make_scenario(shape, version, options_.seed), version);
-    // Static shared memory on top of the dynamic part: q_vecs (one head of q) and red_smem.
-    const std::int64_t static_bytes =
-        std::int64_t{shape.head_size} * dtype_size_bytes(shape.dtype) + 2 * (kNumThreads / 32) * 4;
-    const std::int64_t needed = std::int64_t(launch.main_shared_memory_bytes()) + static_bytes;
-    if (needed > device_.shared_optin_bytes)
-      skip_row(shape, version, "needs " + std::to_string(needed) + " B of shared memory per thread block; this GPU allows " +
-                                   std::to_string(device_.shared_optin_bytes));
-    else
-      runnable.push_back(version);
+  // Variants that read the same inputs share them; the first group is the base shape's own cache,
+  // so a baseline (variants.h) is measured before the rows divided by it.
+  std::vector<std::pair<BenchShape, std::vector<KernelVariant>>> groups;
+  for (const KernelVariant& variant : variants) {
+    const BenchShape shape = shape_for(base, variant);
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const auto& entry) { return entry.first.name() == shape.name(); });
+    if (group == groups.end()) groups.push_back({shape, {variant}});
+    else group->second.push_back(variant);
   }
-  if (runnable.empty()) return;
-
-  std::size_t free_bytes = 0, total_bytes = 0;
-  check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
-  const std::int64_t usable = std::int64_t(free_bytes) - std::int64_t(options_.memory_margin_mib * double(kMiB));
-  const std::int64_t set_bytes = input_set_bytes(shape);
-  const std::int64_t work_bytes = workspace_bytes(shape);
-  if (set_bytes + work_bytes > usable) {
-    for (KernelVersion version : runnable)
-      skip_row(shape, version, "needs " + gib(set_bytes + work_bytes) + " of device memory; " +
-                                   gib(std::max<std::int64_t>(usable, 0)) + " usable (" + gib(std::int64_t(free_bytes)) +
-                                   " free minus the margin)");
-    return;
+  std::map<std::string, double> hot_by_row;
+  for (const auto& [shape, group_variants] : groups) {
+    if (device_broken_) break;
+    try {
+      run_input_set(section, base, shape, group_variants, hot_by_row);
+    } catch (const std::exception& error) {
+      handle_failure(shape.name(), error);
+    }
   }
+}
 
-  // Cold rotation: enough copies that the inputs of one launch were evicted from L2 by the others.
-  const double cold_target = options_.cold_l2_multiple * double(device_.l2_bytes);
-  const std::int64_t kv_bytes = kv_cache_bytes(shape);
-  int cold_sets_wanted = 1;
-  if (options_.cold_method == "rotate")
-    cold_sets_wanted = std::clamp(int(std::ceil(cold_target / double(kv_bytes))), 1, options_.max_cold_sets);
-  const int cold_sets_fit = int(std::max<std::int64_t>((usable - work_bytes) / set_bytes, 1));
-  const int cold_sets = std::min(cold_sets_wanted, cold_sets_fit);
+void Benchmark::run_input_set(const std::string& section, const BenchShape& base, const BenchShape& shape,
+                              const std::vector<KernelVariant>& variants, std::map<std::string, double>& hot_by_row) {
+  const ShapePlan plan = plan_shape(shape, variants, gpu_config_compiled(shape.dtype, shape.head_size, shape.block_size),
+                                    device_limits(), plan_options_);
+  for (const PlannedRow& planned : plan.rows)
+    if (!planned.skipped.empty()) {
+      BenchRow row = new_row(section, base, shape, planned.variant, hot_by_row);
+      row.skipped = planned.skipped;
+      add_row(std::move(row));
+    }
+  if (!plan.any_runnable()) return;
 
-  const bool on_host = double(kv_bytes) <= options_.host_gen_max_mib * double(kMiB);
   const auto generation_start = Clock::now();
+  const Scenario scenario = make_scenario(shape, KernelVersion::v1, options_.seed);
   std::vector<InputSet> sets;
-  sets.push_back(on_host ? inputs_from_host(make_scenario(shape, KernelVersion::v1, options_.seed), stream_)
-                         : inputs_on_device(shape, make_scenario(shape, KernelVersion::v1, options_.seed), stream_));
-  for (int i = 1; i < cold_sets; ++i) sets.push_back(duplicate_set(sets.front(), stream_));
+  sets.push_back(plan.inputs_on_host ? inputs_from_host(scenario, stream_) : inputs_on_device(shape, scenario, stream_));
+  for (int i = 1; i < plan.cold_sets; ++i) sets.push_back(duplicate_set(sets.front(), stream_));
   const Workspace workspace = make_workspace(shape);
-  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (inputs)");
+  throw_on_cuda_error(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (inputs)");
   const double generation_s = std::chrono::duration<double>(Clock::now() - generation_start).count();
   if (generation_s > 2.0)
     std::printf("  (inputs for %s: %.1f s on the %s)\n", shape.name().c_str(), generation_s,
-                on_host ? "host" : "device");
+                plan.inputs_on_host ? "host" : "device");
 
-  std::map<KernelVersion, std::vector<float>> outputs;
-  for (KernelVersion version : runnable) {
-    const std::string name = row_name(shape, version);
+  std::optional<std::pair<std::string, std::vector<float>>> reference;  // the first output that passed its check
+  for (const PlannedRow& planned : plan.rows) {
+    if (!planned.skipped.empty()) continue;
+    const std::string name = row_name(shape, planned.variant.version);
     try {
-      const LaunchShape launch = make_launch_shape(make_scenario(shape, version, options_.seed), version);
+      const LaunchShape& launch = planned.launch;
       const LaunchBuffers first = buffers_for(sets.front(), workspace);
-      const auto launch_first = [&](cudaStream_t stream) { gpu_launch_production(launch, first, stream); };
+      const Enqueue launch_first = [&](cudaStream_t stream) { gpu_launch_production(launch, first, stream); };
 
-      BenchRow row;
-      row.shape = shape;
-      row.version = version;
-      row.upstream_picks = upstream_pick(shape) == version;
-      row.input_source = on_host ? "host" : "device";
-      row.bytes = unique_bytes(shape);
-      const UpstreamAnchor* anchor =
-          find_upstream_anchor(shape.dtype == DType::fp16, shape.head_size, shape.block_size, shape.num_heads,
-                               shape.num_kv_heads, shape.batch, shape.context_len, version == KernelVersion::v1 ? 1 : 2);
-      if (anchor) row.anchor_us = anchor->time_us;
+      BenchRow row = new_row(section, base, shape, planned.variant, hot_by_row);
+      row.input_source = plan.inputs_on_host ? "host" : "device";
 
       // One checked launch on poisoned output first: errors surface here, not inside a graph.
-      check(cudaMemsetAsync(workspace.out.get(), 0xFF, std::size_t(workspace.out.bytes()), stream_), "cudaMemsetAsync");
+      poison(workspace.out, stream_);
       launch_first(stream_);
-      check(cudaStreamSynchronize(stream_), "first launch");
-      outputs[version] = read_output(shape, workspace, stream_);
-      row.check = check_output_range(shape, outputs[version]);
-      if (version == KernelVersion::v2 && outputs.count(KernelVersion::v1) && row.check == "ok")
-        row.check = compare_versions(shape, outputs[KernelVersion::v1], outputs[version]);
+      throw_on_cuda_error(cudaStreamSynchronize(stream_), "first launch");
+      std::vector<float> output = read_output(shape, workspace, stream_);
+      row.check = check_output_range(shape, output);
+      const std::string version(version_name(planned.variant.version));
+      if (row.check == "ok") {
+        if (reference) row.check = compare_outputs(shape, reference->first, reference->second, version, output);
+        else reference.emplace(version, std::move(output));
+      }
 
-      // Hot: the same inputs back to back.
-      const double estimate_us = estimate_launch_us(launch_first);
-      const int per_sample = launches_per_sample(estimate_us);
-      row.hot_launches_per_sample = per_sample;
-      row.hot = summarize(time_graph(launch_first, 1, per_sample, samples_for(estimate_us * per_sample), false));
+      const HotTiming hot = timer_->time_hot(launch_first);
+      row.hot = hot.time;
+      row.hot_launches_per_sample = hot.launches_per_sample;
+      hot_by_row[name] = hot.time.median;
 
-      // Cold.
-      if (options_.cold_method == "none") {
-        row.cold_method = "not measured";
-      } else if (options_.cold_method == "flush") {
-        row.cold = summarize(time_graph(launch_first, 1, 1, samples_for(estimate_us + 100), true));
-        row.cold_method = "flush " + mib(flush_bytes_) + " before each launch";
-      } else if (cold_sets_wanted == 1) {
-        row.cold_method = "=hot: one input set is over " + format_fixed(options_.cold_l2_multiple, 0) + "x L2";
-      } else {
-        const auto launch_all_sets = [&](cudaStream_t stream) {
-          for (const InputSet& set : sets) gpu_launch_production(launch, buffers_for(set, workspace), stream);
-        };
-        const int sets_count = int(sets.size());
-        const int rounds = std::max(1, per_sample / sets_count);
-        row.cold = summarize(time_graph(launch_all_sets, sets_count, rounds,
-                                        samples_for(estimate_us * sets_count * rounds), false));
-        row.cold_method = "rotate " + std::to_string(sets_count) + " sets";
-        if (sets_count < cold_sets_wanted)
-          row.cold_method += " (wanted " + std::to_string(cold_sets_wanted) + "; memory)";
+      switch (plan_options_.cold_method) {
+        case ColdMethod::none:
+          row.cold_method = "not measured";
+          break;
+        case ColdMethod::flush:
+          row.cold = timer_->time_cold_flushed(launch_first, hot, flush_);
+          row.cold_method = "flush " + mib(std::int64_t(flush_.bytes())) + " before each launch";
+          break;
+        case ColdMethod::rotate:
+          if (plan.cold_sets_wanted == 1) {
+            row.cold_method = "=hot: one input set is over " + format_fixed(options_.cold_l2_multiple, 0) + "x L2";
+            break;
+          }
+          row.cold = timer_->time_cold_rotating(
+              [&](cudaStream_t stream, int set) {
+                gpu_launch_production(launch, buffers_for(sets[std::size_t(set)], workspace), stream);
+              },
+              int(sets.size()), hot);
+          row.cold_method = "rotate " + std::to_string(sets.size()) + " sets";
+          if (plan.cold_sets < plan.cold_sets_wanted)
+            row.cold_method += " (wanted " + std::to_string(plan.cold_sets_wanted) + "; memory)";
+          break;
       }
       add_row(std::move(row));
     } catch (const std::exception& error) {
@@ -721,146 +388,67 @@ void Benchmark::run_shape(const BenchShape& shape, const std::vector<KernelVersi
   }
 }
 
+void Benchmark::print_recording_line(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
 void Benchmark::run_recording_shape(const BenchShape& shape, KernelVersion version) {
   const std::string name = row_name(shape, version) + "+record";
   if (!gpu_config_compiled(shape.dtype, shape.head_size, shape.block_size)) {
-    recording_lines_.push_back(name + ": skipped: configuration not compiled in this build");
-    std::printf("%s\n", recording_lines_.back().c_str());
+    print_recording_line(name + ": skipped: configuration not compiled in this build");
     return;
   }
   const Scenario scenario = make_scenario(shape, version, options_.seed);
   const RecordLayout layout = record_layout(record_dims(scenario));
   if (double(layout.total_bytes) > options_.max_record_mib * double(kMiB)) {
-    recording_lines_.push_back(name + ": skipped: the recording would take " + mib(std::int64_t(layout.total_bytes)) +
-                               " (over --max-record-mib " + format_fixed(options_.max_record_mib, 0) + ")");
-    std::printf("%s\n", recording_lines_.back().c_str());
+    print_recording_line(name + ": skipped: the recording would take " + mib(std::int64_t(layout.total_bytes)) +
+                         " (over --max-record-mib " + format_fixed(options_.max_record_mib, 0) + ")");
     return;
   }
   try {
     const InputSet set = inputs_from_host(scenario, stream_);
     const Workspace workspace = make_workspace(shape);
-    DeviceAllocation record(std::int64_t(layout.total_bytes));
+    DeviceBuffer record(layout.total_bytes);
     // The 0xFF start of every recording (an unwritten float reads NaN); the kernel overwrites what
     // it records on every launch, so one fill serves all timed launches.
-    check(cudaMemsetAsync(record.get(), 0xFF, layout.total_bytes, stream_), "cudaMemsetAsync (record)");
+    poison(record, stream_);
     const RecordPointers pointers = layout.pointers(static_cast<std::byte*>(record.get()));
     const LaunchShape launch = make_launch_shape(scenario, version);
     const LaunchBuffers buffers = buffers_for(set, workspace);
-    const auto production = [&](cudaStream_t stream) { gpu_launch_production(launch, buffers, stream); };
-    const auto recording = [&](cudaStream_t stream) { gpu_launch_recording(launch, buffers, pointers, stream); };
+    const Enqueue production = [&](cudaStream_t stream) { gpu_launch_production(launch, buffers, stream); };
+    const Enqueue recording = [&](cudaStream_t stream) { gpu_launch_recording(launch, buffers, pointers, stream); };
     production(stream_);
     recording(stream_);
-    check(cudaStreamSynchronize(stream_), "first launches");
+    throw_on_cuda_error(cudaStreamSynchronize(stream_), "first launches");
 
-    const double production_estimate = estimate_launch_us(production);
-    const double recording_estimate = estimate_launch_us(recording);
-    const int production_per_sample = launches_per_sample(production_estimate);
-    const int recording_per_sample = launches_per_sample(recording_estimate);
-    const TimingSummary production_time = summarize(time_graph(
-        production, 1, production_per_sample, samples_for(production_estimate * production_per_sample), false));
-    const TimingSummary recording_time = summarize(time_graph(
-        recording, 1, recording_per_sample, samples_for(recording_estimate * recording_per_sample), false));
+    const HotTiming production_time = timer_->time_hot(production);
+    const HotTiming recording_time = timer_->time_hot(recording);
+    const double factor = recording_time.time.median / production_time.time.median;
 
     BenchRow row;
     row.shape = shape;
     row.version = version;
+    row.section = "recording";
     row.upstream_picks = upstream_pick(shape) == version;
+    row.auto_picks = auto_pick(shape, kernel_limits()) == version;
+    row.launch = describe_launch(launch);
     row.input_source = "host";
     row.bytes = unique_bytes(shape);
-    row.hot = recording_time;
-    row.hot_launches_per_sample = recording_per_sample;
+    row.hot = recording_time.time;
+    row.hot_launches_per_sample = recording_time.launches_per_sample;
     row.recording_probe = true;
     row.cold_method = "not measured";
     row.check = "recording probe: " + mib(std::int64_t(layout.total_bytes)) + " record, production " +
-                format_fixed(production_time.median, 1) + " us, x" +
-                format_fixed(recording_time.median / production_time.median, 1);
+                format_fixed(production_time.time.median, 1) + " us, x" + format_fixed(factor, 1);
     char line[512];
     std::snprintf(line, sizeof line, "%-40s production %9.1f us   recording %10.1f us   x%6.1f   record %s", name.c_str(),
-                  production_time.median, recording_time.median, recording_time.median / production_time.median,
+                  production_time.time.median, recording_time.time.median, factor,
                   mib(std::int64_t(layout.total_bytes)).c_str());
-    recording_lines_.push_back(line);
-    std::printf("%s\n", line);
-    std::fflush(stdout);
+    print_recording_line(line);
     rows_.push_back(std::move(row));  // in the CSV and Markdown as "<name>+record"
   } catch (const std::exception& error) {
     handle_failure(name, error);
-  }
-}
-
-void Benchmark::print_summary() const {
-  std::printf("\n== pal-bench summary: hot medians vs upstream vLLM on an H100 (ratio = ours / upstream; "
-              "< 1 is faster) ==\n");
-  std::printf("device %s; copy ceiling %.2f TB/s (%.0f%% of %.2f)\n", device_.name.c_str(), copy_tbs_,
-              100 * copy_tbs_ / options_.peak_tbs, options_.peak_tbs);
-  std::printf("%-30s %-3s %-4s %9s %9s %6s %5s %5s\n", "shape", "ver", "pick", "ours us", "vllm us", "ratio", "%pk",
-              "vllm%");
-  double log_sum = 0, log_sum_picked = 0;
-  int anchored = 0, anchored_picked = 0, measured = 0, skipped = 0;
-  for (const BenchRow& row : rows_) {
-    if (row.recording_probe) continue;
-    if (!row.skipped.empty()) ++skipped;
-    if (row.hot.count > 0) ++measured;
-    if (!row.anchor_us) continue;
-    const UpstreamAnchor* anchor =
-        find_upstream_anchor(true, row.shape.head_size, row.shape.block_size, row.shape.num_heads,
-                             row.shape.num_kv_heads, row.shape.batch, row.shape.context_len,
-                             row.version == KernelVersion::v1 ? 1 : 2);
-    const std::string shape = row.shape.name().substr(std::string("fp16/h128/bs16/").size());
-    if (row.hot.count == 0) {
-      std::printf("%-30s %-3s %-4s %9s %9.1f %6s %5s %5.0f  (%s)\n", shape.c_str(),
-                  std::string(version_name(row.version)).c_str(), row.upstream_picks ? "yes" : "no", "-",
-                  *row.anchor_us, "-", "-", anchor ? anchor->percent_of_peak : 0.0,
-                  row.skipped.empty() ? "failed" : "skipped");
-      continue;
-    }
-    const double ratio = row.hot.median / *row.anchor_us;
-    log_sum += std::log(ratio);
-    ++anchored;
-    if (row.upstream_picks) {
-      log_sum_picked += std::log(ratio);
-      ++anchored_picked;
-    }
-    std::printf("%-30s %-3s %-4s %9.1f %9.1f %6.2f %5.0f %5.0f%s\n", shape.c_str(),
-                std::string(version_name(row.version)).c_str(), row.upstream_picks ? "yes" : "no", row.hot.median,
-                *row.anchor_us, ratio, 100 * hot_tbs(row) / options_.peak_tbs, anchor ? anchor->percent_of_peak : 0.0,
-                row.check.rfind("FAIL", 0) == 0 ? "  CHECK FAILED" : "");
-  }
-  if (anchored > 0)
-    std::printf("geometric-mean ratio over %d anchored rows: %.3f; over the %d rows upstream's heuristic picks: %.3f\n",
-                anchored, std::exp(log_sum / anchored), anchored_picked,
-                anchored_picked ? std::exp(log_sum_picked / anchored_picked) : 0.0);
-  std::printf("rows measured %d, skipped %d, failures %d%s; wall %.0f s\n", measured, skipped, failures_,
-              device_broken_ ? " (device context broken: later rows not run)" : "", elapsed_s());
-}
-
-void Benchmark::write_markdown() const {
-  if (options_.markdown_path.empty()) return;
-  std::ofstream out(options_.markdown_path);
-  if (!out) throw std::runtime_error("cannot write --markdown file '" + options_.markdown_path + "'");
-  out << "# pal-bench results\n\n"
-      << "- device: " << device_.name << ", " << device_.sm_count << " SMs, L2 " << mib(device_.l2_bytes) << "\n"
-      << "- device-to-device copy: " << format_fixed(copy_tbs_, 3) << " TB/s read+write (median of " << copy_.count
-      << ", " << mib(copy_bytes_) << " each way)\n"
-      << "- % of peak uses " << format_fixed(options_.peak_tbs, 2) << " TB/s; bytes = unique K/V per KV head + q + out\n"
-      << "- hot: CUDA-graph replays of back-to-back launches on one input set; cold: " << options_.cold_method << "\n\n"
-      << "| shape | ver | pick | hot µs (median) | p10–p90 | TB/s | % peak | cold µs | cold TB/s | upstream µs | ratio | check |\n"
-      << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const BenchRow& row : rows_) {
-    out << "| " << row.shape.name() << " | " << version_name(row.version) << (row.recording_probe ? "+record" : "")
-        << " | " << (row.upstream_picks ? "yes" : "no")
-        << " | ";
-    if (!row.skipped.empty()) {
-      out << "skipped: " << row.skipped << " | | | | | | " << (row.anchor_us ? format_fixed(*row.anchor_us, 1) : "")
-          << " | | |\n";
-      continue;
-    }
-    out << format_fixed(row.hot.median, 1) << " | " << format_fixed(row.hot.p10, 1) << "–"
-        << format_fixed(row.hot.p90, 1) << " | " << format_fixed(hot_tbs(row), 2) << " | "
-        << format_fixed(100 * hot_tbs(row) / options_.peak_tbs, 1) << " | "
-        << (row.cold.count ? format_fixed(row.cold.median, 1) : "-") << " | "
-        << (row.cold.count ? format_fixed(cold_tbs(row), 2) : "-") << " | "
-        << (row.anchor_us ? format_fixed(*row.anchor_us, 1) : "-") << " | "
-        << (row.anchor_us ? format_fixed(row.hot.median / *row.anchor_us, 2) : "-") << " | " << row.check << " |\n";
   }
 }
 
@@ -868,37 +456,35 @@ int Benchmark::run() {
   print_header();
   if (has_section(options_, "copy")) {
     try {
-      measure_copy_bandwidth();
+      measure_copy_ceiling();
     } catch (const std::exception& error) {
       handle_failure("device-to-device copy", error);
     }
   }
 
-  std::vector<std::pair<std::string, std::vector<BenchShape>>> sections;
-  if (has_section(options_, "primary")) sections.emplace_back("primary", primary_grid(options_.quick));
-  if (has_section(options_, "secondary")) sections.emplace_back("secondary", secondary_grid(options_.quick));
-  for (const auto& [section, shapes] : sections) {
-    std::printf("\n-- %s grid --\n%s\n", section.c_str(), table_header().c_str());
-    for (const BenchShape& shape : shapes) {
-      std::vector<KernelVersion> versions;
-      for (KernelVersion version : versions_for(shape))
-        if (filter_matches(options_.filter, row_name(shape, version))) versions.push_back(version);
-      if (versions.empty()) continue;
-      if (device_broken_) {
-        for (KernelVersion version : versions) skip_row(shape, version, "not run: the device failed in an earlier row");
-        continue;
-      }
-      if (over_budget()) {
-        for (KernelVersion version : versions)
-          skip_row(shape, version, "time budget of " + format_fixed(options_.time_budget_s, 0) + " s spent (--time-budget-s)");
-        continue;
-      }
-      try {
-        run_shape(shape, versions);
-      } catch (const std::exception& error) {
-        handle_failure(shape.name(), error);
-      }
+  struct Section {
+    std::string name;
+    std::vector<UserShape> shapes;
+  };
+  std::vector<Section> sections;
+  const auto grid_section = [](const std::string& name, const std::vector<BenchShape>& grid) {
+    Section section{name, {}};
+    for (const BenchShape& shape : grid) section.shapes.push_back({shape, {}, ""});
+    return section;
+  };
+  if (has_section(options_, "primary")) sections.push_back(grid_section("primary", primary_grid(options_.quick)));
+  if (has_section(options_, "secondary")) sections.push_back(grid_section("secondary", secondary_grid(options_.quick)));
+  if (has_section(options_, "shapes")) sections.push_back({"shapes", user_shapes_});
+  for (const Section& section : sections) {
+    if (section.name == "shapes") {
+      std::printf("\n-- shapes from %s --\n", options_.shapes_path.c_str());
+      for (const UserShape& shape : section.shapes)
+        std::printf("  %-24s %s%s\n", shape.label.c_str(), shape.shape.name().c_str(),
+                    shape.versions.empty() ? "" : (" (version " + shape.versions.front() + ")").c_str());
     }
+    std::printf("\n-- %s grid --\n%s\n", section.name.c_str(), table_header().c_str());
+    for (const UserShape& shape : section.shapes)
+      run_shape(section.name, shape.shape, shape.versions.empty() ? options_.versions : shape.versions);
   }
 
   if (has_section(options_, "recording") && !device_broken_) {
@@ -907,8 +493,7 @@ int Benchmark::run() {
       for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
         if (!filter_matches(options_.filter, row_name(shape, version))) continue;
         if (over_budget()) {
-          recording_lines_.push_back(row_name(shape, version) + "+record: skipped: time budget spent");
-          std::printf("%s\n", recording_lines_.back().c_str());
+          print_recording_line(row_name(shape, version) + "+record: skipped: time budget spent");
           continue;
         }
         run_recording_shape(shape, version);
@@ -920,34 +505,61 @@ int Benchmark::run() {
     std::ofstream csv(options_.csv_path);
     if (!csv) throw std::runtime_error("cannot write --csv file '" + options_.csv_path + "'");
     write_csv_header(csv);
-    for (const BenchRow& row : rows_) write_csv_row(csv, row, options_.peak_tbs, copy_tbs_);
+    for (const BenchRow& row : rows_) write_csv_row(csv, row, context_);
   }
-  write_markdown();
-  print_summary();
-  if (device_broken_) return 2;
-  return failures_ > 0 ? 1 : 0;
+  if (!options_.markdown_path.empty()) {
+    std::ofstream markdown(options_.markdown_path);
+    if (!markdown) throw std::runtime_error("cannot write --markdown file '" + options_.markdown_path + "'");
+    write_markdown(markdown, rows_, context_);
+  }
+  write_summary(std::cout, rows_, context_);
+  int measured = 0, skipped = 0;
+  for (const BenchRow& row : rows_) {
+    if (row.recording_probe) continue;
+    if (!row.skipped.empty()) ++skipped;
+    if (row.hot.count > 0) ++measured;
+  }
+  std::cout << "rows measured " << measured << ", skipped " << skipped << ", failures " << failures_
+            << (device_broken_ ? " (device context broken: later rows not run)" : "") << "; wall "
+            << format_fixed(elapsed_s(), 0) << " s" << std::endl;
+  if (device_broken_) return kExitDeviceBroken;
+  return failures_ > 0 ? kExitFailures : kExitOk;
+}
+
+// Joins names for a --help text: "v1, v2, auto".
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
 }
 
 }  // namespace
 }  // namespace pal::bench
 
 int main(int argc, char** argv) {
-  using pal::bench::Options;
+  using namespace pal::bench;
   Options options;
-  CLI::App app{"pal-bench: time the paged-attention kernel on the GPU and compare with upstream vLLM's H100 figures"};
+  CLI::App app{"pal-bench: time the paged-attention kernel on the GPU and compare with upstream vLLM's and "
+               "FlashInfer's figures measured on the same kind of GPU"};
   app.add_flag("--quick", options.quick, "A small subset of every grid (a smoke run of about a minute)");
   app.add_option("--csv", options.csv_path, "Write every row to this CSV file");
   app.add_option("--markdown", options.markdown_path, "Write every row as a Markdown table to this file");
   app.add_option("--filter", options.filter,
                  "Only rows whose name matches this regular expression, e.g. 'fp16/h128/bs16/32x32/b8/' or '/v2$'");
-  app.add_option("--sections", options.sections, "Any of: copy primary secondary recording")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"copy", "primary", "secondary", "recording"}));
+  app.add_option("--shapes", options.shapes_path,
+                 "Time these shapes too (JSON, or CSV by its .csv extension; fields as in a scenario plus "
+                 "context_len, see bench/shapes_file.h); without --sections, only the copy and these shapes run");
+  CLI::Option* sections =
+      app.add_option("--sections", options.sections, "Any of: copy primary secondary shapes recording")
+          ->delimiter(',')
+          ->check(CLI::IsMember({"copy", "primary", "secondary", "shapes", "recording"}));
+  const std::vector<std::string> versions = selectable_versions();
   app.add_option("--versions", options.versions,
-                 "Kernel versions: v1, v2, auto (upstream's heuristic: v1 iff max_seq_len <= 8192 and "
-                 "(one partition or num_seqs*num_heads > 512))")
+                 "Kernel versions: " + joined(versions) +
+                     " (auto: the version this project's auto picks for each shape on this GPU; upstream's heuristic is "
+                     "v1 iff max_seq_len <= 8192 and (one partition or num_seqs*num_heads > 512))")
       ->delimiter(',')
-      ->check(CLI::IsMember({"v1", "v2", "auto"}));
+      ->check(CLI::IsMember(versions));
   app.add_option("--cold-method", options.cold_method,
                  "rotate: launches cycle through input copies larger than 3x L2; flush: a 256 MiB memset before "
                  "each timed launch; none")
@@ -955,14 +567,16 @@ int main(int argc, char** argv) {
   app.add_option("--time-budget-s", options.time_budget_s,
                  "Wall-clock budget: shapes not started when it is spent are skipped (and listed)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--target-ms", options.target_ms, "GPU time per measurement before clamping the sample count")
+  app.add_option("--target-ms", options.sampling.target_ms, "GPU time per measurement before clamping the sample count")
       ->check(CLI::PositiveNumber);
-  app.add_option("--min-samples", options.min_samples, "Fewest timed samples per measurement")->check(CLI::Range(3, 1000));
-  app.add_option("--max-samples", options.max_samples, "Most timed samples per measurement")->check(CLI::Range(3, 1000));
-  app.add_option("--launches-per-sample", options.launches_per_sample,
+  app.add_option("--min-samples", options.sampling.min_samples, "Fewest timed samples per measurement")
+      ->check(CLI::Range(3, 1000));
+  app.add_option("--max-samples", options.sampling.max_samples, "Most timed samples per measurement")
+      ->check(CLI::Range(3, 1000));
+  app.add_option("--launches-per-sample", options.sampling.launches_per_sample,
                  "Launches per timed graph replay (0: enough for --sample-target-us)")
       ->check(CLI::Range(0, 1024));
-  app.add_option("--sample-target-us", options.sample_target_us, "Aim for samples at least this long")
+  app.add_option("--sample-target-us", options.sampling.sample_target_us, "Aim for samples at least this long")
       ->check(CLI::PositiveNumber);
   app.add_option("--cold-l2-multiple", options.cold_l2_multiple, "Cold input copies together exceed this many L2s")
       ->check(CLI::Range(1.0, 100.0));
@@ -971,32 +585,51 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-record-mib", options.max_record_mib, "Skip recording-probe shapes whose record is larger")
       ->check(CLI::PositiveNumber);
-  app.add_option("--peak-tbs", options.peak_tbs, "Peak memory bandwidth for the % columns (H100 SXM: 3.35)")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--peak-tbs", options.peak_tbs,
+                 "Peak memory bandwidth for the % columns (default: the vendor's figure for a GPU with upstream "
+                 "figures, H200 4.8 and H100 SXM 3.35; else the driver's clock x bus width)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--memory-margin-mib", options.memory_margin_mib, "Device memory left unallocated")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", options.seed, "Seed of the inputs");
-  CLI11_PARSE(app, argc, argv);
-  if (options.min_samples > options.max_samples) {
-    std::fprintf(stderr, "--min-samples %d is larger than --max-samples %d; give min <= max\n", options.min_samples,
-                 options.max_samples);
-    return 64;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int status = app.exit(error);  // prints --help, or the error and a hint
+    return status == 0 ? kExitOk : kExitBadInput;
+  }
+
+  std::vector<UserShape> user_shapes;
+  try {
+    if (options.sampling.min_samples > options.sampling.max_samples)
+      throw std::invalid_argument("--min-samples " + std::to_string(options.sampling.min_samples) +
+                                  " is larger than --max-samples " + std::to_string(options.sampling.max_samples) +
+                                  "; give min <= max");
+    filter_matches(options.filter, "");  // reject a malformed expression before any GPU work
+    if (!options.shapes_path.empty()) {
+      user_shapes = load_shapes_file(options.shapes_path);
+      if (sections->count() == 0) options.sections = {"copy", "shapes"};
+    }
+    if (has_section(options, "shapes") && options.shapes_path.empty())
+      throw std::invalid_argument("--sections shapes needs --shapes FILE");
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "pal-bench: %s\n", error.what());
+    return kExitBadInput;
   }
   if (options.quick) {
-    options.target_ms = std::min(options.target_ms, 20.0);
-    options.min_samples = std::min(options.min_samples, 10);
+    options.sampling.target_ms = std::min(options.sampling.target_ms, 20.0);
+    options.sampling.min_samples = std::min(options.sampling.min_samples, 10);
   }
   try {
-    pal::bench::filter_matches(options.filter, "");  // reject a malformed expression before any GPU work
     std::string why_not;
     if (!pal::gpu_backend_available(&why_not)) {
       std::fprintf(stderr, "pal-bench needs a CUDA GPU: %s\n", why_not.c_str());
-      return 3;
+      return kExitNoGpu;
     }
-    pal::bench::Benchmark benchmark(options);
+    Benchmark benchmark(options, std::move(user_shapes));
     return benchmark.run();
   } catch (const std::exception& error) {
     std::fprintf(stderr, "pal-bench: %s\n", error.what());
-    return 1;
+    return kExitFailures;
   }
 }

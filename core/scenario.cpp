@@ -155,7 +155,7 @@ std::int64_t estimated_buffer_bytes(const Scenario& s) {
 
 // ---- validation ------------------------------------------------------------------------------------
 
-std::vector<std::string> scenario_problems(const Scenario& s) {
+std::vector<std::string> scenario_problems(const Scenario& s, std::int64_t max_buffer_bytes) {
   std::vector<std::string> problems;
   auto problem = [&problems](std::string text) { problems.push_back(std::move(text)); };
 
@@ -195,7 +195,8 @@ std::vector<std::string> scenario_problems(const Scenario& s) {
   if (s.seq_lens.empty()) {
     problem("seq_lens is empty; give one context length per sequence, e.g. --seq-lens 5,17,300");
     seq_lens_ok = false;
-  } else if (s.num_seqs >= 1 && s.seq_lens.size() != static_cast<std::size_t>(s.num_seqs)) {
+  } else if (s.num_seqs >= 1 && s.num_seqs <= kMaxNumSeqs && s.seq_lens.size() != static_cast<std::size_t>(s.num_seqs)) {
+    // (An out-of-range num_seqs is reported above; comparing the list's length with it adds nothing.)
     problem("seq_lens has " + std::to_string(s.seq_lens.size()) + (s.seq_lens.size() == 1 ? " entry" : " entries") + " but num_seqs = " +
             std::to_string(s.num_seqs) + "; give exactly one context length per sequence");
   }
@@ -240,7 +241,7 @@ std::vector<std::string> scenario_problems(const Scenario& s) {
   // Only meaningful once the sizes themselves are sane; otherwise the estimate is noise.
   if (problems.empty()) {
     const std::int64_t bytes = estimated_buffer_bytes(s);
-    if (bytes > kMaxBufferBytes) {
+    if (bytes > max_buffer_bytes) {
       Scenario no_cache = s;
       no_cache.num_kv_heads = 0;
       const std::int64_t cache_bytes = bytes - estimated_buffer_bytes(no_cache);
@@ -248,7 +249,7 @@ std::vector<std::string> scenario_problems(const Scenario& s) {
                                      ? (s.num_blocks > 0 ? "num_blocks or seq_lens" : "seq_lens")
                                      : "num_seqs, num_heads or seq_lens";
       problem("the scenario's buffers would take " + format_bytes(bytes) + " of host memory (KV cache " +
-              format_bytes(cache_bytes) + "), more than the " + format_bytes(kMaxBufferBytes) +
+              format_bytes(cache_bytes) + "), more than the " + format_bytes(max_buffer_bytes) +
               " limit; shrink " + shrink);
     }
   }

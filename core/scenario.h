@@ -72,8 +72,10 @@ class ScenarioError : public std::runtime_error {
 };
 
 // Every problem found, one message each ("head_size = 100 is not supported; supported head sizes
-// are 32, 64, ..."); empty when the scenario is valid.
-std::vector<std::string> scenario_problems(const Scenario& scenario);
+// are 32, 64, ..."); empty when the scenario is valid. `max_buffer_bytes` bounds the host memory of
+// all tensors (estimated_buffer_bytes); pal-bench, whose large inputs live on the device and are
+// checked against its free memory, lifts it.
+std::vector<std::string> scenario_problems(const Scenario& scenario, std::int64_t max_buffer_bytes = kMaxBufferBytes);
 // Throws ScenarioError listing every problem.
 void validate_scenario(const Scenario& scenario);
 

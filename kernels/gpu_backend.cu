@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cuda_support.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/gpu_kernels.cuh"
 
@@ -50,42 +51,6 @@ void gpu_dispatch(const LaunchShape& shape, const LaunchBuffers& buffers, const 
   });
 }
 
-// A device allocation released on scope exit.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  explicit DeviceBuffer(std::size_t bytes) {
-    if (bytes > 0) throw_on_cuda_error(cudaMalloc(&ptr, bytes), "cudaMalloc");
-  }
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr(other.ptr) { other.ptr = nullptr; }
-  DeviceBuffer& operator=(DeviceBuffer&&) = delete;
-  template <typename T> T* as() const { return static_cast<T*>(ptr); }
-};
-
-DeviceBuffer upload(const Tensor& tensor) {
-  DeviceBuffer buffer(tensor.bytes.size());
-  if (!tensor.bytes.empty())
-    throw_on_cuda_error(cudaMemcpy(buffer.ptr, tensor.bytes.data(), tensor.bytes.size(), cudaMemcpyHostToDevice),
-                        "cudaMemcpy to device");
-  return buffer;
-}
-
-void download(Tensor& tensor, const DeviceBuffer& buffer) {
-  if (!tensor.bytes.empty())
-    throw_on_cuda_error(cudaMemcpy(tensor.bytes.data(), buffer.ptr, tensor.bytes.size(), cudaMemcpyDeviceToHost),
-                        "cudaMemcpy to host");
-}
-
-// Fills a device buffer with a byte pattern that decodes as NaN in every dtype, so an output
-// element the kernel forgot to write cannot pass for a value.
-void poison(const DeviceBuffer& buffer, std::size_t bytes) {
-  if (bytes > 0) throw_on_cuda_error(cudaMemset(buffer.ptr, 0xFF, bytes), "cudaMemset");
-}
-
 }  // namespace
 
 bool gpu_backend_available(std::string* why_not) {
@@ -105,6 +70,27 @@ std::string gpu_device_name() {
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "unknown CUDA device";
   return prop.name;
+}
+
+GpuDeviceInfo gpu_device_info() {
+  int device = 0;
+  throw_on_cuda_error(cudaGetDevice(&device), "cudaGetDevice");
+  cudaDeviceProp prop{};
+  throw_on_cuda_error(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  GpuDeviceInfo info;
+  info.name = prop.name;
+  info.compute_major = prop.major;
+  info.compute_minor = prop.minor;
+  info.sm_count = prop.multiProcessorCount;
+  info.l2_bytes = prop.l2CacheSize;
+  info.global_memory_bytes = std::int64_t(prop.totalGlobalMem);
+  info.shared_memory_per_block_optin = std::int64_t(prop.sharedMemPerBlockOptin);
+  int memory_clock_khz = 0, bus_bits = 0;
+  if (cudaDeviceGetAttribute(&memory_clock_khz, cudaDevAttrMemoryClockRate, device) == cudaSuccess &&
+      cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device) == cudaSuccess)
+    info.memory_clock_bus_tbs = double(memory_clock_khz) * 1e3 * 2.0 * double(bus_bits) / 8.0 / 1e12;
+  cudaGetLastError();  // an attribute this driver lacks is not an error worth keeping
+  return info;
 }
 
 std::size_t gpu_max_shared_memory_per_block() {
@@ -140,19 +126,19 @@ GpuRunResult run_on_gpu(const LaunchShape& shape, const Inputs& inputs, Recordin
                      seq_lens = upload(inputs.seq_lens), alibi = upload(inputs.alibi_slopes);
   const DeviceBuffer out(result.output.bytes.size()), tmp_out(result.tmp_out.bytes.size()),
       exp_sums(result.exp_sums.bytes.size()), max_logits(result.max_logits.bytes.size());
-  poison(out, result.output.bytes.size());
-  poison(tmp_out, result.tmp_out.bytes.size());
-  poison(exp_sums, result.exp_sums.bytes.size());
-  poison(max_logits, result.max_logits.bytes.size());
+  poison(out);
+  poison(tmp_out);
+  poison(exp_sums);
+  poison(max_logits);
 
   LaunchBuffers buffers;
-  buffers.out = out.ptr;
-  buffers.tmp_out = tmp_out.ptr;
+  buffers.out = out.get();
+  buffers.tmp_out = tmp_out.get();
   buffers.exp_sums = exp_sums.as<float>();
   buffers.max_logits = max_logits.as<float>();
-  buffers.q = query.ptr;
-  buffers.k_cache = key_cache.ptr;
-  buffers.v_cache = value_cache.ptr;
+  buffers.q = query.get();
+  buffers.k_cache = key_cache.get();
+  buffers.v_cache = value_cache.get();
   buffers.block_tables = block_tables.as<int>();
   buffers.seq_lens = seq_lens.as<int>();
   buffers.alibi_slopes = inputs.alibi_slopes.numel() > 0 ? alibi.as<float>() : nullptr;
@@ -161,8 +147,8 @@ GpuRunResult run_on_gpu(const LaunchShape& shape, const Inputs& inputs, Recordin
   RecordPointers device_record{};
   if (recording != nullptr) {
     record_buffer.emplace(recording->size_bytes());
-    poison(*record_buffer, recording->size_bytes());  // same 0xFF start as the host buffer
-    device_record = recording->layout().pointers(static_cast<std::byte*>(record_buffer->ptr));
+    poison(*record_buffer);  // same 0xFF start as the host buffer
+    device_record = recording->layout().pointers(static_cast<std::byte*>(record_buffer->get()));
   }
 
   throw_on_cuda_error(cudaDeviceSynchronize(), "cudaDeviceSynchronize before launch");
@@ -178,7 +164,7 @@ GpuRunResult run_on_gpu(const LaunchShape& shape, const Inputs& inputs, Recordin
     download(result.max_logits, max_logits);
   }
   if (recording != nullptr)
-    throw_on_cuda_error(cudaMemcpy(recording->data(), record_buffer->ptr, recording->size_bytes(), cudaMemcpyDeviceToHost),
+    throw_on_cuda_error(cudaMemcpy(recording->data(), record_buffer->get(), recording->size_bytes(), cudaMemcpyDeviceToHost),
                         "cudaMemcpy recording to host");
   return result;
 }

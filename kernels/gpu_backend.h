@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "core/inputs.h"
@@ -15,6 +16,22 @@ namespace pal {
 // False, with the reason, when built without CUDA or when no usable device answers.
 bool gpu_backend_available(std::string* why_not);
 std::string gpu_device_name();
+
+// The current device as the benchmark sees it (cudaGetDeviceProperties and two attributes).
+struct GpuDeviceInfo {
+  std::string name;  // "NVIDIA H200"
+  int compute_major = 0;
+  int compute_minor = 0;
+  int sm_count = 0;
+  std::int64_t l2_bytes = 0;
+  std::int64_t global_memory_bytes = 0;
+  std::int64_t shared_memory_per_block_optin = 0;  // cudaDevAttrMaxSharedMemoryPerBlockOptin
+  // Memory clock x bus width x 2 (DDR), as the driver reports them; 0 where it does not. Close to
+  // the vendor's figure on HBM parts; the vendor's figure is what "% of peak" should use.
+  double memory_clock_bus_tbs = 0;
+};
+// Throws std::runtime_error when there is no usable device (or no GPU backend).
+GpuDeviceInfo gpu_device_info();
 // The largest dynamic shared memory one thread_block may opt in to (cudaDevAttrMaxSharedMemoryPerBlockOptin).
 std::size_t gpu_max_shared_memory_per_block();
 // Whether this build compiled the kernel for (dtype, head_size, block_size) (see PAL_CUDA_INSTANTIATIONS).

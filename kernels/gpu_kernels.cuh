@@ -5,9 +5,7 @@
 
 #include <cuda_runtime.h>
 
-#include <stdexcept>
-#include <string>
-
+#include "kernels/cuda_support.cuh"
 #include "kernels/launch_plan.h"
 
 namespace pal {
@@ -24,12 +22,6 @@ template <typename scalar_t, int HEAD_SIZE, typename Probe>
 __global__ void __launch_bounds__(kNumThreads)
     paged_attention_reduce_kernel(const ReduceArgs<scalar_t> args, const Probe probe) {
   paged_attention_reduce_body<scalar_t, HEAD_SIZE, kNumThreads, kPartitionSize>(args, probe);
-}
-
-inline void throw_on_cuda_error(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
-    throw std::runtime_error(std::string(what) + " failed: " + cudaGetErrorName(status) + " (" +
-                             cudaGetErrorString(status) + ")");
 }
 
 template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int PARTITION_SIZE, typename Probe>

@@ -45,6 +45,11 @@ struct KernelRun {
 KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options = {});
 KernelRun run_kernel(const CheckedInputs& checked, const RunOptions& options = {});
 
+// The version `auto` runs on a device whose thread_blocks may hold `shared_memory_limit` bytes of
+// shared memory: upstream's heuristic (Scenario::resolved_version), then v2 where v1 would not fit.
+// run_kernel and pal-bench's "auto picks" column both ask this; scenario.version is ignored.
+KernelVersion auto_version(const Scenario& scenario, std::size_t shared_memory_limit);
+
 // GPU presence: false with a reason when built without CUDA, or when no device answers.
 bool gpu_available(std::string* why_not = nullptr);
 

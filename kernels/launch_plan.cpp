@@ -17,6 +17,17 @@ std::size_t LaunchShape::main_shared_memory_bytes() const {
   return std::max(logits_floats, outputs_floats) * sizeof(float);
 }
 
+std::size_t LaunchShape::main_static_shared_memory_bytes() const {
+  const int num_warps = kNumThreads / kWarpSize;
+  const std::size_t q_vecs = std::size_t(head_size) * std::size_t(dtype_size_bytes(dtype));
+  const std::size_t red_smem = 2 * std::size_t(num_warps) * sizeof(float);
+  return q_vecs + red_smem;
+}
+
+std::size_t LaunchShape::main_total_shared_memory_bytes() const {
+  return main_shared_memory_bytes() + main_static_shared_memory_bytes();
+}
+
 std::size_t LaunchShape::reduce_shared_memory_bytes() const {
   return 2 * std::size_t(max_num_partitions) * sizeof(float);
 }

@@ -31,6 +31,12 @@ struct LaunchShape {
   // Dynamic shared memory of the main kernel (bytes): the logits of the longest range, or the
   // cross-warp partial outputs, whichever is larger (the two uses never overlap in time).
   std::size_t main_shared_memory_bytes() const;
+  // Static shared memory of the main kernel (bytes), the arrays its body declares: q_vecs, one head
+  // of q in the query dtype, and red_smem, 2 floats per warp (each warp's max, then its sum).
+  std::size_t main_static_shared_memory_bytes() const;
+  // Dynamic + static: what one thread_block of the main kernel occupies, the figure a device's
+  // per-block opt-in limit (cudaDevAttrMaxSharedMemoryPerBlockOptin) is checked against.
+  std::size_t main_total_shared_memory_bytes() const;
   std::size_t reduce_shared_memory_bytes() const;  // 2 * max_num_partitions floats
 };
 

@@ -30,20 +30,15 @@ bool gpu_available(std::string* why_not) { return gpu_backend_available(why_not)
 
 namespace {
 
-// Static shared memory of the main kernel: q_vecs (one head of q) and red_smem (2 * NUM_WARPS floats).
-std::size_t static_shared_memory_bytes(const Scenario& scenario) {
-  return std::size_t(scenario.head_size) * dtype_size_bytes(scenario.dtype) +
-         2 * std::size_t(scenario.num_threads / kWarpSize) * sizeof(float);
-}
-
 KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory_limit, const char* device) {
-  KernelVersion version = scenario.resolved_version();
+  if (scenario.version == KernelVersion::automatic) return auto_version(scenario, shared_memory_limit);
+  const KernelVersion version = scenario.version;
   if (version != KernelVersion::v1) return version;
-  const std::size_t needed = v1_shared_memory_bytes(scenario) + static_shared_memory_bytes(scenario);
+  const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
+  const std::size_t needed = shape.main_total_shared_memory_bytes();
   if (needed <= shared_memory_limit) return version;
-  if (scenario.version == KernelVersion::automatic) return KernelVersion::v2;  // what auto is for
   // The largest context v1 can hold: the logits are 4 bytes per (block-padded) token.
-  const std::size_t room = shared_memory_limit - static_shared_memory_bytes(scenario);
+  const std::size_t room = shared_memory_limit - shape.main_static_shared_memory_bytes();
   const std::size_t max_tokens = (room / sizeof(float)) / std::size_t(scenario.block_size) * std::size_t(scenario.block_size);
   throw ScenarioError("version v1 keeps every logit of a sequence in shared memory: max_seq_len = " +
                       std::to_string(scenario.max_seq_len()) + " needs " + std::to_string(needed) +
@@ -53,6 +48,16 @@ KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory
 }
 
 }  // namespace
+
+KernelVersion auto_version(const Scenario& scenario, std::size_t shared_memory_limit) {
+  Scenario resolved = scenario;
+  resolved.version = KernelVersion::automatic;
+  const KernelVersion version = resolved.resolved_version();
+  if (version == KernelVersion::v1 &&
+      make_launch_shape(scenario, KernelVersion::v1).main_total_shared_memory_bytes() > shared_memory_limit)
+    return KernelVersion::v2;  // what auto is for: v1's logits would not fit in one thread_block
+  return version;
+}
 
 std::size_t v1_shared_memory_bytes(const Scenario& scenario) {
   return make_launch_shape(scenario, KernelVersion::v1).main_shared_memory_bytes();

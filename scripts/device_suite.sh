@@ -8,7 +8,9 @@
 # the 9 minutes one call may take with margin):
 #   info      nvidia-smi -q, GPU state, shared-library check
 #   ctest     ctest -L gpu -j <cores> --output-on-failure
-#   bench     pal-bench, full grids, CSV and Markdown (its own time budget is what is left)
+#   bench     pal-bench, full grids (or the shapes of PAL_BENCH_SHAPES), CSV and Markdown, its
+#             upstream columns from the figures measured on this kind of GPU (an H200 today); its
+#             own time budget is what is left, at most 330 s
 #   sanitize  compute-sanitizer memcheck / racecheck / synccheck / initcheck on small pal-run runs,
 #             v1 and v2, with the recording probe (and memcheck / racecheck without it)
 # Everything lands flat in $OUT (at most 8 files come back from the device tool):
@@ -17,7 +19,8 @@
 #
 # Environment: OUT (where results go; default ./device-out), PAL_SUITE_STEPS (default
 # "info,ctest,bench,sanitize"), PAL_BENCH_ARGS (extra pal-bench flags, e.g. "--quick"),
-# PAL_SUITE_BUDGET_S.
+# PAL_BENCH_SHAPES (a shapes file in this checkout, e.g. bench/shapes/h200-v1-misses.csv: pal-bench
+# times only those shapes, plus the copy ceiling), PAL_SUITE_BUDGET_S.
 set -uo pipefail
 
 suite_start=$(date +%s)
@@ -133,6 +136,11 @@ if wants bench; then
     sanitize_reserve=$(wants sanitize && echo 100 || echo 10)
     bench_budget=$(( left - sanitize_reserve - 60 ))
     [ $bench_budget -gt 330 ] && bench_budget=330
+    shapes_args=()
+    if [ -n "${PAL_BENCH_SHAPES:-}" ]; then
+      shapes_args=(--shapes "$PAL_BENCH_SHAPES")
+      note "bench: only the shapes of $PAL_BENCH_SHAPES"
+    fi
     if [ $bench_budget -lt 20 ]; then
       note "bench: skipped, only ${left}s left"
       step_rows+=("| bench | skipped (budget) | 0 | bench.log |")
@@ -140,7 +148,7 @@ if wants bench; then
       # shellcheck disable=SC2086  # PAL_BENCH_ARGS is a list of flags
       run_step bench $((bench_budget + 60)) "$OUT/bench.log" \
         "$build_path/bin/pal-bench" --csv "$OUT/bench.csv" --markdown "$OUT/bench.md" \
-        --time-budget-s "$bench_budget" ${PAL_BENCH_ARGS:-}
+        --time-budget-s "$bench_budget" "${shapes_args[@]}" ${PAL_BENCH_ARGS:-}
     fi
     bench_summary=$(sed -n '/^== pal-bench summary/,$p' "$OUT/bench.log")
     [ -z "$bench_summary" ] && bench_summary="(pal-bench printed no summary; the end of bench.log:)
@@ -239,7 +247,7 @@ commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo "unknown (no .git on 
   echo
   echo "## pal-bench (full table: bench.md, bench.csv; log: bench.log)"
   echo
-  grep -E "^device|^CUDA runtime|^device-to-device" "$OUT/bench.log" 2>/dev/null | sed 's/^/    /'
+  grep -E "^device:|^CUDA runtime|^upstream figures|^device-to-device" "$OUT/bench.log" 2>/dev/null | sed 's/^/    /'
   echo
   echo '```'
   echo "$bench_summary"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the project for the lent H100 here, and packs what the device machine needs into one
-# folder small enough to carry (the device tool carries at most 64 MiB of working tree + carried
-# paths, and the device machine has no Boost.Fiber and no Catch2, so nothing is built there).
+# Builds the project for the lent GPU (an NVIDIA H200, sm_90; an H100 before) here, and packs what
+# the device machine needs into one folder small enough to carry (the device tool carries at most
+# 64 MiB of working tree + carried paths, and the device machine has no Boost.Fiber and no Catch2,
+# so nothing is built there).
 #
 #   scripts/pack_device_build.sh            build in build-device-work/, pack into build-device/
 #   JOBS=4 scripts/pack_device_build.sh     more parallel compile jobs (default 2)
@@ -28,7 +29,7 @@ limit_mib=${PAL_CARRY_LIMIT_MIB:-56}  # leaves room under 64 MiB for the tracked
 echo "== configure $work (sm_90 SASS only, $instantiations instantiations, Release)"
 # Size: every executable that links pal_kernels embeds every compiled kernel (both probes, all
 # dtypes, head and block sizes): about 70 MB of sm_90 code with -lineinfo when stored raw. So:
-#   90-real              SASS for sm_90 only, no PTX (the H100 needs no JIT fallback);
+#   90-real              SASS for sm_90 only, no PTX (the H200, like the H100, needs no JIT fallback);
 #   --compress-mode=size nvcc compresses the fatbin (about 6x here; the driver inflates it at load);
 # and only the executables the suite runs are packed (pal-bench, pal-run, the tests labelled gpu).
 cmake -S "$root" -B "$work" -G Ninja \

@@ -397,3 +397,29 @@ TEST_CASE("bad flags are refused with the flag and the value named", "[scenario]
   CHECK_THROWS_WITH(parse_flags({"--num-seqs", "3"}), Contains("seq_lens has 2 entries but num_seqs = 3"));
   CHECK_THROWS_WITH(parse_flags({"--scenario", "/nonexistent/scenario.json"}), Contains("does not exist"));
 }
+
+TEST_CASE("the host-memory limit is a parameter of validation, and only that rule moves with it", "[scenario]") {
+  Scenario s;
+  s.num_seqs = 128;
+  s.num_heads = 32;
+  s.num_kv_heads = 32;
+  s.head_size = 128;
+  s.seq_lens.assign(128, 32768);  // 64 GiB of K and V
+  const std::vector<std::string> limited = scenario_problems(s);
+  REQUIRE(limited.size() == 1);
+  CHECK_THAT(limited.front(), Contains("of host memory"));
+  CHECK(scenario_problems(s, std::numeric_limits<std::int64_t>::max()).empty());
+  s.head_size = 100;  // any other rule still holds without the limit
+  CHECK(scenario_problems(s, std::numeric_limits<std::int64_t>::max()).size() == 1);
+}
+
+TEST_CASE("a num_seqs out of range is reported alone, not also as a seq_lens length mismatch", "[scenario]") {
+  Scenario s;
+  s.num_seqs = kMaxNumSeqs + 1;
+  s.seq_lens = {5};
+  const std::vector<std::string> problems = scenario_problems(s);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems.front(), Contains("num_seqs = 65536 is too large"));
+  s.num_seqs = 2;  // in range: the mismatch is the problem
+  CHECK_THAT(scenario_problems(s).front(), Contains("seq_lens has 1 entry but num_seqs = 2"));
+}

@@ -1,0 +1,65 @@
+#include "bench/variants.h"
+
+#include <algorithm>
+#include <array>
+
+namespace pal::bench {
+
+namespace {
+
+// The faithful kernel's two versions on every shape. New variants go here (see variants.h).
+constexpr std::array<KernelVariant, 2> kVariants{{
+    {KernelVersion::v1, {}, nullptr},
+    {KernelVersion::v2, {}, nullptr},
+}};
+
+bool selected(const std::vector<std::string>& versions, KernelVersion version, KernelVersion auto_pick) {
+  const std::string name(version_name(version));
+  for (const std::string& wanted : versions)
+    if (wanted == name || (wanted == "auto" && version == auto_pick)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::span<const KernelVariant> kernel_variants() { return kVariants; }
+
+BenchShape shape_for(const BenchShape& shape, const KernelVariant& variant) {
+  BenchShape variant_shape = shape;
+  if (variant.kv_cache_dtype) variant_shape.kv_cache_dtype = *variant.kv_cache_dtype;
+  return variant_shape;
+}
+
+std::optional<KernelVariant> baseline_of(const KernelVariant& variant) {
+  if (!variant.kv_cache_dtype) return std::nullopt;
+  return KernelVariant{variant.version, {}, nullptr};
+}
+
+std::vector<std::string> selectable_versions() {
+  std::vector<std::string> names;
+  for (const KernelVariant& variant : kernel_variants()) {
+    const std::string name(version_name(variant.version));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  names.emplace_back("auto");
+  return names;
+}
+
+std::vector<KernelVariant> variants_for(const BenchShape& shape, const std::vector<std::string>& versions,
+                                        KernelVersion auto_pick) {
+  std::vector<KernelVariant> chosen;
+  for (const KernelVariant& variant : kernel_variants()) {
+    if (variant.kv_cache_dtype && shape.kv_cache_dtype) continue;
+    if (variant.applies && !variant.applies(shape)) continue;
+    if (selected(versions, variant.version, auto_pick)) chosen.push_back(variant);
+  }
+  return chosen;
+}
+
+std::string describe_launch(const LaunchShape& launch) {
+  std::string text = "grid " + std::to_string(launch.num_heads) + "x" + std::to_string(launch.num_seqs);
+  if (launch.version == KernelVersion::v2) text += "x" + std::to_string(launch.max_num_partitions) + " + reduce";
+  return text;
+}
+
+}  // namespace pal::bench
