@@ -5,14 +5,43 @@
 //   1. query, flat in [num_seqs, num_heads, head_size] order;
 //   2. the Fisher-Yates shuffle of the physical block pool;
 //   3. for each sequence, each token, each kv head: the key's head_size values, then the value's.
+// The draws do not depend on what the cache stores: an fp8 cache holds the quantised codes of
+// exactly the values an auto cache holds (the oracle compares the two to measure quantisation).
 #include "core/inputs.h"
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <sstream>
 
 namespace pal {
+
+ElementType kv_cache_element_type(const Scenario& scenario) {
+  return is_fp8(scenario.kv_cache_dtype) ? element_type_of(fp8_format_of(scenario.kv_cache_dtype))
+                                         : element_type_of(scenario.dtype);
+}
+
+int key_x(const Scenario& scenario) { return 16 / scenario.kv_cache_element_size(); }
+
+std::string quantization_summary(const QuantizationReport& report) {
+  std::ostringstream text;
+  auto line = [&text](const char* cache, const Fp8QuantizationCounts& counts) {
+    auto percent = [&counts](std::int64_t n) {
+      return counts.num_values > 0 ? 100.0 * static_cast<double>(n) / static_cast<double>(counts.num_values) : 0.0;
+    };
+    text.precision(3);
+    text << cache << ": " << counts.num_values << " values quantised, " << counts.num_subnormal << " subnormal ("
+         << percent(counts.num_subnormal) << "%), " << counts.num_flushed_to_zero << " flushed to zero ("
+         << percent(counts.num_flushed_to_zero) << "%), " << counts.num_saturated << " saturated ("
+         << percent(counts.num_saturated) << "%)";
+  };
+  line("key_cache", report.key);
+  text << "\n";
+  line("value_cache", report.value);
+  return text.str();
+}
 
 // ---- SplitMix64 ------------------------------------------------------------------------------------
 
@@ -74,10 +103,10 @@ template <>
 bf16_t poison_value<bf16_t>() { return bf16_t{0x7fc0}; }
 
 template <typename T>
-void fill_inputs(const Scenario& s, Inputs& in) {
+void fill_inputs(const Scenario& s, Inputs& in, QuantizationReport& report) {
   SplitMix64 random(s.seed);
   const float range = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_size)));
-  const int x = key_x(s.kv_cache_dtype);
+  const int x = key_x(s);
   const std::int64_t num_blocks = s.effective_num_blocks();
   const std::int64_t max_blocks_per_seq = s.max_num_blocks_per_seq();
 
@@ -102,12 +131,29 @@ void fill_inputs(const Scenario& s, Inputs& in) {
   in.seq_lens = Tensor(ElementType::i32, {s.num_seqs});
   for (int seq = 0; seq < s.num_seqs; ++seq) in.seq_lens.data<std::int32_t>()[seq] = s.seq_lens[seq];
 
-  in.key_cache = Tensor(element_type_of(s.kv_cache_dtype), {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x});
-  in.value_cache = Tensor(element_type_of(s.kv_cache_dtype), {num_blocks, s.num_kv_heads, s.head_size, s.block_size});
-  T* key = in.key_cache.data<T>();      // [num_blocks, num_kv_heads, head_size/x, block_size, x]
-  T* value = in.value_cache.data<T>();  // [num_blocks, num_kv_heads, head_size, block_size]
-  std::fill_n(key, in.key_cache.numel(), poison_value<T>());
-  std::fill_n(value, in.value_cache.numel(), poison_value<T>());
+  const ElementType cache_type = kv_cache_element_type(s);
+  in.key_cache = Tensor(cache_type, {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x});
+  in.value_cache = Tensor(cache_type, {num_blocks, s.num_kv_heads, s.head_size, s.block_size});
+  const bool fp8 = is_fp8(s.kv_cache_dtype);
+  const Fp8Format format = fp8_format_of(s.kv_cache_dtype);
+  if (fp8) {
+    std::memset(in.key_cache.bytes.data(), kFp8NanCode, in.key_cache.bytes.size());
+    std::memset(in.value_cache.bytes.data(), kFp8NanCode, in.value_cache.bytes.size());
+  } else {
+    std::fill_n(in.key_cache.data<T>(), in.key_cache.numel(), poison_value<T>());
+    std::fill_n(in.value_cache.data<T>(), in.value_cache.numel(), poison_value<T>());
+  }
+  // One draw into one cache slot: the value in the query dtype, stored as it is or as its fp8 code.
+  auto draw_into = [&](Tensor& cache, std::int64_t flat, float cache_scale, Fp8QuantizationCounts& counts) {
+    const float drawn = round_to<T>(random.uniform(-range, range));
+    if (!fp8) {
+      cache.data<T>()[flat] = from_float<T>(drawn);
+      return;
+    }
+    const std::uint8_t code = quantize_fp8(drawn, cache_scale, format);
+    cache.data<std::uint8_t>()[flat] = code;
+    counts.add(drawn, cache_scale, code, format);
+  };
   const std::int64_t block_stride = std::int64_t{s.num_kv_heads} * s.head_size * s.block_size;  // same for K and V
   const std::int64_t head_stride = std::int64_t{s.head_size} * s.block_size;
   for (int seq = 0; seq < s.num_seqs; ++seq) {
@@ -116,11 +162,13 @@ void fill_inputs(const Scenario& s, Inputs& in) {
       const int block_offset = token % s.block_size;
       for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
         const std::int64_t head_base = physical_block * block_stride + kv_head * head_stride;
+        // key_cache [num_blocks, num_kv_heads, head_size/x, block_size, x]
         for (int dim = 0; dim < s.head_size; ++dim)
-          key[head_base + (dim / x) * s.block_size * x + block_offset * x + dim % x] =
-              from_float<T>(random.uniform(-range, range));
+          draw_into(in.key_cache, head_base + (dim / x) * s.block_size * x + block_offset * x + dim % x, s.k_scale,
+                    report.key);
+        // value_cache [num_blocks, num_kv_heads, head_size, block_size]
         for (int dim = 0; dim < s.head_size; ++dim)
-          value[head_base + dim * s.block_size + block_offset] = from_float<T>(random.uniform(-range, range));
+          draw_into(in.value_cache, head_base + dim * s.block_size + block_offset, s.v_scale, report.value);
       }
     }
   }
@@ -133,15 +181,19 @@ void fill_inputs(const Scenario& s, Inputs& in) {
     in.alibi_slopes = Tensor(ElementType::f32, {0});
   }
   in.scale = s.effective_scale();
+  in.k_scale = s.k_scale;
+  in.v_scale = s.v_scale;
+  in.block_sparse = s.block_sparse;
 }
 
 }  // namespace
 
-Inputs generate_inputs(const Scenario& scenario) {
+Inputs generate_inputs(const Scenario& scenario, QuantizationReport* report) {
   validate_scenario(scenario);
   Inputs inputs;
-  // Query and cache share one dtype for now (validated above), so one element type fills both.
-  visit_dtype(scenario.dtype, [&](auto element) { fill_inputs<decltype(element)>(scenario, inputs); });
+  QuantizationReport counts;
+  visit_dtype(scenario.dtype, [&](auto element) { fill_inputs<decltype(element)>(scenario, inputs, counts); });
+  if (report) *report = counts;
   return inputs;
 }
 
@@ -180,14 +232,14 @@ void check_tensor(const Tensor& tensor, const std::string& name, ElementType typ
 void validate_inputs(const Scenario& s, const Inputs& in) {
   validate_scenario(s);
   const ElementType q_type = element_type_of(s.dtype);
-  const ElementType kv_type = element_type_of(s.kv_cache_dtype);
-  const int x = key_x(s.kv_cache_dtype);
+  const ElementType kv_type = kv_cache_element_type(s);
+  const int x = key_x(s);
   const std::int64_t num_blocks = s.effective_num_blocks();
 
   check_tensor(in.query, "query", q_type, {s.num_seqs, s.num_heads, s.head_size}, "[num_seqs, num_heads, head_size]");
   check_tensor(in.key_cache, "key_cache", kv_type, {num_blocks, s.num_kv_heads, s.head_size / x, s.block_size, x},
                "[num_blocks, num_kv_heads, head_size/x, block_size, x] with x = " + std::to_string(x) + " for " +
-                   std::string(dtype_name(s.kv_cache_dtype)));
+                   std::string(element_type_name(kv_type)) + " elements");
   check_tensor(in.value_cache, "value_cache", kv_type, {num_blocks, s.num_kv_heads, s.head_size, s.block_size},
                "[num_blocks, num_kv_heads, head_size, block_size]");
   check_tensor(in.seq_lens, "seq_lens", ElementType::i32, {s.num_seqs}, "[num_seqs]");
@@ -244,6 +296,13 @@ void validate_inputs(const Scenario& s, const Inputs& in) {
   if (in.scale != s.effective_scale())
     throw ScenarioError("inputs' scale " + format_float(in.scale) + " differs from the scenario's scale " +
                         format_float(s.effective_scale()) + "; set the scenario's scale to match");
+  if (in.k_scale != s.k_scale || in.v_scale != s.v_scale)
+    throw ScenarioError("inputs' k_scale " + format_float(in.k_scale) + " / v_scale " + format_float(in.v_scale) +
+                        " differ from the scenario's " + format_float(s.k_scale) + " / " + format_float(s.v_scale) +
+                        "; set the scenario's k_scale and v_scale to match");
+  if (!(in.block_sparse == s.block_sparse))
+    throw ScenarioError("inputs' block-sparse parameters differ from the scenario's; set the scenario's "
+                        "blocksparse_* and tp_rank to match");
 }
 
 }  // namespace pal
