@@ -62,7 +62,6 @@ Scenario make_scenario(const BenchShape& shape, KernelVersion version, std::uint
   scenario.head_size = shape.head_size;
   scenario.block_size = shape.block_size;
   scenario.dtype = shape.dtype;
-  scenario.kv_cache_dtype = shape.dtype;
   scenario.seq_lens.assign(static_cast<std::size_t>(shape.batch), shape.context_len);
   scenario.num_blocks = static_cast<int>(std::int64_t{shape.batch} * blocks_per_seq(shape));
   scenario.version = version;

@@ -230,16 +230,17 @@ void block_sparse_problems(const Scenario& s, bool heads_ok, bool block_size_ok,
                        ": the kernel decides per kv_block, so a sparse block must hold whole kv_blocks (otherwise "
                        "the query's own kv_block could be skipped); use " + std::to_string(s.block_size) + ", " +
                        std::to_string(2 * s.block_size) + ", ... (64 for Phi-3-small)");
-  // The kernel computes (tp_rank * heads + head) * |step| + 1 + k_bs in 32-bit ints.
+  // The kernel computes tp_rank * heads + head, times |step|, + 1 + k_bs, all in 32-bit ints.
   const std::int64_t step = std::abs(std::int64_t{p.head_sliding_step});
   if (step > std::numeric_limits<int>::max()) {
     problems.push_back("blocksparse_head_sliding_step = " + std::to_string(p.head_sliding_step) +
                        " is out of range; its magnitude must fit in an int");
   } else if (heads_ok && seq_lens_ok && p.tp_rank >= 0 && p.block_size >= 1) {
     const std::int64_t heads = p.head_sliding_step >= 0 ? s.num_heads : s.num_kv_heads;
-    const std::int64_t largest_offset = (std::int64_t{p.tp_rank} * heads + heads - 1) * step + 1;
+    const std::int64_t largest_global_head = std::int64_t{p.tp_rank} * heads + heads - 1;
+    const std::int64_t largest_offset = largest_global_head * step + 1;
     const std::int64_t largest = largest_offset + std::max(s.max_seq_len() - 1, 0) / p.block_size;
-    if (largest > std::numeric_limits<int>::max())
+    if (largest_global_head > std::numeric_limits<int>::max() || largest > std::numeric_limits<int>::max())
       problems.push_back("tp_rank = " + std::to_string(p.tp_rank) + " with blocksparse_head_sliding_step = " +
                          std::to_string(p.head_sliding_step) + " gives head offsets up to " +
                          std::to_string(largest_offset) +

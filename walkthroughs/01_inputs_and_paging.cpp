@@ -57,7 +57,7 @@ void show_tensors(Walkthrough& w) {
   out.paragraph("query is [num_seqs, num_heads, head_size]. Both caches start with the pool dimension, num_blocks = " +
                 std::to_string(w.scenario().effective_num_blocks()) +
                 ", and keep all kv heads of a kv_block together. The key cache splits each key into chunks of x = " +
-                std::to_string(key_x(w.scenario().kv_cache_dtype)) +
+                std::to_string(key_x(w.scenario())) +
                 " elements (16 bytes) and is the subject of chapter 4; the value cache stores each head "
                 "dimension as a row of block_size tokens (chapter 7).");
 }
@@ -139,7 +139,7 @@ void show_token_lookup(Walkthrough& w) {
   Terminal& out = w.out();
   const int seq = w.seq();
   const int kv_head = w.kv_head();
-  const int x = key_x(s.kv_cache_dtype);
+  const int x = key_x(s);
   out.heading("1.5 From a token to its key and value, for seq " + std::to_string(seq) + ", kv head " +
               std::to_string(kv_head));
   out.paragraph("A token's place follows from three numbers: its kv_block (token / block_size), its slot inside "
@@ -184,7 +184,7 @@ void show_poison(Walkthrough& w) {
   // block i / (num_kv_heads * head_size * block_size), slot (i / x) % block_size.
   const Tensor& keys = w.inputs().key_cache;
   const std::int64_t per_block = std::int64_t(s.num_kv_heads) * s.head_size * s.block_size;
-  const int x = key_x(s.kv_cache_dtype);
+  const int x = key_x(s);
   std::int64_t nan_keys = 0, wrong = 0;
   for (std::int64_t i = 0; i < keys.numel(); ++i) {
     const bool is_nan = std::isnan(keys.get_float(i));

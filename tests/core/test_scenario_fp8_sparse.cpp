@@ -113,6 +113,9 @@ TEST_CASE("block-sparse validation refuses every setting in which a query could 
     s.block_sparse.tp_rank = 1000;
     s.block_sparse.head_sliding_step = 1 << 20;  // (1000 * 4 + 3) * 2^20 > 2^31
     CHECK_THROWS_WITH(validate_scenario(s), Contains("32-bit") && Contains("tp_rank = 1000"));
+    s.block_sparse.head_sliding_step = 0;
+    s.block_sparse.tp_rank = std::numeric_limits<int>::max() / 2;  // tp_rank * num_heads alone overflows
+    CHECK_THROWS_WITH(validate_scenario(s), Contains("32-bit"));
     s.block_sparse.tp_rank = 0;
     s.block_sparse.head_sliding_step = std::numeric_limits<int>::min();  // -step would overflow
     CHECK_THROWS_WITH(validate_scenario(s), Contains("blocksparse_head_sliding_step") && Contains("out of range"));

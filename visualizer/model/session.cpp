@@ -74,7 +74,7 @@ void fill_derived(Session& session) {
   session.strides.q_stride = std::int64_t(scenario.num_heads) * scenario.head_size;
   session.strides.kv_head_stride = std::int64_t(scenario.head_size) * scenario.block_size;
   session.strides.kv_block_stride = std::int64_t(scenario.num_kv_heads) * session.strides.kv_head_stride;
-  session.strides.x = key_x(scenario.kv_cache_dtype);
+  session.strides.x = key_x(scenario);
 }
 
 }  // namespace
