@@ -171,7 +171,7 @@ TEST_CASE("encoding rounds to nearest with ties to even, as the distance model d
       for (int i = 0; i < 200'000; ++i) {
         const auto exponent = static_cast<std::uint32_t>(127 - 30 + random.below(48));  // 2^-30 .. 2^17
         const auto mantissa = static_cast<std::uint32_t>(random.next() & 0x7FFFFFu);
-        const std::uint32_t sign = (random.next() & 1u) << 31;
+        const auto sign = static_cast<std::uint32_t>((random.next() & 1u) << 31);
         check(float_from_bits(sign | (exponent << 23) | mantissa));
       }
     }

@@ -52,7 +52,7 @@ std::vector<float> values_to_encode() {
   SplitMix64 random(11);
   for (int i = 0; i < 100'000; ++i) {
     const auto exponent = static_cast<std::uint32_t>(127 - 30 + random.below(48));
-    values.push_back(float_from_bits(((random.next() & 1u) << 31) | (exponent << 23) |
+    values.push_back(float_from_bits(static_cast<std::uint32_t>((random.next() & 1u) << 31) | (exponent << 23) |
                                      static_cast<std::uint32_t>(random.next() & 0x7FFFFFu)));
   }
   return values;
