@@ -11,7 +11,7 @@ namespace pal::bench {
 namespace {
 
 std::int64_t element_bytes(const BenchShape& shape) { return dtype_size_bytes(shape.dtype); }
-std::int64_t cache_element_bytes(const BenchShape& shape) { return dtype_size_bytes(shape.cache_dtype()); }
+std::int64_t cache_element_bytes(const BenchShape& shape) { return shape.cache_element_bytes(); }
 
 std::int64_t blocks_per_seq(const BenchShape& shape) {
   return (std::int64_t{shape.context_len} + shape.block_size - 1) / shape.block_size;
@@ -30,7 +30,7 @@ std::string format_fixed(double value, int decimals) {
 }
 
 std::string BenchShape::name() const {
-  const std::string cache = cache_dtype() == dtype ? "" : "/kv-" + std::string(dtype_name(cache_dtype()));
+  const std::string cache = is_fp8(cache_format()) ? "/kv-" + std::string(kv_cache_dtype_name(cache_format())) : "";
   return std::string(dtype_name(dtype)) + cache + "/h" + std::to_string(head_size) + "/bs" + std::to_string(block_size) + "/" +
          std::to_string(num_heads) + "x" + std::to_string(num_kv_heads) + "/b" + std::to_string(batch) + "/c" +
          std::to_string(context_len);
@@ -48,7 +48,7 @@ Scenario make_scenario(const BenchShape& shape, KernelVersion version, std::uint
   scenario.head_size = shape.head_size;
   scenario.block_size = shape.block_size;
   scenario.dtype = shape.dtype;
-  scenario.kv_cache_dtype = shape.cache_dtype();
+  scenario.kv_cache_dtype = shape.cache_format();
   scenario.seq_lens.assign(static_cast<std::size_t>(shape.batch), shape.context_len);
   scenario.num_blocks = static_cast<int>(std::int64_t{shape.batch} * blocks_per_seq(shape));
   scenario.version = version;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/fp8.h"
 #include "core/scenario.h"
 
 namespace pal::bench {
@@ -21,9 +22,8 @@ namespace pal::bench {
 // One set of kernel inputs: everything except the version, which runs on the same inputs.
 struct BenchShape {
   DType dtype = DType::fp16;  // query and output
-  // The KV cache's element type; unset: the query's dtype (the only cache validation accepts until
-  // the fp8 cache lands, issue 10).
-  std::optional<DType> kv_cache_dtype;
+  // The KV cache's format (core/fp8.h); unset: the query's dtype (kv_cache_dtype auto).
+  std::optional<KvCacheDtype> kv_cache_dtype;
   int num_heads = 32;
   int num_kv_heads = 32;
   int head_size = 128;
@@ -31,10 +31,11 @@ struct BenchShape {
   int batch = 1;         // num_seqs
   int context_len = 512;  // tokens of every sequence
 
-  DType cache_dtype() const { return kv_cache_dtype.value_or(dtype); }
+  KvCacheDtype cache_format() const { return kv_cache_dtype.value_or(KvCacheDtype::automatic); }
+  int cache_element_bytes() const { return is_fp8(cache_format()) ? 1 : dtype_size_bytes(dtype); }
 
   // "fp16/h128/bs16/32x8/b1/c512": the name --filter matches (with "/v1" or "/v2" appended per row).
-  // A cache of another dtype than the query's is named after the query's: "fp16/kv-<dtype>/h128/...".
+  // An fp8 cache is named after the query's dtype: "fp16/kv-fp8_e4m3/h128/...".
   std::string name() const;
 };
 

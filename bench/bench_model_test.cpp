@@ -228,7 +228,7 @@ TEST_CASE("benchmark scenarios are valid and allocate exactly the blocks the seq
     INFO(shape.name());
     const Scenario scenario = make_scenario(shape, KernelVersion::v2, 7);
     CHECK(scenario.num_blocks == scenario.num_blocks_needed());
-    CHECK(scenario.kv_cache_dtype == shape.cache_dtype());
+    CHECK(scenario.kv_cache_dtype == shape.cache_format());
     // Inputs made on the device are not bound by core's host-memory limit; every other rule holds.
     CHECK(scenario_problems(scenario, std::numeric_limits<std::int64_t>::max()).empty());
   }
@@ -245,19 +245,19 @@ TEST_CASE("the allocated KV cache equals the counted K/V bytes when contexts are
   CHECK(kv_cache_bytes(shape) > unique_bytes(shape) - query_and_out);
 }
 
-TEST_CASE("a cache of another dtype is counted in its own element size and named after the query's dtype") {
+TEST_CASE("an fp8 cache is counted at one byte per element and named after the query's dtype") {
   BenchShape shape;
   shape.num_kv_heads = 8;
   shape.batch = 2;
   shape.context_len = 512;
-  BenchShape wide_cache = shape;
-  wide_cache.kv_cache_dtype = DType::fp32;  // not a supported pairing; only the arithmetic is under test
+  BenchShape fp8_cache = shape;
+  fp8_cache.kv_cache_dtype = KvCacheDtype::fp8_e4m3;
   const std::int64_t kv_elements = std::int64_t{2} * 512 * 8 * 128 * 2;
-  CHECK(unique_bytes(wide_cache) - unique_bytes(shape) == kv_elements * (4 - 2));
-  CHECK(kv_cache_bytes(wide_cache) == 2 * kv_cache_bytes(shape));
-  CHECK(wide_cache.name() == "fp16/kv-fp32/h128/bs16/32x8/b2/c512");
+  CHECK(unique_bytes(shape) - unique_bytes(fp8_cache) == kv_elements * (2 - 1));
+  CHECK(2 * kv_cache_bytes(fp8_cache) == kv_cache_bytes(shape));
+  CHECK(fp8_cache.name() == "fp16/kv-fp8_e4m3/h128/bs16/32x8/b2/c512");
   BenchShape same_cache = shape;
-  same_cache.kv_cache_dtype = DType::fp16;
+  same_cache.kv_cache_dtype = KvCacheDtype::automatic;
   CHECK(same_cache.name() == shape.name());
 }
 
@@ -314,7 +314,7 @@ TEST_CASE("every variant's row is named after its shape and version, and only ca
     const BenchShape variant_shape = shape_for(shape, variant);
     CHECK(variant.version != KernelVersion::automatic);
     if (variant.kv_cache_dtype) {
-      CHECK(variant_shape.cache_dtype() == *variant.kv_cache_dtype);
+      CHECK(variant_shape.cache_format() == *variant.kv_cache_dtype);
       REQUIRE(baseline_of(variant));
       CHECK(baseline_of(variant)->version == variant.version);
       CHECK_FALSE(baseline_of(variant)->kv_cache_dtype);

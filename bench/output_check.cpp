@@ -31,7 +31,10 @@ std::string coordinates(const BenchShape& shape, std::size_t flat_index) {
 }  // namespace
 
 double rounding_unit(const BenchShape& shape) {
-  return std::max(dtype_epsilon(shape.dtype), dtype_epsilon(shape.cache_dtype()));
+  // An fp8 cache keeps 3 (E4M3) or 2 (E5M2) mantissa bits: spacing 2^-m, as dtype_epsilon counts.
+  const KvCacheDtype cache = shape.cache_format();
+  const double cache_unit = is_fp8(cache) ? std::ldexp(1.0, -fp8_mantissa_bits(fp8_format_of(cache))) : 0.0;
+  return std::max(dtype_epsilon(shape.dtype), cache_unit);
 }
 
 std::string check_output_range(const BenchShape& shape, const std::vector<float>& values) {

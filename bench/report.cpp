@@ -129,7 +129,7 @@ void write_csv_row(std::ostream& out, const BenchRow& row, const RunContext& con
       << optional_number(cold, cold_tbs(row), 3) << ',' << optional_number(percent_of(cold_tbs(row), context.peak_tbs), 1)
       << ',' << optional_number(up.vllm_hot_us, 1) << ',' << optional_number(ratio_to(row.hot, up.vllm_hot_us), 3)
       << ',' << csv_field(row.check) << ',' << csv_field(row.skipped) << ','
-      << dtype_name(s.cache_dtype()) << ',' << row.section << ',' << yes_no(row.auto_picks) << ','
+      << kv_cache_dtype_name(s.cache_format()) << ',' << row.section << ',' << yes_no(row.auto_picks) << ','
       << csv_field(row.launch) << ',' << format_fixed(context.peak_tbs, 2) << ','
       << csv_field(up.any() && context.upstream ? std::string(context.upstream->device_name) : std::string()) << ','
       << (up.vllm_version ? "v" + std::to_string(up.vllm_version) : std::string()) << ','
@@ -342,7 +342,7 @@ void write_summary(std::ostream& out, const std::vector<BenchRow>& rows, const R
   std::map<std::string, GeometricMean> by_variant;  // "<cache dtype> <version>"
   for (const BenchRow& row : rows)
     if (!row.recording_probe && !row.baseline.empty())
-      by_variant[std::string(dtype_name(row.shape.cache_dtype())) + " cache, " + std::string(version_name(row.version))]
+      by_variant[std::string(kv_cache_dtype_name(row.shape.cache_format())) + " cache, " + std::string(version_name(row.version))]
           .add(ratio_to(row.hot, row.baseline_us));
   for (const auto& [label, mean] : by_variant)
     out << "vs baseline (" << label << " / the query dtype's cache): " << mean.text() << "\n";

@@ -39,7 +39,7 @@ Scenario default_scenario() {
   s.head_size = centre.head_size;
   s.block_size = centre.block_size;
   s.dtype = centre.dtype;
-  s.kv_cache_dtype = centre.cache_dtype();
+  s.kv_cache_dtype = centre.cache_format();
   s.seq_lens = {centre.context_len};
   s.num_blocks = 0;
   s.version = KernelVersion::automatic;
@@ -149,7 +149,7 @@ std::vector<std::string> check_entry(const json& entry, std::size_t index, UserS
             " an int32 block table can number; shrink num_seqs or context_len"};
 
   shape.shape.dtype = s.dtype;
-  if (s.kv_cache_dtype != s.dtype) shape.shape.kv_cache_dtype = s.kv_cache_dtype;
+  if (is_fp8(s.kv_cache_dtype)) shape.shape.kv_cache_dtype = s.kv_cache_dtype;
   shape.shape.num_heads = s.num_heads;
   shape.shape.num_kv_heads = s.num_kv_heads;
   shape.shape.head_size = s.head_size;

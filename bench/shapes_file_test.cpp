@@ -55,7 +55,7 @@ TEST_CASE("a JSON shapes file gives its shapes, with the grid centre for absent 
   REQUIRE(shapes.size() == 2);
   CHECK(shapes[0].label == "llama-3-8b");
   CHECK(shapes[0].shape.name() == "bf16/h128/bs16/32x8/b64/c4096");
-  CHECK(shapes[0].shape.cache_dtype() == DType::bf16);
+  CHECK(shapes[0].shape.cache_format() == KvCacheDtype::automatic);
   CHECK(shapes[0].versions == std::vector<std::string>{"v2"});
   CHECK(shapes[1].label == "shape 2");
   CHECK(shapes[1].shape.name() == "fp16/h128/bs16/32x32/b3/c100");
@@ -111,7 +111,7 @@ TEST_CASE("wrong types, unknown fields and fields a benchmark fixes are refused 
   CHECK_THAT(json_error(R"([{"head_sise": 128}])"), Contains("unknown field 'head_sise'; known fields: label"));
   CHECK_THAT(json_error(R"([{"seq_lens": [1, 2]}])"), Contains("'seq_lens' is a scenario field pal-bench does not vary"));
   CHECK_THAT(json_error(R"([{"alibi": true}])"), Contains("'alibi' is a scenario field"));
-  CHECK_THAT(json_error(R"([{"kv_cache_dtype": "bf16"}])"), Contains("kv_cache_dtype = bf16 differs from dtype = fp16"));
+  CHECK_THAT(json_error(R"([{"kv_cache_dtype": "bf16"}])"), Contains("'kv_cache_dtype' = \"bf16\" differs from dtype = \"fp16\""));
   CHECK_THAT(json_error(R"([{"label": "a,b"}])"), Contains("label \"a,b\" may hold printable ASCII only"));
   CHECK_THAT(json_error(R"([{"label": ""}])"), Contains("must have 1 to 64 characters"));
   CHECK_THAT(json_error("[" + std::string(R"({"label": ")") + std::string(65, 'x') + "\"}]"), Contains("1 to 64"));

@@ -34,7 +34,7 @@ const UpstreamTable* upstream_table_for(const DeviceIdentity& device, std::strin
 UpstreamFigures upstream_figures(const UpstreamTable& table, const BenchShape& shape, KernelVersion version) {
   UpstreamFigures figures;
   // Upstream timed one configuration, with an unquantized cache.
-  if (shape.dtype != table.dtype || shape.cache_dtype() != table.dtype || shape.head_size != table.head_size ||
+  if (shape.dtype != table.dtype || is_fp8(shape.cache_format()) || shape.head_size != table.head_size ||
       shape.block_size != table.block_size)
     return figures;
   const int vllm_version = version == KernelVersion::v1   ? 1

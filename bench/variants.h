@@ -32,7 +32,7 @@ namespace pal::bench {
 struct KernelVariant {
   KernelVersion version = KernelVersion::v1;  // what is launched: never automatic
   // A cache format of its own (the shape is re-made with it); unset: the shape's own cache.
-  std::optional<DType> kv_cache_dtype;
+  std::optional<KvCacheDtype> kv_cache_dtype;
   bool (*applies)(const BenchShape&) = nullptr;  // on which shapes; null: every shape
 };
 

@@ -5,14 +5,43 @@
 //   1. query, flat in [num_seqs, num_heads, head_size] order;
 //   2. the Fisher-Yates shuffle of the physical block pool;
 //   3. for each sequence, each token, each kv head: the key's head_size values, then the value's.
+// The draws do not depend on what the cache stores: an fp8 cache holds the quantised codes of
+// exactly the values an auto cache holds (the oracle compares the two to measure quantisation).
 #include "core/inputs.h"
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <sstream>
 
 namespace pal {
+
+ElementType kv_cache_element_type(const Scenario& scenario) {
+  return is_fp8(scenario.kv_cache_dtype) ? element_type_of(fp8_format_of(scenario.kv_cache_dtype))
+                                         : element_type_of(scenario.dtype);
+}
+
+int key_x(const Scenario& scenario) { return key_x_for(scenario.kv_cache_element_size()); }
+
+std::string quantization_summary(const QuantizationReport& report) {
+  std::ostringstream text;
+  auto line = [&text](const char* cache, const Fp8QuantizationCounts& counts) {
+    auto percent = [&counts](std::int64_t n) {
+      return counts.num_values > 0 ? 100.0 * static_cast<double>(n) / static_cast<double>(counts.num_values) : 0.0;
+    };
+    text.precision(3);
+    text << cache << ": " << counts.num_values << " values quantised, " << counts.num_subnormal << " subnormal ("
+         << percent(counts.num_subnormal) << "%), " << counts.num_flushed_to_zero << " flushed to zero ("
+         << percent(counts.num_flushed_to_zero) << "%), " << counts.num_saturated << " saturated ("
+         << percent(counts.num_saturated) << "%)";
+  };
+  line("key_cache", report.key);
+  text << "\n";
+  line("value_cache", report.value);
+  return text.str();
+}
 
 // ---- SplitMix64 ------------------------------------------------------------------------------------
 
@@ -60,7 +89,7 @@ std::vector<float> alibi_slopes_for(int num_heads) {
 }
 
 KvCacheLayout kv_cache_layout(const Scenario& scenario) {
-  return KvCacheLayout{scenario.num_kv_heads, scenario.head_size, scenario.block_size, key_x(scenario.kv_cache_dtype)};
+  return KvCacheLayout{scenario.num_kv_heads, scenario.head_size, scenario.block_size, key_x(scenario)};
 }
 
 // ---- generation ------------------------------------------------------------------------------------
@@ -78,7 +107,7 @@ template <>
 bf16_t poison_value<bf16_t>() { return bf16_t{0x7fc0}; }
 
 template <typename T>
-void fill_inputs(const Scenario& s, Inputs& in) {
+void fill_inputs(const Scenario& s, Inputs& in, QuantizationReport& report) {
   SplitMix64 random(s.seed);
   const float range = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_size)));
   const KvCacheLayout layout = kv_cache_layout(s);
@@ -108,22 +137,39 @@ void fill_inputs(const Scenario& s, Inputs& in) {
 
   const auto key_shape = layout.key_shape(num_blocks);
   const auto value_shape = layout.value_shape(num_blocks);
-  in.key_cache = Tensor(element_type_of(s.kv_cache_dtype), {key_shape.begin(), key_shape.end()});
-  in.value_cache = Tensor(element_type_of(s.kv_cache_dtype), {value_shape.begin(), value_shape.end()});
-  T* key = in.key_cache.data<T>();      // [num_blocks, num_kv_heads, head_size/x, block_size, x]
-  T* value = in.value_cache.data<T>();  // [num_blocks, num_kv_heads, head_size, block_size]
-  std::fill_n(key, in.key_cache.numel(), poison_value<T>());
-  std::fill_n(value, in.value_cache.numel(), poison_value<T>());
+  const ElementType cache_type = kv_cache_element_type(s);
+  in.key_cache = Tensor(cache_type, {key_shape.begin(), key_shape.end()});
+  in.value_cache = Tensor(cache_type, {value_shape.begin(), value_shape.end()});
+  const bool fp8 = is_fp8(s.kv_cache_dtype);
+  const Fp8Format format = fp8_format_of(s.kv_cache_dtype);
+  if (fp8) {
+    std::memset(in.key_cache.bytes.data(), kFp8NanCode, in.key_cache.bytes.size());
+    std::memset(in.value_cache.bytes.data(), kFp8NanCode, in.value_cache.bytes.size());
+  } else {
+    std::fill_n(in.key_cache.data<T>(), in.key_cache.numel(), poison_value<T>());
+    std::fill_n(in.value_cache.data<T>(), in.value_cache.numel(), poison_value<T>());
+  }
+  // One draw into one cache slot: the value in the query dtype, stored as it is or as its fp8 code.
+  auto draw_into = [&](Tensor& cache, std::int64_t flat, float cache_scale, Fp8QuantizationCounts& counts) {
+    const float drawn = round_to<T>(random.uniform(-range, range));
+    if (!fp8) {
+      cache.data<T>()[flat] = from_float<T>(drawn);
+      return;
+    }
+    const std::uint8_t code = quantize_fp8(drawn, cache_scale, format);
+    cache.data<std::uint8_t>()[flat] = code;
+    counts.add(drawn, cache_scale, code, format);
+  };
   for (int seq = 0; seq < s.num_seqs; ++seq) {
     for (int token = 0; token < s.seq_lens[seq]; ++token) {
       const std::int64_t physical_block = table[static_cast<std::size_t>(seq * max_blocks_per_seq + token / s.block_size)];
       const int block_offset = token % s.block_size;
       for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
         for (int dim = 0; dim < s.head_size; ++dim)
-          key[layout.key_offset(physical_block, kv_head, dim, block_offset)] = from_float<T>(random.uniform(-range, range));
+          draw_into(in.key_cache, layout.key_offset(physical_block, kv_head, dim, block_offset), s.k_scale, report.key);
         for (int dim = 0; dim < s.head_size; ++dim)
-          value[layout.value_offset(physical_block, kv_head, dim, block_offset)] =
-              from_float<T>(random.uniform(-range, range));
+          draw_into(in.value_cache, layout.value_offset(physical_block, kv_head, dim, block_offset), s.v_scale,
+                    report.value);
       }
     }
   }
@@ -136,30 +182,34 @@ void fill_inputs(const Scenario& s, Inputs& in) {
     in.alibi_slopes = Tensor(ElementType::f32, {0});
   }
   in.scale = s.effective_scale();
+  in.k_scale = s.k_scale;
+  in.v_scale = s.v_scale;
+  in.block_sparse = s.block_sparse;
 }
 
 }  // namespace
 
 namespace {
 
-// The scenario must be valid.
-Inputs generate_valid(const Scenario& scenario) {
+// The scenario must be valid. `report`, when given, receives what quantising to fp8 did.
+Inputs generate_valid(const Scenario& scenario, QuantizationReport* report) {
   Inputs inputs;
-  // Query and cache share one dtype for now (validated), so one element type fills both.
-  visit_dtype(scenario.dtype, [&](auto element) { fill_inputs<decltype(element)>(scenario, inputs); });
+  QuantizationReport counts;
+  visit_dtype(scenario.dtype, [&](auto element) { fill_inputs<decltype(element)>(scenario, inputs, counts); });
+  if (report) *report = counts;
   return inputs;
 }
 
 }  // namespace
 
-Inputs generate_inputs(const Scenario& scenario) {
+Inputs generate_inputs(const Scenario& scenario, QuantizationReport* report) {
   validate_scenario(scenario);
-  return generate_valid(scenario);
+  return generate_valid(scenario, report);
 }
 
-CheckedInputs CheckedInputs::generate(const Scenario& scenario) {
+CheckedInputs CheckedInputs::generate(const Scenario& scenario, QuantizationReport* report) {
   validate_scenario(scenario);
-  return CheckedInputs(scenario, generate_valid(scenario));
+  return CheckedInputs(scenario, generate_valid(scenario, report));
 }
 
 CheckedInputs CheckedInputs::check(Scenario scenario, Inputs inputs) {
@@ -202,7 +252,7 @@ void check_tensor(const Tensor& tensor, const std::string& name, ElementType typ
 void validate_inputs(const Scenario& s, const Inputs& in) {
   validate_scenario(s);
   const ElementType q_type = element_type_of(s.dtype);
-  const ElementType kv_type = element_type_of(s.kv_cache_dtype);
+  const ElementType kv_type = kv_cache_element_type(s);
   const KvCacheLayout layout = kv_cache_layout(s);
   const std::int64_t num_blocks = s.effective_num_blocks();
   const auto key_shape = layout.key_shape(num_blocks);
@@ -211,7 +261,7 @@ void validate_inputs(const Scenario& s, const Inputs& in) {
   check_tensor(in.query, "query", q_type, {s.num_seqs, s.num_heads, s.head_size}, "[num_seqs, num_heads, head_size]");
   check_tensor(in.key_cache, "key_cache", kv_type, {key_shape.begin(), key_shape.end()},
                "[num_blocks, num_kv_heads, head_size/x, block_size, x] with x = " + std::to_string(layout.x) + " for " +
-                   std::string(dtype_name(s.kv_cache_dtype)));
+                   std::string(element_type_name(kv_type)) + " elements");
   check_tensor(in.value_cache, "value_cache", kv_type, {value_shape.begin(), value_shape.end()},
                "[num_blocks, num_kv_heads, head_size, block_size]");
   check_tensor(in.seq_lens, "seq_lens", ElementType::i32, {s.num_seqs}, "[num_seqs]");
@@ -268,6 +318,13 @@ void validate_inputs(const Scenario& s, const Inputs& in) {
   if (in.scale != s.effective_scale())
     throw ScenarioError("inputs' scale " + format_float(in.scale) + " differs from the scenario's scale " +
                         format_float(s.effective_scale()) + "; set the scenario's scale to match");
+  if (in.k_scale != s.k_scale || in.v_scale != s.v_scale)
+    throw ScenarioError("inputs' k_scale " + format_float(in.k_scale) + " / v_scale " + format_float(in.v_scale) +
+                        " differ from the scenario's " + format_float(s.k_scale) + " / " + format_float(s.v_scale) +
+                        "; set the scenario's k_scale and v_scale to match");
+  if (!(in.block_sparse == s.block_sparse))
+    throw ScenarioError("inputs' block-sparse parameters differ from the scenario's; set the scenario's "
+                        "blocksparse_* and tp_rank to match");
 }
 
 }  // namespace pal

@@ -12,31 +12,49 @@
 
 namespace pal {
 
+// Every argument of the kernel: the tensors, and the scalars that say how to read them.
 struct Inputs {
   Tensor query;         // [num_seqs, num_heads, head_size]                                  dtype
-  Tensor key_cache;     // [num_blocks, num_kv_heads, head_size/x, block_size, x]            kv dtype
-  Tensor value_cache;   // [num_blocks, num_kv_heads, head_size, block_size]                 kv dtype
+  Tensor key_cache;     // [num_blocks, num_kv_heads, head_size/x, block_size, x]            kv element type
+  Tensor value_cache;   // [num_blocks, num_kv_heads, head_size, block_size]                 kv element type
   Tensor block_tables;  // [num_seqs, max_num_blocks_per_seq]  int32; -1 past a sequence's blocks
   Tensor seq_lens;      // [num_seqs]                                                        int32
   Tensor alibi_slopes;  // [num_heads] f32; empty (numel 0) when ALiBi is off
-  float scale = 1.0f;
+  float scale = 1.0f;   // softmax scale
+  float k_scale = 1.0f;  // fp8 caches: a key is its code's value times k_scale (unused otherwise)
+  float v_scale = 1.0f;  // fp8 caches: a value is its code's value times v_scale
+  BlockSparseParams block_sparse;  // which kv_blocks each head attends (all unless vert_stride > 1)
 };
 
-// x: elements per 16-byte chunk of the key layout's innermost dimension, for the cache's dtype.
-constexpr int key_x(DType kv_dtype) { return key_x_for(dtype_size_bytes(kv_dtype)); }
+// The element type of the caches: the query dtype's (kv_cache_dtype auto) or F8_E4M3 / F8_E5M2.
+ElementType kv_cache_element_type(const Scenario& scenario);
+// x: elements per 16-byte chunk of the key layout's innermost dimension, 16 / the cache element
+// size (4 for fp32, 8 for fp16/bf16, 16 for fp8).
+int key_x(const Scenario& scenario);
 
-// The scenario's KV-cache layout (core/kv_cache_layout.h).
+// The scenario's KV-cache layout (core/kv_cache_layout.h), with the cache's own x.
 KvCacheLayout kv_cache_layout(const Scenario& scenario);
 
+// What quantising the generated keys and values to fp8 did (both zero for an auto cache).
+struct QuantizationReport {
+  Fp8QuantizationCounts key;    // values divided by k_scale
+  Fp8QuantizationCounts value;  // values divided by v_scale
+};
+std::string quantization_summary(const QuantizationReport& report);  // one line per cache, for logs
+
 // Values uniform in [-1/sqrt(head_size), 1/sqrt(head_size)] as upstream's tests draw them, rounded to
-// the dtype. Physical blocks are a seeded shuffle of the pool, so logical block i of a sequence is
-// almost never physical block i. Every cache slot that no sequence uses (the tail of each last block
-// and every unreferenced block) holds NaN, so any read beyond a context poisons the output visibly.
-Inputs generate_inputs(const Scenario& scenario);
+// the dtype. An fp8 cache stores each key and value so drawn (the same draws as for an auto cache)
+// quantised: code = fp8(value / scale), rounded to nearest even, saturating (core/fp8.h); `report`,
+// when given, receives the counts of subnormal, flushed and saturated values. Physical blocks are a
+// seeded shuffle of the pool, so logical block i of a sequence is almost never physical block i.
+// Every cache slot that no sequence uses (the tail of each last block and every unreferenced block)
+// holds NaN (the fp8 format's NaN code for fp8), so any read beyond a context poisons the output
+// visibly.
+Inputs generate_inputs(const Scenario& scenario, QuantizationReport* report = nullptr);
 
 // Checks that tensors agree with each other and with the scenario: dtypes, shapes, block-table
-// entries in [0, num_blocks) for every block a sequence uses, seq_lens in range. Throws
-// ScenarioError naming the tensor, what it holds and what was expected.
+// entries in [0, num_blocks) for every block a sequence uses, seq_lens in range, the scalars equal
+// to the scenario's. Throws ScenarioError naming the tensor, what it holds and what was expected.
 void validate_inputs(const Scenario& scenario, const Inputs& inputs);
 
 // A scenario and its kernel inputs, validated once: holding one means validate_scenario and
@@ -47,7 +65,8 @@ void validate_inputs(const Scenario& scenario, const Inputs& inputs);
 class CheckedInputs {
  public:
   // Validates the scenario, then generates its inputs from the seed (valid by construction).
-  static CheckedInputs generate(const Scenario& scenario);
+  // `report`, when given, receives what quantising to an fp8 cache did.
+  static CheckedInputs generate(const Scenario& scenario, QuantizationReport* report = nullptr);
   // Validates the scenario and the inputs against it. Throws ScenarioError naming the problem.
   static CheckedInputs check(Scenario scenario, Inputs inputs);
   // Reads a safetensors file (core/safetensors.h), which validates what it reads.

@@ -34,7 +34,7 @@ constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
 bool parse_element_type(std::string_view name, ElementType& type) {
   for (ElementType candidate : {ElementType::f32, ElementType::f16, ElementType::bf16, ElementType::i32,
-                                ElementType::i64, ElementType::u8}) {
+                                ElementType::i64, ElementType::u8, ElementType::f8_e4m3, ElementType::f8_e5m2}) {
     if (name == element_type_name(candidate)) {
       type = candidate;
       return true;
@@ -78,7 +78,7 @@ HeaderEntry parse_entry(const std::string& path, const std::string& name, const 
   const json& dtype = entry["dtype"];
   if (!dtype.is_string()) fail(path, where + " has dtype " + short_dump(dtype) + "; expected a string such as \"F16\"");
   if (!parse_element_type(dtype.get<std::string>(), out.type))
-    fail(path, where + " has dtype " + short_dump(dtype) + ", which this project does not read; supported: F32, F16, BF16, I32, I64, U8");
+    fail(path, where + " has dtype " + short_dump(dtype) + ", which this project does not read; supported: F32, F16, BF16, I32, I64, U8, F8_E4M3, F8_E5M2");
 
   const json& shape = entry["shape"];
   if (!shape.is_array()) fail(path, where + " has shape " + short_dump(shape) + "; expected an array of sizes");
@@ -278,7 +278,19 @@ DType dtype_of_tensor(const std::string& path, const std::string& name, const Te
                  " elements; expected F32, F16 or BF16");
 }
 
-// For files written without our metadata: every scenario field follows from a tensor.
+// The cache dtype of a key cache: fp8 from safetensors' own F8 dtypes, otherwise the query's.
+KvCacheDtype kv_cache_dtype_of_tensor(const std::string& path, const Tensor& key_cache, DType query_dtype) {
+  if (key_cache.type == ElementType::f8_e4m3) return KvCacheDtype::fp8_e4m3;
+  if (key_cache.type == ElementType::f8_e5m2) return KvCacheDtype::fp8_e5m2;
+  if (dtype_of_tensor(path, kKeyCacheName, key_cache) != query_dtype)
+    fail(path, "tensor 'key_cache' holds " + std::string(element_type_name(key_cache.type)) +
+                   " elements but 'query' holds " + std::string(element_type_name(element_type_of(query_dtype))) +
+                   "; the KV cache stores the query's dtype, F8_E4M3 or F8_E5M2");
+  return KvCacheDtype::automatic;
+}
+
+// For files written without our metadata: every scenario field follows from a tensor (fp8 scales
+// are then 1 and attention is dense: nothing in the tensors says otherwise).
 Scenario scenario_from_tensors(const std::string& path, const Inputs& in) {
   if (in.query.shape.size() != 3)
     fail(path, "tensor 'query' has shape " + in.query.shape_string() + "; expected [num_seqs, num_heads, head_size]");
@@ -299,7 +311,7 @@ Scenario scenario_from_tensors(const std::string& path, const Inputs& in) {
   s.num_kv_heads = to_int(in.key_cache.shape[1], "num_kv_heads (key_cache dimension 1)");
   s.block_size = to_int(in.key_cache.shape[3], "block_size (key_cache dimension 3)");
   s.dtype = dtype_of_tensor(path, kQueryName, in.query);
-  s.kv_cache_dtype = dtype_of_tensor(path, kKeyCacheName, in.key_cache);
+  s.kv_cache_dtype = kv_cache_dtype_of_tensor(path, in.key_cache, s.dtype);
   s.seq_lens.assign(in.seq_lens.data<std::int32_t>(), in.seq_lens.data<std::int32_t>() + in.seq_lens.numel());
   s.alibi = in.alibi_slopes.numel() > 0;
   return s;
@@ -378,6 +390,10 @@ std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::s
   } else {
     inputs.scale = scenario.effective_scale();
   }
+  // The kernel's other scalar arguments come from the scenario, which validate_inputs checks them by.
+  inputs.k_scale = scenario.k_scale;
+  inputs.v_scale = scenario.v_scale;
+  inputs.block_sparse = scenario.block_sparse;
 
   try {
     validate_inputs(scenario, inputs);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -105,6 +106,8 @@ int Scenario::effective_num_blocks() const { return saturate_to_int(num_blocks_w
 
 int Scenario::max_num_partitions() const { return saturate_to_int(ceil_div(max_seq_len(), partition_size)); }
 
+int Scenario::kv_cache_element_size() const { return is_fp8(kv_cache_dtype) ? 1 : dtype_size_bytes(dtype); }
+
 KernelVersion Scenario::resolved_version() const {
   if (version != KernelVersion::automatic) return version;
   // One partition: v2's reduce would be pure overhead. Many (seq, head) pairs: enough thread blocks
@@ -137,7 +140,7 @@ bool parse_version(std::string_view text, KernelVersion& version) {
 
 std::int64_t estimated_buffer_bytes(const Scenario& s) {
   const std::int64_t element = dtype_size_bytes(s.dtype);
-  const std::int64_t kv_element = dtype_size_bytes(s.kv_cache_dtype);
+  const std::int64_t kv_element = s.kv_cache_element_size();
   const std::int64_t seqs = std::max(s.num_seqs, 0);
   const std::int64_t heads = std::max(s.num_heads, 0);
   const std::int64_t head_size = std::max(s.head_size, 0);
@@ -154,6 +157,98 @@ std::int64_t estimated_buffer_bytes(const Scenario& s) {
 }
 
 // ---- validation ------------------------------------------------------------------------------------
+
+namespace {
+
+using ProblemSink = std::vector<std::string>;
+
+// The KV-cache dtype and its scales.
+void kv_cache_problems(const Scenario& s, bool head_size_ok, ProblemSink& problems) {
+  const bool fp8 = is_fp8(s.kv_cache_dtype);
+  const std::string cache_name(kv_cache_dtype_name(s.kv_cache_dtype));
+  if (fp8 && head_size_ok && s.head_size % 16 != 0) {
+    std::vector<int> fp8_head_sizes;
+    for (int head_size : kSupportedHeadSizes)
+      if (head_size % 16 == 0) fp8_head_sizes.push_back(head_size);
+    problems.push_back("head_size = " + std::to_string(s.head_size) + " cannot use an fp8 KV cache (kv_cache_dtype = " +
+                       cache_name + "): the key cache packs x = 16 one-byte elements into each 16-byte chunk, so "
+                       "head_size must be a multiple of 16, as upstream requires; head sizes for fp8: " +
+                       join_ints(fp8_head_sizes));
+  }
+  const Fp8Format format = fp8_format_of(s.kv_cache_dtype);
+  for (const auto& [name, value, cache] : {std::tuple{"k_scale", s.k_scale, "key"}, std::tuple{"v_scale", s.v_scale, "value"}}) {
+    const std::string field = std::string(name) + " = " + format_float(value);
+    if (!std::isfinite(value) || value <= 0.0f) {
+      problems.push_back(field + " is invalid; it must be a finite number > 0 (an fp8 " + cache + " cache stores " +
+                         cache + " / " + name + ")");
+    } else if (!fp8 && value != 1.0f) {
+      problems.push_back(field + " has no effect: scales apply only to fp8 KV caches, and kv_cache_dtype = auto; "
+                         "use --kv-cache-dtype fp8_e4m3 or fp8_e5m2, or leave " + name + " at 1");
+    } else if (fp8 && s.dtype != DType::bf16) {
+      // fp16 queries round the dequantised product to fp16, and so do fp32 queries wherever upstream
+      // converts two or more codes at once (see core/fp8.h): the largest code times the scale must
+      // stay a finite fp16.
+      const float largest = fp8_max_finite(format) * value;
+      if (!std::isfinite(round_to<fp16_t>(largest)))
+        problems.push_back(field + " is too large for " + cache_name + " with " + std::string(dtype_name(s.dtype)) +
+                           " queries: the kernel dequantises through fp16, and the largest " +
+                           std::string(fp8_format_name(format)) + " value " + format_float(fp8_max_finite(format)) +
+                           " times " + format_float(value) + " overflows fp16 (largest finite 65504), so " + cache +
+                           "s could become inf; use " + name + " < " + format_float(65520.0 / fp8_max_finite(format)) +
+                           ", or bf16 queries");
+    }
+  }
+}
+
+// blocksparse_* and tp_rank: ranges always, the rest only when block sparsity is on.
+void block_sparse_problems(const Scenario& s, bool heads_ok, bool block_size_ok, bool seq_lens_ok,
+                           ProblemSink& problems) {
+  const BlockSparseParams& p = s.block_sparse;
+  if (p.vert_stride < 0)
+    problems.push_back("blocksparse_vert_stride = " + std::to_string(p.vert_stride) +
+                       " is invalid; it must be >= 0 (0 or 1: dense attention; > 1: block-sparse, one remote "
+                       "sparse block in every vert_stride)");
+  if (p.local_blocks < 0)
+    problems.push_back("blocksparse_local_blocks = " + std::to_string(p.local_blocks) +
+                       " is invalid; it must be >= 0 (the number of most recent sparse blocks always attended)");
+  if (p.block_size < 1)
+    problems.push_back("blocksparse_block_size = " + std::to_string(p.block_size) +
+                       " is invalid; it must be a positive number of tokens (64 for Phi-3-small)");
+  if (p.tp_rank < 0)
+    problems.push_back("tp_rank = " + std::to_string(p.tp_rank) + " is invalid; a tensor-parallel rank is >= 0");
+  if (!p.enabled()) return;
+
+  const std::string sparse_on = " with block-sparse attention on (blocksparse_vert_stride = " +
+                                std::to_string(p.vert_stride) + ")";
+  if (p.local_blocks < 1)
+    problems.push_back("blocksparse_local_blocks = " + std::to_string(p.local_blocks) + sparse_on +
+                       ": a query could attend to nothing, because only the local rule guarantees that the query's "
+                       "own sparse block is read; set blocksparse_local_blocks >= 1 (Phi-3-small uses 16)");
+  if (block_size_ok && p.block_size >= 1 && p.block_size % s.block_size != 0)
+    problems.push_back("blocksparse_block_size = " + std::to_string(p.block_size) + " is not a multiple of block_size = " +
+                       std::to_string(s.block_size) + sparse_on +
+                       ": the kernel decides per kv_block, so a sparse block must hold whole kv_blocks (otherwise "
+                       "the query's own kv_block could be skipped); use " + std::to_string(s.block_size) + ", " +
+                       std::to_string(2 * s.block_size) + ", ... (64 for Phi-3-small)");
+  // The kernel computes tp_rank * heads + head, times |step|, + 1 + k_bs, all in 32-bit ints.
+  const std::int64_t step = std::abs(std::int64_t{p.head_sliding_step});
+  if (step > std::numeric_limits<int>::max()) {
+    problems.push_back("blocksparse_head_sliding_step = " + std::to_string(p.head_sliding_step) +
+                       " is out of range; its magnitude must fit in an int");
+  } else if (heads_ok && seq_lens_ok && p.tp_rank >= 0 && p.block_size >= 1) {
+    const std::int64_t heads = p.head_sliding_step >= 0 ? s.num_heads : s.num_kv_heads;
+    const std::int64_t largest_global_head = std::int64_t{p.tp_rank} * heads + heads - 1;
+    const std::int64_t largest_offset = largest_global_head * step + 1;
+    const std::int64_t largest = largest_offset + std::max(s.max_seq_len() - 1, 0) / p.block_size;
+    if (largest_global_head > std::numeric_limits<int>::max() || largest > std::numeric_limits<int>::max())
+      problems.push_back("tp_rank = " + std::to_string(p.tp_rank) + " with blocksparse_head_sliding_step = " +
+                         std::to_string(p.head_sliding_step) + " gives head offsets up to " +
+                         std::to_string(largest_offset) +
+                         ", beyond the kernel's 32-bit arithmetic; use a smaller tp_rank or sliding step");
+  }
+}
+
+}  // namespace
 
 std::vector<std::string> scenario_problems(const Scenario& s, std::int64_t max_buffer_bytes) {
   std::vector<std::string> problems;
@@ -186,10 +281,7 @@ std::vector<std::string> scenario_problems(const Scenario& s, std::int64_t max_b
     problem("block_size = " + std::to_string(s.block_size) + " is not supported; supported block sizes are " +
             join_ints(kSupportedBlockSizes) + " tokens per KV block");
 
-  if (s.kv_cache_dtype != s.dtype)
-    problem("kv_cache_dtype = " + std::string(dtype_name(s.kv_cache_dtype)) + " differs from dtype = " +
-            std::string(dtype_name(s.dtype)) +
-            "; the KV cache must use the same dtype as the query (fp8 is not supported yet)");
+  kv_cache_problems(s, head_size_ok, problems);
 
   bool seq_lens_ok = true;
   if (s.seq_lens.empty()) {
@@ -227,6 +319,9 @@ std::vector<std::string> scenario_problems(const Scenario& s, std::int64_t max_b
   if (s.scale && (!std::isfinite(*s.scale) || *s.scale <= 0.0f))
     problem("scale = " + format_float(*s.scale) +
             " is invalid; the softmax scale must be a finite number > 0 (default 1/sqrt(head_size))");
+
+  const bool kv_heads_ok = s.num_kv_heads >= 1 && s.num_kv_heads <= kMaxNumHeads;
+  block_sparse_problems(s, heads_in_range && kv_heads_ok, block_size_ok, seq_lens_ok && !s.seq_lens.empty(), problems);
 
   if (s.num_threads != kNumThreads)
     problem("num_threads = " + std::to_string(s.num_threads) + " is not supported; only " +
@@ -278,11 +373,18 @@ json scenario_to_json(const Scenario& s) {
   out["head_size"] = s.head_size;
   out["block_size"] = s.block_size;
   out["dtype"] = std::string(dtype_name(s.dtype));
-  out["kv_cache_dtype"] = std::string(dtype_name(s.kv_cache_dtype));
+  out["kv_cache_dtype"] = std::string(kv_cache_dtype_name(s.kv_cache_dtype));
+  out["k_scale"] = s.k_scale;
+  out["v_scale"] = s.v_scale;
   out["seq_lens"] = s.seq_lens;
   out["num_blocks"] = s.num_blocks;
   out["alibi"] = s.alibi;
   out["scale"] = s.scale ? json(*s.scale) : json(nullptr);
+  out["blocksparse_local_blocks"] = s.block_sparse.local_blocks;
+  out["blocksparse_vert_stride"] = s.block_sparse.vert_stride;
+  out["blocksparse_block_size"] = s.block_sparse.block_size;
+  out["blocksparse_head_sliding_step"] = s.block_sparse.head_sliding_step;
+  out["tp_rank"] = s.block_sparse.tp_rank;
   out["version"] = std::string(version_name(s.version));
   out["num_threads"] = s.num_threads;
   out["partition_size"] = s.partition_size;
@@ -321,12 +423,25 @@ DType json_dtype(const json& value, const std::string& field) {
   return dtype;
 }
 
+// A number as a float; beyond float's range it becomes +-inf (refused by validation) instead of an
+// undefined narrowing conversion.
+float json_float(const json& value, const std::string& field) {
+  if (!value.is_number()) throw ScenarioError("scenario field '" + field + "' must be a number, got " + describe(value));
+  const double wide = value.get<double>();
+  if (std::fabs(wide) > std::numeric_limits<float>::max())
+    return wide > 0 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+  return static_cast<float>(wide);
+}
+
 }  // namespace
 
 Scenario scenario_from_json(const json& in, const Scenario& base) {
   if (!in.is_object()) throw ScenarioError("a scenario must be a JSON object, got " + describe(in));
   Scenario s = base;
-  bool has_num_seqs = false, has_kv_dtype = false, has_seq_lens = false;
+  bool has_num_seqs = false, has_seq_lens = false;
+  // A query dtype named as the cache dtype (files written before fp8 existed).
+  bool has_legacy_kv_cache_dtype = false;
+  DType legacy_kv_cache_dtype = DType::fp32;
   for (const auto& [key, value] : in.items()) {
     if (key == "num_seqs") {
       s.num_seqs = json_int(value, key);
@@ -342,8 +457,28 @@ Scenario scenario_from_json(const json& in, const Scenario& base) {
     } else if (key == "dtype") {
       s.dtype = json_dtype(value, key);
     } else if (key == "kv_cache_dtype") {
-      s.kv_cache_dtype = json_dtype(value, key);
-      has_kv_dtype = true;
+      if (value.is_string() && parse_kv_cache_dtype(value.get<std::string>(), s.kv_cache_dtype)) {
+        has_legacy_kv_cache_dtype = false;
+      } else if (value.is_string() && parse_dtype(value.get<std::string>(), legacy_kv_cache_dtype)) {
+        has_legacy_kv_cache_dtype = true;
+        s.kv_cache_dtype = KvCacheDtype::automatic;
+      } else {
+        throw ScenarioError("scenario field 'kv_cache_dtype' = " + describe(value) +
+                            " is not valid; valid: \"auto\" (the query dtype), \"fp8\" (= \"fp8_e4m3\"), "
+                            "\"fp8_e4m3\", \"fp8_e5m2\"");
+      }
+    } else if (key == "k_scale" || key == "v_scale") {
+      (key == "k_scale" ? s.k_scale : s.v_scale) = json_float(value, key);
+    } else if (key == "blocksparse_local_blocks") {
+      s.block_sparse.local_blocks = json_int(value, key);
+    } else if (key == "blocksparse_vert_stride") {
+      s.block_sparse.vert_stride = json_int(value, key);
+    } else if (key == "blocksparse_block_size") {
+      s.block_sparse.block_size = json_int(value, key);
+    } else if (key == "blocksparse_head_sliding_step") {
+      s.block_sparse.head_sliding_step = json_int(value, key);
+    } else if (key == "tp_rank") {
+      s.block_sparse.tp_rank = json_int(value, key);
     } else if (key == "seq_lens") {
       if (!value.is_array())
         throw ScenarioError("scenario field 'seq_lens' must be an array of integers, got " + describe(value));
@@ -386,12 +521,17 @@ Scenario scenario_from_json(const json& in, const Scenario& base) {
     } else {
       throw ScenarioError("unknown scenario field '" + key +
                           "'; known fields: num_seqs, num_heads, num_kv_heads, head_size, block_size, dtype, "
-                          "kv_cache_dtype, seq_lens, num_blocks, alibi, scale, version, num_threads, "
-                          "partition_size, seed");
+                          "kv_cache_dtype, k_scale, v_scale, seq_lens, num_blocks, alibi, scale, "
+                          "blocksparse_local_blocks, blocksparse_vert_stride, blocksparse_block_size, "
+                          "blocksparse_head_sliding_step, tp_rank, version, num_threads, partition_size, seed");
     }
   }
   if (has_seq_lens && !has_num_seqs) s.num_seqs = static_cast<int>(s.seq_lens.size());
-  if (in.contains("dtype") && !has_kv_dtype) s.kv_cache_dtype = s.dtype;
+  // A cache dtype equal to the query dtype is what "auto" means; any other is no kernel configuration.
+  if (has_legacy_kv_cache_dtype && legacy_kv_cache_dtype != s.dtype)
+    throw ScenarioError("scenario field 'kv_cache_dtype' = \"" + std::string(dtype_name(legacy_kv_cache_dtype)) +
+                        "\" differs from dtype = \"" + std::string(dtype_name(s.dtype)) +
+                        "\"; the KV cache stores the query dtype (\"auto\") or fp8 (\"fp8_e4m3\", \"fp8_e5m2\")");
   return s;
 }
 
@@ -431,12 +571,20 @@ std::string scenario_summary(const Scenario& s) {
   std::string text = std::string(version_name(s.version));
   if (s.version == KernelVersion::automatic) text += "->" + std::string(version_name(s.resolved_version()));
   text += " " + std::string(dtype_name(s.dtype));
-  if (s.kv_cache_dtype != s.dtype) text += "/kv " + std::string(dtype_name(s.kv_cache_dtype));
+  if (is_fp8(s.kv_cache_dtype))
+    text += "/kv " + std::string(kv_cache_dtype_name(s.kv_cache_dtype)) + " k_scale=" + format_float(s.k_scale) +
+            " v_scale=" + format_float(s.v_scale);
   text += " seqs=" + std::to_string(s.num_seqs) + " heads=" + std::to_string(s.num_heads) + "/" +
           std::to_string(s.num_kv_heads) + "kv head_size=" + std::to_string(s.head_size) +
           " block_size=" + std::to_string(s.block_size) + " seq_lens=[" + lens + "] num_blocks=" +
           std::to_string(s.effective_num_blocks()) + " alibi=" + (s.alibi ? "on" : "off") +
           " scale=" + format_float(s.effective_scale()) + " seed=" + std::to_string(s.seed);
+  const BlockSparseParams& sparse = s.block_sparse;
+  if (sparse.enabled())
+    text += " blocksparse(local_blocks=" + std::to_string(sparse.local_blocks) +
+            " vert_stride=" + std::to_string(sparse.vert_stride) + " block_size=" + std::to_string(sparse.block_size) +
+            " head_sliding_step=" + std::to_string(sparse.head_sliding_step) +
+            " tp_rank=" + std::to_string(sparse.tp_rank) + ")";
   return text;
 }
 
@@ -464,8 +612,15 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
   app.add_option("--head-size", flags.head_size, "Head size: " + join_ints(kSupportedHeadSizes))->group(group);
   app.add_option("--block-size", flags.block_size, "Tokens per KV block: " + join_ints(kSupportedBlockSizes))
       ->group(group);
-  app.add_option("--dtype", flags.dtype, "Query, output and KV-cache dtype")
+  app.add_option("--dtype", flags.dtype, "Query and output dtype (and the KV cache's with --kv-cache-dtype auto)")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+      ->group(group);
+  app.add_option("--kv-cache-dtype", flags.kv_cache_dtype,
+                 "What the KV cache stores: auto (the query dtype), fp8 (= fp8_e4m3), fp8_e4m3 or fp8_e5m2")
+      ->check(CLI::IsMember({"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}))
+      ->group(group);
+  app.add_option("--k-scale", flags.k_scale, "fp8 caches: the key cache stores key / k_scale (default 1)")->group(group);
+  app.add_option("--v-scale", flags.v_scale, "fp8 caches: the value cache stores value / v_scale (default 1)")
       ->group(group);
   app.add_option_function<std::string>(
          "--seq-lens",
@@ -494,6 +649,20 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
   auto* no_alibi = app.add_flag("--no-alibi", flags.no_alibi, "No ALiBi (overrides the scenario file)")->group(group);
   alibi->excludes(no_alibi);
   app.add_option("--scale", flags.scale, "Softmax scale (default 1/sqrt(head size))")->group(group);
+  app.add_option("--blocksparse-local-blocks", flags.blocksparse_local_blocks,
+                 "Block-sparse: most recent sparse blocks always attended (default 0)")
+      ->group(group);
+  app.add_option("--blocksparse-vert-stride", flags.blocksparse_vert_stride,
+                 "Block-sparse: one remote sparse block in every N; block-sparse is on when N > 1 (default 0)")
+      ->group(group);
+  app.add_option("--blocksparse-block-size", flags.blocksparse_block_size,
+                 "Block-sparse: tokens per sparse block, a multiple of --block-size (default 64)")
+      ->group(group);
+  app.add_option("--blocksparse-head-sliding-step", flags.blocksparse_head_sliding_step,
+                 "Block-sparse: per-head shift of the remote pattern; negative shifts by KV head (default 0)")
+      ->group(group);
+  app.add_option("--tp-rank", flags.tp_rank, "Tensor-parallel rank: makes head indices global for block-sparse (default 0)")
+      ->group(group);
   app.add_option("--version", flags.version, "Kernel version; auto = upstream's heuristic")
       ->check(CLI::IsMember({"v1", "v2", "auto"}))
       ->group(group);
@@ -522,11 +691,18 @@ Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defa
   if (flags.head_size) s.head_size = *flags.head_size;
   if (flags.block_size) s.block_size = *flags.block_size;
   if (flags.num_blocks) s.num_blocks = *flags.num_blocks;
-  if (flags.dtype) {
-    if (!parse_dtype(*flags.dtype, s.dtype))
-      throw ScenarioError("--dtype " + *flags.dtype + " is not a known dtype; valid: fp32, fp16, bf16");
-    s.kv_cache_dtype = s.dtype;
-  }
+  if (flags.dtype && !parse_dtype(*flags.dtype, s.dtype))
+    throw ScenarioError("--dtype " + *flags.dtype + " is not a known dtype; valid: fp32, fp16, bf16");
+  if (flags.kv_cache_dtype && !parse_kv_cache_dtype(*flags.kv_cache_dtype, s.kv_cache_dtype))
+    throw ScenarioError("--kv-cache-dtype " + *flags.kv_cache_dtype +
+                        " is not valid; valid: auto, fp8 (= fp8_e4m3), fp8_e4m3, fp8_e5m2");
+  if (flags.k_scale) s.k_scale = *flags.k_scale;
+  if (flags.v_scale) s.v_scale = *flags.v_scale;
+  if (flags.blocksparse_local_blocks) s.block_sparse.local_blocks = *flags.blocksparse_local_blocks;
+  if (flags.blocksparse_vert_stride) s.block_sparse.vert_stride = *flags.blocksparse_vert_stride;
+  if (flags.blocksparse_block_size) s.block_sparse.block_size = *flags.blocksparse_block_size;
+  if (flags.blocksparse_head_sliding_step) s.block_sparse.head_sliding_step = *flags.blocksparse_head_sliding_step;
+  if (flags.tp_rank) s.block_sparse.tp_rank = *flags.tp_rank;
   if (flags.version && !parse_version(*flags.version, s.version))
     throw ScenarioError("--version " + *flags.version + " is not valid; valid: v1, v2, auto");
   if (flags.alibi && flags.no_alibi) throw ScenarioError("--alibi and --no-alibi contradict each other; give one");

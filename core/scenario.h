@@ -1,6 +1,7 @@
 // A scenario is one launch of the decode kernel, described the way vLLM describes it: how many
-// sequences and heads, the head and KV-block sizes, the dtype, each sequence's context length, the
-// size of the KV-cache pool, ALiBi, the softmax scale and which kernel version to run.
+// sequences and heads, the head and KV-block sizes, the dtype, what the KV cache stores (the query
+// dtype or fp8, with its scales), each sequence's context length, the size of the KV-cache pool,
+// ALiBi, block sparsity, the softmax scale and which kernel version to run.
 //
 // The same fields are read from a small JSON file and from the command-line flags that every tool
 // of the project shares (add_scenario_flags), and validate_scenario() rejects every combination the
@@ -15,7 +16,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/block_sparse.h"
 #include "core/dtype.h"
+#include "core/fp8.h"
 
 namespace CLI {
 class App;
@@ -43,12 +46,17 @@ struct Scenario {
   int num_kv_heads = 2;
   int head_size = 64;
   int block_size = 16;  // tokens per KV block
-  DType dtype = DType::fp16;        // q and out
-  DType kv_cache_dtype = DType::fp16;  // must equal dtype for now; fp8 would go here
+  DType dtype = DType::fp16;  // q and out
+  // What the KV cache stores: auto = `dtype`; fp8 = 1-byte codes of value / k_scale (keys) and
+  // value / v_scale (values). The scales only apply to fp8 caches.
+  KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;
+  float k_scale = 1.0f;
+  float v_scale = 1.0f;
   std::vector<int> seq_lens = {37, 100};
   int num_blocks = 0;  // KV-cache pool size in blocks; 0 = enough for the sequences plus spares
   bool alibi = false;
   std::optional<float> scale;  // softmax scale; unset = 1/sqrt(head_size)
+  BlockSparseParams block_sparse;  // blocksparse_* and tp_rank; dense unless vert_stride > 1
   KernelVersion version = KernelVersion::automatic;
   int num_threads = kNumThreads;
   int partition_size = kPartitionSize;
@@ -60,6 +68,7 @@ struct Scenario {
   int num_blocks_needed() const;       // sum over sequences of ceil(seq_len / block_size)
   int effective_num_blocks() const;    // num_blocks, or the default pool size when 0
   int max_num_partitions() const;      // ceil(max_seq_len / partition_size)
+  int kv_cache_element_size() const;   // bytes of one cached key/value element: the dtype's, or 1 for fp8
   // v1 or v2: the explicit choice, or upstream's heuristic for 'auto':
   // v1 when max_seq_len <= 8192 and (one partition or num_seqs * num_heads > 512).
   KernelVersion resolved_version() const;
@@ -88,8 +97,9 @@ std::int64_t estimated_buffer_bytes(const Scenario& scenario);
 
 // JSON (human-editable; unknown keys are errors so typos do not pass silently).
 // Reading starts from `base` (the defaults) and overrides the fields the JSON names; a JSON with
-// seq_lens but no num_seqs takes num_seqs from the list, and one with dtype but no kv_cache_dtype
-// uses dtype for both. The result is not validated (call validate_scenario).
+// seq_lens but no num_seqs takes num_seqs from the list. kv_cache_dtype is "auto", "fp8",
+// "fp8_e4m3" or "fp8_e5m2"; files written before fp8 existed name the query dtype there, which is
+// read as "auto". The result is not validated (call validate_scenario).
 nlohmann::json scenario_to_json(const Scenario& scenario);
 Scenario scenario_from_json(const nlohmann::json& json, const Scenario& base = Scenario{});  // throws ScenarioError
 Scenario load_scenario_file(const std::string& path, const Scenario& base = Scenario{});      // throws ScenarioError
@@ -97,17 +107,21 @@ void save_scenario_file(const Scenario& scenario, const std::string& path);
 std::string scenario_summary(const Scenario& scenario);    // one line for logs and titles
 
 // The flags every tool shares: --num-seqs --num-heads --num-kv-heads --head-size --block-size
-// --dtype --seq-lens --num-blocks --alibi --scale --version --seed --scenario.
+// --dtype --kv-cache-dtype --k-scale --v-scale --seq-lens --num-blocks --alibi --scale
+// --blocksparse-local-blocks --blocksparse-vert-stride --blocksparse-block-size
+// --blocksparse-head-sliding-step --tp-rank --version --seed --scenario.
 // Call add_scenario_flags before parsing and resolve_scenario_flags after: flags given on the
 // command line override the file's fields, which override `defaults`. --seq-lens without --num-seqs
-// sets num_seqs to the list's length; --dtype sets the KV-cache dtype too. resolve_scenario_flags
-// validates the result and throws ScenarioError listing every problem.
+// sets num_seqs to the list's length. resolve_scenario_flags validates the result and throws
+// ScenarioError listing every problem.
 struct ScenarioFlags {
   std::string scenario_file;
   std::optional<int> num_seqs, num_heads, num_kv_heads, head_size, block_size, num_blocks;
-  std::optional<std::string> dtype, version;
+  std::optional<std::string> dtype, kv_cache_dtype, version;
   std::optional<std::vector<int>> seq_lens;
-  std::optional<float> scale;
+  std::optional<float> scale, k_scale, v_scale;
+  std::optional<int> blocksparse_local_blocks, blocksparse_vert_stride, blocksparse_block_size,
+      blocksparse_head_sliding_step, tp_rank;
   std::optional<std::uint64_t> seed;
   bool alibi = false;
   bool no_alibi = false;

@@ -14,6 +14,8 @@ int element_size_bytes(ElementType type) {
     case ElementType::i32: return 4;
     case ElementType::i64: return 8;
     case ElementType::u8: return 1;
+    case ElementType::f8_e4m3: return 1;
+    case ElementType::f8_e5m2: return 1;
   }
   return 1;
 }
@@ -26,6 +28,8 @@ std::string_view element_type_name(ElementType type) {
     case ElementType::i32: return "I32";
     case ElementType::i64: return "I64";
     case ElementType::u8: return "U8";
+    case ElementType::f8_e4m3: return "F8_E4M3";
+    case ElementType::f8_e5m2: return "F8_E5M2";
   }
   return "unknown";
 }
@@ -38,6 +42,14 @@ ElementType element_type_of(DType dtype) {
   }
   return ElementType::f32;
 }
+
+ElementType element_type_of(Fp8Format format) {
+  return format == Fp8Format::e4m3 ? ElementType::f8_e4m3 : ElementType::f8_e5m2;
+}
+
+bool is_fp8(ElementType type) { return type == ElementType::f8_e4m3 || type == ElementType::f8_e5m2; }
+
+Fp8Format fp8_format_of(ElementType type) { return type == ElementType::f8_e5m2 ? Fp8Format::e5m2 : Fp8Format::e4m3; }
 
 namespace {
 
@@ -91,6 +103,8 @@ float Tensor::get_float(std::int64_t flat_index) const {
     case ElementType::i32: return static_cast<float>(data<std::int32_t>()[i]);
     case ElementType::i64: return static_cast<float>(data<std::int64_t>()[i]);
     case ElementType::u8: return static_cast<float>(data<std::uint8_t>()[i]);
+    case ElementType::f8_e4m3: return fp8_to_float(data<std::uint8_t>()[i], Fp8Format::e4m3);
+    case ElementType::f8_e5m2: return fp8_to_float(data<std::uint8_t>()[i], Fp8Format::e5m2);
   }
   return 0.0f;
 }
@@ -104,6 +118,8 @@ void Tensor::set_float(std::int64_t flat_index, float value) {
     case ElementType::i32: data<std::int32_t>()[i] = saturating_cast<std::int32_t>(value); return;
     case ElementType::i64: data<std::int64_t>()[i] = saturating_cast<std::int64_t>(value); return;
     case ElementType::u8: data<std::uint8_t>()[i] = saturating_cast<std::uint8_t>(value); return;
+    case ElementType::f8_e4m3: data<std::uint8_t>()[i] = float_to_fp8(value, Fp8Format::e4m3); return;
+    case ElementType::f8_e5m2: data<std::uint8_t>()[i] = float_to_fp8(value, Fp8Format::e5m2); return;
   }
 }
 

@@ -9,7 +9,11 @@
 // being repeated on both sides. It reads only the tensors (shapes, scale, slopes), not the Scenario.
 //
 // No epsilon in the softmax denominator and no rounding anywhere: this is the exact answer for the
-// stored (already dtype-rounded) inputs, up to double rounding.
+// stored (already dtype-rounded) inputs, up to double rounding. An fp8 cache is decoded by this
+// file's own bit-level decoder and multiplied by k_scale / v_scale in double: the exact values the
+// codes stand for, without the kernel's rounding of the dequantised product. Block sparsity is
+// applied by this file's own statement of the rule (per token, from its sparse block), not by
+// core/block_sparse.h: masked tokens simply leave the softmax.
 #pragma once
 
 #include <cstdint>
@@ -38,9 +42,14 @@ struct DenseSequence {
   std::vector<double> values;  // [seq_len, head_size]
 };
 
-// Gathers one (seq, kv_head) out of the paged caches. Throws ScenarioError for a block-table entry
-// outside the pool.
+// Gathers one (seq, kv_head) out of the paged caches (fp8: the exact dequantised values). Throws
+// ScenarioError for a block-table entry outside the pool.
 DenseSequence gather_dense_sequence(const Inputs& inputs, int seq_idx, int kv_head_idx);
+
+// Whether query head head_idx of a sequence of seq_len tokens attends token token_idx under
+// inputs.block_sparse (always true when block sparsity is off). The oracle's own statement of
+// the rule, exposed so that a test can hold it against core/block_sparse.h.
+bool oracle_attends_token(const Inputs& inputs, int seq_len, int head_idx, int token_idx);
 
 // Attention for every (seq, head) over the gathered sequences.
 DenseOutput dense_attention_oracle(const Inputs& inputs);

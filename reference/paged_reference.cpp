@@ -8,9 +8,13 @@
 #include "reference/paged_reference.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <sstream>
+
+#include "core/block_sparse.h"
+#include "core/fp8.h"
 
 namespace pal {
 
@@ -32,14 +36,54 @@ void read_elements(const Tensor& tensor, std::int64_t first, std::int64_t stride
   }
 }
 
-void check_float_tensor(const Tensor& tensor, const char* name) {
-  if (tensor.type != ElementType::f32 && tensor.type != ElementType::f16 && tensor.type != ElementType::bf16)
+void check_float_tensor(const Tensor& tensor, const char* name, bool fp8_allowed = false) {
+  if (tensor.type != ElementType::f32 && tensor.type != ElementType::f16 && tensor.type != ElementType::bf16 &&
+      !(fp8_allowed && is_fp8(tensor.type)))
     throw ScenarioError(std::string("reference: tensor '") + name + "' holds " +
-                        std::string(element_type_name(tensor.type)) +
-                        " elements; expected F32, F16 or BF16");
+                        std::string(element_type_name(tensor.type)) + " elements; expected F32, F16 or BF16" +
+                        (fp8_allowed ? " (or F8_E4M3 / F8_E5M2)" : ""));
 }
 
 int dim(const Tensor& tensor, std::size_t axis) { return static_cast<int>(tensor.shape.at(axis)); }
+
+DType query_dtype_of(const Inputs& inputs) {
+  switch (inputs.query.type) {
+    case ElementType::f16: return DType::fp16;
+    case ElementType::bf16: return DType::bf16;
+    default: break;
+  }
+  return DType::fp32;
+}
+
+// Reads `count` cached keys or values as the floats the kernel computes with, like read_elements.
+// An auto cache's elements are read as stored. An fp8 cache's codes are dequantised as upstream's
+// load does it (core/fp8.h): fp8 -> fp16 -> fp32, times the cache's scale, rounded to the query
+// dtype; for fp32 queries, how many codes the kernel converts at once (VEC_SIZE for keys,
+// V_VEC_SIZE for values) decides whether the product is rounded through fp16.
+void read_cache_elements(const Inputs& inputs, const Tensor& cache, float cache_scale, int codes_per_load,
+                         std::int64_t first, std::int64_t stride, int count, float* out) {
+  if (!is_fp8(cache.type)) return read_elements(cache, first, stride, count, out);
+  const Fp8Format format = fp8_format_of(cache.type);
+  const DType query_dtype = query_dtype_of(inputs);
+  const std::uint8_t* codes = cache.data<std::uint8_t>();
+  for (int i = 0; i < count; ++i)
+    out[i] = dequantize_fp8_as_float(codes[first + i * stride], format, cache_scale, query_dtype, codes_per_load);
+}
+
+// The kernel's vector widths, which follow the query dtype (not the cache's): VEC_SIZE elements per
+// key load, V_VEC_SIZE per value load.
+KernelGeometry load_geometry(const Inputs& inputs) {
+  return KernelGeometry{element_size_bytes(inputs.query.type), dim(inputs.query, 2), dim(inputs.value_cache, 3),
+                        kNumThreads};
+}
+
+// The block-sparse rule for one (seq, head): every kv_block attended unless block sparsity is on.
+BlockSparseMask sparse_mask_for(const Inputs& inputs, int seq_idx, int head_idx) {
+  const int num_heads = dim(inputs.query, 1);
+  const int num_kv_heads = dim(inputs.key_cache, 1);
+  return block_sparse_mask(inputs.block_sparse, inputs.seq_lens.data<std::int32_t>()[seq_idx], num_heads, head_idx,
+                           num_kv_heads, kv_head_for(head_idx, num_heads, num_kv_heads));
+}
 
 int seq_len_of(const Inputs& inputs, int seq_idx) { return inputs.seq_lens.data<std::int32_t>()[seq_idx]; }
 
@@ -132,8 +176,10 @@ void key_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int tok
   const std::int64_t block_stride = std::int64_t(num_kv_heads) * head_stride;
   const std::int64_t token_base = physical_block * block_stride + kv_head_idx * head_stride + block_offset * x;
   // The key arrives in 16-byte chunks of x dims; chunk c holds dims [c*x, (c+1)*x).
+  const int codes_per_load = load_geometry(inputs).vec_size();
   for (int chunk = 0; chunk < num_x_chunks; ++chunk)
-    read_elements(inputs.key_cache, token_base + chunk * chunk_stride, 1, x, &key[static_cast<std::size_t>(chunk * x)]);
+    read_cache_elements(inputs, inputs.key_cache, inputs.k_scale, codes_per_load, token_base + chunk * chunk_stride, 1,
+                        x, &key[static_cast<std::size_t>(chunk * x)]);
 }
 
 void value_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx, std::span<float> value) {
@@ -149,7 +195,8 @@ void value_gather_into(const Inputs& inputs, int seq_idx, int kv_head_idx, int t
   const std::int64_t block_stride = std::int64_t(num_kv_heads) * head_stride;
   const std::int64_t token_base = physical_block * block_stride + kv_head_idx * head_stride + block_offset;
   // One head-dim row holds block_size consecutive tokens, so a token's value is strided by block_size.
-  read_elements(inputs.value_cache, token_base, block_size, head_size, value.data());
+  read_cache_elements(inputs, inputs.value_cache, inputs.v_scale, load_geometry(inputs).v_vec_size(), token_base,
+                      block_size, head_size, value.data());
 }
 
 }  // namespace
@@ -170,9 +217,20 @@ std::vector<float> qk_logits(const Inputs& inputs, std::span<const float> query,
   const int seq_len = seq_len_of(inputs, seq_idx);
   const float alibi_slope = inputs.alibi_slopes.numel() > 0 ? inputs.alibi_slopes.data<float>()[head_idx] : 0.0f;
 
+  const BlockSparseMask sparse_mask = sparse_mask_for(inputs, seq_idx, head_idx);
+  const int block_size = dim(inputs.key_cache, 3);
+
   std::vector<float> logits(static_cast<std::size_t>(range.num_tokens()));
   std::vector<float> key(query.size());
   for (int token_idx = range.start_token_idx; token_idx < range.end_token_idx; ++token_idx) {
+    // Block-sparse: a skipped kv_block's keys are never read. NOTE: -FLT_MAX, not -inf, as the
+    // kernel writes it: exp(-FLT_MAX - max) is 0 whenever the thread_block attends any token, and a
+    // v2 partition that attends none keeps qk_max = -FLT_MAX (its exp values become 1, its sum the
+    // token count, and the partition reduce weights it by exp(-FLT_MAX - M) = 0).
+    if (!sparse_mask.attends(token_idx / block_size, block_size)) {
+      logits[static_cast<std::size_t>(token_idx - range.start_token_idx)] = -FLT_MAX;
+      continue;
+    }
     key_gather_into(inputs, seq_idx, kv_head_idx, token_idx, key);
     // NOTE: fp32 products and sum, as the kernel's Qk_dot (only the order of the additions differs).
     float dot = 0.0f;
@@ -221,15 +279,20 @@ std::vector<float> value_gather(const Inputs& inputs, int seq_idx, int kv_head_i
   return value;
 }
 
-std::vector<float> value_accumulation(const Inputs& inputs, std::span<const float> probs, int seq_idx,
-                                      int kv_head_idx, const TokenRange& range, DType dtype,
-                                      ProbabilityPrecision precision) {
+std::vector<float> value_accumulation(const Inputs& inputs, std::span<const float> probs, int seq_idx, int head_idx,
+                                      const TokenRange& range, DType dtype, ProbabilityPrecision precision) {
   const int head_size = dim(inputs.value_cache, 2);
+  const int block_size = dim(inputs.value_cache, 3);
+  const int kv_head_idx = kv_head_for(head_idx, dim(inputs.query, 1), dim(inputs.value_cache, 1));
+  const BlockSparseMask sparse_mask = sparse_mask_for(inputs, seq_idx, head_idx);
   std::vector<float> accumulators(static_cast<std::size_t>(head_size), 0.0f);
   std::vector<float> value(static_cast<std::size_t>(head_size));
   // Only tokens < seq_len take part: the kernel zeroes the V of a partial last block's unused slots
   // (upstream #641: 0 * stale NaN = NaN), which is the same as never reading them.
   for (int token_idx = range.start_token_idx; token_idx < range.end_token_idx; ++token_idx) {
+    // Block-sparse: the kernel skips a kv_block it did not attend, whatever its probabilities say
+    // (they are 1/num_tokens in a v2 partition that attends nothing, see qk_logits).
+    if (!sparse_mask.attends(token_idx / block_size, block_size)) continue;
     value_gather_into(inputs, seq_idx, kv_head_idx, token_idx, value);
     const float prob = probs[static_cast<std::size_t>(token_idx - range.start_token_idx)];
     // NOTE: the kernel converts the fp32 probability to the q dtype for its P.V product.
@@ -340,8 +403,7 @@ ReferenceRun reference_of_valid(const Scenario& scenario, const Inputs& inputs, 
         block.exp_values = std::move(exps.exp_values);
         block.exp_sum = exps.exp_sum;
         block.probs = softmax(block.exp_values, block.exp_sum);
-        block.accumulators =
-            value_accumulation(inputs, block.probs, seq_idx, kv_head_idx, block.range, run.dtype, precision);
+        block.accumulators = value_accumulation(inputs, block.probs, seq_idx, head_idx, block.range, run.dtype, precision);
         block.out = output(block.accumulators, run.dtype);
       }
     }
@@ -377,8 +439,8 @@ ReferenceRun reference_attention(const Scenario& scenario, const Inputs& inputs,
                                  ProbabilityPrecision precision) {
   validate_inputs(scenario, inputs);  // the scenario first, then the tensors against it
   check_float_tensor(inputs.query, "query");
-  check_float_tensor(inputs.key_cache, "key_cache");
-  check_float_tensor(inputs.value_cache, "value_cache");
+  check_float_tensor(inputs.key_cache, "key_cache", true);
+  check_float_tensor(inputs.value_cache, "value_cache", true);
   return reference_of_valid(scenario, inputs, version, precision);
 }
 

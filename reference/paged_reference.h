@@ -16,6 +16,10 @@
 //   - Token ranges are half-open [start_token_idx, end_token_idx); a token slot t inside a
 //     thread_block is token_idx - start_token_idx, as in kernels/recording.h.
 //   - Shapes use the notation of core/inputs.h: [dim0, dim1, ...], row-major.
+//   - An fp8 cache is read as the kernel reads it: key_gather / value_gather return the dequantised
+//     values, with upstream's rounding points (core/fp8.h), through this file's own gather.
+//   - Block sparsity (core/block_sparse.h): a kv_block a head does not attend is never read; its
+//     logits are -FLT_MAX, as the kernel writes them, and weighted_sum skips it.
 #pragma once
 
 #include <cstdint>
@@ -54,12 +58,15 @@ int kv_head_for(int head_idx, int num_heads, int num_kv_heads);
 
 // One token's key [head_size] (qk_logits reads every key through it), looked up through the block table
 // (logical kv_block token_idx / block_size -> physical_block_number) and read from the x-split
-// layout k_cache[physical_block_number][kv_head_idx][d / x][block_offset][d % x].
+// layout k_cache[physical_block_number][kv_head_idx][d / x][block_offset][d % x]. From an fp8 cache:
+// code -> fp16 -> fp32, times k_scale, rounded to the query dtype as the kernel's VEC_SIZE-wide
+// conversion rounds it.
 std::vector<float> key_gather(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx);
 
 // Stage qk_logits: for every token of the thread_block's range, scale * dot(q, k) in fp32, plus the
 // ALiBi bias slope * (token_idx - seq_len + 1) when ALiBi is on (0 for the newest token, more
-// negative further back). Result slot t holds token range.start_token_idx + t.
+// negative further back); -FLT_MAX for the tokens of a kv_block that block sparsity skips. Result
+// slot t holds token range.start_token_idx + t.
 std::vector<float> qk_logits(const Inputs& inputs, std::span<const float> query /* [head_size] */,
                              int seq_idx, int head_idx, const TokenRange& range);  // -> [num_tokens]
 
@@ -76,14 +83,16 @@ ExpSum exp_sum(std::span<const float> logits, float max_logit);
 // Stage softmax: p = e * 1/(exp_sum + epsilon), the kernel's reciprocal-then-multiply.
 std::vector<float> softmax(std::span<const float> exp_values, float exp_sum);
 
-// One token's value [head_size] via v_cache[physical_block][kv_head][d][offset] (value_accumulation's read).
+// One token's value [head_size] via v_cache[physical_block][kv_head][d][offset] (value_accumulation's
+// read; from an fp8 cache: dequantised with v_scale, rounded as the kernel's V_VEC_SIZE-wide conversion).
 std::vector<float> value_gather(const Inputs& inputs, int seq_idx, int kv_head_idx, int token_idx);
 
-// Stage value_accumulation: fp32 accumulators acc[d] = sum over the range's tokens of p_t * v_t[d]
-// (what the kernel holds after its cross_warp_tree). With rounded_to_dtype each p_t is first rounded
-// to `dtype`, as the kernel does before its P.V product.
+// Stage value_accumulation: fp32 accumulators acc[d] = sum over the range's tokens of p_t * v_t[d],
+// for query head head_idx (its kv head's values; the tokens of kv_blocks block sparsity skips do not
+// take part): what the kernel holds after its cross_warp_tree. With rounded_to_dtype each p_t is
+// first rounded to `dtype`, as the kernel does before its P.V product.
 std::vector<float> value_accumulation(const Inputs& inputs, std::span<const float> probs /* [num_tokens] */,
-                                      int seq_idx, int kv_head_idx, const TokenRange& range, DType dtype,
+                                      int seq_idx, int head_idx, const TokenRange& range, DType dtype,
                                       ProbabilityPrecision precision);  // -> [head_size]
 
 // Stage output: the accumulators as the kernel stores them, rounded to the dtype (kept as floats).

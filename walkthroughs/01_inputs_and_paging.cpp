@@ -57,7 +57,7 @@ void show_tensors(Walkthrough& w) {
   out.paragraph("query is [num_seqs, num_heads, head_size]. Both caches start with the pool dimension, num_blocks = " +
                 std::to_string(w.scenario().effective_num_blocks()) +
                 ", and keep all kv heads of a kv_block together. The key cache splits each key into chunks of x = " +
-                std::to_string(key_x(w.scenario().kv_cache_dtype)) +
+                std::to_string(key_x(w.scenario())) +
                 " elements (16 bytes) and is the subject of chapter 4; the value cache stores each head "
                 "dimension as a row of block_size tokens (chapter 7).");
 }

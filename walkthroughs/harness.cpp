@@ -27,7 +27,6 @@ Scenario teaching_scenario() {
   s.head_size = 32;
   s.block_size = 16;
   s.dtype = DType::fp16;
-  s.kv_cache_dtype = DType::fp16;
   // The generated inputs are as small as upstream's test inputs (uniform in +-1/sqrt(head_size)), which
   // makes q.k tiny and the softmax almost flat. A larger scale gives logits of the size real models
   // produce, so the softmax chapters have a visible shape; --scale changes it back.

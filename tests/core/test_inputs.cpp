@@ -15,7 +15,7 @@ namespace {
 
 Scenario scenario_with(DType dtype, int head_size, int block_size, std::vector<int> seq_lens) {
   Scenario s;
-  s.dtype = s.kv_cache_dtype = dtype;
+  s.dtype = dtype;
   s.head_size = head_size;
   s.block_size = block_size;
   s.num_heads = 4;

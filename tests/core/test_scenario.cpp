@@ -31,14 +31,17 @@ Scenario unusual_scenario() {
   s.num_seqs = 3;
   s.num_heads = 12;
   s.num_kv_heads = 3;
-  s.head_size = 120;
+  s.head_size = 112;
   s.block_size = 32;
   s.dtype = DType::bf16;
-  s.kv_cache_dtype = DType::bf16;
+  s.kv_cache_dtype = KvCacheDtype::fp8_e5m2;
+  s.k_scale = 0.25f;
+  s.v_scale = 3.5f;
   s.seq_lens = {1, 513, 4097};
   s.num_blocks = 200;
   s.alibi = true;
   s.scale = 0.3f;
+  s.block_sparse = {.local_blocks = 3, .vert_stride = 4, .block_size = 96, .head_sliding_step = -2, .tp_rank = 1};
   s.version = KernelVersion::v2;
   s.seed = 0xfedcba9876543210ull;
   return s;
@@ -69,7 +72,7 @@ TEST_CASE("every supported head size and block size is accepted", "[scenario]") 
   Scenario s;
   s.head_size = head_size;
   s.block_size = block_size;
-  s.dtype = s.kv_cache_dtype = dtype;
+  s.dtype = dtype;
   INFO("head_size " << head_size << " block_size " << block_size);
   CHECK(scenario_problems(s).empty());
 }
@@ -172,11 +175,6 @@ TEST_CASE("validation names the field, the value and what is valid", "[scenario]
     s.block_size = 64;
     REQUIRE_THROWS_WITH(validate_scenario(s), Contains("block_size = 64") && Contains("8, 16, 32"));
   }
-  SECTION("KV cache dtype different from the query dtype") {
-    s.kv_cache_dtype = DType::fp32;
-    REQUIRE_THROWS_WITH(validate_scenario(s), Contains("kv_cache_dtype = fp32") && Contains("dtype = fp16") &&
-                                                  Contains("fp8 is not supported yet"));
-  }
   SECTION("no sequences") {
     s.seq_lens.clear();
     REQUIRE_THROWS_WITH(validate_scenario(s), Contains("seq_lens is empty"));
@@ -261,8 +259,12 @@ TEST_CASE("a scenario survives a JSON round trip with every field", "[scenario][
   const Scenario decoded = scenario_from_json(encoded);
   CHECK(scenario_to_json(decoded) == encoded);
   CHECK(decoded.num_seqs == 3);
-  CHECK(decoded.head_size == 120);
+  CHECK(decoded.head_size == 112);
   CHECK(decoded.dtype == DType::bf16);
+  CHECK(decoded.kv_cache_dtype == KvCacheDtype::fp8_e5m2);
+  CHECK(decoded.k_scale == 0.25f);
+  CHECK(decoded.v_scale == 3.5f);
+  CHECK(decoded.block_sparse == original.block_sparse);
   CHECK(decoded.seq_lens == std::vector<int>{1, 513, 4097});
   CHECK(decoded.num_blocks == 200);
   CHECK(decoded.alibi);
@@ -289,7 +291,7 @@ TEST_CASE("a partial JSON scenario keeps the other fields of its base", "[scenar
   const Scenario s = scenario_from_json(json{{"seq_lens", {4, 5, 6}}, {"dtype", "fp32"}}, base);
   CHECK(s.head_size == 128);          // from the base
   CHECK(s.num_seqs == 3);             // follows seq_lens when not given
-  CHECK(s.kv_cache_dtype == DType::fp32);  // follows dtype when not given
+  CHECK(s.kv_cache_dtype == KvCacheDtype::automatic);  // the query's dtype, whatever it is
   const Scenario explicit_count = scenario_from_json(json{{"seq_lens", {4, 5, 6}}, {"num_seqs", 2}});
   CHECK(explicit_count.num_seqs == 2);  // kept as given, and then rejected by validation
   CHECK_THROWS_WITH(validate_scenario(explicit_count), Contains("seq_lens has 3 entries but num_seqs = 2"));
@@ -334,9 +336,12 @@ TEST_CASE("scenario files that are missing or not JSON are reported", "[scenario
 TEST_CASE("the summary line names the sizes and the chosen version", "[scenario]") {
   const std::string summary = scenario_summary(unusual_scenario());
   CHECK_THAT(summary, Contains("v2") && Contains("bf16") && Contains("seqs=3") && Contains("heads=12/3kv") &&
-                          Contains("head_size=120") && Contains("seq_lens=[1,513,4097]") && Contains("alibi=on"));
+                          Contains("head_size=112") && Contains("seq_lens=[1,513,4097]") && Contains("alibi=on") &&
+                          Contains("bf16/kv fp8_e5m2 k_scale=0.25 v_scale=3.5") &&
+                          Contains("blocksparse(local_blocks=3 vert_stride=4 block_size=96 head_sliding_step=-2 tp_rank=1)"));
   Scenario automatic;
   CHECK_THAT(scenario_summary(automatic), Contains("auto->v1"));
+  CHECK_THAT(scenario_summary(automatic), !Contains("/kv") && !Contains("blocksparse"));
 }
 
 // ---- flags -----------------------------------------------------------------------------------------
@@ -344,13 +349,21 @@ TEST_CASE("the summary line names the sizes and the chosen version", "[scenario]
 TEST_CASE("every scenario flag sets its field", "[scenario][flags]") {
   const Scenario s = parse_flags({"--num-heads", "16", "--num-kv-heads", "4", "--head-size", "128", "--block-size",
                                   "32", "--dtype", "bf16", "--seq-lens", "5,17,300", "--num-blocks", "64", "--alibi",
-                                  "--scale", "0.25", "--version", "v2", "--seed", "18446744073709551615"});
+                                  "--scale", "0.25", "--version", "v2", "--seed", "18446744073709551615",
+                                  "--kv-cache-dtype", "fp8", "--k-scale", "0.5", "--v-scale", "0.125",
+                                  "--blocksparse-local-blocks", "2", "--blocksparse-vert-stride", "3",
+                                  "--blocksparse-block-size", "64", "--blocksparse-head-sliding-step", "-1",
+                                  "--tp-rank", "2"});
   CHECK(s.num_heads == 16);
   CHECK(s.num_kv_heads == 4);
   CHECK(s.head_size == 128);
   CHECK(s.block_size == 32);
   CHECK(s.dtype == DType::bf16);
-  CHECK(s.kv_cache_dtype == DType::bf16);  // --dtype sets both
+  CHECK(s.kv_cache_dtype == KvCacheDtype::fp8_e4m3);  // upstream's "fp8"
+  CHECK(s.k_scale == 0.5f);
+  CHECK(s.v_scale == 0.125f);
+  CHECK(s.block_sparse ==
+        BlockSparseParams{.local_blocks = 2, .vert_stride = 3, .block_size = 64, .head_sliding_step = -1, .tp_rank = 2});
   CHECK(s.seq_lens == std::vector<int>{5, 17, 300});
   CHECK(s.num_seqs == 3);  // from --seq-lens
   CHECK(s.num_blocks == 64);
@@ -387,6 +400,8 @@ TEST_CASE("flags override the scenario file, which overrides the defaults", "[sc
 TEST_CASE("bad flags are refused with the flag and the value named", "[scenario][flags]") {
   CHECK_THROWS_AS(parse_flags({"--dtype", "fp8"}), CLI::ValidationError);
   CHECK_THROWS_AS(parse_flags({"--version", "v3"}), CLI::ValidationError);
+  CHECK_THROWS_AS(parse_flags({"--kv-cache-dtype", "fp16"}), CLI::ValidationError);
+  CHECK_THROWS_AS(parse_flags({"--k-scale", "half"}), CLI::ConversionError);
   CHECK_THROWS_AS(parse_flags({"--alibi", "--no-alibi"}), CLI::ExcludesError);
   CHECK_THROWS_AS(parse_flags({"--num-heads", "many"}), CLI::ConversionError);
   CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,x,7"}), Contains("--seq-lens") && Contains("'x'"));

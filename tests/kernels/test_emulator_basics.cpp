@@ -21,7 +21,7 @@ KernelRun emulate(const Scenario& scenario, const Inputs& inputs, bool record) {
 
 Scenario small_scenario(DType dtype, KernelVersion version) {
   Scenario s;
-  s.dtype = s.kv_cache_dtype = dtype;
+  s.dtype = dtype;
   s.version = version;
   s.num_seqs = 3;
   s.seq_lens = {1, 33, 1100};

@@ -22,7 +22,6 @@ inline Scenario make_scenario(DType dtype, int head_size, int block_size, int nu
                               bool alibi, std::vector<int> seq_lens, std::uint64_t seed = 0) {
   Scenario scenario;
   scenario.dtype = dtype;
-  scenario.kv_cache_dtype = dtype;
   scenario.head_size = head_size;
   scenario.block_size = block_size;
   scenario.num_heads = num_heads;
@@ -71,6 +70,23 @@ inline Tolerance reference_vs_oracle_tolerance(DType dtype) {
   if (dtype == DType::fp32) return {kFp32Slack, 10 * kFp32Slack};
   const double u = unit_roundoff(dtype);
   return {u * kMaxAbsValue + kFp32Slack, u + 10 * kFp32Slack};
+}
+
+// With an fp8 cache the oracle uses the exact values the codes stand for (code * scale, in double),
+// while the reference, like the kernel, rounds each dequantised key and value to the query dtype
+// (fp32 queries: to fp16 for values and multi-code key loads, see core/fp8.h), unit roundoff u_d:
+//   values: each v moves by at most u_d * |v|, the output by at most u_d * max|v|;
+//   keys:   each logit moves by at most scale * sum_d |q_d| u_d |k_d| <= u_d * max|v| with the
+//           generator's ranges (|q|, |k| <= ~1/sqrt(head_size), scale 1/sqrt(head_size)), and a logit
+//           shift d moves the output by at most about 2 d max|v|.
+// max|v| grows with quantisation by E5M2's half step at most (2^-3): kMaxAbsFp8Value.
+inline constexpr double kMaxAbsFp8Value = kMaxAbsValue * 1.125;
+
+inline Tolerance reference_vs_oracle_tolerance(DType dtype, KvCacheDtype cache) {
+  if (!is_fp8(cache)) return reference_vs_oracle_tolerance(dtype);
+  const double u_p = dtype == DType::fp32 ? 0.0 : unit_roundoff(dtype);  // probabilities and the output
+  const double u_d = dtype == DType::bf16 ? unit_roundoff(DType::bf16) : unit_roundoff(DType::fp16);
+  return {kMaxAbsFp8Value * (u_p + u_d * (1 + 2 * kMaxAbsFp8Value)) + kFp32Slack, u_p + 10 * kFp32Slack};
 }
 
 // The first element of [num_seqs, num_heads, head_size] outside the tolerance, described with its

@@ -23,7 +23,7 @@ TEST_CASE("a recorded run's dump reads back as the same scenario, output and rec
     Scenario scenario;
     scenario.version = version;
     scenario.seq_lens = {37, 600};
-    scenario.dtype = scenario.kv_cache_dtype = DType::bf16;
+    scenario.dtype = DType::bf16;
     const Inputs inputs = generate_inputs(scenario);
     RunOptions options;
     options.backend = Backend::emulator;

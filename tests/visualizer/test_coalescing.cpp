@@ -90,7 +90,7 @@ TEST_CASE("the kernel's key, value and query loads are fully coalesced for fp16 
 TEST_CASE("fp32 block_size 32 key loads are 32 lanes of 16 bytes, one token each") {
   // THREAD_GROUP_SIZE 1, VEC_SIZE 4 floats = x: lane L reads token L's chunk j at base + 128j + 4L.
   Scenario scenario;
-  scenario.dtype = scenario.kv_cache_dtype = DType::fp32;
+  scenario.dtype = DType::fp32;
   scenario.block_size = 32;
   scenario.num_seqs = 1;
   scenario.seq_lens = {40};

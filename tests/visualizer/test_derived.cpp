@@ -16,7 +16,7 @@ using test::cached_session;
 Scenario scenario_with(int block_size, DType dtype, std::vector<int> seq_lens) {
   Scenario scenario;
   scenario.block_size = block_size;
-  scenario.dtype = scenario.kv_cache_dtype = dtype;
+  scenario.dtype = dtype;
   scenario.num_seqs = static_cast<int>(seq_lens.size());
   scenario.seq_lens = std::move(seq_lens);
   return scenario;

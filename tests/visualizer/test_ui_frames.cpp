@@ -56,7 +56,7 @@ Scenario scenario_from(std::initializer_list<std::pair<const char*, int>> fields
   }
   s.num_seqs = static_cast<int>(seq_lens.size());
   s.seq_lens = std::move(seq_lens);
-  s.dtype = s.kv_cache_dtype = dtype;
+  s.dtype = dtype;
   s.version = version;
   s.alibi = alibi;
   return s;

@@ -135,10 +135,7 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
   ImGui::SameLine();
   help_marker("Tokens per kv_block. One warp covers one kv_block: THREAD_GROUP_SIZE = 32 / block_size lanes share a token.");
   field_problems(problems, "block_size");
-  if (dtype_combo("dtype", draft.dtype)) {
-    draft.kv_cache_dtype = draft.dtype;  // as --dtype does
-    changed = true;
-  }
+  changed |= dtype_combo("dtype", draft.dtype);
   field_problems(problems, "dtype");
   field_problems(problems, "kv_cache_dtype");
   changed |= ImGui::InputInt("num_blocks", &draft.num_blocks);
