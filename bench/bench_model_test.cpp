@@ -324,8 +324,8 @@ TEST_CASE("every variant's row is named after its shape and version, and only ca
     }
   }
   // A cache variant is its own baseline's comparison: the same version on the query dtype's cache.
-  const KernelVariant cache_variant{KernelVersion::v2, DType::bf16, nullptr};
-  CHECK(shape_for(shape, cache_variant).name() == "fp16/kv-bf16/h128/bs16/32x8/b1/c512");
+  const KernelVariant cache_variant{KernelVersion::v2, KvCacheDtype::fp8_e5m2, nullptr};
+  CHECK(shape_for(shape, cache_variant).name() == "fp16/kv-fp8_e5m2/h128/bs16/32x8/b1/c512");
   CHECK(baseline_of(cache_variant)->version == KernelVersion::v2);
 }
 
