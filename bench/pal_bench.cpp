@@ -35,6 +35,7 @@
 #include "bench/bench_model.h"
 #include "bench/device_inputs.h"
 #include "bench/upstream_anchors.h"
+#include "core/command_line.h"
 #include "core/inputs.h"
 #include "kernels/gpu_backend.h"
 #include "kernels/launch_plan.h"
@@ -976,7 +977,7 @@ int main(int argc, char** argv) {
   app.add_option("--memory-margin-mib", options.memory_margin_mib, "Device memory left unallocated")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", options.seed, "Seed of the inputs");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = pal::parse_command_line(app, argc, argv)) return *exit_code;
   if (options.min_samples > options.max_samples) {
     std::fprintf(stderr, "--min-samples %d is larger than --max-samples %d; give min <= max\n", options.min_samples,
                  options.max_samples);

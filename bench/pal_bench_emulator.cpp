@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_model.h"
+#include "core/command_line.h"
 #include "core/inputs.h"
 #include "core/scenario.h"
 #include "kernels/launch.h"
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-large", skip_large, "Only the default scenario");
   app.add_flag("!--no-warmup", warmup, "Time the first run of each case too (by default one untimed run comes first)");
   app.add_option("--csv", csv_path, "Also write the results to this CSV file");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = pal::parse_command_line(app, argc, argv)) return *exit_code;
 
   try {
     std::vector<CaseResult> results;

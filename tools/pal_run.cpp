@@ -13,6 +13,8 @@
 #include <string>
 
 #include "compare/stage_compare.h"
+#include "core/command_line.h"
+#include "core/output_file.h"
 #include "core/safetensors.h"
 #include "kernels/launch.h"
 #include "kernels/simt/emulator.h"
@@ -39,12 +41,16 @@ int main(int argc, char** argv) {
   app.add_option("--max-recording-mib", max_recording_mib, "refuse recordings larger than this");
   app.add_flag("--exact-fp32-probabilities", exact_fp32,
                "reference multiplies V by fp32 probabilities (the kernel rounds them to the dtype first)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
 
   try {
+    RunOptions options;
+    options.max_recording_bytes = mib_flag_to_bytes("--max-recording-mib", max_recording_mib);
+    if (!output_path.empty()) check_output_path(output_path);
     Scenario scenario;
     Inputs inputs;
     if (!inputs_path.empty()) {
+      refuse_scenario_flags(flags, "--inputs", true);
       auto loaded = load_inputs(inputs_path);
       scenario = loaded.first;
       inputs = std::move(loaded.second);
@@ -60,10 +66,8 @@ int main(int argc, char** argv) {
       inputs = generate_inputs(scenario);
     }
 
-    RunOptions options;
     parse_backend(backend_text, options.backend);
     options.record = record || !against_text.empty();
-    options.max_recording_bytes = std::size_t(max_recording_mib * 1024.0 * 1024.0);
 
     const KernelRun run = run_kernel(scenario, inputs, options);
     std::printf("scenario : %s\n", scenario_summary(run.scenario).c_str());
