@@ -199,3 +199,14 @@ TEST_CASE("pal-viz refuses scenario flags given with --dump by name", "[cli]") {
   CHECK_THAT(result.output, Contains("--num-heads") && Contains("--dump"));
 }
 #endif
+
+TEST_CASE("pal-bench-emulator refuses a --csv path that is not a regular file before timing anything", "[cli][output]") {
+  const std::string fifo = scratch("cli_bench.fifo");
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const Result result = run(PAL_BENCH_EMULATOR_EXECUTABLE, {"--skip-large", "--repeats", "1", "--csv", fifo});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("FIFO") && !Contains("hardware threads"));  // the banner of a started run
+  CHECK(fs::is_fifo(fifo));
+}
