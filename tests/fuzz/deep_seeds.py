@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Writes the deep-nesting seeds of a fuzz target into a corpus folder (scripts/fuzz.sh).
 
-They are generated rather than committed: 100,000 levels of '[' make a 200 KB file, the input
-that overflowed the stack of pal-run, pal-viz and the chapters in issue 14.
+They are generated rather than committed. Issue 14's crashing inputs were 100,000 levels of '['
+(200 KB); under AddressSanitizer nlohmann's recursive dump() already overflows the stack between
+10,000 and 20,000 levels (measured with Debian's clang 14 and nlohmann 3.11), so 30,000 levels
+(60 KB) reach the crash in the fuzz build while keeping every execution cheap. The Catch2 tests
+keep the full 100,000.
 
     python3 tests/fuzz/deep_seeds.py scenario|safetensors FOLDER
 """
@@ -10,7 +13,7 @@ import struct
 import sys
 from pathlib import Path
 
-DEPTH = 100_000
+DEPTH = 30_000
 
 
 def nested(depth, inner=""):
