@@ -210,3 +210,26 @@ TEST_CASE("pal-bench-emulator refuses a --csv path that is not a regular file be
   CHECK_THAT(result.output, Contains("FIFO") && !Contains("hardware threads"));  // the banner of a started run
   CHECK(fs::is_fifo(fifo));
 }
+
+TEST_CASE("the chapters and pal-viz refuse a scenario file nested 100,000 deep with exit code 2", "[cli][json]") {
+  const std::string path = scratch("cli_deep_everywhere.json");
+  std::ofstream(path) << std::string(100'000, '[') << std::string(100'000, ']');
+  std::vector<std::pair<std::string, std::vector<std::string>>> runs = {{PAL_CHAPTER_EXECUTABLE, {"--scenario", path}}};
+#ifdef PAL_VIZ_EXECUTABLE
+  runs.push_back({PAL_VIZ_EXECUTABLE, {"--scenario", path, "--list-steps"}});
+  // A dump whose scenario metadata is the deep value.
+  const std::string dump = scratch("cli_deep_metadata.safetensors");
+  pal::SafetensorsFile file = pal::read_safetensors(inputs_file());
+  file.metadata[pal::kScenarioKey] = std::string(100'000, '[') + std::string(100'000, ']');
+  pal::write_safetensors(dump, file);
+  runs.push_back({PAL_VIZ_EXECUTABLE, {"--dump", dump, "--list-steps"}});
+#endif
+  for (const auto& [program, args] : runs) {
+    const Result result = run(program, args);
+    INFO(program << " " << args[0] << ": " << result.output.substr(0, 2000));
+    CHECK(result.signal == 0);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("nested deeper than"));
+    CHECK(result.output.size() < 1000);
+  }
+}
