@@ -35,6 +35,8 @@
 #include "bench/timing.h"
 #include "bench/upstream_anchors.h"
 #include "bench/variants.h"
+#include "core/command_line.h"
+#include "core/inputs.h"
 #include "kernels/gpu_backend.h"
 #include "kernels/recording.h"
 
@@ -592,12 +594,7 @@ int main(int argc, char** argv) {
   app.add_option("--memory-margin-mib", options.memory_margin_mib, "Device memory left unallocated")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", options.seed, "Seed of the inputs");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);  // prints --help, or the error and a hint
-    return status == 0 ? kExitOk : kExitBadInput;
-  }
+  if (auto exit_code = pal::parse_command_line(app, argc, argv)) return *exit_code;
 
   std::vector<UserShape> user_shapes;
   try {

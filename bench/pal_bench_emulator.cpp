@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -18,6 +18,8 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_model.h"
+#include "core/command_line.h"
+#include "core/output_file.h"
 #include "core/inputs.h"
 #include "core/scenario.h"
 #include "kernels/launch.h"
@@ -124,9 +126,10 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-large", skip_large, "Only the default scenario");
   app.add_flag("!--no-warmup", warmup, "Time the first run of each case too (by default one untimed run comes first)");
   app.add_option("--csv", csv_path, "Also write the results to this CSV file");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = pal::parse_command_line(app, argc, argv)) return *exit_code;
 
   try {
+    if (!csv_path.empty()) pal::check_output_path(csv_path);  // before minutes of timing, not after
     std::vector<CaseResult> results;
     std::printf("pal-bench-emulator: CPU emulator (Boost.Fiber, one fiber per CUDA thread), %u hardware threads\n",
                 std::max(1u, std::thread::hardware_concurrency()));
@@ -146,8 +149,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!csv_path.empty()) {
-      std::ofstream csv(csv_path);
-      if (!csv) throw std::runtime_error("cannot write --csv file '" + csv_path + "'");
+      std::ostringstream csv;
       csv << "case,version,record,runs,total_ms_median,total_ms_min,launch_ms_median,launch_ms_min,thread_blocks,"
              "record_bytes,generate_inputs_ms\n";
       for (const CaseResult& r : results)
@@ -156,7 +158,11 @@ int main(int argc, char** argv) {
             << ',' << pal::bench::format_fixed(r.launch_ms.median, 2) << ','
             << pal::bench::format_fixed(r.launch_ms.min, 2) << ',' << r.thread_blocks << ',' << r.record_bytes << ','
             << pal::bench::format_fixed(r.generate_ms, 2) << '\n';
+      pal::write_output_file(csv_path, csv.str());
     }
+  } catch (const pal::ScenarioError& error) {  // a --csv path that cannot be written
+    std::fprintf(stderr, "pal-bench-emulator: %s\n", error.what());
+    return pal::kExitUsageError;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "pal-bench-emulator: %s\n", error.what());
     return 1;

@@ -31,8 +31,11 @@ class StageChecker {
   void check(double actual, double expected, Where&& where, double extra_rel = 0.0, double extra_abs = 0.0) {
     ++result_.num_compared;
     double excess;
-    if (std::isnan(actual) || std::isnan(expected)) {
-      excess = (std::isnan(actual) && std::isnan(expected)) ? 0.0 : std::numeric_limits<double>::infinity();
+    if (!std::isfinite(actual) || !std::isfinite(expected)) {
+      // NaN or inf on either side never matches, not even NaN against NaN or inf against inf: such a
+      // comparison cannot tell a right kernel from a wrong one (issue 14). Slots that must not be
+      // compared (masked tokens, records no lane writes) are left out by the callers.
+      excess = std::numeric_limits<double>::infinity();
     } else {
       const double error = std::fabs(actual - expected);
       result_.max_abs_error = std::max(result_.max_abs_error, error);

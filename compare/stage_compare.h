@@ -4,9 +4,9 @@
 // One tolerance rule for everything, llm.c style: an element passes when
 //     |kernel - reference| <= atol + rtol * |reference|
 // with (atol, rtol) set per stage and per dtype, each with the reason it has that size (the rule is
-// the stage's entry in kernels/stage_registry.h; stage_tolerance() evaluates it). NaN passes only
-// where both sides are NaN. Failures are reported by coordinates, (seq, head[, partition], token or
-// dim), never by flat index.
+// the stage's entry in kernels/stage_registry.h; stage_tolerance() evaluates it). NaN or inf on
+// either side never passes, not even NaN against NaN. Failures are reported by coordinates,
+// (seq, head[, partition], token or dim), never by flat index.
 #pragma once
 
 #include <cstdint>

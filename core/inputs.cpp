@@ -327,4 +327,100 @@ void validate_inputs(const Scenario& s, const Inputs& in) {
                         "blocksparse_* and tp_rank to match");
 }
 
+// ---- non-finite values -----------------------------------------------------------------------------
+
+namespace {
+
+// The non-finite values of one tensor over the elements the kernel reads, with the coordinates of
+// the first few.
+class NonFiniteTally {
+ public:
+  NonFiniteTally(std::string tensor, std::string read_by) : tensor_(std::move(tensor)), read_by_(std::move(read_by)) {}
+
+  // `where` is called only for the first few non-finite values.
+  template <typename Where>
+  void visit(float value, Where&& where) {
+    ++num_read_;
+    if (std::isfinite(value)) return;
+    if (++num_non_finite_ <= kNumShown) shown_ += (num_non_finite_ > 1 ? ", " : "") + where() + " = " + format_float(value);
+  }
+
+  void report_to(std::vector<std::string>& problems) const {
+    if (num_non_finite_ == 0) return;
+    problems.push_back(tensor_ + " holds " + std::to_string(num_non_finite_) + " non-finite " +
+                       (num_non_finite_ == 1 ? "value" : "values") + " (NaN or inf) among the " +
+                       std::to_string(num_read_) + " elements " + read_by_ + "; first at " + shown_);
+  }
+
+ private:
+  static constexpr std::int64_t kNumShown = 3;
+  std::string tensor_, read_by_, shown_;
+  std::int64_t num_read_ = 0, num_non_finite_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::string> non_finite_input_problems(const Scenario& s, const Inputs& in) {
+  std::vector<std::string> problems;
+  NonFiniteTally query("query", "the kernel reads");
+  for (int seq = 0; seq < s.num_seqs; ++seq)
+    for (int head = 0; head < s.num_heads; ++head)
+      for (int dim = 0; dim < s.head_size; ++dim)
+        query.visit(in.query.get_float((std::int64_t{seq} * s.num_heads + head) * s.head_size + dim), [&] {
+          return "(seq " + std::to_string(seq) + ", head " + std::to_string(head) + ", dim " + std::to_string(dim) + ")";
+        });
+  query.report_to(problems);
+
+  // Every (token, kv head, dim) a sequence covers, through the block table (validate_inputs has
+  // checked its entries), in upstream's layouts (inputs.h).
+  NonFiniteTally key("key_cache", "the sequences read"), value("value_cache", "the sequences read");
+  const int x = key_x(s.kv_cache_dtype);
+  const std::int32_t* table = in.block_tables.data<std::int32_t>();
+  const std::int64_t table_width = in.block_tables.shape[1];
+  for (int seq = 0; seq < s.num_seqs; ++seq)
+    for (int token = 0; token < s.seq_lens[static_cast<std::size_t>(seq)]; ++token) {
+      const std::int64_t physical_block = table[seq * table_width + token / s.block_size];
+      const int block_offset = token % s.block_size;
+      for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
+        const std::int64_t head_base = (physical_block * s.num_kv_heads + kv_head) * s.head_size * s.block_size;
+        for (int dim = 0; dim < s.head_size; ++dim) {
+          auto where = [&] {
+            return "(seq " + std::to_string(seq) + ", token " + std::to_string(token) + ", kv head " +
+                   std::to_string(kv_head) + ", dim " + std::to_string(dim) + ")";
+          };
+          auto where_in_pool = [&] {
+            return where() + " (physical block " + std::to_string(physical_block) + ", slot " +
+                   std::to_string(block_offset) + ")";
+          };
+          key.visit(in.key_cache.get_float(head_base + (dim / x) * s.block_size * x + block_offset * x + dim % x),
+                    where_in_pool);
+          value.visit(in.value_cache.get_float(head_base + std::int64_t{dim} * s.block_size + block_offset),
+                      where_in_pool);
+        }
+      }
+    }
+  key.report_to(problems);
+  value.report_to(problems);
+
+  if (s.alibi) {
+    NonFiniteTally slopes("alibi_slopes", "the kernel reads");
+    for (int head = 0; head < s.num_heads && head < in.alibi_slopes.numel(); ++head)
+      slopes.visit(in.alibi_slopes.get_float(head), [&] { return "(head " + std::to_string(head) + ")"; });
+    slopes.report_to(problems);
+  }
+  if (!std::isfinite(in.scale)) problems.push_back("scale is " + format_float(in.scale) + ", not a finite number");
+  return problems;
+}
+
+void refuse_non_finite_inputs(const Scenario& scenario, const Inputs& inputs) {
+  const std::vector<std::string> problems = non_finite_input_problems(scenario, inputs);
+  if (problems.empty()) return;
+  std::string message;
+  for (const std::string& problem : problems) message += (message.empty() ? "" : "\n  ") + problem;
+  throw ScenarioError(message +
+                      "\n  attention over NaN or inf has no reference result to check the kernel against, so "
+                      "these inputs are refused: replace them with finite values (cache slots that no sequence "
+                      "reads may hold anything; generated inputs keep NaN there on purpose)");
+}
+
 }  // namespace pal

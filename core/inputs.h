@@ -83,6 +83,18 @@ class CheckedInputs {
   Scenario scenario_;
   Inputs inputs_;
 };
+// NaN or inf among the values the kernel reads: the query, the key and value elements of every
+// token a sequence covers, the ALiBi slopes and the scale. One message per tensor that has any:
+// how many, among how many read, and the coordinates and values of the first three, e.g.
+//   key_cache holds 1 non-finite value (NaN or inf) among the 7680 elements the sequences read;
+//   first at (seq 1, token 9, kv head 1, dim 5) = -inf (physical block 3, slot 1)
+// The cache slots no sequence reads are not looked at: the generator fills them with NaN on purpose
+// (the poison that shows a read outside the block table). Call after validate_inputs.
+std::vector<std::string> non_finite_input_problems(const Scenario& scenario, const Inputs& inputs);
+// Throws ScenarioError with every problem above. Attention over a NaN or inf has no reference
+// result to check a kernel against (both sides are NaN, or inf - inf), so a file holding them is
+// refused as bad input (exit code 2) rather than run into a comparison that could never pass.
+void refuse_non_finite_inputs(const Scenario& scenario, const Inputs& inputs);
 
 // Geometric ALiBi slopes (2^(-8/n), 2^(-16/n), ... for n heads, with the standard interleave for a
 // non-power-of-two head count).

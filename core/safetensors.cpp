@@ -1,8 +1,10 @@
 // safetensors reading and writing (format in safetensors.h), and kernel inputs stored in it.
 //
 // The reader trusts nothing in the file: every length is compared with the file size before it is
-// used to allocate or seek, so a corrupted header becomes a ScenarioError, never a crash, a huge
-// allocation or an out-of-bounds read.
+// used to allocate or seek, the header's JSON is parsed with bounded depth and no duplicate keys
+// (untrusted_json.h), and names from the file appear in messages only as short escaped excerpts,
+// so a corrupted or hostile file becomes a ScenarioError, never a crash, a huge allocation or an
+// out-of-bounds read.
 #include "core/safetensors.h"
 
 #include <algorithm>
@@ -10,11 +12,15 @@
 #include <bit>
 #include <charconv>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <cstring>
+#include <functional>
 #include <limits>
 
 #include <nlohmann/json.hpp>
+
+#include "core/input_file.h"
+#include "core/output_file.h"
+#include "core/untrusted_json.h"
 
 namespace pal {
 
@@ -25,8 +31,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// The Python/Rust implementation refuses headers above 100 MB; so do we, before allocating one.
-constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+// The format allows headers up to 100 MB, but parsing one takes ~20x its size in memory. The files
+// this project reads (kernel inputs, pal-run's dumps) have headers of a few KB, under 1 MiB even
+// with 65,535 sequences in the scenario metadata, so the reader stops far below the format's limit.
+constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{16} << 20;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw ScenarioError("safetensors file '" + path + "': " + what);
@@ -43,11 +51,7 @@ bool parse_element_type(std::string_view name, ElementType& type) {
   return false;
 }
 
-std::string short_dump(const json& value) {
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
+std::string short_dump(const json& value) { return describe_json(value); }
 
 // A non-negative JSON integer as uint64, or nullopt.
 std::optional<std::uint64_t> non_negative_integer(const json& value) {
@@ -66,11 +70,11 @@ struct HeaderEntry {
 };
 
 HeaderEntry parse_entry(const std::string& path, const std::string& name, const json& entry, std::uint64_t data_size) {
-  const std::string where = "tensor '" + name + "'";
+  const std::string where = "tensor '" + quote_excerpt(name) + "'";
   if (!entry.is_object()) fail(path, where + " must be described by a JSON object, got " + short_dump(entry));
   for (const auto& item : entry.items())
     if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
-      fail(path, where + " has an unknown field '" + item.key() + "'; expected dtype, shape, data_offsets");
+      fail(path, where + " has an unknown field '" + quote_excerpt(item.key()) + "'; expected dtype, shape, data_offsets");
   if (!entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
     fail(path, where + " must have the fields dtype, shape and data_offsets");
 
@@ -118,37 +122,34 @@ HeaderEntry parse_entry(const std::string& path, const std::string& name, const 
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::error_code error;
-  if (!std::filesystem::exists(path, error)) fail(path, "does not exist");
-  if (!std::filesystem::is_regular_file(path, error)) fail(path, "is not a regular file");
-  const std::uintmax_t file_size = std::filesystem::file_size(path, error);
-  if (error) fail(path, "cannot read its size: " + error.message());
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail(path, "cannot be opened for reading");
+namespace {
+
+// Reads `bytes` bytes at `offset` of the file (offset + bytes <= the file's size); throws on failure.
+using ReadAt = std::function<void(std::uint64_t offset, void* out, std::size_t bytes)>;
+
+SafetensorsFile read_safetensors_from(const std::string& path, std::uint64_t file_size, const ReadAt& read_at) {
   if (file_size < 8)
     fail(path, "is " + std::to_string(file_size) +
                    " bytes long, shorter than the 8-byte header length every safetensors file starts with");
 
   std::array<unsigned char, 8> length_bytes{};
-  file.read(reinterpret_cast<char*>(length_bytes.data()), 8);
-  if (!file) fail(path, "cannot read the header length");
+  read_at(0, length_bytes.data(), 8);
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | length_bytes[static_cast<std::size_t>(i)];
   if (header_size > file_size - 8)
     fail(path, "header length " + std::to_string(header_size) + " runs past the end of the file (" +
                    std::to_string(file_size) + " bytes; truncated, or not a safetensors file)");
   if (header_size > kMaxHeaderBytes)
-    fail(path, "header length " + std::to_string(header_size) + " exceeds the 100 MB limit of the format");
+    fail(path, "header length " + std::to_string(header_size) + " exceeds this reader's limit of " +
+                   describe_file_size(kMaxHeaderBytes) + " (kernel inputs and dumps need a few KB)");
 
   std::string header_text(static_cast<std::size_t>(header_size), '\0');
-  file.read(header_text.data(), static_cast<std::streamsize>(header_size));
-  if (!file) fail(path, "cannot read the " + std::to_string(header_size) + "-byte header");
+  read_at(8, header_text.data(), header_text.size());
   json header;
   try {
-    header = json::parse(header_text);
-  } catch (const json::exception& e) {
-    fail(path, std::string("header is not valid JSON: ") + e.what());
+    header = parse_untrusted_json(header_text, JsonLimits{kMaxJsonDepth, static_cast<std::size_t>(kMaxHeaderBytes)});
+  } catch (const ScenarioError& e) {
+    fail(path, std::string("header ") + e.what());
   }
   if (!header.is_object()) fail(path, "header must be a JSON object, got " + short_dump(header));
 
@@ -161,7 +162,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
       if (!item.value().is_object()) fail(path, "__metadata__ must be an object of strings, got " + short_dump(item.value()));
       for (const auto& meta : item.value().items()) {
         if (!meta.value().is_string())
-          fail(path, "__metadata__ entry '" + meta.key() + "' must be a string, got " + short_dump(meta.value()));
+          fail(path, "__metadata__ entry '" + quote_excerpt(meta.key()) + "' must be a string, got " +
+                         short_dump(meta.value()));
         result.metadata[meta.key()] = meta.value().get<std::string>();
       }
       continue;
@@ -176,17 +178,31 @@ SafetensorsFile read_safetensors(const std::string& path) {
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (std::size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end)
-      fail(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap in the data section");
+      fail(path, "tensors '" + quote_excerpt(by_offset[i - 1]->name) + "' and '" + quote_excerpt(by_offset[i]->name) +
+                     "' overlap in the data section");
 
   const std::uint64_t data_start = 8 + header_size;
   for (const HeaderEntry& entry : entries) {
     Tensor tensor(entry.type, entry.shape);
-    file.seekg(static_cast<std::streamoff>(data_start + entry.begin));
-    file.read(reinterpret_cast<char*>(tensor.bytes.data()), static_cast<std::streamsize>(tensor.bytes.size()));
-    if (!file) fail(path, "cannot read the data of tensor '" + entry.name + "'");
+    read_at(data_start + entry.begin, tensor.bytes.data(), tensor.bytes.size());
     result.tensors.emplace(entry.name, std::move(tensor));
   }
   return result;
+}
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  const InputFile file(path, "safetensors file");
+  return read_safetensors_from(path, file.size(), [&file](std::uint64_t offset, void* out, std::size_t bytes) {
+    file.read_at(offset, out, bytes);
+  });
+}
+
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& name) {
+  return read_safetensors_from(name, bytes.size(), [bytes](std::uint64_t offset, void* out, std::size_t count) {
+    std::memcpy(out, bytes.data() + offset, count);
+  });
 }
 
 void write_safetensors(const std::string& path, const SafetensorsFile& contents) {
@@ -214,31 +230,15 @@ void write_safetensors(const std::string& path, const SafetensorsFile& contents)
   // Spaces after the JSON are legal and make the data section start 8-byte aligned.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-  // Write to a temporary name and rename, so a failed write never leaves half a file at `path`.
-  const std::string temporary = path + ".partial";
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file) fail(path, "cannot be opened for writing");
-    std::array<char, 8> length_bytes{};
-    std::uint64_t header_size = header_text.size();
-    for (std::size_t i = 0; i < 8; ++i) length_bytes[i] = static_cast<char>((header_size >> (8 * i)) & 0xffu);
-    file.write(length_bytes.data(), 8);
-    file.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
-    for (const auto& [name, tensor] : contents.tensors)
-      file.write(reinterpret_cast<const char*>(tensor.bytes.data()), static_cast<std::streamsize>(tensor.bytes.size()));
-    file.flush();
-    if (!file) {
-      file.close();
-      std::remove(temporary.c_str());
-      fail(path, "writing failed (disk full or no permission?)");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::remove(temporary.c_str());
-    fail(path, "cannot be replaced: " + error.message());
-  }
+  // Through OutputFile (output_file.h): a failed write leaves whatever was at `path` untouched.
+  OutputFile file(path);
+  std::array<char, 8> length_bytes{};
+  const std::uint64_t header_size = header_text.size();
+  for (std::size_t i = 0; i < 8; ++i) length_bytes[i] = static_cast<char>((header_size >> (8 * i)) & 0xffu);
+  file.write(length_bytes.data(), length_bytes.size());
+  file.write(header_text);
+  for (const auto& [name, tensor] : contents.tensors) file.write(tensor.bytes.data(), tensor.bytes.size());
+  file.commit();
 }
 
 // ---- kernel inputs ---------------------------------------------------------------------------------
@@ -343,7 +343,11 @@ void save_inputs(const std::string& path, const Scenario& scenario, const Inputs
 }
 
 std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors) {
-  SafetensorsFile file = read_safetensors(path);
+  return inputs_from_safetensors(read_safetensors(path), path, extra_tensors);
+}
+
+std::pair<Scenario, Inputs> inputs_from_safetensors(SafetensorsFile file, const std::string& path,
+                                                    std::map<std::string, Tensor>* extra_tensors) {
   for (const char* name : {kQueryName, kKeyCacheName, kValueCacheName, kBlockTablesName, kSeqLensName})
     if (!file.tensors.count(name))
       fail(path, std::string("is missing the tensor '") + name +
@@ -366,9 +370,9 @@ std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::s
   if (auto found = file.metadata.find(kScenarioKey); found != file.metadata.end()) {
     json parsed;
     try {
-      parsed = json::parse(found->second);
-    } catch (const json::exception& e) {
-      fail(path, std::string("metadata 'scenario' is not valid JSON: ") + e.what());
+      parsed = parse_untrusted_json(found->second);
+    } catch (const ScenarioError& e) {
+      fail(path, std::string("metadata 'scenario' ") + e.what());
     }
     try {
       scenario = scenario_from_json(parsed);
@@ -384,7 +388,7 @@ std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::s
     float scale = 0.0f;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), scale);
     if (error != std::errc{} || end != text.data() + text.size())
-      fail(path, "metadata 'scale' = '" + text + "' is not a number");
+      fail(path, "metadata 'scale' = '" + quote_excerpt(text) + "' is not a number");
     inputs.scale = scale;
     if (!scenario.scale && scale != scenario.effective_scale()) scenario.scale = scale;
   } else {
@@ -397,6 +401,7 @@ std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::s
 
   try {
     validate_inputs(scenario, inputs);
+    refuse_non_finite_inputs(scenario, inputs);
   } catch (const ScenarioError& e) {
     fail(path, e.what());
   }

@@ -16,6 +16,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/inputs.h"
@@ -29,8 +30,12 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;  // "__metadata__": string to string only
 };
 
+// Writing goes through OutputFile (output_file.h): a unique temporary, fsync, rename; a FIFO,
+// device or symbolic link at `path` is refused and left as it is.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);  // throws ScenarioError
 SafetensorsFile read_safetensors(const std::string& path);                      // throws ScenarioError
+// The same reader over bytes in memory (the fuzz targets); `name` stands for the path in messages.
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& name);
 
 // Names of the kernel inputs in a file, upstream's argument names.
 inline constexpr const char* kQueryName = "query";
@@ -52,11 +57,14 @@ void save_inputs(const std::string& path, const Scenario& scenario, const Inputs
 // Reads inputs back. The scenario comes from the "scenario" metadata when present; a file written
 // elsewhere (e.g. from PyTorch) without it gets a scenario derived from the tensors' shapes and
 // dtypes. I64 block_tables / seq_lens are accepted and narrowed to I32 when their values fit.
-// Everything is checked with validate_inputs. Tensors other than the inputs go to *extra_tensors
-// when given.
+// Everything is checked with validate_inputs, and non-finite values where the kernel reads are
+// refused (refuse_non_finite_inputs). Tensors other than the inputs go to *extra_tensors when given.
 std::pair<Scenario, Inputs> load_inputs(const std::string& path,
                                         std::map<std::string, Tensor>* extra_tensors = nullptr);
 // The same, as inputs checked once (core/inputs.h): load_inputs' validation is the run's.
 CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors = nullptr);
+// load_inputs after the file is read: `path` names it in messages.
+std::pair<Scenario, Inputs> inputs_from_safetensors(SafetensorsFile file, const std::string& path,
+                                                    std::map<std::string, Tensor>* extra_tensors = nullptr);
 
 }  // namespace pal

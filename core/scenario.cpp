@@ -8,14 +8,16 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include "core/input_file.h"
+#include "core/output_file.h"
+#include "core/untrusted_json.h"
 
 namespace pal {
 
@@ -394,11 +396,8 @@ json scenario_to_json(const Scenario& s) {
 
 namespace {
 
-std::string describe(const json& value) {
-  std::string text = value.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
+// Values come from a user's file: quoted as a short escaped excerpt (untrusted_json.h).
+std::string describe(const json& value) { return describe_json(value); }
 
 int json_int(const json& value, const std::string& field) {
   if (!value.is_number_integer())
@@ -519,7 +518,7 @@ Scenario scenario_from_json(const json& in, const Scenario& base) {
         throw ScenarioError("scenario field 'seed' must be a non-negative integer, got " + describe(value));
       s.seed = value.get<std::uint64_t>();
     } else {
-      throw ScenarioError("unknown scenario field '" + key +
+      throw ScenarioError("unknown scenario field '" + quote_excerpt(key) +
                           "'; known fields: num_seqs, num_heads, num_kv_heads, head_size, block_size, dtype, "
                           "kv_cache_dtype, k_scale, v_scale, seq_lens, num_blocks, alibi, scale, "
                           "blocksparse_local_blocks, blocksparse_vert_stride, blocksparse_block_size, "
@@ -536,18 +535,14 @@ Scenario scenario_from_json(const json& in, const Scenario& base) {
 }
 
 Scenario load_scenario_file(const std::string& path, const Scenario& base) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error))
-    throw ScenarioError("scenario file '" + path + "' does not exist or is not a regular file");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ScenarioError("cannot open scenario file '" + path + "'");
-  std::stringstream contents;
-  contents << file.rdbuf();
+  const std::string contents = InputFile(path, "scenario file")
+                                   .read_all(kMaxScenarioFileBytes,
+                                             "a scenario of the most sequences allowed takes under 1 MiB");
   json parsed;
   try {
-    parsed = json::parse(contents.str());
-  } catch (const json::exception& e) {
-    throw ScenarioError("scenario file '" + path + "' is not valid JSON: " + e.what());
+    parsed = parse_untrusted_json(contents, JsonLimits{kMaxJsonDepth, kMaxScenarioFileBytes});
+  } catch (const ScenarioError& e) {
+    throw ScenarioError("scenario file '" + path + "' " + e.what());
   }
   try {
     return scenario_from_json(parsed, base);
@@ -557,10 +552,7 @@ Scenario load_scenario_file(const std::string& path, const Scenario& base) {
 }
 
 void save_scenario_file(const Scenario& scenario, const std::string& path) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file) throw ScenarioError("cannot write scenario file '" + path + "'");
-  file << scenario_to_json(scenario).dump(2) << '\n';
-  if (!file) throw ScenarioError("failed while writing scenario file '" + path + "'");
+  write_output_file(path, scenario_to_json(scenario).dump(2) + "\n");
 }
 
 std::string scenario_summary(const Scenario& s) {
@@ -592,11 +584,33 @@ std::string scenario_summary(const Scenario& s) {
 
 namespace {
 
-bool parse_int(std::string_view text, long long low, long long high, long long& value) {
+// `text` as an int; otherwise what is wrong with it: not an integer, or beyond int's range (which
+// validation would never see, so the flag says it: "too large", not "not an integer").
+std::optional<std::string> int_problem(std::string_view text, int& value) {
   const char* begin = text.data();
   const char* end = begin + text.size();
   const auto [ptr, error] = std::from_chars(begin, end, value);
-  return error == std::errc{} && ptr == end && value >= low && value <= high;
+  if (error == std::errc::result_out_of_range && ptr == end)
+    return !text.empty() && text.front() == '-'
+               ? "is too small; at least " + std::to_string(std::numeric_limits<int>::min())
+               : "is too large; at most " + std::to_string(std::numeric_limits<int>::max());
+  if (error != std::errc{} || ptr != end || text.empty()) return std::string("is not an integer");
+  return std::nullopt;
+}
+
+void add_int_flag(CLI::App& app, const std::string& name, std::optional<int>& target, const std::string& help,
+                  const std::string& group) {
+  app.add_option_function<std::string>(
+         name,
+         [&target, name](const std::string& text) {
+           int value = 0;
+           if (auto problem = int_problem(text, value))
+             throw CLI::ValidationError(name, "'" + quote_excerpt(text) + "' " + *problem);
+           target = value;
+         },
+         help)
+      ->type_name("INT")
+      ->group(group);
 }
 
 }  // namespace
@@ -605,13 +619,11 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
   const std::string group = "Scenario";
   app.add_option("--scenario", flags.scenario_file, "JSON scenario file; the flags below override its fields")
       ->group(group);
-  app.add_option("--num-seqs", flags.num_seqs, "Sequences in the batch (default: the length of --seq-lens)")
-      ->group(group);
-  app.add_option("--num-heads", flags.num_heads, "Query heads")->group(group);
-  app.add_option("--num-kv-heads", flags.num_kv_heads, "KV heads (must divide --num-heads)")->group(group);
-  app.add_option("--head-size", flags.head_size, "Head size: " + join_ints(kSupportedHeadSizes))->group(group);
-  app.add_option("--block-size", flags.block_size, "Tokens per KV block: " + join_ints(kSupportedBlockSizes))
-      ->group(group);
+  add_int_flag(app, "--num-seqs", flags.num_seqs, "Sequences in the batch (default: the length of --seq-lens)", group);
+  add_int_flag(app, "--num-heads", flags.num_heads, "Query heads", group);
+  add_int_flag(app, "--num-kv-heads", flags.num_kv_heads, "KV heads (must divide --num-heads)", group);
+  add_int_flag(app, "--head-size", flags.head_size, "Head size: " + join_ints(kSupportedHeadSizes), group);
+  add_int_flag(app, "--block-size", flags.block_size, "Tokens per KV block: " + join_ints(kSupportedBlockSizes), group);
   app.add_option("--dtype", flags.dtype, "Query and output dtype (and the KV cache's with --kv-cache-dtype auto)")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
       ->group(group);
@@ -630,12 +642,12 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
            while (true) {
              const std::size_t comma = text.find(',', start);
              const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-             long long value = 0;
-             if (!parse_int(item, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(), value))
-               throw CLI::ValidationError("--seq-lens", "entry " + std::to_string(lens.size()) + " '" + item +
-                                                            "' of '" + text +
-                                                            "' is not an integer; give context lengths like 5,17,300");
-             lens.push_back(static_cast<int>(value));
+             int value = 0;
+             if (auto problem = int_problem(item, value))
+               throw CLI::ValidationError("--seq-lens", "entry " + std::to_string(lens.size()) + " '" +
+                                                            quote_excerpt(item) + "' of '" + quote_excerpt(text) +
+                                                            "' " + *problem + "; give context lengths like 5,17,300");
+             lens.push_back(value);
              if (comma == std::string::npos) break;
              start = comma + 1;
            }
@@ -643,26 +655,21 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
          },
          "Context length of each sequence, comma separated (e.g. 5,17,300)")
       ->group(group);
-  app.add_option("--num-blocks", flags.num_blocks, "KV-cache pool size in blocks (0 = needed + spares)")
-      ->group(group);
+  add_int_flag(app, "--num-blocks", flags.num_blocks, "KV-cache pool size in blocks (0 = needed + spares)", group);
   auto* alibi = app.add_flag("--alibi", flags.alibi, "Add ALiBi position biases")->group(group);
   auto* no_alibi = app.add_flag("--no-alibi", flags.no_alibi, "No ALiBi (overrides the scenario file)")->group(group);
   alibi->excludes(no_alibi);
   app.add_option("--scale", flags.scale, "Softmax scale (default 1/sqrt(head size))")->group(group);
-  app.add_option("--blocksparse-local-blocks", flags.blocksparse_local_blocks,
-                 "Block-sparse: most recent sparse blocks always attended (default 0)")
-      ->group(group);
-  app.add_option("--blocksparse-vert-stride", flags.blocksparse_vert_stride,
-                 "Block-sparse: one remote sparse block in every N; block-sparse is on when N > 1 (default 0)")
-      ->group(group);
-  app.add_option("--blocksparse-block-size", flags.blocksparse_block_size,
-                 "Block-sparse: tokens per sparse block, a multiple of --block-size (default 64)")
-      ->group(group);
-  app.add_option("--blocksparse-head-sliding-step", flags.blocksparse_head_sliding_step,
-                 "Block-sparse: per-head shift of the remote pattern; negative shifts by KV head (default 0)")
-      ->group(group);
-  app.add_option("--tp-rank", flags.tp_rank, "Tensor-parallel rank: makes head indices global for block-sparse (default 0)")
-      ->group(group);
+  add_int_flag(app, "--blocksparse-local-blocks", flags.blocksparse_local_blocks,
+               "Block-sparse: most recent sparse blocks always attended (default 0)", group);
+  add_int_flag(app, "--blocksparse-vert-stride", flags.blocksparse_vert_stride,
+               "Block-sparse: one remote sparse block in every N; block-sparse is on when N > 1 (default 0)", group);
+  add_int_flag(app, "--blocksparse-block-size", flags.blocksparse_block_size,
+               "Block-sparse: tokens per sparse block, a multiple of --block-size (default 64)", group);
+  add_int_flag(app, "--blocksparse-head-sliding-step", flags.blocksparse_head_sliding_step,
+               "Block-sparse: per-head shift of the remote pattern; negative shifts by KV head (default 0)", group);
+  add_int_flag(app, "--tp-rank", flags.tp_rank,
+               "Tensor-parallel rank: makes head indices global for block-sparse (default 0)", group);
   app.add_option("--version", flags.version, "Kernel version; auto = upstream's heuristic")
       ->check(CLI::IsMember({"v1", "v2", "auto"}))
       ->group(group);
@@ -672,7 +679,7 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
            std::uint64_t value = 0;
            const auto [ptr, error] = std::from_chars(text.data(), text.data() + text.size(), value);
            if (error != std::errc{} || ptr != text.data() + text.size())
-             throw CLI::ValidationError("--seed", "'" + text + "' is not a non-negative 64-bit integer");
+             throw CLI::ValidationError("--seed", "'" + quote_excerpt(text) + "' is not a non-negative 64-bit integer");
            flags.seed = value;
          },
          "Seed of the input generator")
@@ -712,6 +719,50 @@ Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defa
   if (flags.seed) s.seed = *flags.seed;
   validate_scenario(s);
   return s;
+}
+
+std::vector<std::string> given_scenario_flags(const ScenarioFlags& flags) {
+  std::vector<std::string> given;
+  auto note = [&given](bool is_given, const char* name) {
+    if (is_given) given.emplace_back(name);
+  };
+  note(!flags.scenario_file.empty(), "--scenario");
+  note(flags.num_seqs.has_value(), "--num-seqs");
+  note(flags.num_heads.has_value(), "--num-heads");
+  note(flags.num_kv_heads.has_value(), "--num-kv-heads");
+  note(flags.head_size.has_value(), "--head-size");
+  note(flags.block_size.has_value(), "--block-size");
+  note(flags.dtype.has_value(), "--dtype");
+  note(flags.kv_cache_dtype.has_value(), "--kv-cache-dtype");
+  note(flags.k_scale.has_value(), "--k-scale");
+  note(flags.v_scale.has_value(), "--v-scale");
+  note(flags.seq_lens.has_value(), "--seq-lens");
+  note(flags.num_blocks.has_value(), "--num-blocks");
+  note(flags.alibi, "--alibi");
+  note(flags.no_alibi, "--no-alibi");
+  note(flags.scale.has_value(), "--scale");
+  note(flags.blocksparse_local_blocks.has_value(), "--blocksparse-local-blocks");
+  note(flags.blocksparse_vert_stride.has_value(), "--blocksparse-vert-stride");
+  note(flags.blocksparse_block_size.has_value(), "--blocksparse-block-size");
+  note(flags.blocksparse_head_sliding_step.has_value(), "--blocksparse-head-sliding-step");
+  note(flags.tp_rank.has_value(), "--tp-rank");
+  note(flags.version.has_value(), "--version");
+  note(flags.seed.has_value(), "--seed");
+  return given;
+}
+
+void refuse_scenario_flags(const ScenarioFlags& flags, const std::string& file_flag, bool version_allowed) {
+  std::string refused;
+  int num_refused = 0;
+  for (const std::string& name : given_scenario_flags(flags)) {
+    if (version_allowed && name == "--version") continue;
+    refused += (num_refused++ ? ", " : "") + name;
+  }
+  if (num_refused == 0) return;
+  throw ScenarioError(refused + " cannot be combined with " + file_flag +
+                      ": the file's tensors and metadata fix the scenario" +
+                      (version_allowed ? " (only --version may still choose the kernel)" : "") + "; leave " +
+                      (num_refused == 1 ? "it" : "them") + " out");
 }
 
 }  // namespace pal

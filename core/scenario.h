@@ -8,6 +8,7 @@
 // kernel cannot run, naming the field, its value and what would be valid.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -39,6 +40,9 @@ inline constexpr int kMaxNumSeqs = 65535;         // num_seqs is gridDim.y, whic
 inline constexpr int kMaxNumHeads = 4096;         // far above any model; keeps products in range
 inline constexpr int kMaxSeqLen = 1 << 20;        // tokens per sequence
 inline constexpr std::int64_t kMaxBufferBytes = std::int64_t{8} << 30;  // host memory for all tensors
+// Scenario files are read whole: a scenario with the most sequences allowed (65,535 seq_lens),
+// pretty-printed, takes under 1 MiB, so a larger file is refused before it is read.
+inline constexpr std::size_t kMaxScenarioFileBytes = std::size_t{4} << 20;
 
 struct Scenario {
   int num_seqs = 2;
@@ -128,5 +132,12 @@ struct ScenarioFlags {
 };
 void add_scenario_flags(CLI::App& app, ScenarioFlags& flags);
 Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defaults = Scenario{});
+
+// The scenario flags given on the command line, by name ("--num-heads", ...).
+std::vector<std::string> given_scenario_flags(const ScenarioFlags& flags);
+// For a tool reading a file that fixes the scenario (pal-run --inputs, pal-viz --dump): throws
+// ScenarioError naming every scenario flag that was given anyway (--version too unless
+// `version_allowed`), so that no flag is ignored without a word.
+void refuse_scenario_flags(const ScenarioFlags& flags, const std::string& file_flag, bool version_allowed);
 
 }  // namespace pal

@@ -18,6 +18,7 @@ packages=(
   xvfb xauth                                      # run pal-viz without a display (tests, screenshots)
   doxygen graphviz                                # docs
   python3-numpy                                   # the numpy read-back test of dump files
+  clang libclang-rt-14-dev                        # the fuzz targets: clang and its libFuzzer runtime
 )
 
 missing=()

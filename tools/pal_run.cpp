@@ -13,6 +13,9 @@
 #include <optional>
 #include <string>
 
+#include "compare/stage_compare.h"
+#include "core/command_line.h"
+#include "core/output_file.h"
 #include "core/safetensors.h"
 #include "kernels/simt/emulator.h"
 #include "run/recorded_run.h"
@@ -38,14 +41,16 @@ int main(int argc, char** argv) {
   app.add_option("--max-recording-mib", max_recording_mib, "refuse recordings larger than this");
   app.add_flag("--exact-fp32-probabilities", exact_fp32,
                "reference multiplies V by fp32 probabilities (the kernel rounds them to the dtype first)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
 
   try {
     RecordedRunOptions options;
     parse_backend(backend_text, options.backend);
     options.record = record || !against_text.empty();
-    options.max_recording_bytes = std::size_t(max_recording_mib * 1024.0 * 1024.0);
+    options.max_recording_bytes = mib_flag_to_bytes("--max-recording-mib", max_recording_mib);
     options.precision = exact_fp32 ? ProbabilityPrecision::exact_fp32 : ProbabilityPrecision::rounded_to_dtype;
+    if (!output_path.empty()) check_output_path(output_path);
+    if (!inputs_path.empty()) refuse_scenario_flags(flags, "--inputs", true);
 
     std::optional<RecordedRun> run;
     if (!inputs_path.empty()) {

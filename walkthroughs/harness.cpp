@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/command_line.h"
 #include "kernels/simt/emulator.h"
 
 namespace pal::walkthrough {
@@ -394,12 +395,7 @@ int run_chapter(int argc, char** argv, const ChapterInfo& chapter, const std::fu
   app.add_option("--seq", focus_seq, "sequence of the thread_block in focus (default: the chapter's)");
   app.add_option("--head", focus_head, "query head of the thread_block in focus (default: the chapter's)");
   app.add_flag("--viz-args", print_viz_args, "print the pal-viz flags that show this run and focus, then exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
-  }
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
 
   try {
     const Scenario scenario = resolve_scenario_flags(flags, chapter.scenario);

@@ -403,7 +403,9 @@ TEST_CASE("bad flags are refused with the flag and the value named", "[scenario]
   CHECK_THROWS_AS(parse_flags({"--kv-cache-dtype", "fp16"}), CLI::ValidationError);
   CHECK_THROWS_AS(parse_flags({"--k-scale", "half"}), CLI::ConversionError);
   CHECK_THROWS_AS(parse_flags({"--alibi", "--no-alibi"}), CLI::ExcludesError);
-  CHECK_THROWS_AS(parse_flags({"--num-heads", "many"}), CLI::ConversionError);
+  CHECK_THROWS_WITH(parse_flags({"--num-heads", "many"}), Contains("--num-heads") && Contains("'many' is not an integer"));
+  CHECK_THROWS_WITH(parse_flags({"--num-heads", "2147483648"}), Contains("--num-heads") && Contains("too large"));
+  CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,-2147483649"}), Contains("'-2147483649'") && Contains("too small"));
   CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,x,7"}), Contains("--seq-lens") && Contains("'x'"));
   CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,,7"}), Contains("--seq-lens"));
   CHECK_THROWS_WITH(parse_flags({"--seed", "-1"}), Contains("--seed") && Contains("non-negative"));

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <imgui.h>
 
+#include "core/command_line.h"
 #include "visualizer/app/app.h"
 #include "visualizer/app/window.h"
 #include "visualizer/model/format.h"
@@ -232,11 +233,7 @@ int main_with_errors(int argc, char** argv) {
   app.add_flag("--benchmark", options.benchmark, "measure frame time and edit -> re-run time, then exit");
   app.add_option("--frames", options.frames, "frames measured by --benchmark");
   app.add_flag("--list-steps", options.list_steps, "print the timeline of the focused (seq, head) and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    return app.exit(error);
-  }
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
 
   UiState ui;
   if (!parse_backend(options.backend, ui.backend))
@@ -254,6 +251,7 @@ int main_with_errors(int argc, char** argv) {
   if (!options.dump.empty()) {
     if (!options.scenario.scenario_file.empty())
       throw ScenarioError("give either --dump or --scenario, not both: a dump carries its own scenario");
+    refuse_scenario_flags(options.scenario, "--dump", false);
     model.open_dump(options.dump, ui.backend);
     load_draft(ui, model.session().requested_scenario());
     ui.dump_path = options.dump;

@@ -1,0 +1,11 @@
+// libFuzzer target: bytes as a safetensors file read as kernel inputs (see exercise.h).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "exercise.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  pal::fuzz::exercise_safetensors(std::string_view(reinterpret_cast<const char*>(data), size));
+  return 0;
+}

@@ -1,0 +1,235 @@
+// The programs as a user runs them (issue 14): every usage or input error exits with code 2 and a
+// message that says what is wrong; nothing crashes, nothing is silently ignored, and no output
+// path that is not a regular file is ever replaced. docs/pages/bad_input.md cites these tests.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
+#include "scratch_dir.h"
+
+using Catch::Contains;
+using pal::test::scratch;
+using pal::test::scratch_dir;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int exit_code = -1;  // -1: killed by a signal
+  int signal = 0;
+  std::string output;  // stdout and stderr together
+};
+
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+Result run(const std::string& program, const std::vector<std::string>& args) {
+  const std::string log = scratch("cli_output.txt");
+  std::string command = "timeout 300 " + quoted(program);
+  for (const std::string& arg : args) command += " " + quoted(arg);
+  command += " > " + quoted(log) + " 2>&1 < /dev/null";
+  const int status = std::system(command.c_str());
+  Result result;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  result.output = text.str();
+  return result;
+}
+
+Result pal_run(const std::vector<std::string>& args) { return run(PAL_RUN_EXECUTABLE, args); }
+
+// A small scenario's inputs, written by pal-run itself.
+const std::string& inputs_file() {
+  static const std::string path = [] {
+    const std::string file = scratch("cli_inputs.safetensors");
+    const Result made = pal_run({"--backend", "emulator", "--seq-lens", "5,20", "--head-size", "32", "--output", file});
+    REQUIRE(made.exit_code == 0);
+    return file;
+  }();
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("pal-run exits with 2 and points to --help for an unknown flag or a malformed value", "[cli]") {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--no-such-flag"}, {"--num-heads", "abc"}, {"--backend", "tpu"}, {"--seq-lens"}, {"stray"}}) {
+    INFO(args.front());
+    const Result result = pal_run(args);
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("--help"));
+  }
+}
+
+TEST_CASE("pal-run --help exits with 0", "[cli]") {
+  const Result result = pal_run({"--help"});
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("--seq-lens"));
+}
+
+TEST_CASE("an integer flag beyond int's range is called too large, not 'not an integer'", "[cli]") {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--seq-lens", "2147483648"}, {"--seq-lens", "5,99999999999"}, {"--num-heads", "2147483648"},
+           {"--num-blocks", "-99999999999"}}) {
+    INFO(args[0] + " " + args[1]);
+    const Result result = pal_run(args);
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("too ") && !Contains("not an integer"));
+  }
+}
+
+TEST_CASE("--max-recording-mib refuses negative, NaN, zero and absurd sizes", "[cli]") {
+  for (const char* value : {"-1", "nan", "1e30", "0", "inf"}) {
+    INFO(value);
+    const Result result = pal_run({"--backend", "emulator", "--record", "--max-recording-mib", value});
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("--max-recording-mib"));
+  }
+}
+
+TEST_CASE("scenario flags given with --inputs are refused by name, not ignored", "[cli]") {
+  const Result result = pal_run({"--backend", "emulator", "--inputs", inputs_file(), "--num-heads", "8", "--seed", "3"});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("--num-heads") && Contains("--seed") && Contains("--inputs"));
+  // --version still chooses the kernel for the file's tensors.
+  CHECK(pal_run({"--backend", "emulator", "--inputs", inputs_file(), "--version", "v2"}).exit_code == 0);
+}
+
+TEST_CASE("pal-run refuses a scenario file nested 100,000 deep with exit code 2", "[cli][json]") {
+  const std::string path = scratch("cli_deep.json");
+  std::ofstream(path) << std::string(100'000, '[') << std::string(100'000, ']');
+  const Result result = pal_run({"--scenario", path});
+  INFO(result.output.substr(0, 2000));
+  CHECK(result.signal == 0);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("nested deeper than"));
+  CHECK(result.output.size() < 1000);
+}
+
+TEST_CASE("pal-run calls a symbolic-link loop a loop", "[cli][files]") {
+  const fs::path a = scratch_dir() / "cli_loop_a", b = scratch_dir() / "cli_loop_b";
+  fs::remove(a);
+  fs::remove(b);
+  fs::create_symlink(b, a);
+  fs::create_symlink(a, b);
+  for (const char* flag : {"--scenario", "--inputs"}) {
+    const Result result = pal_run({flag, a.string()});
+    INFO(result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("symbolic links") && !Contains("does not exist"));
+  }
+}
+
+TEST_CASE("pal-run refuses NaN in the query of an --inputs file instead of calling the run ok", "[cli][inputs]") {
+  const std::string path = scratch("cli_nan.safetensors");
+  pal::SafetensorsFile file = pal::read_safetensors(inputs_file());
+  file.tensors.at(pal::kQueryName).set_float(7, std::numeric_limits<float>::quiet_NaN());
+  pal::write_safetensors(path, file);
+  const Result result = pal_run({"--backend", "emulator", "--record", "--inputs", path});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("query") && Contains("non-finite") && !Contains("within tolerance"));
+}
+
+TEST_CASE("pal-run --output onto a FIFO or a symbolic link refuses and leaves it in place", "[cli][output]") {
+  const std::string fifo = scratch("cli_output.fifo");
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const Result onto_fifo = pal_run({"--backend", "emulator", "--seq-lens", "5", "--output", fifo});
+  INFO(onto_fifo.output);
+  CHECK(onto_fifo.exit_code == 2);
+  CHECK_THAT(onto_fifo.output, Contains("FIFO") && !Contains("wrote"));
+  CHECK(fs::is_fifo(fifo));
+
+  const fs::path target = scratch_dir() / "cli_link_target", link = scratch_dir() / "cli_link";
+  fs::remove(link);
+  std::ofstream(target) << "precious";
+  fs::create_symlink(target, link);
+  const Result onto_link = pal_run({"--backend", "emulator", "--seq-lens", "5", "--output", link.string()});
+  INFO(onto_link.output);
+  CHECK(onto_link.exit_code == 2);
+  CHECK_THAT(onto_link.output, Contains("symbolic link") && !Contains("wrote"));
+  CHECK(fs::is_symlink(link));
+  CHECK(fs::file_size(target) == 8);
+}
+
+TEST_CASE("every program exits with 2 and points to --help for an unknown flag", "[cli]") {
+  std::vector<std::string> programs = {PAL_RUN_EXECUTABLE, PAL_CHAPTER_EXECUTABLE, PAL_BENCH_EMULATOR_EXECUTABLE};
+#ifdef PAL_VIZ_EXECUTABLE
+  programs.push_back(PAL_VIZ_EXECUTABLE);
+#endif
+#ifdef PAL_BENCH_EXECUTABLE
+  programs.push_back(PAL_BENCH_EXECUTABLE);
+#endif
+  for (const std::string& program : programs) {
+    const Result result = run(program, {"--no-such-flag"});
+    INFO(program << ": " << result.output);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("--no-such-flag") && Contains("--help"));
+  }
+}
+
+#ifdef PAL_VIZ_EXECUTABLE
+TEST_CASE("pal-viz refuses scenario flags given with --dump by name", "[cli]") {
+  const Result result = run(PAL_VIZ_EXECUTABLE, {"--dump", inputs_file(), "--num-heads", "8", "--list-steps"});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("--num-heads") && Contains("--dump"));
+}
+#endif
+
+TEST_CASE("pal-bench-emulator refuses a --csv path that is not a regular file before timing anything", "[cli][output]") {
+  const std::string fifo = scratch("cli_bench.fifo");
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const Result result = run(PAL_BENCH_EMULATOR_EXECUTABLE, {"--skip-large", "--repeats", "1", "--csv", fifo});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("FIFO") && !Contains("hardware threads"));  // the banner of a started run
+  CHECK(fs::is_fifo(fifo));
+}
+
+TEST_CASE("the chapters and pal-viz refuse a scenario file nested 100,000 deep with exit code 2", "[cli][json]") {
+  const std::string path = scratch("cli_deep_everywhere.json");
+  std::ofstream(path) << std::string(100'000, '[') << std::string(100'000, ']');
+  std::vector<std::pair<std::string, std::vector<std::string>>> runs = {{PAL_CHAPTER_EXECUTABLE, {"--scenario", path}}};
+#ifdef PAL_VIZ_EXECUTABLE
+  runs.push_back({PAL_VIZ_EXECUTABLE, {"--scenario", path, "--list-steps"}});
+  // A dump whose scenario metadata is the deep value.
+  const std::string dump = scratch("cli_deep_metadata.safetensors");
+  pal::SafetensorsFile file = pal::read_safetensors(inputs_file());
+  file.metadata[pal::kScenarioKey] = std::string(100'000, '[') + std::string(100'000, ']');
+  pal::write_safetensors(dump, file);
+  runs.push_back({PAL_VIZ_EXECUTABLE, {"--dump", dump, "--list-steps"}});
+#endif
+  for (const auto& [program, args] : runs) {
+    const Result result = run(program, args);
+    INFO(program << " " << args[0] << ": " << result.output.substr(0, 2000));
+    CHECK(result.signal == 0);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("nested deeper than"));
+    CHECK(result.output.size() < 1000);
+  }
+}
