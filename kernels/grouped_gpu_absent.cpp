@@ -1,0 +1,19 @@
+// The grouped kernel's GPU backend in a build without CUDA: every entry point says so.
+#include "kernels/grouped_gpu_backend.h"
+
+namespace pal {
+
+namespace {
+[[noreturn]] void no_cuda() {
+  throw ScenarioError("this build has no CUDA backend (no nvcc at configure time): use --backend emulator");
+}
+}  // namespace
+
+GroupedDevice gpu_grouped_device(const LaunchShape&, GroupedMath, int) { no_cuda(); }
+GroupedPlan gpu_plan_grouped(const LaunchShape&, GroupedMath, int) { no_cuda(); }
+GroupedRun run_grouped_on_gpu(const LaunchShape&, const Inputs&, GroupedMath, int) { no_cuda(); }
+void gpu_launch_grouped(const LaunchShape&, const LaunchBuffers&, const GroupedWorkspace&, const GroupedPlan&, void*) {
+  no_cuda();
+}
+
+}  // namespace pal
