@@ -108,6 +108,7 @@ struct GroupedConstants {
   static constexpr int QUERY_ROW_ELEMENTS = geometry.query_row_elements();
   static constexpr int DIMS_PER_LANE = geometry.dims_per_lane();
   static constexpr int KV_OR_MERGE_BYTES = geometry.kv_or_merge_bytes();
+  static constexpr int QUERY_BYTES_PER_ROW_TILE = geometry.query_bytes(1);
   // Up to head 128 the query's A fragments stay in registers (4 per k-step); above, the 128 fp32
   // accumulators of head 256 leave no room for 64 more, and each k-step reloads them by ldmatrix.
   static constexpr bool QUERY_IN_REGISTERS = HEAD_SIZE <= 128;
@@ -200,7 +201,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   auto key_stage = [&](int stage) { return shared + stage * C::TILE_BYTES; };  // [TILE_BLOCKS * KV_BLOCK_UNITS] units
   auto value_stage = [&](int stage) { return shared + stage * C::TILE_BYTES + C::TILE_BYTES / 2; };
   unsigned char* query_shared = shared + C::KV_OR_MERGE_BYTES;  // [row_tiles * ROWS, QUERY_ROW_ELEMENTS]
-  float* probs_shared = reinterpret_cast<float*>(query_shared + C::geometry.query_bytes(args.row_tiles));
+  float* probs_shared = reinterpret_cast<float*>(query_shared + C::QUERY_BYTES_PER_ROW_TILE * args.row_tiles);
                                                                  // [NUM_WARPS, ROWS, kGroupedWarpTokens]  CUDA cores
   probe.begin(GroupedBlockCoords{seq_idx, kv_head_idx, head_chunk_idx, split_idx, first_head_idx, num_block_heads,
                                  start_token_idx, end_token_idx},
@@ -257,7 +258,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
       unsigned char* region = is_value ? value_dst : key_dst;
       simt::cp_async_16(region + swizzled_unit(copy_block_in_tile * KV_BLOCK_UNITS + region_unit) * kUnitBytes,
                         source, src_bytes);
-      probe.kv_copy(tile_idx, unit + copy_block_in_tile * 2 * KV_BLOCK_UNITS, source_element, src_bytes);
+      probe.kv_copy(tile_idx, unit + copy_block_in_tile * 2 * KV_BLOCK_UNITS, logical_block_idx, source_element, src_bytes);
     }
   };
   // Fill the pipeline: tiles 0 .. NUM_STAGES-2 are in flight before the first one is used.

@@ -12,9 +12,19 @@
 
 namespace pal {
 
+// The thread_blocks per SM that shared memory allows on an H100 / H200 (228 KB per SM, 1 KB of it
+// reserved per block), given to ptxas as __launch_bounds__' minimum: registers are then budgeted for
+// that many blocks and no more (without it ptxas stopped at 168 registers and spilled in the head-128
+// tensor-core kernel, which shared memory limits to 2 blocks per SM anyway, i.e. 255 registers).
+template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+constexpr int grouped_min_blocks_per_sm() {
+  constexpr GroupedGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, MATH};
+  return max_of(1, min_of(4, 228 * 1024 / (geometry.shared_bytes(1) + 1024)));
+}
+
 // The main kernel: grid (num_kv_heads * num_head_chunks, num_seqs, num_splits), 128 threads.
 template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH, typename Probe>
-__global__ void __launch_bounds__(kGroupedNumThreads)
+__global__ void __launch_bounds__(kGroupedNumThreads, (grouped_min_blocks_per_sm<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>()))
     grouped_attention_kernel(const GroupedArgs<scalar_t, scalar_t> args, const Probe probe) {
   grouped_attention_body<scalar_t, scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>(args, probe);
 }

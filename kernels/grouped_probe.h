@@ -30,10 +30,12 @@ struct GroupedNoopProbe {
   static constexpr bool kRecords = false;
   // prologue (thread_idx: the calling thread)
   PAL_DEVICE PAL_FORCE_INLINE void begin(const GroupedBlockCoords&, int /*thread_idx*/) {}
-  // kv_tile_load: one cp.async of tile `tile_idx`; `unit` counts K's units of the tile, then V's;
-  // `source_element` is the element offset in k_cache or v_cache; called by the thread that issues it.
-  PAL_DEVICE PAL_FORCE_INLINE void kv_copy(int /*tile_idx*/, int /*unit*/, std::int64_t /*source_element*/,
-                                           int /*src_bytes*/) {}
+  // kv_tile_load: one cp.async of tile `tile_idx`: `unit` counts, per kv_block of the tile, K's
+  // units then V's; `logical_block_idx` is the sequence's kv_block it copies (past the split's end:
+  // a zero-byte copy from the cache's first block); `source_element` the element offset in k_cache
+  // or v_cache; called by the thread that issues it.
+  PAL_DEVICE PAL_FORCE_INLINE void kv_copy(int /*tile_idx*/, int /*unit*/, int /*logical_block_idx*/,
+                                           std::int64_t /*source_element*/, int /*src_bytes*/) {}
   // query_load, tensor cores: register `reg` of the A fragment of k-step `k_step`, in lane `lane`
   // of `warp_idx` (its rows and columns: kernels/simt/fragments.h); CUDA cores: q[row_in_block][dim]
   // as stored in shared memory, by the thread that stored it.

@@ -16,3 +16,29 @@ if(PAL_HAVE_CUDA)
   add_test(NAME pal_simt_primitive_gpu_tests COMMAND pal_simt_primitive_gpu_tests)
   set_tests_properties(pal_simt_primitive_gpu_tests PROPERTIES LABELS "gpu" SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
+
+# The split planner (host code).
+pal_add_test(pal_split_planner_tests
+  SOURCES test_split_planner.cpp
+  LIBS pal_kernels
+  LABELS kernels)
+
+# The emulated grouped kernel: properties (one executable), and the grid in shards that ctest can
+# run in parallel; the sanitizer build runs the quick grid.
+pal_add_test(pal_grouped_emulator_tests
+  SOURCES test_grouped_emulator.cpp
+  LIBS pal_kernels pal_reference pal_compare
+  LABELS kernels grouped)
+set(pal_grouped_shards 4)
+add_executable(pal_grouped_emulator_grid_tests test_grouped_emulator_grid.cpp)
+target_link_libraries(pal_grouped_emulator_grid_tests PRIVATE pal_test_main pal_kernels pal_reference pal_compare pal_warnings)
+math(EXPR pal_grouped_last_shard "${pal_grouped_shards} - 1")
+foreach(shard RANGE ${pal_grouped_last_shard})
+  add_test(NAME pal_grouped_emulator_grid_tests_${shard} COMMAND pal_grouped_emulator_grid_tests)
+  set(grouped_grid_env PAL_SHARD=${shard}/${pal_grouped_shards})
+  if(PAL_SANITIZE)
+    list(APPEND grouped_grid_env PAL_KERNEL_GRID=quick)
+  endif()
+  set_tests_properties(pal_grouped_emulator_grid_tests_${shard} PROPERTIES
+    ENVIRONMENT "${grouped_grid_env}" LABELS "kernels;grouped;grid;host" TIMEOUT 900)
+endforeach()
