@@ -116,8 +116,22 @@ GroupedDevice gpu_grouped_device(const LaunchShape& shape, GroupedMath math, int
   return result;
 }
 
-GroupedPlan gpu_plan_grouped(const LaunchShape& shape, GroupedMath math, int forced_num_splits) {
-  GroupedPlanRequest request = grouped_plan_request(shape, math, forced_num_splits);
+bool gpu_grouped_config_compiled(DType dtype, int head_size, int block_size, GroupedMath math) {
+  LaunchShape shape;
+  shape.dtype = dtype;
+  shape.head_size = head_size;
+  shape.block_size = block_size;
+  try {
+    return grouped_gpu_dispatch(shape, math, []<typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>() {
+      return true;
+    });
+  } catch (const ScenarioError&) {
+    return false;
+  }
+}
+
+GroupedPlan gpu_plan_grouped(const LaunchShape& shape, GroupedMath math, int forced_num_splits, int min_split_tokens) {
+  GroupedPlanRequest request = grouped_plan_request(shape, math, forced_num_splits, min_split_tokens);
   const GroupedPlan first = plan_grouped(request);  // for its row tiles, hence its shared memory
   request.device = gpu_grouped_device(shape, math, first.row_tiles);
   return plan_grouped(request);
@@ -131,9 +145,10 @@ void gpu_launch_grouped(const LaunchShape& shape, const LaunchBuffers& device_bu
   });
 }
 
-GroupedRun run_grouped_on_gpu(const LaunchShape& shape, const Inputs& inputs, GroupedMath math, int forced_num_splits) {
+GroupedRun run_grouped_on_gpu(const LaunchShape& shape, const Inputs& inputs, GroupedMath math,
+                              const GroupedOptions& options) {
   GroupedRun run;
-  run.plan = gpu_plan_grouped(shape, math, forced_num_splits);
+  run.plan = gpu_plan_grouped(shape, math, options.forced_num_splits, options.min_split_tokens);
   const std::int64_t seqs = shape.num_seqs, heads = shape.num_heads, splits = run.plan.num_splits;
   run.output = Tensor(element_type_of(shape.dtype), {seqs, heads, shape.head_size});
   run.partial_out = Tensor(ElementType::f32, {seqs, heads, splits, shape.head_size});

@@ -15,12 +15,16 @@ namespace pal {
 // was not compiled (PAL_CUDA_INSTANTIATIONS=reduced) and std::runtime_error on CUDA errors.
 GroupedDevice gpu_grouped_device(const LaunchShape& shape, GroupedMath math, int row_tiles);
 
+// Whether this build compiled the grouped GPU kernel for (dtype, head_size, block_size, math).
+bool gpu_grouped_config_compiled(DType dtype, int head_size, int block_size, GroupedMath math);
+
 // The plan for this shape on the current GPU (the two-step occupancy query and planning).
-GroupedPlan gpu_plan_grouped(const LaunchShape& shape, GroupedMath math, int forced_num_splits);
+GroupedPlan gpu_plan_grouped(const LaunchShape& shape, GroupedMath math, int forced_num_splits,
+                             int min_split_tokens = kMinSplitTokens);
 
 // Copies the inputs to the device, launches, copies the results back (see run_grouped).
 GroupedRun run_grouped_on_gpu(const LaunchShape& shape, const Inputs& inputs, GroupedMath math,
-                              int forced_num_splits);
+                              const GroupedOptions& options);
 
 // The production launch for benchmarks: device buffers, a stream (cudaStream_t as void*), the
 // no-op probe, no synchronisation. The main kernel, then (when plan.uses_split_merge()) split_merge

@@ -20,7 +20,8 @@ GroupedWorkspaceBytes grouped_workspace_bytes(const LaunchShape& shape, const Gr
   return bytes;
 }
 
-GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath math, int forced_num_splits) {
+GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath math, int forced_num_splits,
+                                        int min_split_tokens) {
   GroupedPlanRequest request;
   request.num_seqs = shape.num_seqs;
   request.num_heads = shape.num_heads;
@@ -28,6 +29,7 @@ GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath ma
   request.max_seq_len = shape.max_seq_len;
   request.geometry = GroupedGeometry{dtype_size_bytes(shape.dtype), shape.head_size, shape.block_size, math};
   request.forced_num_splits = forced_num_splits;
+  request.min_split_tokens = min_split_tokens;
   return request;
 }
 
@@ -44,8 +46,8 @@ GroupedMath resolve_math(const Scenario& scenario, const GroupedOptions& options
 
 // The emulator plans against modeled_h200: the occupancy depends on the shared memory, which
 // depends on the row tiles, which the plan chooses first.
-GroupedPlan plan_for_emulator(const LaunchShape& shape, GroupedMath math, int forced_num_splits) {
-  GroupedPlanRequest request = grouped_plan_request(shape, math, forced_num_splits);
+GroupedPlan plan_for_emulator(const LaunchShape& shape, GroupedMath math, const GroupedOptions& options) {
+  GroupedPlanRequest request = grouped_plan_request(shape, math, options.forced_num_splits, options.min_split_tokens);
   const GroupedPlan first = plan_grouped(request);
   request.device = modeled_h200(first.shared_bytes);
   return plan_grouped(request);
@@ -65,6 +67,8 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
   if (options.forced_num_splits < 0)
     throw ScenarioError("forced_num_splits = " + std::to_string(options.forced_num_splits) +
                         " is negative; give 0 to let the split planner choose");
+  if (options.min_split_tokens < 1)
+    throw ScenarioError("min_split_tokens = " + std::to_string(options.min_split_tokens) + " must be at least 1");
   const GroupedMath math = resolve_math(scenario, options);
 
   std::string why_no_gpu;
@@ -74,7 +78,7 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
 
   if (backend == Backend::gpu) {
-    GroupedRun run = run_grouped_on_gpu(shape, inputs, math, options.forced_num_splits);
+    GroupedRun run = run_grouped_on_gpu(shape, inputs, math, options);
     run.backend = Backend::gpu;
     run.device_name = gpu_device_name();
     run.math = math;
@@ -85,7 +89,7 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
   run.backend = Backend::emulator;
   run.device_name = "CPU emulator (Boost.Fiber, one fiber per CUDA thread), planned as an H200";
   run.math = math;
-  run.plan = plan_for_emulator(shape, math, options.forced_num_splits);
+  run.plan = plan_for_emulator(shape, math, options);
   if (std::size_t(run.plan.shared_bytes) > kEmulatedMaxSharedMemoryBytes)
     throw ScenarioError("the grouped kernel needs " + std::to_string(run.plan.shared_bytes) +
                         " bytes of shared memory per thread block, above the emulated limit of " +

@@ -19,6 +19,7 @@ namespace pal {
 
 struct GroupedOptions {
   int forced_num_splits = 0;         // 0: the split planner decides (kernels/split_planner.h)
+  int min_split_tokens = kMinSplitTokens;  // the planner's shortest split
   std::optional<GroupedMath> math;   // unset: tensor cores for fp16/bf16, CUDA cores for fp32
 };
 
@@ -55,7 +56,8 @@ struct GroupedWorkspaceBytes {
 GroupedWorkspaceBytes grouped_workspace_bytes(const LaunchShape& shape, const GroupedPlan& plan);
 
 // The plan request for a launch shape (everything but the device).
-GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath math, int forced_num_splits);
+GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath math, int forced_num_splits,
+                                        int min_split_tokens = kMinSplitTokens);
 
 template <typename scalar_t>
 GroupedArgs<scalar_t, scalar_t> grouped_args(const LaunchShape& shape, const LaunchBuffers& buffers,

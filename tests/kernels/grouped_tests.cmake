@@ -42,3 +42,13 @@ foreach(shard RANGE ${pal_grouped_last_shard})
   set_tests_properties(pal_grouped_emulator_grid_tests_${shard} PROPERTIES
     ENVIRONMENT "${grouped_grid_env}" LABELS "kernels;grouped;grid;host" TIMEOUT 900)
 endforeach()
+
+# The grouped kernel on the GPU (label gpu: exit 77 without one): the full grid in 16 shards for the
+# device machine's 16 cores, the emulator comparison and long contexts with forced splits.
+add_executable(pal_grouped_gpu_tests test_grouped_gpu.cpp)
+target_link_libraries(pal_grouped_gpu_tests PRIVATE Catch2::Catch2 pal_kernels pal_reference pal_compare pal_warnings)
+foreach(shard RANGE 15)
+  add_test(NAME pal_grouped_gpu_tests_${shard} COMMAND pal_grouped_gpu_tests)
+  set_tests_properties(pal_grouped_gpu_tests_${shard} PROPERTIES
+    ENVIRONMENT PAL_SHARD=${shard}/16 LABELS "gpu" SKIP_RETURN_CODE 77 TIMEOUT 900)
+endforeach()
