@@ -392,13 +392,25 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
         return (token_in_tile / BLOCK_SIZE) * KV_BLOCK_UNITS + dim * (BLOCK_SIZE / X) + (token_in_tile % BLOCK_SIZE) / X;
       };
 
+      // What the three stages of a step hand each other. Tensor cores: the step's 16 x 16 logits
+      // (then probabilities) as two C fragments. CUDA cores: lane l's token l % 16 for every row of
+      // the warp, lanes 0-15 and 16-31 each holding half of every dot product until they add up.
+      [[maybe_unused]] float scores[2][fragment::kCElements];
+      [[maybe_unused]] float logits[ROWS];
+      [[maybe_unused]] const int lane_token = lane % kGroupedWarpTokens;  // CUDA cores: this lane's token of the step
+      [[maybe_unused]] const int lane_half = lane / kGroupedWarpTokens;
+      [[maybe_unused]] float* warp_probs = probs_shared + warp_idx * ROWS * kGroupedWarpTokens;  // [ROWS, kGroupedWarpTokens]
+
+      //! [qk_logits]
       if constexpr (TENSOR_CORES) {
-        //! [qk_logits]
         // S = Q K^T for the step's 16 tokens as two 16x8 C fragments (n-tile nt: tokens 8 nt + [0, 8)).
         // B = K^T: an 8x8 ldmatrix matrix whose rows are 8 tokens and whose 16 bytes are 8
         // consecutive dims is exactly 8 rows of one x-chunk of upstream's K layout, so B needs no
         // transpose: lanes get B[k = dims][n = token] as the mma's "col" operand wants it.
-        float scores[2][fragment::kCElements] = {};
+        PAL_UNROLL
+        for (int n_tile = 0; n_tile < 2; ++n_tile)
+          PAL_UNROLL
+          for (int e = 0; e < fragment::kCElements; ++e) scores[n_tile][e] = 0.0f;
         PAL_UNROLL
         for (int k_step = 0; k_step < C::NUM_K_STEPS; ++k_step) {
           std::uint32_t a[fragment::kARegisters];
@@ -441,9 +453,44 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             if (fragment::c_row(lane, e) < rows_in_warp)
               probe.logit(warp_idx, step_idx, fragment::c_row(lane, e), token_in_step, scores[n_tile][e]);
           }
-        //! [qk_logits]
+      } else {
+        // CUDA cores: lane l computes token l % 16 of the step over half of the key's units
+        // (l < 16: even units, l >= 16: odd units), for every query head of the warp, then the two
+        // halves add up with one shuffle. Lanes 0-7 read one unit of 8 consecutive tokens: 128
+        // contiguous bytes of the tile, conflict-free.
+        const float* query_rows = reinterpret_cast<const float*>(query_shared);
+        PAL_UNROLL
+        for (int r = 0; r < ROWS; ++r) logits[r] = 0.0f;
+        PAL_UNROLL
+        for (int i = 0; i < divide_round_up(C::NUM_KEY_UNITS, 2); ++i) {
+          const int key_unit = 2 * i + lane_half;
+          if (key_unit < C::NUM_KEY_UNITS) {
+            const UnitVec k = load_vec<UnitVec>(tile_unit(key_tile, key_unit_of(lane_token, key_unit)));
+            PAL_UNROLL
+            for (int r = 0; r < ROWS; ++r) {
+              if (r >= rows_in_warp) break;
+              const float* q_row = query_rows + (warp_first_row + r) * HEAD_SIZE + key_unit * X;
+              PAL_UNROLL
+              for (int e = 0; e < X; e += 4) {
+                const Vec<float, 4> q = load_vec<Vec<float, 4>>(q_row + e);  // a broadcast read
+                PAL_UNROLL
+                for (int f = 0; f < 4; ++f) logits[r] += q.elem[f] * to_float(k.elem[e + f]);
+              }
+            }
+          }
+        }
+        PAL_UNROLL
+        for (int r = 0; r < ROWS; ++r) {
+          if (r >= rows_in_warp) break;
+          logits[r] += simt::shfl_xor(logits[r], kGroupedWarpTokens);
+          logits[r] = finish_logit(logits[r], alibi_slopes[r], step_first_token + lane_token);
+          if (lane_half == 0) probe.logit(warp_idx, step_idx, r, lane_token, logits[r]);
+        }
+      }
+      //! [qk_logits]
 
-        //! [online_softmax]
+      //! [online_softmax]
+      if constexpr (TENSOR_CORES) {
         // Per row: the step's maximum over the quad's 4 lanes x 4 tokens, the new running maximum,
         // and the rescale of everything accumulated so far. The step has at least one token before
         // the split's end, so the new maximum is finite; exp(-inf - m) = 0 rescales the empty start.
@@ -474,9 +521,36 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
           if (fragment::quad_lane(lane) == 0 && row < rows_in_warp)
             probe.softmax_step(warp_idx, step_idx, row, step_max, running_max, rescale);
         }
-        //! [online_softmax]
+      } else {
+        // Per row: the step's maximum over the 16 tokens (both lane halves hold them all), the new
+        // running maximum and the rescale; lanes 0-15 add their token's probability to the sum, and
+        // put it, rounded to scalar_t, where every lane can read it for P.V.
+        PAL_UNROLL
+        for (int r = 0; r < ROWS; ++r) {
+          if (r >= rows_in_warp) break;
+          float step_max = logits[r];
+          PAL_UNROLL
+          for (int mask = kGroupedWarpTokens / 2; mask >= 1; mask /= 2)
+            step_max = fmaxf(step_max, simt::shfl_xor(step_max, mask));
+          const float running_max = fmaxf(state.max_logit[r], step_max);
+          const float rescale = simt::fast_exp(state.max_logit[r] - running_max);
+          state.max_logit[r] = running_max;
+          const float p = simt::fast_exp(logits[r] - running_max);
+          state.exp_sum[r] = state.exp_sum[r] * rescale + (lane_half == 0 ? p : 0.0f);
+          PAL_UNROLL
+          for (int j = 0; j < C::DIMS_PER_LANE; ++j) state.acc[r][j] *= rescale;
+          if (lane_half == 0) {
+            warp_probs[r * kGroupedWarpTokens + lane_token] = round_to<scalar_t>(p);
+            probe.probability(warp_idx, step_idx, r, lane_token, round_to<scalar_t>(p));
+          }
+          if (lane == 0) probe.softmax_step(warp_idx, step_idx, r, step_max, running_max, rescale);
+        }
+        simt::sync_warp();  // the step's probabilities are in shared memory for every lane
+      }
+      //! [online_softmax]
 
-        //! [value_accumulation]
+      //! [value_accumulation]
+      if constexpr (TENSOR_CORES) {
         // P as the A fragment of P.V: QK's C fragment of n-tile nt holds rows (quad, quad + 8) x
         // tokens 8 nt + 2 quad_lane + {0, 1}, which are A registers 2 nt (row quad) and 2 nt + 1
         // (row quad + 8) of a 16x16 A whose k is the step's tokens (FlashAttention-2's register
@@ -517,75 +591,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             simt::mma_m16n8k16<cache_t>(state.acc[nd], p_fragment, v_regs, state.acc[nd]);
           }
         }
-        //! [value_accumulation]
       } else {
-        //! [qk_logits]
-        // CUDA cores: lane l computes token l % 16 of the step over half of the key's units
-        // (l < 16: even units, l >= 16: odd units), for every query head of the warp, then the two
-        // halves add up with one shuffle. Lanes 0-7 read one unit of 8 consecutive tokens: 128
-        // contiguous bytes of the tile, conflict-free.
-        const int token_in_step = lane % kGroupedWarpTokens;
-        const int lane_half = lane / kGroupedWarpTokens;
-        const float* query_rows = reinterpret_cast<const float*>(query_shared);
-        float logits[ROWS];
-        PAL_UNROLL
-        for (int r = 0; r < ROWS; ++r) logits[r] = 0.0f;
-        PAL_UNROLL
-        for (int i = 0; i < divide_round_up(C::NUM_KEY_UNITS, 2); ++i) {
-          const int key_unit = 2 * i + lane_half;
-          if (key_unit < C::NUM_KEY_UNITS) {
-            const UnitVec k = load_vec<UnitVec>(tile_unit(key_tile, key_unit_of(token_in_step, key_unit)));
-            PAL_UNROLL
-            for (int r = 0; r < ROWS; ++r) {
-              if (r >= rows_in_warp) break;
-              const float* q_row = query_rows + (warp_first_row + r) * HEAD_SIZE + key_unit * X;
-              PAL_UNROLL
-              for (int e = 0; e < X; e += 4) {
-                const Vec<float, 4> q = load_vec<Vec<float, 4>>(q_row + e);  // a broadcast read
-                PAL_UNROLL
-                for (int f = 0; f < 4; ++f) logits[r] += q.elem[f] * to_float(k.elem[e + f]);
-              }
-            }
-          }
-        }
-        PAL_UNROLL
-        for (int r = 0; r < ROWS; ++r) {
-          if (r >= rows_in_warp) break;
-          logits[r] += simt::shfl_xor(logits[r], kGroupedWarpTokens);
-          logits[r] = finish_logit(logits[r], alibi_slopes[r], step_first_token + token_in_step);
-          if (lane_half == 0) probe.logit(warp_idx, step_idx, r, token_in_step, logits[r]);
-        }
-        //! [qk_logits]
-
-        //! [online_softmax]
-        // Per row: the step's maximum over the 16 tokens (both lane halves hold them all), the new
-        // running maximum and the rescale; lanes 0-15 add their token's probability to the sum, and
-        // put it, rounded to scalar_t, where every lane can read it for P.V.
-        float* warp_probs = probs_shared + warp_idx * ROWS * kGroupedWarpTokens;  // [ROWS, kGroupedWarpTokens]
-        PAL_UNROLL
-        for (int r = 0; r < ROWS; ++r) {
-          if (r >= rows_in_warp) break;
-          float step_max = logits[r];
-          PAL_UNROLL
-          for (int mask = kGroupedWarpTokens / 2; mask >= 1; mask /= 2)
-            step_max = fmaxf(step_max, simt::shfl_xor(step_max, mask));
-          const float running_max = fmaxf(state.max_logit[r], step_max);
-          const float rescale = simt::fast_exp(state.max_logit[r] - running_max);
-          state.max_logit[r] = running_max;
-          const float p = simt::fast_exp(logits[r] - running_max);
-          state.exp_sum[r] = state.exp_sum[r] * rescale + (lane_half == 0 ? p : 0.0f);
-          PAL_UNROLL
-          for (int j = 0; j < C::DIMS_PER_LANE; ++j) state.acc[r][j] *= rescale;
-          if (lane_half == 0) {
-            warp_probs[r * kGroupedWarpTokens + token_in_step] = round_to<scalar_t>(p);
-            probe.probability(warp_idx, step_idx, r, token_in_step, round_to<scalar_t>(p));
-          }
-          if (lane == 0) probe.softmax_step(warp_idx, step_idx, r, step_max, running_max, rescale);
-        }
-        simt::sync_warp();  // the step's probabilities are in shared memory for every lane
-        //! [online_softmax]
-
-        //! [value_accumulation]
         // Lane l accumulates head dims l, l + 32, ...: it reads X tokens of its dim's V row per unit
         // (the swizzle puts the 8 rows a quarter-warp reads in 8 different bank groups).
         PAL_UNROLL
@@ -608,8 +614,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
           }
         }
         simt::sync_warp();  // every lane has read the probabilities before the next step writes them
-        //! [value_accumulation]
       }
+      //! [value_accumulation]
     }
   }
 

@@ -117,13 +117,14 @@ GroupedDevice gpu_grouped_device(const LaunchShape& shape, GroupedMath math, int
 }
 
 bool gpu_grouped_config_compiled(DType dtype, int head_size, int block_size, GroupedMath math) {
-  LaunchShape shape;
-  shape.dtype = dtype;
-  shape.head_size = head_size;
-  shape.block_size = block_size;
   try {
-    return grouped_gpu_dispatch(shape, math, []<typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>() {
-      return true;
+    return dispatch_kernel_config(dtype, head_size, block_size, [&](auto scalar, auto head, auto block) {
+      using scalar_t = decltype(scalar);
+      constexpr int HEAD_SIZE = decltype(head)::value;
+      constexpr int BLOCK_SIZE = decltype(block)::value;
+      return math == GroupedMath::tensor_cores
+                 ? GroupedGpuCompiled<scalar_t, HEAD_SIZE, BLOCK_SIZE, GroupedMath::tensor_cores>::value
+                 : GroupedGpuCompiled<scalar_t, HEAD_SIZE, BLOCK_SIZE, GroupedMath::cuda_cores>::value;
     });
   } catch (const ScenarioError&) {
     return false;

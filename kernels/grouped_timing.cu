@@ -58,7 +58,7 @@ class CapturedGraph {
 // Replays `graph` once untimed (warm-up), then `samples` times between event pairs; returns each
 // sample's microseconds divided by `launches_per_replay`.
 std::vector<double> time_replays(const CapturedGraph& graph, int launches_per_replay, int samples, cudaStream_t stream) {
-  std::vector<cudaEvent_t> starts(std::size_t(samples)), stops(std::size_t(samples));
+  std::vector<cudaEvent_t> starts(static_cast<std::size_t>(samples)), stops(static_cast<std::size_t>(samples));
   for (int i = 0; i < samples; ++i) {
     check(cudaEventCreate(&starts[std::size_t(i)]), "cudaEventCreate");
     check(cudaEventCreate(&stops[std::size_t(i)]), "cudaEventCreate");

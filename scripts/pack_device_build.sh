@@ -11,7 +11,8 @@
 #   device run (carry ["build-device"]):  bash scripts/device_suite.sh
 #
 # What build-device/ holds:
-#   bin/       pal-bench, pal-run and the gpu-labelled test executables, stripped of host symbols
+#   bin/       pal-bench, pal-bench-grouped, pal-run and the gpu-labelled test executables, stripped
+#              of host symbols
 #   lib/       the shared libraries the executables need that Ubuntu 24.04's CUDA image lacks:
 #              Boost (fiber, context, ...) from this Debian machine, and libcudart as a fallback
 #   **/CTestTestfile.cmake   ctest's test lists, with paths rewritten to build-device/
@@ -55,7 +56,7 @@ rm -rf "$pack"
 mkdir -p "$pack/bin" "$pack/lib"
 # The executables the device suite runs: the tools, and every test executable ctest -L gpu would
 # start (read from ctest's own JSON listing). PAL_PACK_ALL=1 packs every executable instead.
-wanted=(pal-bench pal-run)
+wanted=(pal-bench pal-run pal-bench-grouped)
 while read -r test_exe; do
   wanted+=("$(basename "$test_exe")")
 done < <(cd "$work" && ctest -L gpu --show-only=json-v1 2>/dev/null |

@@ -87,6 +87,15 @@ CopyOutputs gpu_cp_async(const std::vector<unsigned char>& source) {
   return {after1.download(), after_all.download()};
 }
 
+bool gpu_present(std::string* why_not) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess && count > 0) return true;
+  if (why_not) *why_not = status != cudaSuccess ? cudaGetErrorString(status) : "no CUDA device found";
+  cudaGetLastError();
+  return false;
+}
+
 std::vector<std::uint32_t> gpu_integer_shuffle(const std::vector<std::uint32_t>& bits) {
   const Device<std::uint32_t> in(bits);
   Device<std::uint32_t> out(64);

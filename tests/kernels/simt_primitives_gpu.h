@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tests/kernels/simt_primitive_data.h"
@@ -17,5 +18,9 @@ struct CopyOutputs {
 };
 CopyOutputs gpu_cp_async(const std::vector<unsigned char>& source);
 std::vector<std::uint32_t> gpu_integer_shuffle(const std::vector<std::uint32_t>& bits);
+
+// False, with the reason, when no CUDA device answers. Asked here rather than through the GPU
+// backend so that this executable links none of the attention kernels (it stays small to carry).
+bool gpu_present(std::string* why_not);
 
 }  // namespace pal::test

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "kernels/launch.h"
 #include "kernels/simt/emulator.h"
 #include "tests/kernels/simt_primitives_gpu.h"
 
@@ -74,7 +73,7 @@ TEST_CASE("integer shuffles carry the same bits on GPU and emulator") {
 
 int main(int argc, char* argv[]) {
   std::string why;
-  if (!gpu_available(&why)) {
+  if (!test::gpu_present(&why)) {
     std::printf("SKIPPED: no GPU to test on (%s)\n", why.c_str());
     return 77;
   }
