@@ -29,6 +29,23 @@ struct GroupedGpuCompiled : std::false_type {};
 #include "grouped_gpu_compiled_configs.inc"
 #undef PAL_GROUPED_GPU_CONFIG
 
+bool grouped_gpu_available(std::string* why_not) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess && count > 0) return true;
+  if (why_not)
+    *why_not = status != cudaSuccess ? std::string("no usable CUDA device (") + cudaGetErrorString(status) + ")"
+                                     : std::string("no CUDA device found");
+  cudaGetLastError();  // clear the sticky error so later calls are not confused
+  return false;
+}
+
+std::string grouped_gpu_device_name() {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "unknown CUDA device";
+  return prop.name;
+}
+
 bool grouped_use_programmatic_launch() {
   static const bool supported = [] {
     int device = 0, major = 0;

@@ -9,6 +9,11 @@ namespace {
 }
 }  // namespace
 
+bool grouped_gpu_available(std::string* why_not) {
+  if (why_not) *why_not = "this build has no CUDA backend (no nvcc at configure time)";
+  return false;
+}
+std::string grouped_gpu_device_name() { return "no GPU backend"; }
 GroupedDevice gpu_grouped_device(const LaunchShape&, GroupedMath, int) { no_cuda(); }
 bool gpu_grouped_config_compiled(DType, int, int, GroupedMath) { return false; }
 GroupedPlan gpu_plan_grouped(const LaunchShape&, GroupedMath, int, int) { no_cuda(); }

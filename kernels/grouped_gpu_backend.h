@@ -9,6 +9,13 @@
 
 namespace pal {
 
+// False, with the reason, when built without CUDA or when no usable device answers; and the
+// device's name. The grouped backend asks the driver itself instead of going through the v1/v2
+// backend (kernels/gpu_backend.h), so that programs of the grouped kernel alone (its GPU tests,
+// pal-bench-grouped) link none of the v1/v2 kernels and stay small enough to carry to the device.
+bool grouped_gpu_available(std::string* why_not);
+std::string grouped_gpu_device_name();
+
 // What the planner needs of the current GPU for this shape and math path: its SM count and how
 // many grouped thread_blocks of this configuration are resident per SM (the occupancy API, with
 // the dynamic shared memory of `row_tiles` row tiles). Throws ScenarioError if the configuration

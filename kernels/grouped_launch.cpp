@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "kernels/dispatch.h"
-#include "kernels/gpu_backend.h"
 #include "kernels/grouped_gpu_backend.h"
 
 namespace pal {
@@ -72,15 +71,15 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
   const GroupedMath math = resolve_math(scenario, options);
 
   std::string why_no_gpu;
-  if (backend == Backend::automatic) backend = gpu_backend_available(&why_no_gpu) ? Backend::gpu : Backend::emulator;
-  else if (backend == Backend::gpu && !gpu_backend_available(&why_no_gpu))
+  if (backend == Backend::automatic) backend = grouped_gpu_available(&why_no_gpu) ? Backend::gpu : Backend::emulator;
+  else if (backend == Backend::gpu && !grouped_gpu_available(&why_no_gpu))
     throw ScenarioError("--backend gpu: " + why_no_gpu + "; use --backend emulator (or auto)");
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
 
   if (backend == Backend::gpu) {
     GroupedRun run = run_grouped_on_gpu(shape, inputs, math, options);
     run.backend = Backend::gpu;
-    run.device_name = gpu_device_name();
+    run.device_name = grouped_gpu_device_name();
     run.math = math;
     return run;
   }

@@ -4,9 +4,9 @@
 // and the tests check them against hand-worked cases. Nothing else in the project spells a lane
 // formula for a fragment.
 //
-// Source of the layouts: PTX ISA, "Warp-level matrix fragment" sections for
-//   mma.m16n8k16 and mma.m16n8k8 with .f16 / .bf16 inputs and .f32 accumulators, and
-//   ldmatrix.sync.aligned.m8n8{.x1,.x2,.x4}{,.trans}.shared.b16.
+// Source of the layouts: PTX ISA, "Warp-level matrix fragment" sections for mma.m16n8k16 and
+// mma.m16n8k8 with .f16 / .bf16 inputs and .f32 accumulators, and for ldmatrix (.m8n8, .x1 / .x2 /
+// .x4, with and without .trans, .shared.b16).
 //
 // Vocabulary: a warp's 32 lanes form 8 quads of 4 lanes. `quad` = lane / 4 (the PTX ISA calls it
 // groupID), `quad_lane` = lane % 4 (threadID_in_group). A 32-bit register of an A or B fragment
@@ -24,7 +24,7 @@
 //   m16n8k8: A has regs 0 and 1 of the k16 layout (cols 0-7), B has reg 0, C is the same.
 //   ldmatrix .m8n8 .b16: matrix i's row r is read from the 16 bytes at the address lane 8*i + r
 //     gives; each lane receives, per matrix, row lane/4, elements 2*(lane%4) + {0,1} (with .trans:
-//     column lane/4, rows 2*(lane%4) + {0,1}). .x1 uses lanes 0-7's addresses, .x2 lanes 0-15.
+//     column lane/4, rows 2*(lane%4) + {0,1}). .x1 uses the addresses of lanes 0-7, .x2 of lanes 0-15.
 #pragma once
 
 #include <cstdint>

@@ -13,21 +13,20 @@
 //   simt::accurate_exp(x)         expf (what the v2 reduce kernel uses)
 //   simt::dynamic_shared<T>()     the extern __shared__ buffer sized at launch
 //   PAL_SHARED                    __shared__ for a static shared array declared in the body
-//
-// Added for the grouped kernel (sm_80+; the emulator models each one, see emulator.h):
+//   -- added for the grouped kernel (sm_80+; the emulator models each one, see emulator.h) --
 //   simt::sync_warp()             __syncwarp(): the 32 lanes of the warp wait for each other
 //   simt::shfl_xor / shfl         also on 32-bit integers (the bits travel unchanged)
 //   simt::cp_async_16(dst, src, n) cp.async.cg.shared.global: copy n <= 16 bytes global -> shared
 //                                 asynchronously, zero-filling the rest of the 16-byte destination
-//   simt::cp_async_commit()       cp.async.commit_group: close this thread's current group of copies
-//   simt::cp_async_wait<N>()      cp.async.wait_group N: wait until at most N committed groups of this
-//                                 thread are still in flight (other threads' copies need a barrier too)
+//   simt::cp_async_commit()       cp.async.commit_group: close the calling thread's current group
+//   simt::cp_async_wait<N>()      cp.async.wait_group N: wait until at most N committed groups of the
+//                                 calling thread are in flight (copies of other threads need a barrier)
 //   simt::ldmatrix<N, TRANS>(r, row_address)   ldmatrix.sync.aligned.m8n8.xN{.trans}.shared.b16
 //   simt::mma_m16n8k16<T>(d, a, b, c)          mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.f32
 //   simt::mma_m16n8k8<T>(d, a, b, c)           mma.sync.aligned.m16n8k8.row.col.f32.{f16,bf16}.f32
 //                                 (fragment layouts: kernels/simt/fragments.h)
 //   simt::launch_dependents()     griddepcontrol.launch_dependents (sm_90; a no-op elsewhere)
-//   simt::wait_for_prerequisite_grids()  griddepcontrol.wait: programmatic dependent launch's wait
+//   simt::wait_for_prerequisite_grids()  griddepcontrol.wait: the wait of programmatic dependent launch
 //
 // Emulator semantics (kernels/simt/emulator.h): every thread of a thread_block is a Boost.Fiber on
 // one OS thread, scheduled round-robin, so a run is deterministic; thread_blocks run one after

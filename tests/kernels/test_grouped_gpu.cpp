@@ -102,7 +102,7 @@ TEST_CASE("on the GPU, 1, 2 or many splits of long contexts give the reference's
 
 int main(int argc, char* argv[]) {
   std::string why;
-  if (!gpu_available(&why)) {
+  if (!grouped_gpu_available(&why)) {
     std::printf("SKIPPED: no GPU to test on (%s)\n", why.c_str());
     return 77;
   }
