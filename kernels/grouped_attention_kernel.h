@@ -747,11 +747,12 @@ PAL_DEVICE void split_merge_body(const SplitMergeArgs<scalar_t>& args, Probe pro
   // Every thread merges the (few) states itself: no shared memory, no barrier.
   const SoftmaxState merged = merge_softmax_states(num_active_splits, split_state);
   if (thread_idx == 0) probe.merge_state(merged.max_logit, merged.exp_sum);
+  const float inv_merged_exp_sum = 1.0f / merged.exp_sum;
   const float* partial = args.partial_out + seq_head * args.num_splits * HEAD_SIZE;
   for (int dim = thread_idx; dim < HEAD_SIZE; dim += kGroupedNumThreads) {
     float value = 0.0f;
     for (int split = 0; split < num_active_splits; ++split)
-      value += partial[split * HEAD_SIZE + dim] * split_output_weight(split_state(split), merged);
+      value += split_weighted_output(partial[split * HEAD_SIZE + dim], split_state(split), merged, inv_merged_exp_sum);
     const scalar_t stored = from_float<scalar_t>(value);
     args.out[seq_head * HEAD_SIZE + dim] = stored;
     probe.merge_output(dim, to_float(stored));

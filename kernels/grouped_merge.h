@@ -5,9 +5,10 @@
 // and accumulators: unnormalised (sum over its tokens of exp(logit - m) * v) inside a thread_block,
 // normalised (divided by l) once a split is written out. Merging parts: the common maximum M over the
 // non-empty parts, each part's sum moved onto it (l * exp(m - M)), and the accumulators weighted
-// alike. This is FlashInfer's merge of {o, m, d} states (state.cuh), split here into the state merge
-// and the two weightings, because core/softmax_state.h has no output term yet: when it gets one
-// (issue 9), merge_softmax_states and the weights below become calls to it.
+// alike. This is FlashInfer's merge of {o, m, d} states (state.cuh). A split's normalised output is
+// weighted by core/softmax_state.h's output term (SoftmaxState::weighted_output, the v2 reduce's
+// arithmetic), with the reciprocal of the merged sum taken without upstream's epsilon: every merged
+// sum here is >= 1 (the part holding the maximum contributes exp(0)).
 #pragma once
 
 #include <cmath>
@@ -37,9 +38,11 @@ PAL_HOST_DEVICE PAL_FORCE_INLINE float part_rescale(const SoftmaxState& part, fl
   return part.exp_sum > 0.0f ? expf(part.max_logit - common_max) : 0.0f;
 }
 
-// The weight of a split's normalised output in the merged output: its share of the merged sum.
-PAL_HOST_DEVICE PAL_FORCE_INLINE float split_output_weight(const SoftmaxState& split, const SoftmaxState& merged) {
-  return split.rescaled_exp_sum(merged.max_logit) / merged.exp_sum;
+// One element of a split's normalised output weighted by the split's share of the merged sum;
+// summed over the splits, the merged output. `inv_merged_exp_sum` is 1 / merged.exp_sum, taken once.
+PAL_HOST_DEVICE PAL_FORCE_INLINE float split_weighted_output(float partial_output, const SoftmaxState& split,
+                                                             const SoftmaxState& merged, float inv_merged_exp_sum) {
+  return SoftmaxState::weighted_output(partial_output, split.rescaled_exp_sum(merged.max_logit), inv_merged_exp_sum);
 }
 
 }  // namespace pal

@@ -160,11 +160,13 @@ GroupedSplitMerge grouped_split_merge(const std::vector<SoftmaxState>& split_sta
     for (std::size_t d = 0; d < head_size; ++d) merge.output[d] = round_to_dtype(split_outputs.front()[d], dtype);
     return merge;
   }
-  for (const SoftmaxState& state : split_states) merge.weights.push_back(split_output_weight(state, merge.merged));
+  const float inv_merged_exp_sum = 1.0f / merge.merged.exp_sum;
+  for (const SoftmaxState& state : split_states)
+    merge.weights.push_back(state.rescaled_exp_sum(merge.merged.max_logit) * inv_merged_exp_sum);
   for (std::size_t d = 0; d < head_size; ++d) {
     float value = 0.0f;
     for (std::size_t s = 0; s < split_states.size(); ++s)
-      value += split_outputs[s][d] * split_output_weight(split_states[s], merge.merged);
+      value += split_weighted_output(split_outputs[s][d], split_states[s], merge.merged, inv_merged_exp_sum);
     merge.output[d] = round_to_dtype(value, dtype);
   }
   return merge;
