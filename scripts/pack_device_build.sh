@@ -7,12 +7,14 @@
 #   scripts/pack_device_build.sh            build in build-device-work/, pack into build-device/
 #   JOBS=4 scripts/pack_device_build.sh     more parallel compile jobs (default 2)
 #   PAL_CUDA_INSTANTIATIONS=reduced ...     a quicker build (fp16/bf16/fp32 x head 64,128 x block 16)
+#   PAL_PACK_ONLY="pal-bench-grouped ..."  pack only the named executables
 #
 # Then run on the device, carrying build-device:
 #   device run (carry ["build-device"]):  bash scripts/device_suite.sh
 #
 # What build-device/ holds:
-#   bin/       pal-bench, pal-run and the gpu-labelled test executables, stripped of host symbols
+#   bin/       pal-bench, pal-bench-grouped, pal-run and the gpu-labelled test executables, stripped
+#              of host symbols
 #   lib/       the shared libraries the executables need that Ubuntu 24.04's CUDA image lacks:
 #              Boost (fiber, context, ...) from this Debian machine, and libcudart as a fallback
 #   **/CTestTestfile.cmake   ctest's test lists, with paths rewritten to build-device/
@@ -56,7 +58,7 @@ rm -rf "$pack"
 mkdir -p "$pack/bin" "$pack/lib"
 # The executables the device suite runs: the tools, and every test executable ctest -L gpu would
 # start (read from ctest's own JSON listing). PAL_PACK_ALL=1 packs every executable instead.
-wanted=(pal-bench pal-run)
+wanted=(pal-bench pal-run pal-bench-grouped)
 while read -r test_exe; do
   wanted+=("$(basename "$test_exe")")
 done < <(cd "$work" && ctest -L gpu --show-only=json-v1 2>/dev/null |
@@ -64,6 +66,11 @@ done < <(cd "$work" && ctest -L gpu --show-only=json-v1 2>/dev/null |
 for test in json.load(sys.stdin).get("tests", []):
     command = test.get("command") or []
     if command: print(command[0])' | sort -u)
+# PAL_PACK_ONLY="exe ..." packs just those (e.g. the grouped kernel's programs, when everything
+# together would exceed the carry limit).
+if [ -n "${PAL_PACK_ONLY:-}" ]; then
+  read -r -a wanted <<<"$PAL_PACK_ONLY"
+fi
 if [ "${PAL_PACK_ALL:-0}" = 1 ]; then
   wanted=()
   for exe in "$work"/bin/*; do wanted+=("$(basename "$exe")"); done

@@ -8,9 +8,13 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
+
+#include "core/dtype.h"
 
 namespace pal::simt {
 
@@ -44,7 +48,15 @@ extern EmulatedLaunch* current_launch;
 const Dim3& grid_dim();
 void block_barrier();
 float exchange_across_warp(float value, int src_lane_or_mask, bool is_xor);
+std::uint32_t exchange_bits_across_warp(std::uint32_t value, int src_lane_or_mask, bool is_xor);
 unsigned char* dynamic_shared_base();
+void warp_barrier();
+void cp_async(void* shared_dst, const void* global_src, int src_bytes);
+void cp_async_commit();
+void cp_async_wait(int max_pending_groups);
+void ldmatrix(std::uint32_t* regs, int num_matrices, bool trans, const void* shared_row);
+enum class MmaInput : std::uint8_t { f16, bf16 };
+void mma(float* d, const std::uint32_t* a, const std::uint32_t* b, const float* c, int k, MmaInput input);
 
 }  // namespace detail
 
@@ -70,6 +82,66 @@ template <typename T>
 inline T* dynamic_shared() {
   return reinterpret_cast<T*>(detail::dynamic_shared_base());
 }
+
+// ---- the grouped kernel's primitives, emulated (see simt.h for the GPU instructions) ---------------
+//
+// Warp-collective operations (sync_warp, the integer shuffles, ldmatrix, mma) are built like the
+// float shuffles: every lane publishes what it brings to a per-lane slot, waits at its warp's
+// barrier, reads the slots it needs, and waits again, so that all 32 lanes must reach the call
+// (a diverged call is reported as a deadlock, as on the GPU it would be undefined).
+//
+// cp.async is asynchronous here too, as far as a reader can tell: issuing a copy snapshots its
+// source and writes 0xFF bytes (NaN in every dtype) to the 16-byte destination at once; the data
+// lands only when the issuing thread's cp_async_wait covers the copy's group. A read of the
+// destination before that wait, or by another thread before the barrier that follows it, sees NaN
+// poison (for the threads scheduled before the issuing one reaches its wait; the emulator runs
+// fibers round-robin, so thread 0 reads first). Copies still in flight when a thread_block ends are
+// dropped. The destination must lie in dynamic shared memory and both addresses must be 16-byte
+// aligned; anything else is an EmulatorError naming the address.
+//
+// ldmatrix reads rows from dynamic shared memory (16-byte aligned, inside the buffer, or an
+// EmulatorError). mma multiplies the 16-bit inputs exactly and adds the products and the
+// accumulator in double, rounding once to float: the PTX ISA leaves the order and internal
+// precision of the hardware's accumulation unspecified, so the GPU may differ in the last bits for
+// general inputs; with small integer-valued inputs both are exact (tests/kernels rely on that).
+inline void sync_warp() { detail::warp_barrier(); }
+inline std::uint32_t shfl_xor(std::uint32_t value, int lane_mask) {
+  return detail::exchange_bits_across_warp(value, lane_mask, true);
+}
+inline std::uint32_t shfl(std::uint32_t value, int src_lane) {
+  return detail::exchange_bits_across_warp(value, src_lane, false);
+}
+inline void cp_async_16(void* shared_dst, const void* global_src, int src_bytes) {
+  detail::cp_async(shared_dst, global_src, src_bytes);
+}
+inline void cp_async_commit() { detail::cp_async_commit(); }
+template <int N>
+inline void cp_async_wait() {
+  static_assert(N >= 0, "cp.async.wait_group takes a count of groups");
+  detail::cp_async_wait(N);
+}
+template <int NUM_MATRICES, bool TRANS>
+inline void ldmatrix(std::uint32_t (&regs)[NUM_MATRICES], const void* shared_row) {
+  static_assert(NUM_MATRICES == 1 || NUM_MATRICES == 2 || NUM_MATRICES == 4, "ldmatrix loads 1, 2 or 4 matrices");
+  detail::ldmatrix(regs, NUM_MATRICES, TRANS, shared_row);
+}
+template <typename T>
+constexpr detail::MmaInput mma_input_of() {
+  static_assert(sizeof(T) == 2, "mma takes fp16_t or bf16_t elements");
+  return std::is_same_v<T, bf16_t> ? detail::MmaInput::bf16 : detail::MmaInput::f16;
+}
+template <typename T>
+inline void mma_m16n8k16(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2], const float (&c)[4]) {
+  detail::mma(d, a, b, c, 16, mma_input_of<T>());
+}
+template <typename T>
+inline void mma_m16n8k8(float (&d)[4], const std::uint32_t (&a)[2], const std::uint32_t (&b)[1], const float (&c)[4]) {
+  detail::mma(d, a, b, c, 8, mma_input_of<T>());
+}
+// Launches run one after another in the emulator: a dependent grid always starts after its
+// prerequisite finished, so there is nothing to wait for or to signal.
+inline void launch_dependents() {}
+inline void wait_for_prerequisite_grids() {}
 
 // Runs kernel_body() for every thread of every thread_block of `grid`. Dynamic shared memory is
 // filled with 0xFF (NaN as floats) before each thread_block, so a read of something not written

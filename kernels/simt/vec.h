@@ -30,4 +30,25 @@ PAL_HOST_DEVICE PAL_FORCE_INLINE VecT load_vec(const T* address) {
 #endif
 }
 
+// Two 16-bit elements in one 32-bit register, the first in the low half: the element order of an
+// mma or ldmatrix register (kernels/simt/fragments.h). The rounding is from_float's, on both sides.
+template <typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE std::uint32_t pack_pair(float first, float second) {
+  static_assert(sizeof(T) == 2, "pack_pair packs two 16-bit elements");
+  return std::uint32_t(from_float<T>(first).bits) | (std::uint32_t(from_float<T>(second).bits) << 16);
+}
+// Element `which` (0: low half, 1: high half) of a packed pair, as float.
+template <typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE float pair_element(std::uint32_t pair, int which) {
+  static_assert(sizeof(T) == 2, "pair_element reads a 16-bit element");
+  return to_float(T{static_cast<std::uint16_t>(which == 0 ? (pair & 0xFFFFu) : (pair >> 16))});
+}
+// Two consecutive 16-bit elements in memory (4-byte aligned) as one packed pair.
+template <typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE std::uint32_t load_pair(const T* address) {
+  static_assert(sizeof(T) == 2, "load_pair reads two 16-bit elements");
+  const Vec<T, 2> pair = load_vec<Vec<T, 2>>(address);
+  return std::uint32_t(pair.elem[0].bits) | (std::uint32_t(pair.elem[1].bits) << 16);
+}
+
 }  // namespace pal

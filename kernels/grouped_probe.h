@@ -1,0 +1,72 @@
+// The grouped kernel's probe interface: a compile-time hook at each stage of the body, as the v1/v2
+// kernel's (kernels/probes.h). GroupedNoopProbe's hooks are empty inline functions that the compiler
+// removes with their arguments: that build is the production kernel. A recording probe comes in
+// phase 2, with the core's record schema; the hooks are shaped for it already: every call records
+// values into a slot that exactly one thread writes (the argument list says which slot), so a
+// recording needs no atomics. Coordinates are the kernel's: `warp_idx` and `lane` inside the
+// thread_block, `row` a query head of the warp's row tile (0..rows_per_warp-1) or of the block
+// (row_in_block), `step_idx` a warp step of the split (16 tokens from the split's first token).
+#pragma once
+
+#include <cstdint>
+
+#include "core/host_device.h"
+
+namespace pal {
+
+// Which thread_block this is, as the prologue derives it.
+struct GroupedBlockCoords {
+  int seq_idx;
+  int kv_head_idx;
+  int head_chunk_idx;
+  int split_idx;
+  int first_head_idx;  // the block's first query head
+  int num_heads;       // query heads of this block (its head chunk)
+  int start_token_idx; // the split's tokens, [start, end)
+  int end_token_idx;
+};
+
+struct GroupedNoopProbe {
+  static constexpr bool kRecords = false;
+  // prologue (thread_idx: the calling thread)
+  PAL_DEVICE PAL_FORCE_INLINE void begin(const GroupedBlockCoords&, int /*thread_idx*/) {}
+  // kv_tile_load: one cp.async of tile `tile_idx`: `unit` counts, per kv_block of the tile, K's
+  // units then V's; `logical_block_idx` is the sequence's kv_block it copies (past the split's end:
+  // a zero-byte copy from the cache's first block); `source_element` the element offset in k_cache
+  // or v_cache; called by the thread that issues it.
+  PAL_DEVICE PAL_FORCE_INLINE void kv_copy(int /*tile_idx*/, int /*unit*/, int /*logical_block_idx*/,
+                                           std::int64_t /*source_element*/, int /*src_bytes*/) {}
+  // query_load, tensor cores: register `reg` of the A fragment of k-step `k_step`, in lane `lane`
+  // of `warp_idx` (its rows and columns: kernels/simt/fragments.h); CUDA cores: q[row_in_block][dim]
+  // as stored in shared memory, by the thread that stored it.
+  PAL_DEVICE PAL_FORCE_INLINE void query_fragment(int /*warp_idx*/, int /*lane*/, int /*k_step*/, int /*reg*/,
+                                                  std::uint32_t /*bits*/) {}
+  PAL_DEVICE PAL_FORCE_INLINE void query_element(int /*row_in_block*/, int /*dim*/, float /*value*/) {}
+  // qk_logits: scale * q.k + ALiBi of (row, token of the step), -inf past the split's end; one lane
+  // per (row, token).
+  PAL_DEVICE PAL_FORCE_INLINE void logit(int /*warp_idx*/, int /*step_idx*/, int /*row*/, int /*token_in_step*/,
+                                         float /*value*/) {}
+  // online_softmax: the step's maximum, the running maximum after it, and the factor the warp's
+  // previous sum and accumulators were multiplied by; one lane per row.
+  PAL_DEVICE PAL_FORCE_INLINE void softmax_step(int /*warp_idx*/, int /*step_idx*/, int /*row*/, float /*step_max*/,
+                                                float /*running_max*/, float /*rescale*/) {}
+  // The probability exp(logit - running max) as it enters P.V (rounded to scalar_t); one lane per
+  // (row, token).
+  PAL_DEVICE PAL_FORCE_INLINE void probability(int /*warp_idx*/, int /*step_idx*/, int /*row*/,
+                                               int /*token_in_step*/, float /*value*/) {}
+  // value_accumulation, at the end of the warp's range: its unnormalised accumulator of (row, dim),
+  // one lane per pair, and its state per row, one lane per row.
+  PAL_DEVICE PAL_FORCE_INLINE void accumulator(int /*warp_idx*/, int /*row*/, int /*dim*/, float /*value*/) {}
+  PAL_DEVICE PAL_FORCE_INLINE void warp_state(int /*warp_idx*/, int /*row*/, float /*max_logit*/, float /*exp_sum*/) {}
+  // block_merge: the block's merged state of each of its query heads (the thread that merges dim 0).
+  PAL_DEVICE PAL_FORCE_INLINE void block_state(int /*row_in_block*/, float /*max_logit*/, float /*exp_sum*/) {}
+  // output: what the block writes for (row, dim): the output (one split) or the split's normalised
+  // partial output, as float; one thread per pair.
+  PAL_DEVICE PAL_FORCE_INLINE void output(int /*row_in_block*/, int /*dim*/, float /*value*/) {}
+  // split_merge kernel: one thread_block per (seq, head).
+  PAL_DEVICE PAL_FORCE_INLINE void merge_begin(int /*seq_idx*/, int /*head_idx*/, int /*thread_idx*/) {}
+  PAL_DEVICE PAL_FORCE_INLINE void merge_state(float /*max_logit*/, float /*exp_sum*/) {}  // thread 0
+  PAL_DEVICE PAL_FORCE_INLINE void merge_output(int /*dim*/, float /*value*/) {}
+};
+
+}  // namespace pal

@@ -1,0 +1,31 @@
+// The emulated grouped kernel against its stage-by-stage reference, the dense oracle and v1's
+// reference, over the grid of tests/kernels/grouped_grid.h (sharded with PAL_SHARD=i/n).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+
+#include "tests/kernels/grouped_grid.h"
+
+using namespace pal;
+
+TEST_CASE("the emulated grouped kernel matches its reference, the dense oracle and v1 across the grid") {
+  const auto grid = test::shard_of(test::grouped_grid(test::grid_choice("full")));
+  double worst_reference = 0, worst_oracle = 0, worst_v1 = 0;
+  int states = 0, partials = 0;
+  for (const Scenario& scenario : grid) {
+    const Inputs inputs = generate_inputs(scenario);
+    const GroupedRun run = run_grouped(scenario, inputs, Backend::emulator);
+    const test::GroupedCheck check = test::check_grouped_run(scenario, inputs, run);
+    INFO(test::describe(scenario, run));
+    INFO(check.failures);
+    CHECK(check.failures.empty());
+    worst_reference = std::fmax(worst_reference, check.max_vs_reference);
+    worst_oracle = std::fmax(worst_oracle, check.max_vs_oracle);
+    worst_v1 = std::fmax(worst_v1, check.max_vs_v1_reference);
+    states += check.compared_split_states;
+    partials += check.compared_partials;
+  }
+  std::printf("grouped emulator grid: %zu scenarios, %d split states and %d partial outputs compared; largest |diff| "
+              "vs reference %.3g, vs oracle %.3g, vs v1 reference %.3g\n",
+              grid.size(), states, partials, worst_reference, worst_oracle, worst_v1);
+}
