@@ -374,7 +374,7 @@ std::vector<std::string> non_finite_input_problems(const Scenario& s, const Inpu
   // Every (token, kv head, dim) a sequence covers, through the block table (validate_inputs has
   // checked its entries), in upstream's layouts (inputs.h).
   NonFiniteTally key("key_cache", "the sequences read"), value("value_cache", "the sequences read");
-  const int x = key_x(s.kv_cache_dtype);
+  const KvCacheLayout layout = kv_cache_layout(s);
   const std::int32_t* table = in.block_tables.data<std::int32_t>();
   const std::int64_t table_width = in.block_tables.shape[1];
   for (int seq = 0; seq < s.num_seqs; ++seq)
@@ -382,7 +382,6 @@ std::vector<std::string> non_finite_input_problems(const Scenario& s, const Inpu
       const std::int64_t physical_block = table[seq * table_width + token / s.block_size];
       const int block_offset = token % s.block_size;
       for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
-        const std::int64_t head_base = (physical_block * s.num_kv_heads + kv_head) * s.head_size * s.block_size;
         for (int dim = 0; dim < s.head_size; ++dim) {
           auto where = [&] {
             return "(seq " + std::to_string(seq) + ", token " + std::to_string(token) + ", kv head " +
@@ -392,9 +391,8 @@ std::vector<std::string> non_finite_input_problems(const Scenario& s, const Inpu
             return where() + " (physical block " + std::to_string(physical_block) + ", slot " +
                    std::to_string(block_offset) + ")";
           };
-          key.visit(in.key_cache.get_float(head_base + (dim / x) * s.block_size * x + block_offset * x + dim % x),
-                    where_in_pool);
-          value.visit(in.value_cache.get_float(head_base + std::int64_t{dim} * s.block_size + block_offset),
+          key.visit(in.key_cache.get_float(layout.key_offset(physical_block, kv_head, dim, block_offset)), where_in_pool);
+          value.visit(in.value_cache.get_float(layout.value_offset(physical_block, kv_head, dim, block_offset)),
                       where_in_pool);
         }
       }

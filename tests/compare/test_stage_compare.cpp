@@ -65,8 +65,8 @@ TEST_CASE("NaN on both sides of a comparison is a failure, not a match", "[compa
   const ComparisonReport report = against_reference(s, inputs);
   INFO(report.table());
   CHECK_FALSE(report.passed());
-  REQUIRE(report.find("final_output") != nullptr);
-  CHECK_FALSE(report.find("final_output")->passed());
+  REQUIRE(report.find(Check::final_output) != nullptr);
+  CHECK_FALSE(report.find(Check::final_output)->passed());
   CHECK(report.table().find("every stage within tolerance") == std::string::npos);
 }
 
@@ -75,7 +75,7 @@ TEST_CASE("inf on both sides of a comparison is a failure, not a match", "[compa
   Inputs inputs = generate_inputs(s);
   // An infinite key element makes that token's logit inf on both sides (or NaN, for a zero query).
   const std::int64_t block = block_of(inputs, 1, 30, s.block_size);
-  const int x = key_x(s.kv_cache_dtype);
+  const int x = key_x(s);
   for (int dim = 0; dim < s.head_size; ++dim)
     inputs.key_cache.set_float(((block * s.num_kv_heads + 0) * (s.head_size / x) + dim / x) * s.block_size * x +
                                    (30 % s.block_size) * x + dim % x,
@@ -83,8 +83,8 @@ TEST_CASE("inf on both sides of a comparison is a failure, not a match", "[compa
   const ComparisonReport report = against_reference(s, inputs);
   INFO(report.table());
   CHECK_FALSE(report.passed());
-  REQUIRE(report.find("qk_logits") != nullptr);
-  CHECK_FALSE(report.find("qk_logits")->passed());
+  REQUIRE(report.find(Stage::qk_logits) != nullptr);
+  CHECK_FALSE(report.find(Stage::qk_logits)->passed());
 }
 
 TEST_CASE("a recorded run compared with a second recording of itself passes every stage", "[compare]") {
@@ -98,7 +98,7 @@ TEST_CASE("a recorded run compared with a second recording of itself passes ever
   Scenario s = small_scenario(version);
   s.head_size = head_size;
   s.block_size = block_size;
-  s.dtype = s.kv_cache_dtype = block_size == 16 ? DType::fp32 : DType::bf16;
+  s.dtype = block_size == 16 ? DType::fp32 : DType::bf16;
   s.seq_lens = {3, 530};
   const Inputs inputs = generate_inputs(s);
   const KernelRun first = recorded_run(s, inputs);
@@ -116,10 +116,10 @@ TEST_CASE("two recordings that hold the same computed NaN do not match", "[compa
   // The same quiet NaN (not the 0xFF fill of an unwritten record) in both runs' first probability.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const auto& layout = first.recording->layout();
-  std::memcpy(first.recording->data() + layout.probs.offset, &nan, sizeof nan);
-  std::memcpy(second.recording->data() + layout.probs.offset, &nan, sizeof nan);
+  std::memcpy(first.recording->data() + layout.of(RecordArray::probs).offset, &nan, sizeof nan);
+  std::memcpy(second.recording->data() + layout.of(RecordArray::probs).offset, &nan, sizeof nan);
   const ComparisonReport report = compare_runs(first, second, inputs);
   INFO(report.table());
   CHECK_FALSE(report.passed());
-  CHECK_FALSE(report.find("softmax")->passed());
+  CHECK_FALSE(report.find(Stage::softmax)->passed());
 }

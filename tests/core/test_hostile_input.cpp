@@ -337,7 +337,7 @@ TEST_CASE("NaN or inf in the query is refused, naming the tensor, how many and w
 
 TEST_CASE("NaN or inf in a cache slot a sequence reads is refused with its token coordinates", "[hostile][inputs]") {
   const Scenario s = small_scenario();
-  const int x = key_x(s.kv_cache_dtype);
+  const int x = key_x(s);
   // Sequence 1, token 9: logical block 1, slot 1; kv head 1; dimension 5.
   auto slot_block = [&](const Inputs& inputs) {
     return std::int64_t{inputs.block_tables.data<std::int32_t>()[1 * inputs.block_tables.shape[1] + 1]};

@@ -43,7 +43,7 @@ inline std::vector<Scenario> grouped_grid(const std::string& which) {
         const int b = block_size;
         auto make = [&](GroupLayout heads, bool alibi) {
           Scenario s;
-          s.dtype = s.kv_cache_dtype = dtype;
+          s.dtype = dtype;
           s.head_size = head_size;
           s.block_size = block_size;
           s.num_heads = heads.num_heads;

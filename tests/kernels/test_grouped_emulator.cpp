@@ -20,7 +20,7 @@ namespace {
 
 Scenario gqa_scenario(DType dtype, int head_size = 64, int block_size = 16) {
   Scenario s;
-  s.dtype = s.kv_cache_dtype = dtype;
+  s.dtype = dtype;
   s.head_size = head_size;
   s.block_size = block_size;
   s.num_heads = 8;

@@ -77,7 +77,7 @@ TEST_CASE("GPU and emulator give the same output and split states with the same 
 TEST_CASE("on the GPU, 1, 2 or many splits of long contexts give the reference's output") {
   for (DType dtype : {DType::fp16, DType::bf16}) {
     Scenario scenario;
-    scenario.dtype = scenario.kv_cache_dtype = dtype;
+    scenario.dtype = dtype;
     scenario.head_size = 128;
     scenario.block_size = 16;
     scenario.num_heads = 32;
