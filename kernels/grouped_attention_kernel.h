@@ -751,8 +751,22 @@ PAL_DEVICE void split_merge_body(const SplitMergeArgs<scalar_t>& args, Probe pro
   const float* partial = args.partial_out + seq_head * args.num_splits * HEAD_SIZE;
   for (int dim = thread_idx; dim < HEAD_SIZE; dim += kGroupedNumThreads) {
     float value = 0.0f;
-    for (int split = 0; split < num_active_splits; ++split)
-      value += split_weighted_output(partial[split * HEAD_SIZE + dim], split_state(split), merged, inv_merged_exp_sum);
+    // The splits' partial outputs and states are read kMergePrefetch at a time (grouped_merge.h says
+    // why), then summed in split order.
+    for (int first = 0; first < num_active_splits; first += kMergePrefetch) {
+      float partials[kMergePrefetch];
+      SoftmaxState states[kMergePrefetch];
+      PAL_UNROLL
+      for (int k = 0; k < kMergePrefetch; ++k) {
+        const bool active = first + k < num_active_splits;
+        partials[k] = active ? partial[(first + k) * HEAD_SIZE + dim] : 0.0f;
+        states[k] = active ? split_state(first + k) : SoftmaxState::empty();
+      }
+      PAL_UNROLL
+      for (int k = 0; k < kMergePrefetch; ++k)
+        if (first + k < num_active_splits)
+          value += split_weighted_output(partials[k], states[k], merged, inv_merged_exp_sum);
+    }
     const scalar_t stored = from_float<scalar_t>(value);
     args.out[seq_head * HEAD_SIZE + dim] = stored;
     probe.merge_output(dim, to_float(stored));

@@ -18,17 +18,35 @@
 
 namespace pal {
 
+// Parts whose states are read together: a merge reads every part's state from memory, and reading
+// them one loop iteration at a time makes each read wait for the one before it (a split_merge over
+// 32 splits measured 16 us on the H200, 2026-11-29, ~32,000 cycles of dependent round trips). In
+// chunks of this many, the reads of a chunk are issued together. The order of the arithmetic is
+// the same as one part at a time, so the result is bit for bit the same.
+inline constexpr int kMergePrefetch = 8;
+
 // The state of all parts together: two passes, the common maximum, then the sum of every part's sum
 // moved onto it. Empty parts (exp_sum 0, max -inf) contribute nothing; `state_at(i)` gives part i.
 template <typename StateAt>
 PAL_HOST_DEVICE PAL_FORCE_INLINE SoftmaxState merge_softmax_states(int num_parts, StateAt state_at) {
   float common_max = -INFINITY;
-  for (int i = 0; i < num_parts; ++i) {
-    const SoftmaxState part = state_at(i);
-    if (part.exp_sum > 0.0f) common_max = fmaxf(common_max, part.max_logit);
+  for (int first = 0; first < num_parts; first += kMergePrefetch) {
+    SoftmaxState parts[kMergePrefetch];
+    PAL_UNROLL
+    for (int k = 0; k < kMergePrefetch; ++k) parts[k] = first + k < num_parts ? state_at(first + k) : SoftmaxState::empty();
+    PAL_UNROLL
+    for (int k = 0; k < kMergePrefetch; ++k)
+      if (first + k < num_parts && parts[k].exp_sum > 0.0f) common_max = fmaxf(common_max, parts[k].max_logit);
   }
   float exp_sum = 0.0f;
-  for (int i = 0; i < num_parts; ++i) exp_sum += state_at(i).rescaled_exp_sum(common_max);
+  for (int first = 0; first < num_parts; first += kMergePrefetch) {
+    SoftmaxState parts[kMergePrefetch];
+    PAL_UNROLL
+    for (int k = 0; k < kMergePrefetch; ++k) parts[k] = first + k < num_parts ? state_at(first + k) : SoftmaxState::empty();
+    PAL_UNROLL
+    for (int k = 0; k < kMergePrefetch; ++k)
+      if (first + k < num_parts) exp_sum += parts[k].rescaled_exp_sum(common_max);
+  }
   return {common_max, exp_sum};
 }
 

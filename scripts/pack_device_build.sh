@@ -50,27 +50,44 @@ if [ ! -f "$work/kernels/gpu_compiled_configs.inc" ]; then
   exit 1
 fi
 
-echo "== build ($jobs jobs)"
-ninja -C "$work" -j "$jobs"
-
-echo "== pack $pack"
-rm -rf "$pack"
-mkdir -p "$pack/bin" "$pack/lib"
 # The executables the device suite runs: the tools, and every test executable ctest -L gpu would
-# start (read from ctest's own JSON listing). PAL_PACK_ALL=1 packs every executable instead.
+# start (read from the CTestTestfile.cmake lists, which exist before the build).
+# PAL_PACK_ALL=1 packs every executable instead.
 wanted=(pal-bench pal-run pal-bench-grouped)
 while read -r test_exe; do
   wanted+=("$(basename "$test_exe")")
-done < <(cd "$work" && ctest -L gpu --show-only=json-v1 2>/dev/null |
-         python3 -c 'import json, sys
-for test in json.load(sys.stdin).get("tests", []):
-    command = test.get("command") or []
-    if command: print(command[0])' | sort -u)
+done < <(find "$work" -name CTestTestfile.cmake -print0 | xargs -0 cat |
+         python3 -c 'import re, sys
+# Read before the build, when ctest cannot yet resolve the commands: each add_test line names the
+# test and its executable, and its set_tests_properties line its labels.
+text = sys.stdin.read()
+commands = dict(re.findall(r"add_test\(\[=\[(.*?)\]=\] \"([^\"]+)\"", text))
+for name, labels in re.findall(r"set_tests_properties\(\[=\[(.*?)\]=\] PROPERTIES .*?LABELS \"([^\"]*)\"", text):
+    if "gpu" in labels.split(";") and name in commands:
+        print(commands[name])' | sort -u)
 # PAL_PACK_ONLY="exe ..." packs just those (e.g. the grouped kernel's programs, when everything
 # together would exceed the carry limit).
 if [ -n "${PAL_PACK_ONLY:-}" ]; then
   read -r -a wanted <<<"$PAL_PACK_ONLY"
 fi
+
+# Only what is packed is built (PAL_PACK_ALL=1 builds everything): the host-only tests, the
+# chapters and the emulator's instances of the test grid are not needed on the device.
+echo "== build ($jobs jobs)"
+if [ "${PAL_PACK_ALL:-0}" = 1 ]; then
+  ninja -C "$work" -j "$jobs"
+else
+  known=$(ninja -C "$work" -t targets all 2>/dev/null | cut -d: -f1)
+  targets=()
+  for name in "${wanted[@]}"; do
+    if grep -qx "bin/$name" <<<"$known"; then targets+=("bin/$name"); else echo "  (no target bin/$name)"; fi
+  done
+  ninja -C "$work" -j "$jobs" "${targets[@]}"
+fi
+
+echo "== pack $pack"
+rm -rf "$pack"
+mkdir -p "$pack/bin" "$pack/lib"
 if [ "${PAL_PACK_ALL:-0}" = 1 ]; then
   wanted=()
   for exe in "$work"/bin/*; do wanted+=("$(basename "$exe")"); done
