@@ -36,7 +36,7 @@
 #include "core/softmax_state.h"
 #include "kernels/geometry.h"
 #include "kernels/grouped_geometry.h"
-#include "kernels/grouped_merge.h"
+#include "core/softmax_merge.h"
 #include "kernels/grouped_probe.h"
 #include "kernels/simt/fragments.h"
 #include "kernels/simt/simt.h"
@@ -684,7 +684,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   //! [block_merge]
 
   //! [output]
-  // Each (query head, dim) of the block merges the token slices of its row tile (kernels/grouped_merge.h)
+  // Each (query head, dim) of the block merges the token slices of its row tile (core/softmax_merge.h)
   // and is written once: the output itself when the sequence has one split, else the split's
   // normalised partial output and state for split_merge. Consecutive threads take consecutive dims.
   const std::int64_t seq_head_base = std::int64_t(seq_idx) * args.num_heads + first_head_idx;
