@@ -349,7 +349,8 @@ TEST_CASE("the launch description says the grid, and v2's partitions and reduce"
   };
   CHECK(describe_launch(launch(KernelVersion::v1)) == "grid 32x8");
   CHECK(describe_launch(launch(KernelVersion::v2)) == "grid 32x8x4 + reduce");
-  // The grouped kernel's grid is its plan's: (KV heads x head chunks) x seqs x splits.
+  // The grouped kernel's grid is its plan's: (KV heads x head chunks) x seqs x splits; GQA 32/8.
+  shape.num_kv_heads = 8;
   const LaunchShape grouped = launch(KernelVersion::grouped);
   GroupedPlan plan = plan_grouped(grouped_plan_request(grouped, GroupedMath::tensor_cores, 4));
   CHECK(describe_grouped_launch(grouped, plan) == "grid 8x8x4 mma + merge");

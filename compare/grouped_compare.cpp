@@ -251,6 +251,33 @@ ComparisonReport compare_grouped_runs(const KernelRun& actual, const KernelRun& 
     }
   }
   for (StageChecker* c : {&output, &state, &partial}) report.stages.push_back(c->take());
+
+  // Both recorded (two emulator runs): every grouped array element by element, one row per stage
+  // that owns arrays. A slot neither run wrote (NaN on both sides: a padding row, a split past a
+  // sequence's end) or an empty part's -inf on both sides is agreement, not a value.
+  if (actual.recording && expected.recording) {
+    if (actual.recording->size_bytes() != expected.recording->size_bytes())
+      throw ScenarioError("compare_runs: the two grouped recordings have different layouts");
+    const RecordDims& dims = expected.recording->dims();
+    std::vector<StageChecker> rows;
+    for (int i = 0; i < kNumRecordArrays; ++i) {
+      const RecordArrayInfo& info = record_array_info(static_cast<RecordArray>(i));
+      if (!records_array(dims, info.array) || info.element != RecordElement::f32 || !info.owner.tolerance().compared)
+        continue;
+      auto row = std::find_if(rows.begin(), rows.end(), [&](StageChecker& c) { return c.subject() == info.owner; });
+      if (row == rows.end())
+        row = rows.insert(rows.end(), StageChecker(info.owner, "the recorded arrays of this stage", tol(info.owner)));
+      const std::size_t offset = expected.recording->layout().of(info.array).offset;
+      const auto* a = reinterpret_cast<const float*>(actual.recording->data() + offset);
+      const auto* b = reinterpret_cast<const float*>(expected.recording->data() + offset);
+      const std::int64_t count = record_array_shape(info.array, dims).numel();
+      for (std::int64_t k = 0; k < count; ++k) {
+        if ((std::isnan(a[k]) && std::isnan(b[k])) || (std::isinf(b[k]) && a[k] == b[k])) continue;
+        row->check(a[k], b[k], [&] { return std::string(info.name) + " element " + std::to_string(k); });
+      }
+    }
+    for (StageChecker& row : rows) report.stages.push_back(row.take());
+  }
   return report;
 }
 

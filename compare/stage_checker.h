@@ -55,6 +55,7 @@ class StageChecker {
     check(double(actual), double(expected), where);
   }
 
+  StageOrCheck subject() const { return result_.subject; }
   StageComparison take() { return std::move(result_); }
 
  private:

@@ -269,11 +269,11 @@ static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump
   X(grouped_probs, float, Stage::online_softmax, "grouped_probs", kGroupedOnly,                               \
     "exp(logit - running max) rounded to the dtype, as it enters P.V", grouped_block, split_step, block_row,  \
     step_token)                                                                                               \
-  X(grouped_warp_max_logit, float, Stage::value_accumulation, "grouped_warp_max_logit", kGroupedOnly,         \
+  X(grouped_warp_max_logit, float, Stage::block_merge, "grouped_warp_max_logit", kGroupedOnly,         \
     "each warp's running max at the end of its steps", grouped_block, warp, warp_row)                         \
-  X(grouped_warp_exp_sum, float, Stage::value_accumulation, "grouped_warp_exp_sum", kGroupedOnly,             \
+  X(grouped_warp_exp_sum, float, Stage::block_merge, "grouped_warp_exp_sum", kGroupedOnly,             \
     "each warp's exp sum at the end of its steps", grouped_block, warp, warp_row)                             \
-  X(grouped_warp_acc, float, Stage::value_accumulation, "grouped_warp_acc", kGroupedOnly,                     \
+  X(grouped_warp_acc, float, Stage::block_merge, "grouped_warp_acc", kGroupedOnly,                     \
     "each warp's unnormalised accumulators", grouped_block, warp, warp_row, head_dim)                         \
   X(split_max_logit, float, Stage::block_merge, "split_max_logit", kGroupedOnly,                              \
     "the block's merged max of each head (the split's state)", grouped_block, block_row)                      \
