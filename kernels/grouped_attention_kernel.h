@@ -751,8 +751,8 @@ PAL_DEVICE void split_merge_body(const SplitMergeArgs<scalar_t>& args, Probe pro
   const float* partial = args.partial_out + seq_head * args.num_splits * HEAD_SIZE;
   for (int dim = thread_idx; dim < HEAD_SIZE; dim += kGroupedNumThreads) {
     float value = 0.0f;
-    // The splits' partial outputs and states are read kMergePrefetch at a time (grouped_merge.h says
-    // why), then summed in split order.
+    // The splits' partial outputs and states are read kMergePrefetch at a time
+    // (core/softmax_merge.h says why), then summed in split order.
     for (int first = 0; first < num_active_splits; first += kMergePrefetch) {
       float partials[kMergePrefetch];
       SoftmaxState states[kMergePrefetch];

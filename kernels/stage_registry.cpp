@@ -39,10 +39,11 @@ constexpr ToleranceRule kRoundedOutput{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
 
 constexpr ToleranceRule kIntegers(std::string_view reason) { return {true, 0.0, 0.0, 0.0, 0.0, 0.0, reason}; }
 
-constexpr ToleranceRule kSplitState{true, 1e-5, 0.0, 0.0, 2e-5, 0.0,
+constexpr ToleranceRule kSplitState{true, 1e-5, 0.0, 0.0, 1e-4, 0.0,
                                     "the grouped kernel's split max and exp sum: the same logits and exponentials "
                                     "as its reference, summed in another fp32 order (mma or lane partial sums), "
-                                    "and __expf on the GPU"};
+                                    "and __expf on the GPU (the grid tests' rule, measured on the H200; compare/ "
+                                    "adds the logits' rounding, which ALiBi makes large)"};
 
 constexpr ToleranceRule kPartialOutput{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
                                        "a split's fp32 partial output: fp32 sums in another order, and a probability "
