@@ -14,6 +14,7 @@
 #include "bench/report.h"
 #include "bench/upstream_anchors.h"
 #include "bench/variants.h"
+#include "kernels/grouped_launch.h"
 
 using namespace pal;
 using namespace pal::bench;
@@ -304,7 +305,17 @@ TEST_CASE("--versions selects variants by version, and auto selects the version 
   CHECK(versions_of(variants_for(shape, {"auto", "v2"}, KernelVersion::v2)) ==
         std::vector<KernelVersion>{KernelVersion::v2});
   const std::vector<std::string> names = selectable_versions();
-  CHECK(names == std::vector<std::string>{"v1", "v2", "auto"});
+  CHECK(names == std::vector<std::string>{"v1", "v2", "grouped", "auto"});
+  // The grouped kernel runs on GQA and MHA shapes of the query dtype's cache; auto never picks it.
+  CHECK(versions_of(variants_for(shape, {"v1", "v2", "grouped"}, KernelVersion::v1)) ==
+        std::vector<KernelVersion>{KernelVersion::v1, KernelVersion::v2, KernelVersion::grouped});
+  BenchShape mha = shape;
+  mha.num_kv_heads = mha.num_heads;
+  CHECK(versions_of(variants_for(mha, {"grouped"}, KernelVersion::v1)) ==
+        std::vector<KernelVersion>{KernelVersion::grouped});
+  BenchShape fp8 = shape;
+  fp8.kv_cache_dtype = KvCacheDtype::fp8_e4m3;
+  CHECK(variants_for(fp8, {"grouped"}, KernelVersion::v1).empty());
 }
 
 TEST_CASE("every variant's row is named after its shape and version, and only cache variants have a baseline") {
@@ -338,6 +349,13 @@ TEST_CASE("the launch description says the grid, and v2's partitions and reduce"
   };
   CHECK(describe_launch(launch(KernelVersion::v1)) == "grid 32x8");
   CHECK(describe_launch(launch(KernelVersion::v2)) == "grid 32x8x4 + reduce");
+  // The grouped kernel's grid is its plan's: (KV heads x head chunks) x seqs x splits; GQA 32/8.
+  shape.num_kv_heads = 8;
+  const LaunchShape grouped = launch(KernelVersion::grouped);
+  GroupedPlan plan = plan_grouped(grouped_plan_request(grouped, GroupedMath::tensor_cores, 4));
+  CHECK(describe_grouped_launch(grouped, plan) == "grid 8x8x4 mma + merge");
+  plan = plan_grouped(grouped_plan_request(grouped, GroupedMath::cuda_cores, 1));
+  CHECK(describe_grouped_launch(grouped, plan) == "grid 8x8x1 fma");
 }
 
 // ---- planning -----------------------------------------------------------------------------------------

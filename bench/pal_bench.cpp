@@ -38,6 +38,7 @@
 #include "core/command_line.h"
 #include "core/inputs.h"
 #include "kernels/gpu_backend.h"
+#include "kernels/grouped_gpu_backend.h"
 #include "kernels/recording.h"
 
 namespace pal::bench {
@@ -60,7 +61,7 @@ struct Options {
   std::string filter;
   std::string shapes_path;
   std::vector<std::string> sections = {"copy", "primary", "secondary", "recording"};
-  std::vector<std::string> versions = {"v1", "v2"};
+  std::vector<std::string> versions = {"v1", "v2", "grouped"};
   std::string cold_method = "rotate";
   double time_budget_s = 330;
   SamplingOptions sampling;
@@ -71,6 +72,11 @@ struct Options {
   double peak_tbs = 0;  // 0: the device's nominal figure
   double memory_margin_mib = 1024;
   std::uint64_t seed = 1;
+  // The grouped kernel's launch: its math path ("auto": tensor cores for fp16/bf16), a forced number
+  // of KV splits (0: the split planner's choice on this GPU), and the planner's shortest split.
+  std::string grouped_math = "auto";
+  int grouped_splits = 0;
+  int grouped_min_split_tokens = kMinSplitTokens;
 };
 
 bool has_section(const Options& options, const std::string& section) {
@@ -240,8 +246,14 @@ BenchRow Benchmark::new_row(const std::string& section, const BenchShape& base, 
   if (context_.upstream) row.upstream = upstream_figures(*context_.upstream, shape, variant.version);
   if (const std::optional<KernelVariant> baseline = baseline_of(variant)) {
     row.baseline = row_name(shape_for(base, *baseline), baseline->version);
-    if (const auto found = hot_by_row.find(row.baseline); found != hot_by_row.end()) row.baseline_us = found->second;
+  } else if (variant.version == KernelVersion::grouped) {
+    // The grouped kernel against the faithful kernel's version that auto runs on this shape, timed
+    // just before it on the same inputs (kernel_variants() order): the baseline column is then
+    // grouped / (v1 or v2), beside the ratios to vLLM and FlashInfer.
+    row.baseline = row_name(shape, auto_pick(shape, kernel_limits()));
   }
+  if (!row.baseline.empty())
+    if (const auto found = hot_by_row.find(row.baseline); found != hot_by_row.end()) row.baseline_us = found->second;
   return row;
 }
 
@@ -336,11 +348,45 @@ void Benchmark::run_input_set(const std::string& section, const BenchShape& base
     const std::string name = row_name(shape, planned.variant.version);
     try {
       const LaunchShape& launch = planned.launch;
-      const LaunchBuffers first = buffers_for(sets.front(), workspace);
-      const Enqueue launch_first = [&](cudaStream_t stream) { gpu_launch_production(launch, first, stream); };
-
       BenchRow row = new_row(section, base, shape, planned.variant, hot_by_row);
       row.input_source = plan.inputs_on_host ? "host" : "device";
+
+      // The grouped kernel plans its splits on this GPU (SM count, occupancy) and needs a workspace
+      // of its own for them; v1/v2 use the shared one.
+      const bool grouped = planned.variant.version == KernelVersion::grouped;
+      GroupedPlan grouped_plan;
+      DeviceBuffer split_partial_out, split_max_logits, split_exp_sums;
+      GroupedWorkspace grouped_workspace;
+      if (grouped) {
+        const int element_size = dtype_size_bytes(shape.dtype);
+        const GroupedMath math = options_.grouped_math == "cuda" || (options_.grouped_math == "auto" && element_size != 2)
+                                     ? GroupedMath::cuda_cores
+                                     : GroupedMath::tensor_cores;
+        if (math == GroupedMath::tensor_cores && element_size != 2) {
+          row.skipped = "--grouped-math tensor: the tensor-core path takes fp16 or bf16";
+          add_row(std::move(row));
+          continue;
+        }
+        if (!gpu_grouped_config_compiled(shape.dtype, shape.head_size, shape.block_size, math)) {
+          row.skipped = "this build did not compile the grouped kernel for this dtype/head_size/block_size "
+                        "(configure with -DPAL_CUDA_INSTANTIATIONS=full)";
+          add_row(std::move(row));
+          continue;
+        }
+        grouped_plan = gpu_plan_grouped(launch, math, options_.grouped_splits, options_.grouped_min_split_tokens);
+        const GroupedWorkspaceBytes bytes = grouped_workspace_bytes(launch, grouped_plan);
+        split_partial_out = DeviceBuffer(bytes.partial_out);
+        split_max_logits = DeviceBuffer(bytes.max_logits);
+        split_exp_sums = DeviceBuffer(bytes.exp_sums);
+        grouped_workspace = {split_partial_out.as<float>(), split_max_logits.as<float>(), split_exp_sums.as<float>()};
+        row.launch = describe_grouped_launch(launch, grouped_plan);
+      }
+      const auto launch_on = [&](const LaunchBuffers& buffers, cudaStream_t stream) {
+        if (grouped) gpu_launch_grouped(launch, buffers, grouped_workspace, grouped_plan, stream);
+        else gpu_launch_production(launch, buffers, stream);
+      };
+      const LaunchBuffers first = buffers_for(sets.front(), workspace);
+      const Enqueue launch_first = [&](cudaStream_t stream) { launch_on(first, stream); };
 
       // One checked launch on poisoned output first: errors surface here, not inside a graph.
       poison(workspace.out, stream_);
@@ -373,9 +419,7 @@ void Benchmark::run_input_set(const std::string& section, const BenchShape& base
             break;
           }
           row.cold = timer_->time_cold_rotating(
-              [&](cudaStream_t stream, int set) {
-                gpu_launch_production(launch, buffers_for(sets[std::size_t(set)], workspace), stream);
-              },
+              [&](cudaStream_t stream, int set) { launch_on(buffers_for(sets[std::size_t(set)], workspace), stream); },
               int(sets.size()), hot);
           row.cold_method = "rotate " + std::to_string(sets.size()) + " sets";
           if (plan.cold_sets < plan.cold_sets_wanted)
@@ -594,6 +638,17 @@ int main(int argc, char** argv) {
   app.add_option("--memory-margin-mib", options.memory_margin_mib, "Device memory left unallocated")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", options.seed, "Seed of the inputs");
+  app.add_option("--grouped-math", options.grouped_math,
+                 "The grouped kernel's math path: auto (tensor cores for fp16/bf16, CUDA cores for fp32), tensor "
+                 "or cuda (compiled for fp16/bf16 only at head 128, block 16 unless built with "
+                 "-DPAL_CUDA_INSTANTIATIONS=full)")
+      ->check(CLI::IsMember({"auto", "tensor", "cuda"}));
+  app.add_option("--grouped-splits", options.grouped_splits,
+                 "KV splits of the grouped kernel (0: its split planner chooses from the SM count and occupancy)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--grouped-min-split-tokens", options.grouped_min_split_tokens,
+                 "The grouped split planner's shortest split, in tokens")
+      ->check(CLI::Range(16, 1 << 20));
   if (auto exit_code = pal::parse_command_line(app, argc, argv)) return *exit_code;
 
   std::vector<UserShape> user_shapes;

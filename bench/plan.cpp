@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/grouped_launch.h"
 #include "kernels/launch.h"
 
 namespace pal::bench {
@@ -58,7 +59,13 @@ ShapePlan plan_shape(const BenchShape& shape, const std::vector<KernelVariant>& 
     return plan;
   }
   for (PlannedRow& row : plan.rows) {
-    const std::int64_t needed = std::int64_t(row.launch.main_total_shared_memory_bytes());
+    // The grouped kernel's shared memory is its plan's (a few K/V tiles, independent of the context).
+    const std::int64_t needed =
+        row.variant.version == KernelVersion::grouped
+            ? std::int64_t(plan_grouped(grouped_plan_request(row.launch, default_grouped_math(dtype_size_bytes(shape.dtype)),
+                                                             0))
+                               .shared_bytes)
+            : std::int64_t(row.launch.main_total_shared_memory_bytes());
     if (needed > limits.shared_memory_per_block)
       row.skipped = "needs " + std::to_string(needed) + " B of shared memory per thread block; this GPU allows " +
                     std::to_string(limits.shared_memory_per_block);

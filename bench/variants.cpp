@@ -7,10 +7,16 @@ namespace pal::bench {
 
 namespace {
 
-// The faithful kernel's two versions on every shape. New variants go here (see variants.h).
-constexpr std::array<KernelVariant, 2> kVariants{{
+// The grouped kernel (issue 11) reads every shape whose cache holds the query dtype: GQA shapes,
+// where it reads each KV head once per query group, and MHA shapes (a group of one), which the
+// issue's targets include. It reads no fp8 cache yet.
+bool grouped_applies(const BenchShape& shape) { return !is_fp8(shape.cache_format()); }
+
+// The faithful kernel's two versions, then the grouped kernel. New variants go here (see variants.h).
+constexpr std::array<KernelVariant, 3> kVariants{{
     {KernelVersion::v1, {}, nullptr},
     {KernelVersion::v2, {}, nullptr},
+    {KernelVersion::grouped, {}, &grouped_applies},
 }};
 
 bool selected(const std::vector<std::string>& versions, KernelVersion version, KernelVersion auto_pick) {
@@ -57,8 +63,17 @@ std::vector<KernelVariant> variants_for(const BenchShape& shape, const std::vect
 }
 
 std::string describe_launch(const LaunchShape& launch) {
+  if (launch.version == KernelVersion::grouped) return "split plan made on the GPU";
   std::string text = "grid " + std::to_string(launch.num_heads) + "x" + std::to_string(launch.num_seqs);
   if (launch.version == KernelVersion::v2) text += "x" + std::to_string(launch.max_num_partitions) + " + reduce";
+  return text;
+}
+
+std::string describe_grouped_launch(const LaunchShape& launch, const GroupedPlan& plan) {
+  std::string text = "grid " + std::to_string(plan.grid_x(launch.num_kv_heads)) + "x" + std::to_string(launch.num_seqs) +
+                     "x" + std::to_string(plan.num_splits) +
+                     (plan.geometry.math == GroupedMath::tensor_cores ? " mma" : " fma");
+  if (plan.uses_split_merge()) text += " + merge";
   return text;
 }
 

@@ -11,9 +11,9 @@
 //     baseline_of() already compares each with the same version on the fp16 cache (the fp8/fp16
 //     time ratio):
 //       {KernelVersion::v1, DType::<e4m3>, on_the_upstream_grid}, {KernelVersion::v2, DType::<e4m3>, ...}
-//   - the grouped kernel (issue 11) on every shape; its vLLM figures are those of the version
-//     vLLM picks (bench/upstream_anchors.h), and describe_launch() says the split plan it chose:
-//       {KernelVersion::grouped, {}, nullptr}
+//   - the grouped kernel (issue 11), now an entry: on every shape with the query dtype's cache; its
+//     vLLM figures are those of the version vLLM picks (bench/upstream_anchors.h), and
+//     describe_grouped_launch() says the split plan it chose on the GPU.
 // Rows of variants that do not exist are simply absent.
 #pragma once
 
@@ -26,6 +26,7 @@
 #include "core/dtype.h"
 #include "core/scenario.h"
 #include "kernels/launch_plan.h"
+#include "kernels/split_planner.h"
 
 namespace pal::bench {
 
@@ -56,7 +57,11 @@ std::vector<std::string> selectable_versions();
 std::vector<KernelVariant> variants_for(const BenchShape& shape, const std::vector<std::string>& versions,
                                         KernelVersion auto_pick);
 
-// What the launch plan chose, for the row: "grid 32x8", "grid 32x8x4 + reduce".
+// What the launch plan chose, for the row: "grid 32x8", "grid 32x8x4 + reduce" (grouped: its plan is
+// made on the GPU, see describe_grouped_launch).
 std::string describe_launch(const LaunchShape& launch);
+// The grouped kernel's plan: "grid 8x8x4 mma + merge" (blocks per KV head x seqs x splits, the math
+// path, and whether split_merge runs).
+std::string describe_grouped_launch(const LaunchShape& launch, const GroupedPlan& plan);
 
 }  // namespace pal::bench

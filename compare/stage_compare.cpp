@@ -7,6 +7,7 @@
 #include <span>
 #include <sstream>
 
+#include "compare/stage_checker.h"
 #include "kernels/geometry.h"
 #include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
@@ -15,57 +16,6 @@ namespace pal {
 
 namespace {
 
-// Collects one stage's comparison, element by element.
-class StageChecker {
- public:
-  StageChecker(StageOrCheck subject, std::string what, StageTolerance tolerance) {
-    result_.subject = subject;
-    result_.stage = std::string(subject.name());
-    result_.what = std::move(what);
-    result_.tolerance = std::move(tolerance);
-  }
-
-  // `where` is called only when this element becomes the worst so far. `extra_rel` and
-  // `extra_abs` widen the stage's tolerance for this element (see logit_uncertainty).
-  template <typename Where>
-  void check(double actual, double expected, Where&& where, double extra_rel = 0.0, double extra_abs = 0.0) {
-    ++result_.num_compared;
-    double excess;
-    if (!std::isfinite(actual) || !std::isfinite(expected)) {
-      // NaN or inf on either side never matches, not even NaN against NaN or inf against inf: such a
-      // comparison cannot tell a right kernel from a wrong one (issue 14). Slots that must not be
-      // compared (masked tokens, records no lane writes) are left out by the callers.
-      excess = std::numeric_limits<double>::infinity();
-    } else {
-      const double error = std::fabs(actual - expected);
-      result_.max_abs_error = std::max(result_.max_abs_error, error);
-      if (expected != 0.0) result_.max_rel_error = std::max(result_.max_rel_error, error / std::fabs(expected));
-      const double allowed =
-          result_.tolerance.atol + extra_abs + (result_.tolerance.rtol + extra_rel) * std::fabs(expected);
-      excess = allowed > 0.0 ? error / allowed : (error > 0.0 ? std::numeric_limits<double>::infinity() : 0.0);
-    }
-    if (excess > 1.0) ++result_.num_failed;
-    if (excess > worst_excess_ || result_.worst_where.empty()) {
-      worst_excess_ = excess;
-      result_.worst_where = where();
-      result_.worst_actual = actual;
-      result_.worst_expected = expected;
-    }
-  }
-
-  // Integer records must match exactly.
-  template <typename Where>
-  void check_exact(std::int64_t actual, std::int64_t expected, Where&& where) {
-    check(double(actual), double(expected), where);
-  }
-
-  StageComparison take() { return std::move(result_); }
-
- private:
-  StageComparison result_;
-  double worst_excess_ = -1.0;
-};
-
 std::string coords(int seq, int head, int partition, const char* inner_name, long inner, bool v2) {
   std::ostringstream out;
   out << "(seq " << seq << ", head " << head;
@@ -73,25 +23,6 @@ std::string coords(int seq, int head, int partition, const char* inner_name, lon
   if (inner_name) out << ", " << inner_name << " " << inner;
   out << ")";
   return out.str();
-}
-
-// Half of one unit in the last place of the dtype, relative: the error of one rounding.
-double half_ulp(DType dtype) {
-  switch (dtype) {
-    case DType::fp16: return std::ldexp(1.0, -11);
-    case DType::bf16: return std::ldexp(1.0, -8);
-    case DType::fp32: break;
-  }
-  return std::ldexp(1.0, -24);
-}
-
-// How well fp32 knows exp(logit - max) relative to its value. A logit of magnitude L is stored
-// with an absolute error of up to one ulp, L * 2^-23, on each side of a comparison, and an error dx
-// in the exponent is a relative error dx in the exponential. Small without ALiBi (logits ~ 1), this
-// dominates with it: the bias reaches -slope * seq_len, so logits of -1000 carry ~1e-4 absolute
-// error and their probabilities ~1e-4 relative. Every stage downstream of exp inherits it.
-double logit_uncertainty(double max_abs_logit, double max_logit) {
-  return std::ldexp(max_abs_logit + std::fabs(max_logit), -22);
 }
 
 // The kernel geometry of a scenario (to find which thread holds which output row).
@@ -345,6 +276,7 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
   if (actual.version != expected.version)
     throw ScenarioError("compare_runs: one run is " + std::string(version_name(actual.version)) + ", the other " +
                         std::string(version_name(expected.version)));
+  if (expected.version == KernelVersion::grouped) return compare_grouped_runs(actual, expected, inputs);
   if (!actual.recording || !expected.recording)
     throw ScenarioError("compare_runs: both runs must be recorded (--record)");
   const bool v2 = expected.version == KernelVersion::v2;

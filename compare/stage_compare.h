@@ -16,6 +16,8 @@
 #include "core/inputs.h"
 #include "kernels/launch.h"
 #include "kernels/stage_registry.h"
+#include "reference/dense_oracle.h"
+#include "reference/grouped_reference.h"
 #include "reference/paged_reference.h"
 
 namespace pal {
@@ -64,9 +66,19 @@ double value_scale_of(const Scenario& scenario, const Inputs& inputs);
 // every recorded intermediate when the run was recorded.
 ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun& reference, const Inputs& inputs);
 
+// The grouped kernel (compare/grouped_compare.cpp): its outputs, every split's state and partial
+// output against its reference (computed for the plan the kernel ran with: run.grouped_plan), the
+// output against the dense oracle, and, when the run was recorded, every recorded stage
+// (qk_logits, online_softmax, block_merge with each warp's state and accumulators, output,
+// split_merge).
+ComparisonReport compare_grouped_with_reference(const KernelRun& run, const GroupedReferenceRun& reference,
+                                                const DenseOutput& oracle, const Inputs& inputs);
+
 // Compares two recorded runs of the same scenario and version stage by stage: integer records
 // (which lane computed each token, every load's address) must be identical; floats follow the
-// same tolerance rule, documented for the GPU's fast intrinsics (__expf, __fdividef).
+// same tolerance rule, documented for the GPU's fast intrinsics (__expf, __fdividef). Two grouped
+// runs: the outputs and every split's state and partial output (recorded or not; the GPU does not
+// record the grouped kernel), and every recorded array when both were recorded.
 ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected, const Inputs& inputs);
 
 }  // namespace pal

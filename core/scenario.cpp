@@ -125,13 +125,14 @@ std::string_view version_name(KernelVersion version) {
   switch (version) {
     case KernelVersion::v1: return "v1";
     case KernelVersion::v2: return "v2";
+    case KernelVersion::grouped: return "grouped";
     case KernelVersion::automatic: return "auto";
   }
   return "unknown";
 }
 
 bool parse_version(std::string_view text, KernelVersion& version) {
-  for (KernelVersion candidate : {KernelVersion::v1, KernelVersion::v2, KernelVersion::automatic}) {
+  for (KernelVersion candidate : {KernelVersion::v1, KernelVersion::v2, KernelVersion::grouped, KernelVersion::automatic}) {
     if (text == version_name(candidate)) {
       version = candidate;
       return true;
@@ -325,6 +326,19 @@ std::vector<std::string> scenario_problems(const Scenario& s, std::int64_t max_b
   const bool kv_heads_ok = s.num_kv_heads >= 1 && s.num_kv_heads <= kMaxNumHeads;
   block_sparse_problems(s, heads_in_range && kv_heads_ok, block_size_ok, seq_lens_ok && !s.seq_lens.empty(), problems);
 
+  if (s.version == KernelVersion::grouped) {
+    // The grouped kernel runs every dtype, head size, block size and group size (num_heads /
+    // num_kv_heads, MHA to MQA) that v1/v2 run; it does not take fp8 caches or block sparsity yet.
+    if (is_fp8(s.kv_cache_dtype))
+      problem("version = grouped with kv_cache_dtype = " + std::string(kv_cache_dtype_name(s.kv_cache_dtype)) +
+              ": the grouped kernel reads the KV cache in the query dtype only (fp8 caches are issue 10's next "
+              "phase); use --kv-cache-dtype auto with grouped");
+    if (s.block_sparse.enabled())
+      problem("version = grouped with blocksparse_vert_stride = " + std::to_string(s.block_sparse.vert_stride) +
+              ": the grouped kernel attends every token (block-sparse attention is issue 10's next phase); use "
+              "--blocksparse-vert-stride 0 with grouped");
+  }
+
   if (s.num_threads != kNumThreads)
     problem("num_threads = " + std::to_string(s.num_threads) + " is not supported; only " +
             std::to_string(kNumThreads) + " threads per thread block are compiled");
@@ -508,7 +522,7 @@ Scenario scenario_from_json(const json& in, const Scenario& base) {
     } else if (key == "version") {
       if (!value.is_string() || !parse_version(value.get<std::string>(), s.version))
         throw ScenarioError("scenario field 'version' = " + describe(value) +
-                            " is not valid; valid: \"v1\", \"v2\", \"auto\"");
+                             " is not valid; valid: \"v1\", \"v2\", \"grouped\", \"auto\"");
     } else if (key == "num_threads") {
       s.num_threads = json_int(value, key);
     } else if (key == "partition_size") {
@@ -670,8 +684,10 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
                "Block-sparse: per-head shift of the remote pattern; negative shifts by KV head (default 0)", group);
   add_int_flag(app, "--tp-rank", flags.tp_rank,
                "Tensor-parallel rank: makes head indices global for block-sparse (default 0)", group);
-  app.add_option("--version", flags.version, "Kernel version; auto = upstream's heuristic")
-      ->check(CLI::IsMember({"v1", "v2", "auto"}))
+  app.add_option("--version", flags.version,
+                 "Kernel version: v1, v2 (upstream's kernel), grouped (one thread block per KV head and query "
+                 "group), or auto = upstream's v1/v2 heuristic (never grouped)")
+      ->check(CLI::IsMember({"v1", "v2", "grouped", "auto"}))
       ->group(group);
   app.add_option_function<std::string>(
          "--seed",

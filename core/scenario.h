@@ -27,7 +27,11 @@ class App;
 
 namespace pal {
 
-enum class KernelVersion : std::uint8_t { v1, v2, automatic };
+// v1 and v2 are upstream's kernel (one thread_block per query head; v2 splits long contexts into
+// partitions); grouped is this project's kernel that reads each KV head once for its whole query
+// group (kernels/grouped_attention_kernel.h, issue 11). `automatic` is upstream's v1/v2 heuristic: it
+// never picks grouped. (grouped comes after automatic so that the older values keep their numbers.)
+enum class KernelVersion : std::uint8_t { v1, v2, automatic, grouped };
 
 // The values upstream compiles; anything else is rejected with this list in the message.
 inline constexpr int kSupportedHeadSizes[] = {32, 64, 80, 96, 112, 120, 128, 192, 256};
@@ -73,7 +77,7 @@ struct Scenario {
   int effective_num_blocks() const;    // num_blocks, or the default pool size when 0
   int max_num_partitions() const;      // ceil(max_seq_len / partition_size)
   int kv_cache_element_size() const;   // bytes of one cached key/value element: the dtype's, or 1 for fp8
-  // v1 or v2: the explicit choice, or upstream's heuristic for 'auto':
+  // The explicit choice (v1, v2 or grouped), or upstream's heuristic for 'auto':
   // v1 when max_seq_len <= 8192 and (one partition or num_seqs * num_heads > 512).
   KernelVersion resolved_version() const;
 };
@@ -92,7 +96,7 @@ std::vector<std::string> scenario_problems(const Scenario& scenario, std::int64_
 // Throws ScenarioError listing every problem.
 void validate_scenario(const Scenario& scenario);
 
-std::string_view version_name(KernelVersion version);  // "v1", "v2", "auto"
+std::string_view version_name(KernelVersion version);  // "v1", "v2", "grouped", "auto"
 bool parse_version(std::string_view text, KernelVersion& version);  // false when unknown
 
 // Bytes of every tensor a run allocates on the host (query, both caches, block table, seq_lens,

@@ -36,7 +36,7 @@
 #include "core/softmax_state.h"
 #include "kernels/geometry.h"
 #include "kernels/grouped_geometry.h"
-#include "kernels/grouped_merge.h"
+#include "core/softmax_merge.h"
 #include "kernels/grouped_probe.h"
 #include "kernels/simt/fragments.h"
 #include "kernels/simt/simt.h"
@@ -684,7 +684,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   //! [block_merge]
 
   //! [output]
-  // Each (query head, dim) of the block merges the token slices of its row tile (kernels/grouped_merge.h)
+  // Each (query head, dim) of the block merges the token slices of its row tile (core/softmax_merge.h)
   // and is written once: the output itself when the sequence has one split, else the split's
   // normalised partial output and state for split_merge. Consecutive threads take consecutive dims.
   const std::int64_t seq_head_base = std::int64_t(seq_idx) * args.num_heads + first_head_idx;
@@ -751,8 +751,8 @@ PAL_DEVICE void split_merge_body(const SplitMergeArgs<scalar_t>& args, Probe pro
   const float* partial = args.partial_out + seq_head * args.num_splits * HEAD_SIZE;
   for (int dim = thread_idx; dim < HEAD_SIZE; dim += kGroupedNumThreads) {
     float value = 0.0f;
-    // The splits' partial outputs and states are read kMergePrefetch at a time (grouped_merge.h says
-    // why), then summed in split order.
+    // The splits' partial outputs and states are read kMergePrefetch at a time
+    // (core/softmax_merge.h says why), then summed in split order.
     for (int first = 0; first < num_active_splits; first += kMergePrefetch) {
       float partials[kMergePrefetch];
       SoftmaxState states[kMergePrefetch];

@@ -10,27 +10,31 @@ namespace pal {
 
 template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void emulate_grouped(const LaunchShape& shape, const LaunchBuffers& buffers, const GroupedWorkspace& workspace,
-                     const GroupedPlan& plan) {
+                     const GroupedPlan& plan, const RecordPointers* record) {
   const GroupedArgs<scalar_t, scalar_t> args = grouped_args<scalar_t>(shape, buffers, workspace, plan);
+  const GroupedRecordingProbe probe{record};  // records nothing when `record` is null
   simt::launch_emulated({plan.grid_x(shape.num_kv_heads), shape.num_seqs, plan.num_splits}, kGroupedNumThreads,
                         std::size_t(plan.shared_bytes), [&] {
-                          grouped_attention_body<scalar_t, scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>(args, GroupedNoopProbe{});
+                          grouped_attention_body<scalar_t, scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>(args, probe);
                         });
   if (!plan.uses_split_merge()) return;
   const SplitMergeArgs<scalar_t> merge_args = split_merge_args<scalar_t>(shape, buffers, workspace, plan);
   simt::launch_emulated({shape.num_heads, shape.num_seqs, 1}, kGroupedNumThreads, 0, [&] {
-    split_merge_body<scalar_t, HEAD_SIZE>(merge_args, GroupedNoopProbe{});
+    split_merge_body<scalar_t, HEAD_SIZE>(merge_args, probe);
   });
 }
 
 // Both math paths for 16-bit types (tensor cores by default, CUDA cores on request), CUDA cores for fp32.
-#define PAL_INSTANTIATE_GROUPED_EMULATOR_MATH(scalar_t, HEAD_SIZE, MATH)                                        \
-  template void emulate_grouped<scalar_t, HEAD_SIZE, 8, MATH>(const LaunchShape&, const LaunchBuffers&,        \
-                                                              const GroupedWorkspace&, const GroupedPlan&);    \
-  template void emulate_grouped<scalar_t, HEAD_SIZE, 16, MATH>(const LaunchShape&, const LaunchBuffers&,       \
-                                                               const GroupedWorkspace&, const GroupedPlan&);   \
-  template void emulate_grouped<scalar_t, HEAD_SIZE, 32, MATH>(const LaunchShape&, const LaunchBuffers&,       \
-                                                               const GroupedWorkspace&, const GroupedPlan&);
+#define PAL_INSTANTIATE_GROUPED_EMULATOR_MATH(scalar_t, HEAD_SIZE, MATH)                                   \
+  template void emulate_grouped<scalar_t, HEAD_SIZE, 8, MATH>(const LaunchShape&, const LaunchBuffers&,   \
+                                                              const GroupedWorkspace&, const GroupedPlan&, \
+                                                              const RecordPointers*);                      \
+  template void emulate_grouped<scalar_t, HEAD_SIZE, 16, MATH>(const LaunchShape&, const LaunchBuffers&,  \
+                                                               const GroupedWorkspace&, const GroupedPlan&, \
+                                                               const RecordPointers*);                      \
+  template void emulate_grouped<scalar_t, HEAD_SIZE, 32, MATH>(const LaunchShape&, const LaunchBuffers&,  \
+                                                               const GroupedWorkspace&, const GroupedPlan&, \
+                                                               const RecordPointers*);
 #define PAL_INSTANTIATE_GROUPED_EMULATOR_CUDA_CORES(scalar_t, HEAD_SIZE) \
   PAL_INSTANTIATE_GROUPED_EMULATOR_MATH(scalar_t, HEAD_SIZE, GroupedMath::cuda_cores)
 #define PAL_INSTANTIATE_GROUPED_EMULATOR_TENSOR_CORES(scalar_t, HEAD_SIZE) \

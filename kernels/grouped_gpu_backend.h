@@ -11,8 +11,8 @@ namespace pal {
 
 // False, with the reason, when built without CUDA or when no usable device answers; and the
 // device's name. The grouped backend asks the driver itself instead of going through the v1/v2
-// backend (kernels/gpu_backend.h), so that programs of the grouped kernel alone (its GPU tests,
-// pal-bench-grouped) link none of the v1/v2 kernels and stay small enough to carry to the device.
+// backend (kernels/gpu_backend.h), so that programs of the grouped kernel alone (its GPU tests)
+// link none of the v1/v2 kernels and stay small enough to carry to the device.
 bool grouped_gpu_available(std::string* why_not);
 std::string grouped_gpu_device_name();
 

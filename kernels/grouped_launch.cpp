@@ -32,6 +32,56 @@ GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath ma
   return request;
 }
 
+RecordDims grouped_record_dims(const Scenario& scenario, const GroupedPlan& plan) {
+  RecordDims d;
+  d.version = KernelVersion::grouped;
+  d.num_seqs = scenario.num_seqs;
+  d.num_heads = scenario.num_heads;
+  d.head_size = scenario.head_size;
+  d.block_size = scenario.block_size;
+  d.num_threads = kGroupedNumThreads;
+  d.num_warps = kGroupedNumWarps;
+  d.num_kv_heads = scenario.num_kv_heads;
+  d.num_head_chunks = plan.num_head_chunks;
+  d.heads_per_chunk = plan.heads_per_chunk;
+  d.row_tiles = plan.row_tiles;
+  d.rows_per_warp = plan.geometry.rows_per_warp();
+  d.tensor_cores = plan.geometry.math == GroupedMath::tensor_cores ? 1 : 0;
+  d.num_splits = plan.num_splits;
+  d.kv_blocks_per_split = plan.kv_blocks_per_split;
+  d.num_split_steps = plan.kv_blocks_per_split * scenario.block_size / kGroupedWarpTokens;
+  return d;
+}
+
+GroupedPlan grouped_plan_from_dims(const Scenario& scenario, const RecordDims& dims) {
+  if (dims.tensor_cores != 0 && dims.tensor_cores != 1)
+    throw ScenarioError("record_dims tensor_cores = " + std::to_string(dims.tensor_cores) + " must be 0 or 1");
+  const GroupedMath math = dims.tensor_cores == 1 ? GroupedMath::tensor_cores : GroupedMath::cuda_cores;
+  if (math == GroupedMath::tensor_cores && dtype_size_bytes(scenario.dtype) != 2)
+    throw ScenarioError("record_dims tensor_cores = 1, but the tensor-core path takes fp16 or bf16, not " +
+                        std::string(dtype_name(scenario.dtype)));
+  // Everything but the split size follows from the scenario and the math path.
+  const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
+  GroupedPlan plan = plan_grouped(grouped_plan_request(shape, math, 1));
+  const int tile_blocks = plan.geometry.tile_blocks();
+  const int max_blocks = scenario.max_num_blocks_per_seq();
+  const int k = dims.kv_blocks_per_split;
+  if (k < tile_blocks || k % tile_blocks != 0 || k > divide_round_up(max_blocks, tile_blocks) * tile_blocks)
+    throw ScenarioError("record_dims kv_blocks_per_split = " + std::to_string(k) + " is not a whole number of " +
+                        std::to_string(tile_blocks) + "-block tiles between one tile and the longest sequence");
+  plan.kv_blocks_per_split = k;
+  plan.num_splits = divide_round_up(max_blocks, k);
+  plan.reason = "as recorded";
+  const RecordDims expected = grouped_record_dims(scenario, plan);
+#define PAL_CHECK_GROUPED_DIM(name, meaning)                                                                  \
+  if (dims.name != expected.name)                                                                             \
+    throw ScenarioError("record_dims " #name " = " + std::to_string(dims.name) + ", but the grouped plan of " \
+                        "this scenario has " + std::to_string(expected.name));
+  PAL_RECORD_DIMS_FIELDS(PAL_CHECK_GROUPED_DIM)
+#undef PAL_CHECK_GROUPED_DIM
+  return plan;
+}
+
 namespace {
 
 GroupedMath resolve_math(const Scenario& scenario, const GroupedOptions& options) {
@@ -77,6 +127,10 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
 
   if (backend == Backend::gpu) {
+    if (options.record)
+      throw ScenarioError("the grouped kernel records its stages on the emulator only (its GPU build has the "
+                          "production probe); use --backend emulator to record it, or run on the GPU without "
+                          "--record (the outputs and every split's state are still compared)");
     GroupedRun run = run_grouped_on_gpu(shape, inputs, math, options);
     run.backend = Backend::gpu;
     run.device_name = grouped_gpu_device_name();
@@ -98,6 +152,12 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
   run.partial_out = poisoned(ElementType::f32, {seqs, heads, splits, shape.head_size});
   run.max_logits = poisoned(ElementType::f32, {seqs, heads, splits});
   run.exp_sums = poisoned(ElementType::f32, {seqs, heads, splits});
+  if (options.record) {
+    const RecordLayout layout = record_layout(grouped_record_dims(scenario, run.plan));
+    check_recording_fits(layout, options.max_recording_bytes);
+    run.recording.emplace(layout);
+  }
+  const RecordPointers* record = run.recording ? &run.recording->ptr() : nullptr;
 
   LaunchBuffers buffers;
   buffers.out = run.output.bytes.data();
@@ -117,11 +177,13 @@ GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend b
     constexpr int BLOCK_SIZE = decltype(block)::value;
     if constexpr (sizeof(scalar_t) == 2) {
       if (math == GroupedMath::tensor_cores) {
-        emulate_grouped<scalar_t, HEAD_SIZE, BLOCK_SIZE, GroupedMath::tensor_cores>(shape, buffers, workspace, run.plan);
+        emulate_grouped<scalar_t, HEAD_SIZE, BLOCK_SIZE, GroupedMath::tensor_cores>(shape, buffers, workspace, run.plan,
+                                                                                 record);
         return;
       }
     }
-    emulate_grouped<scalar_t, HEAD_SIZE, BLOCK_SIZE, GroupedMath::cuda_cores>(shape, buffers, workspace, run.plan);
+    emulate_grouped<scalar_t, HEAD_SIZE, BLOCK_SIZE, GroupedMath::cuda_cores>(shape, buffers, workspace, run.plan,
+                                                                             record);
   });
   run.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return run;

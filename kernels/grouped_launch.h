@@ -1,7 +1,8 @@
 // Running the grouped decode kernel (kernels/grouped_attention_kernel.h) on either backend, from
-// plain C++: the entry point of phase 1, beside run_kernel() (kernels/launch.h) until the run layer
-// of issue 9 takes both. The production GPU launcher for benchmarks, taking device buffers, is
-// gpu_launch_grouped (kernels/grouped_gpu_backend.h).
+// plain C++. run_kernel() (kernels/launch.h) calls run_grouped for `--version grouped`, so every front
+// end reaches it through the run layer; the grouped tests call it directly for the options that
+// only it takes (forced splits, the math path). The production GPU launcher for benchmarks, taking
+// device buffers, is gpu_launch_grouped (kernels/grouped_gpu_backend.h).
 #pragma once
 
 #include <optional>
@@ -13,6 +14,7 @@
 #include "kernels/grouped_attention_kernel.h"
 #include "kernels/launch.h"
 #include "kernels/launch_plan.h"
+#include "kernels/recording.h"
 #include "kernels/split_planner.h"
 
 namespace pal {
@@ -21,6 +23,10 @@ struct GroupedOptions {
   int forced_num_splits = 0;         // 0: the split planner decides (kernels/split_planner.h)
   int min_split_tokens = kMinSplitTokens;  // the planner's shortest split
   std::optional<GroupedMath> math;   // unset: tensor cores for fp16/bf16, CUDA cores for fp32
+  // Record every stage (the record schema's grouped_* arrays). The emulator records; the GPU build
+  // has the production probe only, so a GPU run with record set is refused (ScenarioError).
+  bool record = false;
+  std::size_t max_recording_bytes = kDefaultMaxRecordingBytes;
 };
 
 struct GroupedRun {
@@ -34,6 +40,7 @@ struct GroupedRun {
   Tensor partial_out;  // [num_seqs, num_heads, num_splits, head_size]    f32
   Tensor max_logits;   // [num_seqs, num_heads, num_splits]               f32
   Tensor exp_sums;     // [num_seqs, num_heads, num_splits]               f32
+  std::optional<Recording> recording;  // with GroupedOptions::record
   double elapsed_ms = 0.0;  // wall time of the launches, for information only: not a benchmark
 };
 
@@ -42,6 +49,15 @@ struct GroupedRun {
 // one split, the split_merge kernel. Throws ScenarioError for anything the kernel cannot run.
 GroupedRun run_grouped(const Scenario& scenario, const Inputs& inputs, Backend backend,
                        const GroupedOptions& options = {});
+
+// The recording's dimensions for a plan (kernels/record_schema.h's grouped fields; the v1/v2 fields
+// that no grouped array uses stay 0).
+RecordDims grouped_record_dims(const Scenario& scenario, const GroupedPlan& plan);
+// The plan a recording was made with, rebuilt from its dimensions (a dump's, untrusted): the fields
+// that follow from the scenario and the math path are planned again and must match, and the split
+// size must be whole tiles that cover the longest sequence in num_splits splits. Throws
+// ScenarioError naming the first field that does not fit.
+GroupedPlan grouped_plan_from_dims(const Scenario& scenario, const RecordDims& dims);
 
 // Device (or host) pointers of the per-split results a launch with splits writes.
 struct GroupedWorkspace {
@@ -98,6 +114,6 @@ SplitMergeArgs<scalar_t> split_merge_args(const LaunchShape& shape, const Launch
 // instantiated in kernels/grouped_emulator_instances_*.cpp.
 template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void emulate_grouped(const LaunchShape& shape, const LaunchBuffers& buffers, const GroupedWorkspace& workspace,
-                     const GroupedPlan& plan);
+                     const GroupedPlan& plan, const RecordPointers* record);  // record: null = none
 
 }  // namespace pal

@@ -1,7 +1,7 @@
 // The grouped kernel's probe interface: a compile-time hook at each stage of the body, as the v1/v2
 // kernel's (kernels/probes.h). GroupedNoopProbe's hooks are empty inline functions that the compiler
-// removes with their arguments: that build is the production kernel. A recording probe comes in
-// phase 2, with the core's record schema; the hooks are shaped for it already: every call records
+// removes with their arguments: that build is the production kernel (the GPU's). GroupedRecordingProbe
+// writes the grouped_* arrays of the record schema (kernels/record_schema.h): every call records
 // values into a slot that exactly one thread writes (the argument list says which slot), so a
 // recording needs no atomics. Coordinates are the kernel's: `warp_idx` and `lane` inside the
 // thread_block, `row` a query head of the warp's row tile (0..rows_per_warp-1) or of the block
@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "core/host_device.h"
+#include "kernels/record_schema.h"
 
 namespace pal {
 
@@ -67,6 +68,81 @@ struct GroupedNoopProbe {
   PAL_DEVICE PAL_FORCE_INLINE void merge_begin(int /*seq_idx*/, int /*head_idx*/, int /*thread_idx*/) {}
   PAL_DEVICE PAL_FORCE_INLINE void merge_state(float /*max_logit*/, float /*exp_sum*/) {}  // thread 0
   PAL_DEVICE PAL_FORCE_INLINE void merge_output(int /*dim*/, float /*value*/) {}
+};
+
+// Records into the grouped_* arrays of a recording, or nothing when `record` is null: the emulator
+// builds the kernel once with this probe and decides per run (one instantiation per configuration
+// instead of two; the emulator's cost is its fibers, not these branches). Each thread's copy keeps
+// the coordinates its prologue announced. Hooks for rows past the block's query heads (the padding
+// rows of a tensor-core tile) record nothing: no head owns them.
+struct GroupedRecordingProbe {
+  static constexpr bool kRecords = true;
+  const RecordPointers* record = nullptr;
+  std::int64_t gb = -1;  // this thread_block's grouped_block index
+  int num_block_heads = 0;
+  std::int64_t merge_sh = -1;  // split_merge: this thread_block's (seq, head)
+
+  PAL_DEVICE PAL_FORCE_INLINE void begin(const GroupedBlockCoords& c, int /*thread_idx*/) {
+    if (record == nullptr) return;
+    gb = record->dims.gb_index(c.seq_idx, c.kv_head_idx, c.head_chunk_idx, c.split_idx);
+    num_block_heads = c.num_heads;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void kv_copy(int, int, int, std::int64_t, int) {}
+  PAL_DEVICE PAL_FORCE_INLINE void query_fragment(int, int, int, int, std::uint32_t) {}
+  PAL_DEVICE PAL_FORCE_INLINE void query_element(int, int, float) {}
+  PAL_DEVICE PAL_FORCE_INLINE void logit(int warp_idx, int step_idx, int row, int token_in_step, float value) {
+    const int block_row = block_row_of(warp_idx, row);
+    if (recordable(block_row, step_idx)) record->grouped_logits_at(gb, step_idx, block_row, token_in_step) = value;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void softmax_step(int warp_idx, int step_idx, int row, float step_max, float running_max,
+                                                float rescale) {
+    const int block_row = block_row_of(warp_idx, row);
+    if (!recordable(block_row, step_idx)) return;
+    record->grouped_step_max_at(gb, step_idx, block_row) = step_max;
+    record->grouped_running_max_at(gb, step_idx, block_row) = running_max;
+    record->grouped_rescale_at(gb, step_idx, block_row) = rescale;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void probability(int warp_idx, int step_idx, int row, int token_in_step, float value) {
+    const int block_row = block_row_of(warp_idx, row);
+    if (recordable(block_row, step_idx)) record->grouped_probs_at(gb, step_idx, block_row, token_in_step) = value;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void accumulator(int warp_idx, int row, int dim, float value) {
+    if (recordable(block_row_of(warp_idx, row), 0)) record->grouped_warp_acc_at(gb, warp_idx, row, dim) = value;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void warp_state(int warp_idx, int row, float max_logit, float exp_sum) {
+    if (!recordable(block_row_of(warp_idx, row), 0)) return;
+    record->grouped_warp_max_logit_at(gb, warp_idx, row) = max_logit;
+    record->grouped_warp_exp_sum_at(gb, warp_idx, row) = exp_sum;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void block_state(int row_in_block, float max_logit, float exp_sum) {
+    if (!recordable(row_in_block, 0)) return;
+    record->split_max_logit_at(gb, row_in_block) = max_logit;
+    record->split_exp_sum_at(gb, row_in_block) = exp_sum;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void output(int row_in_block, int dim, float value) {
+    if (recordable(row_in_block, 0)) record->grouped_out_at(gb, row_in_block, dim) = value;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void merge_begin(int seq_idx, int head_idx, int /*thread_idx*/) {
+    if (record != nullptr) merge_sh = record->dims.sh_index(seq_idx, head_idx);
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void merge_state(float max_logit, float exp_sum) {
+    if (record == nullptr) return;
+    record->merge_max_logit_at(merge_sh) = max_logit;
+    record->merge_exp_sum_at(merge_sh) = exp_sum;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void merge_output(int dim, float value) {
+    if (record != nullptr) record->merge_out_at(merge_sh, dim) = value;
+  }
+
+ private:
+  // A warp's row tile is warp_idx % row_tiles (warps are laid out [token_slice][row_tile]).
+  PAL_DEVICE PAL_FORCE_INLINE int block_row_of(int warp_idx, int row) const {
+    return record == nullptr ? -1 : (warp_idx % record->dims.row_tiles) * record->dims.rows_per_warp + row;
+  }
+  PAL_DEVICE PAL_FORCE_INLINE bool recordable(int block_row, int step_idx) const {
+    return record != nullptr && block_row >= 0 && block_row < num_block_heads && step_idx >= 0 &&
+           step_idx < record->dims.num_split_steps;
+  }
 };
 
 }  // namespace pal

@@ -11,6 +11,7 @@
 #include "core/scenario.h"
 #include "core/tensor.h"
 #include "kernels/recording.h"
+#include "kernels/split_planner.h"
 
 namespace pal {
 
@@ -34,12 +35,19 @@ struct KernelRun {
   Tensor tmp_out;     // [num_seqs, num_heads, max_num_partitions, head_size]    dtype
   Tensor exp_sums;    // [num_seqs, num_heads, max_num_partitions]                f32
   Tensor max_logits;  // [num_seqs, num_heads, max_num_partitions]                f32
+  // grouped only (numel 0 otherwise): the plan it ran with, and each KV split's results that
+  // split_merge merges (NaN for splits past a sequence's end, and for sequences with one split).
+  GroupedPlan grouped_plan;
+  Tensor split_partial_out;  // [num_seqs, num_heads, num_splits, head_size]  f32
+  Tensor split_max_logits;   // [num_seqs, num_heads, num_splits]             f32
+  Tensor split_exp_sums;     // [num_seqs, num_heads, num_splits]             f32
   std::optional<Recording> recording;
   double elapsed_ms = 0.0;  // wall time of the launch(es), for information only: not a benchmark
 };
 
 // Chooses the version (auto: upstream's heuristic, then v2 if v1's logits would not fit in shared
-// memory), checks the recording size, and runs. Throws ScenarioError for anything the kernel cannot
+// memory; grouped only when asked), checks the recording size, and runs (grouped: through
+// run_grouped, kernels/grouped_launch.h, with the split planner's choice). Throws ScenarioError for anything the kernel cannot
 // run, with the reason and the fix. The first form validates the scenario and inputs; the second
 // takes them validated already (core/inputs.h), as the run layer does.
 KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options = {});

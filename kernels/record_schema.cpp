@@ -51,6 +51,11 @@ std::string_view record_dim_name(RecordDim dim) {
     case RecordDim::row: return "num_rows_per_thread";
     case RecordDim::load: return "max_loads_per_thread";
     case RecordDim::partition: return "max_num_partitions";
+    case RecordDim::grouped_block: return "gb";
+    case RecordDim::split_step: return "num_split_steps";
+    case RecordDim::step_token: return "16";
+    case RecordDim::block_row: return "heads_per_chunk";
+    case RecordDim::warp_row: return "rows_per_warp";
   }
   return "?";
 }

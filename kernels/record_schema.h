@@ -15,6 +15,12 @@
 // Index conventions: tb = (seq_idx * num_heads + head_idx) * max_num_partitions + partition_idx
 // (v1: one partition); sh = seq_idx * num_heads + head_idx; a token slot is token_idx -
 // start_token_idx of the thread_block; thread = threadIdx.x. Shapes are row-major, outermost first.
+// The grouped kernel (kernels/grouped_attention_kernel.h) records its own arrays (grouped_*), indexed
+// by gb = ((seq_idx * num_kv_heads + kv_head_idx) * num_head_chunks + head_chunk_idx) * num_splits +
+// split_idx; a block_row is a query head of the block (head = its first head + block_row), a
+// warp_row one of a warp's row tile (block_row = row_tile * rows_per_warp + warp_row); a split_step
+// is 16 tokens from the split's first token. The grouped kernel records no v1/v2 array and v1/v2
+// record no grouped one (extent 0).
 #pragma once
 
 #include <cstdint>
@@ -47,7 +53,16 @@ namespace pal {
   X(num_rows_per_thread, "V rows a lane accumulates")                                                     \
   X(num_acc_levels, "accumulator snapshots: after the V loop, after the warp reduction, after each tree "  \
                     "level")                                                                              \
-  X(max_loads_per_thread, "upper bound of the global loads one thread issues")
+  X(max_loads_per_thread, "upper bound of the global loads one thread issues")                            \
+  X(num_kv_heads, "grouped: KV heads")                                                                    \
+  X(num_head_chunks, "grouped: thread_blocks that share one KV head's query group (the plan's)")          \
+  X(heads_per_chunk, "grouped: query heads of one thread_block, at most")                                \
+  X(row_tiles, "grouped: the warps' row tiles per thread_block (1, 2 or 4)")                              \
+  X(rows_per_warp, "grouped: query heads one warp computes (16 on tensor cores, 8 on CUDA cores)")         \
+  X(tensor_cores, "grouped: 1 when the mma.sync path ran, 0 for CUDA cores")                              \
+  X(num_splits, "grouped: KV splits per sequence (gridDim.z of the plan)")                                \
+  X(kv_blocks_per_split, "grouped: kv_blocks of one split")                                               \
+  X(num_split_steps, "grouped: 16-token warp steps of one split")
 
 struct RecordDims {
   KernelVersion version = KernelVersion::v1;  // which variant recorded (a dump keeps it as metadata)
@@ -65,7 +80,18 @@ struct RecordDims {
   PAL_HOST_DEVICE std::int64_t sh_index(int seq_idx, int head_idx) const {
     return std::int64_t(seq_idx) * num_heads + head_idx;
   }
+  // The grouped kernel's thread_blocks: one per (seq, KV head, head chunk, split).
+  PAL_HOST_DEVICE std::int64_t num_grouped_blocks() const {
+    return std::int64_t(num_seqs) * num_kv_heads * num_head_chunks * num_splits;
+  }
+  PAL_HOST_DEVICE std::int64_t gb_index(int seq_idx, int kv_head_idx, int head_chunk_idx, int split_idx) const {
+    return ((std::int64_t(seq_idx) * num_kv_heads + kv_head_idx) * num_head_chunks + head_chunk_idx) * num_splits +
+           split_idx;
+  }
 };
+
+// Tokens of one warp step of the grouped kernel (kGroupedWarpTokens in kernels/grouped_geometry.h).
+inline constexpr int kRecordStepTokens = 16;
 
 // One axis of a recorded array, and its extent.
 enum class RecordDim : std::uint8_t {
@@ -82,6 +108,11 @@ enum class RecordDim : std::uint8_t {
   row,                // num_rows_per_thread
   load,               // max_loads_per_thread
   partition,          // max_num_partitions
+  grouped_block,      // gb: (seq, KV head, head chunk, split) of the grouped kernel
+  split_step,         // num_split_steps: a 16-token warp step, counted from the split's first token
+  step_token,         // kRecordStepTokens: a token of a step
+  block_row,          // heads_per_chunk: a query head of the grouped thread_block
+  warp_row,           // rows_per_warp: a query head of a warp's row tile
 };
 
 PAL_HOST_DEVICE constexpr std::int64_t extent(const RecordDims& d, RecordDim dim) {
@@ -99,6 +130,11 @@ PAL_HOST_DEVICE constexpr std::int64_t extent(const RecordDims& d, RecordDim dim
     case RecordDim::row: return d.num_rows_per_thread;
     case RecordDim::load: return d.max_loads_per_thread;
     case RecordDim::partition: return d.max_num_partitions;
+    case RecordDim::grouped_block: return d.num_grouped_blocks();
+    case RecordDim::split_step: return d.num_split_steps;
+    case RecordDim::step_token: return kRecordStepTokens;
+    case RecordDim::block_row: return d.heads_per_chunk;
+    case RecordDim::warp_row: return d.rows_per_warp;
   }
   return 0;
 }
@@ -219,7 +255,39 @@ static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump
   X(loads, LoadRecord, Check::load_addresses, "load", kV1AndV2,                                               \
     "every global load of every thread, in issue order", thread_block, thread, load)                          \
   X(load_counts, std::int32_t, Check::load_addresses, "load_count", kV1AndV2,                                 \
-    "how many loads each thread issued", thread_block, thread)
+    "how many loads each thread issued", thread_block, thread)                                                \
+  X(grouped_logits, float, Stage::qk_logits, "grouped_logits", kGroupedOnly,                                  \
+    "scale * q.k (+ ALiBi) of each (step, head, token); -inf past the split's end", grouped_block, split_step, \
+    block_row, step_token)                                                                                    \
+  X(grouped_step_max, float, Stage::online_softmax, "grouped_step_max", kGroupedOnly,                         \
+    "the largest logit of each step and head", grouped_block, split_step, block_row)                          \
+  X(grouped_running_max, float, Stage::online_softmax, "grouped_running_max", kGroupedOnly,                   \
+    "the warp's running max after each step", grouped_block, split_step, block_row)                           \
+  X(grouped_rescale, float, Stage::online_softmax, "grouped_rescale", kGroupedOnly,                           \
+    "exp(previous running max - running max): what the old sum and accumulators were multiplied by",         \
+    grouped_block, split_step, block_row)                                                                     \
+  X(grouped_probs, float, Stage::online_softmax, "grouped_probs", kGroupedOnly,                               \
+    "exp(logit - running max) rounded to the dtype, as it enters P.V", grouped_block, split_step, block_row,  \
+    step_token)                                                                                               \
+  X(grouped_warp_max_logit, float, Stage::block_merge, "grouped_warp_max_logit", kGroupedOnly,         \
+    "each warp's running max at the end of its steps", grouped_block, warp, warp_row)                         \
+  X(grouped_warp_exp_sum, float, Stage::block_merge, "grouped_warp_exp_sum", kGroupedOnly,             \
+    "each warp's exp sum at the end of its steps", grouped_block, warp, warp_row)                             \
+  X(grouped_warp_acc, float, Stage::block_merge, "grouped_warp_acc", kGroupedOnly,                     \
+    "each warp's unnormalised accumulators", grouped_block, warp, warp_row, head_dim)                         \
+  X(split_max_logit, float, Stage::block_merge, "split_max_logit", kGroupedOnly,                              \
+    "the block's merged max of each head (the split's state)", grouped_block, block_row)                      \
+  X(split_exp_sum, float, Stage::block_merge, "split_exp_sum", kGroupedOnly,                                  \
+    "the block's merged exp sum of each head", grouped_block, block_row)                                      \
+  X(grouped_out, float, Stage::output, "grouped_out", kGroupedOnly,                                           \
+    "what the block wrote (as float): the output, or the split's normalised partial output", grouped_block,   \
+    block_row, head_dim)                                                                                      \
+  X(merge_max_logit, float, Stage::split_merge, "merge_max_logit", kGroupedOnly,                              \
+    "split_merge's merged max over the splits (sequences with several)", seq_head)                           \
+  X(merge_exp_sum, float, Stage::split_merge, "merge_exp_sum", kGroupedOnly,                                  \
+    "split_merge's merged exp sum", seq_head)                                                                 \
+  X(merge_out, float, Stage::split_merge, "merge_out", kGroupedOnly, "what split_merge wrote (as float)",     \
+    seq_head, head_dim)
 
 // RecordDim::a, RecordDim::b, ... for the dims of an entry (up to four).
 #define PAL_RECORD_DIM_LIST_1(a) RecordDim::a

@@ -10,6 +10,9 @@ namespace pal {
 
 RecordDims record_dims(const Scenario& scenario) {
   const KernelVersion version = scenario.resolved_version();
+  if (version == KernelVersion::grouped)
+    throw ScenarioError("a grouped recording's dimensions follow its split plan, which depends on the device: "
+                        "use grouped_record_dims (kernels/grouped_launch.h) with the plan the kernel ran");
   const KernelGeometry g{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size,
                          scenario.num_threads};
   RecordDims d;

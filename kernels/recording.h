@@ -37,7 +37,9 @@ struct RecordLayout {
 // says how big it would be and which fields to shrink.
 inline constexpr std::size_t kDefaultMaxRecordingBytes = std::size_t(2) << 30;
 
-RecordDims record_dims(const Scenario& scenario);     // for the scenario's resolved version
+// For the scenario's resolved version, v1 or v2 (grouped: grouped_record_dims in
+// kernels/grouped_launch.h, from the plan; this one throws ScenarioError for grouped).
+RecordDims record_dims(const Scenario& scenario);
 RecordLayout record_layout(const RecordDims& dims);
 // Throws ScenarioError when the layout exceeds max_bytes.
 void check_recording_fits(const RecordLayout& layout, std::size_t max_bytes = kDefaultMaxRecordingBytes);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/gpu_backend.h"
+#include "kernels/grouped_launch.h"
 #include "kernels/launch_plan.h"
 
 namespace pal {
@@ -33,7 +34,7 @@ namespace {
 KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory_limit, const char* device) {
   if (scenario.version == KernelVersion::automatic) return auto_version(scenario, shared_memory_limit);
   const KernelVersion version = scenario.version;
-  if (version != KernelVersion::v1) return version;
+  if (version != KernelVersion::v1) return version;  // v2's and grouped's shared memory do not grow with the context
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
   const std::size_t needed = shape.main_total_shared_memory_bytes();
   if (needed <= shared_memory_limit) return version;
@@ -69,6 +70,36 @@ std::size_t v2_shared_memory_bytes(const Scenario& scenario) {
 
 namespace {
 
+// The grouped kernel, through run_grouped (which plans its splits, and records on the emulator).
+KernelRun run_grouped_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
+  // Only the emulator records the grouped kernel (its GPU build has the production probe): `auto`
+  // with a recording goes to the emulator, and a GPU run asked to record runs unrecorded; both say
+  // so in the device name, which every front end prints.
+  GroupedOptions grouped;
+  grouped.record = options.record && options.backend != Backend::gpu;
+  grouped.max_recording_bytes = options.max_recording_bytes;
+  const bool emulator_for_recording = options.record && options.backend == Backend::automatic;
+  GroupedRun result =
+      run_grouped(scenario, inputs, emulator_for_recording ? Backend::emulator : options.backend, grouped);
+  if (emulator_for_recording) result.device_name += " (auto: the grouped kernel records on the emulator only)";
+  if (options.record && options.backend == Backend::gpu)
+    result.device_name += " (not recorded: the grouped kernel records on the emulator only; outputs and split states "
+                          "are compared)";
+  KernelRun run;
+  run.scenario = scenario;
+  run.version = KernelVersion::grouped;
+  run.backend = result.backend;
+  run.device_name = result.device_name;
+  run.output = std::move(result.output);
+  run.grouped_plan = result.plan;
+  run.split_partial_out = std::move(result.partial_out);
+  run.split_max_logits = std::move(result.max_logits);
+  run.split_exp_sums = std::move(result.exp_sums);
+  run.recording = std::move(result.recording);
+  run.elapsed_ms = result.elapsed_ms;
+  return run;
+}
+
 // The scenario and inputs are valid.
 KernelRun run_valid(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
   // The scenario, the inputs and the reference know both features; the kernel template does not
@@ -78,6 +109,7 @@ KernelRun run_valid(const Scenario& scenario, const Inputs& inputs, const RunOpt
                         (is_fp8(scenario.kv_cache_dtype) ? "an fp8 KV cache" : "block-sparse attention") +
                         " yet (only the scalar reference does); use --kv-cache-dtype auto and "
                         "--blocksparse-vert-stride 0 for a kernel run");
+  if (scenario.version == KernelVersion::grouped) return run_grouped_kernel(scenario, inputs, options);
   KernelRun run;
   run.scenario = scenario;
   run.backend = options.backend;

@@ -39,14 +39,52 @@ constexpr ToleranceRule kRoundedOutput{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
 
 constexpr ToleranceRule kIntegers(std::string_view reason) { return {true, 0.0, 0.0, 0.0, 0.0, 0.0, reason}; }
 
+constexpr ToleranceRule kSplitState{true, 1e-5, 0.0, 0.0, 1e-4, 0.0,
+                                    "the grouped kernel's split max and exp sum: the same logits and exponentials "
+                                    "as its reference, summed in another fp32 order (mma or lane partial sums), "
+                                    "and __expf on the GPU (the grid tests' rule, measured on the H200; compare/ "
+                                    "adds the logits' rounding, which ALiBi makes large)"};
+
+constexpr ToleranceRule kPartialOutput{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
+                                       "a split's fp32 partial output: fp32 sums in another order, and a probability "
+                                       "near a rounding midpoint may round to the neighbouring dtype value (one "
+                                       "dtype ulp of p*v, relative to the largest |v|)"};
+
+constexpr ToleranceRule kRoundedProbabilities{true, 1e-6, 0.0, 0.0, 2e-5, 1.0,
+                                              "the grouped kernel's step maxima and rescale factors (fp32, __expf on "
+                                              "the GPU) and its probabilities rounded to the dtype before P.V: a value "
+                                              "within fp32 error of a rounding midpoint may round to the neighbouring "
+                                              "dtype value (one dtype ulp)"};
+
+constexpr ToleranceRule kWarpStates{true, 0.0, 1.0, 0.0, 1e-4, 0.0,
+                                    "each warp's state and unnormalised accumulators, and the block's merged "
+                                    "state: fp32 sums in another order (mma, lane partial sums), and a probability "
+                                    "near a rounding midpoint may round the other way (one dtype ulp of p*v)"};
+
+constexpr ToleranceRule kSplitMerge{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
+                                    "the splits' merged state (fp32 sums of rescaled sums) and the output rounded to "
+                                    "the dtype once: one dtype ulp, relative to the value and to the largest |v|"};
+
+// Twice the scalar reference's own distance from the oracle (tests/reference/reference_test_support.h:
+// one dtype unit roundoff of max|v| from rounding each probability, plus fp32 slack): the grouped
+// reference rounds each probability against the running max, the paged one against the final max,
+// so each is within that of the oracle and the kernel within twice it.
+constexpr ToleranceRule kAgainstOracle{true, 2e-6, 1.0, 0.0, 2e-5, 1.0,
+                                       "against the double-precision oracle: each probability is rounded to the "
+                                       "dtype before P.V (u * max|v| each way), plus fp32 arithmetic; twice the "
+                                       "paged reference's own distance from the oracle"};
+
 // ---- the tables ----------------------------------------------------------------------------------
 
 constexpr std::array<StageInfo, kNumStages> kStages{{
     {Stage::prologue, "prologue", "prologue: which thread_block, which tokens", "02_concepts", "",
-     kNotCompared("index arithmetic only: checked through token_assignment and load_addresses"), kV1AndV2},
-    {Stage::query_load, "query_load", "query_load: q copied into shared q_vecs", "03_query", "query_load", kExact,
-     kV1AndV2},
-    {Stage::qk_logits, "qk_logits", "qk_logits: every token's scaled q.k", "05_qk", "qk_logits", kLogits, kV1AndV2},
+     kNotCompared("index arithmetic only: checked through token_assignment and load_addresses (grouped: "
+                  "through every split's state and output)"),
+     kAllVariants},
+    {Stage::query_load, "query_load", "query_load: q copied into shared memory (v1/v2: q_vecs; grouped: the group's rows)",
+     "03_query", "query_load", kExact, kAllVariants},
+    {Stage::qk_logits, "qk_logits", "qk_logits: every token's scaled q.k", "05_qk", "qk_logits", kLogits,
+     kAllVariants},
     {Stage::qk_max, "qk_max", "qk_max: the thread_block's largest logit", "06_softmax", "qk_max", kLogits, kV1AndV2},
     {Stage::exp_sum, "exp_sum", "exp_sum: exp(logit - max) and its sum", "06_softmax", "exp_sum", kExponentials,
      kV1AndV2},
@@ -54,20 +92,31 @@ constexpr std::array<StageInfo, kNumStages> kStages{{
      kV1AndV2},
     {Stage::value_accumulation, "value_accumulation", "value_accumulation: probabilities x V rows", "07_value", "",
      kNotCompared("each lane holds only a slice of a row's sum: compared once the slices are added "
-                  "(lv_warp_reduction)"),
-     kV1AndV2},
+                  "(lv_warp_reduction; grouped: once the warps are merged, in split_partial_out and the output)"),
+     kAllVariants},
     {Stage::lv_warp_reduction, "lv_warp_reduction", "lv_warp_reduction: token slices of a row added", "08_lv", "",
      kAccumulators, kV1AndV2},
     {Stage::cross_warp_tree, "cross_warp_tree", "cross_warp_tree: warps folded through shared memory", "08_lv", "",
      kAccumulators, kV1AndV2},
-    {Stage::output, "output", "output: warp 0 writes the head's output", "09_output", "output", kRoundedOutput,
-     kV1AndV2},
+    {Stage::output, "output", "output: the thread_block writes each head's output (or a partial one)", "09_output",
+     "output", kRoundedOutput, kAllVariants},
     {Stage::partition_reduce, "partition_reduce", "partition_reduce: v2 merges the partitions", "10_v2_partitions",
      "", kExponentials, kV2Only},
+    {Stage::kv_tile_load, "kv_tile_load", "kv_tile_load: cp.async copies a tile of kv_blocks to shared memory",
+     "11_gqa_alibi", "", kNotCompared("copies: every value copied is checked through the logits and outputs it feeds"),
+     kGroupedOnly},
+    {Stage::kv_tile_wait, "kv_tile_wait", "kv_tile_wait: wait for the oldest tile, start the next copy", "11_gqa_alibi",
+     "", kNotCompared("a barrier and a copy's start: no values of its own"), kGroupedOnly},
+    {Stage::online_softmax, "online_softmax", "online_softmax: each step's max, the running max, the rescale",
+     "11_gqa_alibi", "", kRoundedProbabilities, kGroupedOnly},
+    {Stage::block_merge, "block_merge", "block_merge: the warps' states and accumulators merged per head", "11_gqa_alibi",
+     "", kWarpStates, kGroupedOnly},
+    {Stage::split_merge, "split_merge", "split_merge: the grouped kernel merges a sequence's KV splits", "11_gqa_alibi",
+     "", kSplitMerge, kGroupedOnly},
 }};
 
 constexpr std::array<CheckInfo, kNumChecks> kChecks{{
-    {Check::final_output, "final_output", "out[seq][head][dim] after the last kernel", kRoundedOutput, kV1AndV2},
+    {Check::final_output, "final_output", "out[seq][head][dim] after the last kernel", kRoundedOutput, kAllVariants},
     {Check::partition_state, "partition_state", "max_logits and exp_sums of every active partition", kExponentials,
      kV2Only},
     {Check::tmp_out, "tmp_out", "tmp_out: each partition's normalised partial output", kRoundedOutput, kV2Only},
@@ -75,6 +124,12 @@ constexpr std::array<CheckInfo, kNumChecks> kChecks{{
      kIntegers("integers: the same lanes must compute the same tokens"), kV1AndV2},
     {Check::load_addresses, "load_addresses", "every load's kind, element offset, iteration and vec, per thread",
      kIntegers("integers: the same lanes must load the same addresses in the same order"), kV1AndV2},
+    {Check::split_state, "split_state", "max_logit and exp_sum of every active KV split (sequences with several)",
+     kSplitState, kGroupedOnly},
+    {Check::split_partial_out, "split_partial_out", "each active split's normalised fp32 partial output",
+     kPartialOutput, kGroupedOnly},
+    {Check::oracle_output, "oracle_output", "out[seq][head][dim] against the dense double-precision oracle",
+     kAgainstOracle, kGroupedOnly},
 }};
 
 constexpr bool stages_in_enum_order() {
@@ -96,6 +151,7 @@ std::string_view kernel_source_of(KernelVersion variant) {
   switch (variant) {
     case KernelVersion::v1:
     case KernelVersion::v2: return "kernels/paged_attention_kernel.h";
+    case KernelVersion::grouped: return "kernels/grouped_attention_kernel.h";
     case KernelVersion::automatic: break;
   }
   return "";

@@ -11,8 +11,10 @@
 // intermediate tensors, and the integer records (which lane computed a token, which addresses
 // each lane loaded) that two backends must agree on exactly.
 //
-// Kernel variants are KernelVersion values (v1, v2; a later kernel adds its own); each stage and
-// check says which variants have it, so a front end never assumes the v1/v2 list.
+// Kernel variants are KernelVersion values (v1, v2 and grouped); each stage and check says which
+// variants have it, so a front end never assumes one variant's list. A stage name shared by two
+// kernels (prologue, query_load, qk_logits, value_accumulation, output) is the same step of the
+// algorithm in each; its title says what it does in both.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +38,15 @@ enum class Stage : std::uint8_t {
   cross_warp_tree,     // warps folded through shared memory
   output,              // warp 0 writes the head's output (v2: the partition's partial output)
   partition_reduce,    // v2's second kernel merges the partitions
+  // The grouped kernel's own stages (it also has prologue, query_load, qk_logits,
+  // value_accumulation and output); after v1/v2's so that their values stay as they were.
+  kv_tile_load,        // cp.async copies of a tile of kv_blocks into shared memory
+  kv_tile_wait,        // wait for the oldest tile in flight, start the next copy
+  online_softmax,      // each 16-token step's max, the running max and the rescale of the old state
+  block_merge,         // the warps' (token slices') states and accumulators merged per query head
+  split_merge,         // the grouped kernel's second kernel merges a sequence's KV splits
 };
-inline constexpr int kNumStages = 11;
+inline constexpr int kNumStages = 16;
 
 enum class Check : std::uint8_t {
   final_output,      // the output after the last kernel
@@ -45,8 +54,11 @@ enum class Check : std::uint8_t {
   tmp_out,           // v2: every partition's normalised partial output
   token_assignment,  // which warp, thread group and lane computed each token (integers)
   load_addresses,    // every load's kind, address, iteration and vec, per thread (integers)
+  split_state,       // grouped: max_logit and exp_sum of every active KV split
+  split_partial_out, // grouped: each split's normalised fp32 partial output
+  oracle_output,     // grouped: the final output against the dense double-precision oracle
 };
-inline constexpr int kNumChecks = 5;
+inline constexpr int kNumChecks = 8;
 
 // A set of kernel variants.
 class VariantSet {
@@ -62,6 +74,10 @@ class VariantSet {
 };
 inline constexpr VariantSet kV1AndV2{KernelVersion::v1, KernelVersion::v2};
 inline constexpr VariantSet kV2Only{KernelVersion::v2};
+inline constexpr VariantSet kGroupedOnly{KernelVersion::grouped};
+inline constexpr VariantSet kAllVariants{KernelVersion::v1, KernelVersion::v2, KernelVersion::grouped};
+// The kernel variants a front end may list (auto is a choice between them, not a variant).
+inline constexpr KernelVersion kKernelVariants[] = {KernelVersion::v1, KernelVersion::v2, KernelVersion::grouped};
 
 // How values are compared with the expected ones (llm.c's rule): an element passes when
 //     |actual - expected| <= atol + rtol * |expected|
@@ -83,7 +99,10 @@ struct StageInfo {
   Stage stage;
   std::string_view name;       // the `//! [name]` marker; the reference function; pal-viz --step name
   std::string_view title;      // for people: "qk_max: the thread_block's largest logit"
-  std::string_view chapter;    // the docs page that explains it, e.g. "06_softmax"
+  // The docs page that explains it, e.g. "06_softmax". The grouped kernel's own stages point to
+  // chapter 11 (why one thread_block per query head re-reads a shared KV head) until it has a
+  // chapter of its own.
+  std::string_view chapter;
   std::string_view dump_name;  // `kernel.<dump_name>` / `reference.<dump_name>` in a dump ("" = none)
   ToleranceRule tolerance;
   VariantSet variants;

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/grouped_merge.h"
+#include "core/softmax_merge.h"
 #include "reference/paged_reference.h"
 
 namespace pal {

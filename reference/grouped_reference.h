@@ -6,7 +6,7 @@
 //
 // What it shares with the kernel, on purpose: the decomposition (kernels/grouped_geometry.h and the
 // plan of kernels/split_planner.h: which tokens a warp computes, in which order) and the merge
-// formulas (kernels/grouped_merge.h). What it does not share: every K/V read goes through the paged
+// formulas (core/softmax_merge.h). What it does not share: every K/V read goes through the paged
 // reference's own gathers (key_gather / value_gather, reference/paged_reference.h) and every logit
 // through its qk_logits, in head-dim order with sequential fp32 sums; no tiles, swizzles, fragments
 // or shared memory. The dense oracle (reference/dense_oracle.h) then judges the result.
@@ -69,7 +69,7 @@ GroupedWarpStages grouped_warp_online_softmax(const Inputs& inputs, const Groupe
                                               const TokenRange& split_range, int warp_idx);
 
 // block_merge and output of one thread_block: each query head's token slices merged
-// (kernels/grouped_merge.h), the merged state, and the normalised output acc / exp_sum (fp32).
+// (core/softmax_merge.h), the merged state, and the normalised output acc / exp_sum (fp32).
 struct GroupedBlockStages {
   int seq_idx = 0;
   int kv_head_idx = 0;
@@ -85,7 +85,7 @@ struct GroupedBlockStages {
 void grouped_block_merge(GroupedBlockStages& block, const GroupedPlan& plan, int head_size);
 
 // split_merge of one (seq, head): the merged state of its splits and the output, rounded to the
-// dtype (kernels/grouped_merge.h's weights). With one split the block's output is the output.
+// dtype (core/softmax_merge.h's weights). With one split the block's output is the output.
 struct GroupedSplitMerge {
   int num_splits = 0;                // active splits of the sequence
   SoftmaxState merged{0.0f, 0.0f};

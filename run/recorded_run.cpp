@@ -76,9 +76,18 @@ RecordedRun::RecordedRun(CheckedInputs checked, Scenario requested, KernelRun ke
       origin_(std::move(origin)),
       kernel_ms_(kernel_ms) {
   const auto start = std::chrono::steady_clock::now();
-  reference_ = reference_attention(checked_, kernel_.version, precision);
-  reference_ms_ = milliseconds_since(start);
-  report_ = compare_with_reference(kernel_, reference_, inputs());
+  if (kernel_.version == KernelVersion::grouped) {
+    // The grouped reference rounds each probability as the kernel does (against the running max);
+    // `precision` is a choice of the paged reference only.
+    grouped_reference_ = pal::grouped_reference(scenario(), inputs(), kernel_.grouped_plan);
+    const DenseOutput oracle = dense_attention_oracle(inputs());
+    reference_ms_ = milliseconds_since(start);
+    report_ = compare_grouped_with_reference(kernel_, *grouped_reference_, oracle, inputs());
+  } else {
+    reference_ = reference_attention(checked_, kernel_.version, precision);
+    reference_ms_ = milliseconds_since(start);
+    report_ = compare_with_reference(kernel_, reference_, inputs());
+  }
   kv_layout_ = kv_cache_layout(scenario());
   block_owners_ = read_block_table_backwards(scenario(), inputs());
 }
@@ -157,6 +166,12 @@ int RecordedRun::physical_block(int seq_idx, int logical_block_idx) const {
 }
 
 PagedLookups RecordedRun::paged() const { return PagedLookups(*this); }
+
+const GroupedReferenceRun& RecordedRun::grouped_reference() const {
+  if (!grouped_reference_)
+    throw ScenarioError("the run is " + std::string(version_name(version())) + ", not grouped: it has no grouped reference");
+  return *grouped_reference_;
+}
 
 // ---- PagedLookups ------------------------------------------------------------------------------
 

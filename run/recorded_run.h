@@ -10,6 +10,10 @@
 // backwards, the KV layout) are methods here. Look-ups that depend on how a variant divides its
 // work (thread_blocks, partitions, lanes) are in a per-variant view: paged() for the v1/v2 kernel
 // (run/paged_lookups.h). A front end for another variant asks that variant's view.
+//
+// A grouped run (--version grouped) is compared with the grouped reference for the plan it ran
+// with, and its output with the dense oracle (compare_grouped_with_reference); its recording holds
+// the grouped_* arrays of the record schema.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +28,8 @@
 #include "kernels/geometry.h"
 #include "kernels/launch.h"
 #include "kernels/recording.h"
+#include "reference/dense_oracle.h"
+#include "reference/grouped_reference.h"
 #include "reference/paged_reference.h"
 
 namespace pal {
@@ -65,7 +71,9 @@ class RecordedRun {
   const Inputs& inputs() const { return checked_.inputs(); }
   const CheckedInputs& checked_inputs() const { return checked_; }
   const KernelRun& kernel() const { return kernel_; }
-  const ReferenceRun& reference() const { return reference_; }
+  const ReferenceRun& reference() const { return reference_; }  // v1/v2 (empty for grouped)
+  // grouped: its reference, for the plan the kernel ran with. Throws ScenarioError for v1/v2.
+  const GroupedReferenceRun& grouped_reference() const;
   const ComparisonReport& report() const { return report_; }
   bool recorded() const { return kernel_.recording.has_value(); }
   const Recording& recording() const;  // throws ScenarioError when the run was not recorded
@@ -103,6 +111,7 @@ class RecordedRun {
   Scenario requested_;
   KernelRun kernel_;
   ReferenceRun reference_;
+  std::optional<GroupedReferenceRun> grouped_reference_;
   ComparisonReport report_;
   KvCacheLayout kv_layout_;
   std::vector<BlockOwner> block_owners_;

@@ -2,6 +2,8 @@
 // reference's from its stages; nothing here lists the recorded arrays by hand.
 #include "run/run_dump.h"
 
+#include "kernels/grouped_launch.h"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "kernels/grouped_launch.h"
 #include "kernels/record_view.h"
 #include "kernels/stage_registry.h"
 
@@ -234,6 +237,12 @@ void write_run_dump(const std::string& path, const Inputs& inputs, const KernelR
     tensors["exp_sums"] = run.exp_sums;
     tensors["max_logits"] = run.max_logits;
   }
+  if (run.version == KernelVersion::grouped) {
+    tensors["split_partial_out"] = run.split_partial_out;
+    tensors["split_max_logits"] = run.split_max_logits;
+    tensors["split_exp_sums"] = run.split_exp_sums;
+    reference = nullptr;  // the paged reference's tensors have v1/v2's shapes; a grouped run has none
+  }
   metadata["version"] = std::string(version_name(run.version));
   metadata["backend"] = std::string(backend_name(run.backend));
   metadata["device"] = run.device_name;
@@ -263,7 +272,8 @@ LoadedDump read_run_dump(const std::string& path) {
   const std::string version = meta("version");
   if (version == "v1") run.version = KernelVersion::v1;
   else if (version == "v2") run.version = KernelVersion::v2;
-  else throw ScenarioError("dump " + path + ": metadata 'version' is '" + version + "', expected v1 or v2");
+  else if (version == "grouped") run.version = KernelVersion::grouped;
+  else throw ScenarioError("dump " + path + ": metadata 'version' is '" + version + "', expected v1, v2 or grouped");
   run.scenario.version = run.version;
   if (!parse_backend(meta("backend"), run.backend)) run.backend = Backend::emulator;
   run.device_name = meta("device");
@@ -289,7 +299,35 @@ LoadedDump read_run_dump(const std::string& path) {
     if (dims_json.is_discarded() || !dims_json.is_object())
       throw ScenarioError("dump " + path + ": metadata 'record_dims' is missing or not JSON");
     const RecordDims dims = dims_from_json(dims_json, run.version);
-    const RecordLayout layout = record_layout(record_dims(run.scenario));
+    RecordDims expected_dims;
+    if (run.version == KernelVersion::grouped) {
+      // The plan depends on the device that ran it: rebuilt from the dims and checked against the
+      // scenario (grouped_plan_from_dims), then the split tensors must have its shapes.
+      try {
+        run.grouped_plan = grouped_plan_from_dims(run.scenario, dims);
+      } catch (const ScenarioError& e) {
+        throw ScenarioError("dump " + path + ": " + e.what());
+      }
+      expected_dims = grouped_record_dims(run.scenario, run.grouped_plan);
+      const std::int64_t splits = run.grouped_plan.num_splits;
+      const std::vector<std::int64_t> state_shape{scenario.num_seqs, scenario.num_heads, splits};
+      const std::vector<std::int64_t> partial_shape{scenario.num_seqs, scenario.num_heads, splits, scenario.head_size};
+      for (const auto& [name, shape] : {std::pair{"split_partial_out", partial_shape},
+                                        std::pair{"split_max_logits", state_shape},
+                                        std::pair{"split_exp_sums", state_shape}}) {
+        const auto found = extra.find(name);
+        if (found == extra.end() || found->second.type != ElementType::f32 || found->second.shape != shape)
+          throw ScenarioError("dump " + path + ": a grouped dump must hold '" + name +
+                              "' as f32 [num_seqs, num_heads, num_splits" + (shape.size() == 4 ? ", head_size" : "") +
+                              "] with the plan's " + std::to_string(splits) + " splits");
+      }
+      run.split_partial_out = extra["split_partial_out"];
+      run.split_max_logits = extra["split_max_logits"];
+      run.split_exp_sums = extra["split_exp_sums"];
+    } else {
+      expected_dims = record_dims(run.scenario);
+    }
+    const RecordLayout layout = record_layout(expected_dims);
 #define PAL_CHECK_DIM(name, meaning)                                                                         \
   if (dims.name != layout.dims.name)                                                                         \
     throw ScenarioError("dump " + path + ": record_dims " #name " = " + std::to_string(dims.name) + ", but the " \

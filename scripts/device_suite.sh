@@ -8,11 +8,12 @@
 # the 9 minutes one call may take with margin):
 #   info      nvidia-smi -q, GPU state, shared-library check
 #   ctest     ctest -L gpu -j <cores> --output-on-failure
-#   bench     pal-bench, full grids (or the shapes of PAL_BENCH_SHAPES), CSV and Markdown, its
+#   bench     pal-bench, full grids with v1, v2 and grouped rows (or the shapes of PAL_BENCH_SHAPES), CSV and Markdown, its
 #             upstream columns from the figures measured on this kind of GPU (an H200 today); its
 #             own time budget is what is left, at most 330 s
 #   sanitize  compute-sanitizer memcheck / racecheck / synccheck / initcheck on small pal-run runs,
-#             v1 and v2, with the recording probe (and memcheck / racecheck without it)
+#             v1 and v2, with the recording probe (and memcheck / racecheck without it); the grouped
+#             kernel's production launch under all four tools
 # Everything lands flat in $OUT (at most 8 files come back from the device tool):
 #   report.md  nvidia-smi.txt  ctest.log  bench.log  bench.csv  bench.md  sanitizer.log
 # and report.md is printed last, ending with pal-bench's summary against upstream.
@@ -179,9 +180,14 @@ if wants sanitize; then
               --seq-lens "37,512,700" --seed 3)
     work=$(mktemp -d)
     sanitize_start=$(date +%s)
-    for version in v1 v2; do
-      for case in "memcheck record" "racecheck record" "synccheck record" "initcheck record" \
-                  "memcheck production" "racecheck production"; do
+    for version in v1 v2 grouped; do
+      cases=("memcheck record" "racecheck record" "synccheck record" "initcheck record"
+             "memcheck production" "racecheck production")
+      # The grouped kernel records on the emulator only: on the GPU every tool checks its production
+      # launch (the main kernel and, with these short sequences on many SMs, split_merge).
+      [ "$version" = grouped ] && cases=("memcheck production" "racecheck production" "synccheck production"
+                                         "initcheck production")
+      for case in "${cases[@]}"; do
         read -r tool mode <<<"$case"
         if [ $(( $(date +%s) - sanitize_start )) -gt 220 ] || [ "$(remaining)" -lt 25 ]; then
           sanitizer_rows+=("| $tool | $version | $mode | skipped: time budget |")

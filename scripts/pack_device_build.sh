@@ -7,13 +7,13 @@
 #   scripts/pack_device_build.sh            build in build-device-work/, pack into build-device/
 #   JOBS=4 scripts/pack_device_build.sh     more parallel compile jobs (default 2)
 #   PAL_CUDA_INSTANTIATIONS=reduced ...     a quicker build (fp16/bf16/fp32 x head 64,128 x block 16)
-#   PAL_PACK_ONLY="pal-bench-grouped ..."  pack only the named executables
+#   PAL_PACK_ONLY="pal-bench pal-run ..."  pack only the named executables
 #
 # Then run on the device, carrying build-device:
 #   device run (carry ["build-device"]):  bash scripts/device_suite.sh
 #
 # What build-device/ holds:
-#   bin/       pal-bench, pal-bench-grouped, pal-run and the gpu-labelled test executables, stripped
+#   bin/       pal-bench, pal-run and the gpu-labelled test executables (v1/v2 and grouped), stripped
 #              of host symbols
 #   lib/       the shared libraries the executables need that Ubuntu 24.04's CUDA image lacks:
 #              Boost (fiber, context, ...) from this Debian machine, and libcudart as a fallback
@@ -53,7 +53,7 @@ fi
 # The executables the device suite runs: the tools, and every test executable ctest -L gpu would
 # start (read from the CTestTestfile.cmake lists, which exist before the build).
 # PAL_PACK_ALL=1 packs every executable instead.
-wanted=(pal-bench pal-run pal-bench-grouped)
+wanted=(pal-bench pal-run)
 while read -r test_exe; do
   wanted+=("$(basename "$test_exe")")
 done < <(find "$work" -name CTestTestfile.cmake -print0 | xargs -0 cat |

@@ -4,6 +4,7 @@
 //   pal-run --seq-lens 5,17,300 --head-size 128 --dtype bf16 --backend emulator --record
 //   pal-run --inputs my_tensors.safetensors --output dump.safetensors --record
 //   pal-run --backend gpu --record --against emulator      (GPU recording vs emulator recording)
+//   pal-run --version grouped --backend emulator --record  (the grouped kernel, every stage)
 //
 // Exit status: 0 when every stage is within tolerance, 1 when a stage is not, 2 for bad input.
 #include <CLI/CLI.hpp>
@@ -52,15 +53,25 @@ int main(int argc, char** argv) {
     if (!output_path.empty()) check_output_path(output_path);
     if (!inputs_path.empty()) refuse_scenario_flags(flags, "--inputs", true);
 
+    // The grouped reference rounds each probability where the grouped kernel does; the choice of
+    // --exact-fp32-probabilities is the paged reference's only, so it is refused, not ignored.
+    auto refuse_exact_fp32_for = [&](KernelVersion version) {
+      if (exact_fp32 && version == KernelVersion::grouped)
+        throw ScenarioError("--exact-fp32-probabilities applies to the v1/v2 reference; the grouped kernel is "
+                            "compared with its own reference (and the dense oracle): drop the flag");
+    };
     std::optional<RecordedRun> run;
     if (!inputs_path.empty()) {
       CheckedInputs loaded = load_checked_inputs(inputs_path);
       // Flags may still choose the version; the tensors fix everything else.
       KernelVersion version = loaded.scenario().version;
       if (flags.version && parse_version(*flags.version, version)) loaded.set_version(version);
+      refuse_exact_fp32_for(loaded.scenario().version);
       run.emplace(RecordedRun::from_checked(std::move(loaded), options, "inputs file " + inputs_path));
     } else {
-      run.emplace(RecordedRun::from_scenario(resolve_scenario_flags(flags), options));
+      const Scenario scenario = resolve_scenario_flags(flags);
+      refuse_exact_fp32_for(scenario.version);
+      run.emplace(RecordedRun::from_scenario(scenario, options));
     }
     const KernelRun& kernel = run->kernel();
     std::printf("scenario : %s\n", scenario_summary(kernel.scenario).c_str());

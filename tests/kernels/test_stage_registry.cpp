@@ -63,7 +63,7 @@ TEST_CASE("every marker in a kernel source names a registry stage, opened and cl
 
 TEST_CASE("every registry stage is a marker in the kernel source of each variant that has it", "[stage_registry]") {
   for (const StageInfo& info : all_stages())
-    for (KernelVersion variant : {KernelVersion::v1, KernelVersion::v2}) {
+    for (KernelVersion variant : kKernelVariants) {
       if (!info.variants.contains(variant)) continue;
       const std::string source(kernel_source_of(variant));
       INFO("stage " << info.name << ", variant " << version_name(variant) << ", source " << source);
@@ -132,4 +132,30 @@ TEST_CASE("only compared stages carry a tolerance, and every stage gives its rea
   CHECK_FALSE(stage_in_variant(Stage::partition_reduce, KernelVersion::v1));
   CHECK(check_info(Check::tmp_out).variants.contains(KernelVersion::v2));
   CHECK_FALSE(check_info(Check::tmp_out).variants.contains(KernelVersion::v1));
+}
+
+TEST_CASE("the grouped kernel's stages are its source's markers, and v1/v2 do not claim them", "[stage_registry]") {
+  const auto grouped_markers =
+      markers_in(read_file(fs::path(PAL_SOURCE_DIR) / std::string(kernel_source_of(KernelVersion::grouped))));
+  const auto paged_markers =
+      markers_in(read_file(fs::path(PAL_SOURCE_DIR) / std::string(kernel_source_of(KernelVersion::v1))));
+  for (const StageInfo& info : all_stages()) {
+    INFO("stage " << info.name);
+    const std::string name(info.name);
+    CHECK(info.variants.contains(KernelVersion::grouped) == (grouped_markers.count(name) == 1));
+    const bool paged = info.variants.contains(KernelVersion::v1) || info.variants.contains(KernelVersion::v2);
+    CHECK(paged == (paged_markers.count(name) == 1));
+  }
+  // The stages the two kernels share are the same steps of the algorithm, and those only.
+  for (Stage shared : {Stage::prologue, Stage::query_load, Stage::qk_logits, Stage::value_accumulation, Stage::output})
+    CHECK(stage_info(shared).variants.contains(KernelVersion::grouped));
+  for (Stage paged_only : {Stage::qk_max, Stage::exp_sum, Stage::softmax, Stage::lv_warp_reduction,
+                           Stage::cross_warp_tree, Stage::partition_reduce})
+    CHECK_FALSE(stage_info(paged_only).variants.contains(KernelVersion::grouped));
+  // The checks only a grouped run has.
+  for (Check grouped_only : {Check::split_state, Check::split_partial_out, Check::oracle_output}) {
+    CHECK(check_info(grouped_only).variants.contains(KernelVersion::grouped));
+    CHECK_FALSE(check_info(grouped_only).variants.contains(KernelVersion::v1));
+  }
+  CHECK(kernel_source_of(KernelVersion::automatic).empty());
 }

@@ -103,3 +103,62 @@ TEST_CASE("a recording whose loads point outside their tensor is refused before 
     CHECK_THROWS_WITH(check_recorded_indices(damaged, run.scenario(), run.inputs()), Contains("token slot 3"));
   }
 }
+
+TEST_CASE("a grouped recorded run is compared stage by stage with its reference and the oracle", "[run][grouped]") {
+  Scenario scenario;
+  scenario.seq_lens = {37, 600};
+  scenario.num_seqs = 2;
+  scenario.num_heads = 8;
+  scenario.num_kv_heads = 2;
+  scenario.alibi = true;
+  scenario.version = KernelVersion::grouped;
+  const RecordedRun run = RecordedRun::from_scenario(scenario, on_emulator());
+  CHECK(run.version() == KernelVersion::grouped);
+  CHECK(run.recorded());
+  const ComparisonReport& report = run.report();
+  INFO(report.table());
+  CHECK(report.passed());
+  // Every stage and check of the grouped kernel that compares values has a row with values in it;
+  // v1/v2's rows are absent.
+  for (StageOrCheck subject : {StageOrCheck(Stage::qk_logits), StageOrCheck(Stage::online_softmax),
+                               StageOrCheck(Stage::block_merge), StageOrCheck(Stage::output),
+                               StageOrCheck(Stage::split_merge), StageOrCheck(Check::final_output),
+                               StageOrCheck(Check::split_state), StageOrCheck(Check::split_partial_out),
+                               StageOrCheck(Check::oracle_output)}) {
+    INFO(subject.name());
+    const StageComparison* row = report.find(subject);
+    REQUIRE(row != nullptr);
+    CHECK(row->num_compared > 0);
+    CHECK(subject.variants().contains(KernelVersion::grouped));
+  }
+  CHECK(report.find(Stage::qk_max) == nullptr);
+  CHECK(report.find(Check::token_assignment) == nullptr);
+  CHECK(run.grouped_reference().plan.num_splits == run.kernel().grouped_plan.num_splits);
+  CHECK_THROWS_AS(run.paged(), ScenarioError);  // the v1/v2 view does not describe this kernel
+}
+
+TEST_CASE("a grouped comparison fails when the kernel's result is off by more than the tolerance", "[run][grouped]") {
+  Scenario scenario;
+  scenario.seq_lens = {200};
+  scenario.num_seqs = 1;
+  scenario.version = KernelVersion::grouped;
+  RunOptions options;
+  options.backend = Backend::emulator;
+  options.record = true;
+  const Inputs inputs = generate_inputs(scenario);
+  KernelRun kernel = run_kernel(scenario, inputs, options);
+  const GroupedReferenceRun reference = grouped_reference(scenario, inputs, kernel.grouped_plan);
+  const DenseOutput oracle = dense_attention_oracle(inputs);
+  REQUIRE(compare_grouped_with_reference(kernel, reference, oracle, inputs).passed());
+  // One recorded logit moved by 0.01 and one output element by 1 % + 1e-3: their rows fail, with coordinates.
+  const RecordPointers& rec = kernel.recording->ptr();
+  rec.grouped_logits_at(0, 0, 0, 3) += 0.01f;
+  kernel.output.set_float(5, kernel.output.get_float(5) * 1.01f + 1e-3f);
+  const ComparisonReport report = compare_grouped_with_reference(kernel, reference, oracle, inputs);
+  CHECK_FALSE(report.passed());
+  REQUIRE(report.find(Stage::qk_logits) != nullptr);
+  CHECK(report.find(Stage::qk_logits)->num_failed == 1);
+  CHECK_THAT(report.find(Stage::qk_logits)->worst_where, Contains("token 3"));
+  CHECK(report.find(Check::final_output)->num_failed == 1);
+  CHECK(report.find(Check::oracle_output)->num_failed == 1);
+}

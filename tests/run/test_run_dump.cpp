@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/safetensors.h"
 #include "kernels/record_schema.h"
 #include "run/run_dump.h"
@@ -83,7 +85,7 @@ KernelRun dump_recorded_run(KernelVersion version, const std::string& path) {
 }  // namespace
 
 TEST_CASE("a dump holds a kernel tensor for each array its variant records, in the schema's shape") {
-  for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
+  for (KernelVersion version : kKernelVariants) {
     const std::string path = temp_path("pal_dump_schema.safetensors");
     const KernelRun run = dump_recorded_run(version, path);
     const SafetensorsFile file = read_safetensors(path);
@@ -113,5 +115,39 @@ TEST_CASE("a dump whose kernel tensor disagrees with the schema is refused, nami
   max.shape = {max.numel() / 2, 2};
   write_safetensors(path, file);
   REQUIRE_THROWS_WITH(read_run_dump(path), Catch::Contains("kernel.qk_max") && Catch::Contains("record schema"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a recorded grouped run's dump reads back with its plan, split results and recording") {
+  const std::string path = temp_path("pal_dump_grouped.safetensors");
+  const KernelRun run = dump_recorded_run(KernelVersion::grouped, path);
+  REQUIRE(run.grouped_plan.num_splits > 1);  // 600 tokens on the emulator's H200 model: split_merge runs
+  const LoadedDump dump = read_run_dump(path);
+  REQUIRE(dump.run.has_value());
+  CHECK(dump.run->version == KernelVersion::grouped);
+  CHECK(dump.run->grouped_plan.num_splits == run.grouped_plan.num_splits);
+  CHECK(dump.run->grouped_plan.kv_blocks_per_split == run.grouped_plan.kv_blocks_per_split);
+  CHECK(dump.run->split_partial_out.bytes == run.split_partial_out.bytes);
+  CHECK(dump.run->split_max_logits.bytes == run.split_max_logits.bytes);
+  REQUIRE(dump.run->recording.has_value());
+  REQUIRE(dump.run->recording->size_bytes() == run.recording->size_bytes());
+  CHECK(std::memcmp(dump.run->recording->data(), run.recording->data(), run.recording->size_bytes()) == 0);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a grouped dump whose plan does not fit its scenario is refused, naming the field") {
+  const std::string path = temp_path("pal_dump_grouped_bad_plan.safetensors");
+  dump_recorded_run(KernelVersion::grouped, path);
+  SafetensorsFile file = read_safetensors(path);
+  nlohmann::json dims = nlohmann::json::parse(file.metadata.at("record_dims"));
+  dims["kv_blocks_per_split"] = dims["kv_blocks_per_split"].get<int>() + 1;
+  file.metadata["record_dims"] = dims.dump();
+  write_safetensors(path, file);
+  REQUIRE_THROWS_WITH(read_run_dump(path), Catch::Contains("kv_blocks_per_split"));
+  file.tensors.erase("split_max_logits");
+  dims["kv_blocks_per_split"] = dims["kv_blocks_per_split"].get<int>() - 1;
+  file.metadata["record_dims"] = dims.dump();
+  write_safetensors(path, file);
+  REQUIRE_THROWS_WITH(read_run_dump(path), Catch::Contains("split_max_logits"));
   std::remove(path.c_str());
 }

@@ -192,6 +192,13 @@ TEST_CASE("every program exits with 2 and points to --help for an unknown flag",
 }
 
 #ifdef PAL_VIZ_EXECUTABLE
+TEST_CASE("pal-viz refuses a grouped run with exit code 2 and says where its stages are shown", "[cli]") {
+  const Result result = run(PAL_VIZ_EXECUTABLE, {"--version", "grouped", "--seq-lens", "5", "--list-steps"});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("grouped") && Contains("pal-run --version grouped --record"));
+}
+
 TEST_CASE("pal-viz refuses scenario flags given with --dump by name", "[cli]") {
   const Result result = run(PAL_VIZ_EXECUTABLE, {"--dump", inputs_file(), "--num-heads", "8", "--list-steps"});
   INFO(result.output);

@@ -150,7 +150,9 @@ ImU32 stage_colour(Stage stage) {
   const int first = static_cast<int>(Stage::query_load);
   const int position = std::max(static_cast<int>(stage) - first, 0);
   float r, g, b;
-  ImGui::ColorConvertHSVtoRGB(float(position) / float(kNumStages - first), 0.5f, 0.95f, r, g, b);
+  // Over the v1/v2 kernel's stages (the visualizer shows that kernel; the grouped stages follow them).
+  const int num_shown = static_cast<int>(Stage::partition_reduce) + 1;
+  ImGui::ColorConvertHSVtoRGB(float(position) / float(num_shown - first), 0.5f, 0.95f, r, g, b);
   return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1.0f));
 }
 

@@ -1,5 +1,6 @@
 // The softmax-state merge of the grouped kernel, written once for the kernel (the in-block merge of
-// its warps, the split_merge kernel) and for its reference.
+// its warps, the split_merge kernel) and for its reference: arithmetic on core/softmax_state.h's
+// states, so it lives beside them, on the floor both the kernel and the reference stand on.
 //
 // A part (a warp's token slice, or a split) has a state {max_logit m, exp_sum l} (core/softmax_state.h)
 // and accumulators: unnormalised (sum over its tokens of exp(logit - m) * v) inside a thread_block,
