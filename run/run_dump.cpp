@@ -228,9 +228,10 @@ void check_recorded_indices(const Recording& recording, const Scenario& s, const
   }
 }
 
-void write_run_dump(const std::string& path, const Inputs& inputs, const KernelRun& run, const ReferenceRun* reference) {
-  TensorMap tensors;
-  std::map<std::string, std::string> metadata;
+RunDumpContents run_dump_contents(const KernelRun& run, const ReferenceRun* reference) {
+  RunDumpContents contents;
+  TensorMap& tensors = contents.tensors;
+  std::map<std::string, std::string>& metadata = contents.metadata;
   tensors["output"] = run.output;
   if (run.version == KernelVersion::v2) {
     tensors["tmp_out"] = run.tmp_out;
@@ -252,7 +253,12 @@ void write_run_dump(const std::string& path, const Inputs& inputs, const KernelR
     export_recording(tensors, *run.recording);
     if (reference) export_reference(tensors, *reference, run.recording->dims());
   }
-  save_inputs(path, run.scenario, inputs, tensors, metadata);
+  return contents;
+}
+
+void write_run_dump(const std::string& path, const Inputs& inputs, const KernelRun& run, const ReferenceRun* reference) {
+  const RunDumpContents contents = run_dump_contents(run, reference);
+  save_inputs(path, run.scenario, inputs, contents.tensors, contents.metadata);
 }
 
 LoadedDump read_run_dump(const std::string& path) {

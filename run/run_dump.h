@@ -17,6 +17,7 @@
 // Metadata: scale, scenario (JSON), version, backend, device, record_dims (JSON).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,15 @@ namespace pal {
 
 void write_run_dump(const std::string& path, const Inputs& inputs, const KernelRun& run,
                     const ReferenceRun* reference);
+
+// The tensors a dump of this run holds besides the inputs (output, v2's tensors, kernel.<name>,
+// reference.<name>, as listed above), and its metadata besides the scenario and scale: what
+// write_run_dump writes, for a front end that hands them over without a file (the Python module).
+struct RunDumpContents {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+RunDumpContents run_dump_contents(const KernelRun& run, const ReferenceRun* reference);
 
 struct LoadedDump {
   CheckedInputs inputs;          // the scenario and inputs, validated
