@@ -14,7 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,7 +24,9 @@
 
 #include "bench/bench_model.h"
 #include "bench/device_inputs.h"
+#include "core/command_line.h"
 #include "core/inputs.h"
+#include "core/output_file.h"
 #include "kernels/grouped_gpu_backend.h"
 #include "kernels/grouped_timing.h"
 
@@ -374,7 +376,7 @@ int run(const Options& options) {
                   row.anchor->flashinfer_cuda_cores_us);
   }
   if (!options.csv_path.empty()) {
-    std::ofstream csv(options.csv_path);
+    std::ostringstream csv;
     csv << "shape,num_splits,kv_blocks_per_split,row_tiles,hot_median_us,hot_p10_us,hot_p90_us,hot_launches_per_sample,"
            "cold_median_us,cold_sets,bytes,hot_tbs,percent_of_peak,flashinfer_cc_us,flashinfer_tc_us,vllm_pick_us,ours_pick_us,check\n";
     for (const Row& row : rows) {
@@ -386,9 +388,10 @@ int run(const Options& options) {
           << (row.anchor ? row.anchor->flashinfer_tensor_cores_us : 0) << "," << (row.anchor ? row.anchor->vllm_pick_us : 0)
           << "," << (row.anchor ? row.anchor->ours_pick_us : 0) << ",\"" << row.check << "\"\n";
     }
+    write_output_file(options.csv_path, csv.str());  // temporary + rename: never a half-written table
   }
   if (!options.markdown_path.empty()) {
-    std::ofstream md(options.markdown_path);
+    std::ostringstream md;
     md << "| shape | splits | hot us | cold us | TB/s | % of " << options.peak_tbs
        << " TB/s | FI-cc us | FI-tc us | grouped/FI-cc | grouped/FI-tc | check |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const Row& row : rows) {
@@ -401,6 +404,7 @@ int run(const Options& options) {
          << (row.anchor ? fixed(row.hot.median / row.anchor->flashinfer_tensor_cores_us, 3) : "-") << " | " << row.check
          << " |\n";
     }
+    write_output_file(options.markdown_path, md.str());
   }
   cudaStreamDestroy(stream);
   std::printf("%d failure(s)\n", failures);
@@ -425,7 +429,15 @@ int main(int argc, char** argv) {
   app.add_option("--samples", options.samples, "hot samples per shape (cold: a third)")->check(CLI::Range(3, 1000));
   app.add_option("--peak-tbs", options.peak_tbs, "the bandwidth % of peak is taken against")->check(CLI::PositiveNumber);
   app.add_flag("!--no-check", options.check_outputs, "skip the check of sampled outputs against float64 attention");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = pal::parse_command_line(app, argc, argv)) return *exit_code;
+  try {
+    // An output path that cannot be written is refused before the timing, not after.
+    for (const std::string& path : {options.csv_path, options.markdown_path})
+      if (!path.empty()) pal::check_output_path(path);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "pal-bench-grouped: %s\n", error.what());
+    return 2;
+  }
   std::string why;
   if (!pal::grouped_gpu_available(&why)) {
     std::fprintf(stderr, "pal-bench-grouped: no GPU (%s)\n", why.c_str());
