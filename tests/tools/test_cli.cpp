@@ -250,10 +250,10 @@ TEST_CASE("pal-run refuses a recording over the limit before generating inputs, 
 TEST_CASE("pal-run counts what --output adds to a recording against --max-recording-mib", "[cli][memory]") {
   const std::string out = scratch("cli_dump_over_limit.safetensors");
   fs::remove(out);
-  // 2 sequences of 4096 tokens, 8 heads: the recording alone fits in 10 MiB, with the dump's
-  // copies it does not (tests/run "with writes_dump, ..." checks the arithmetic).
-  const std::vector<std::string> scenario = {"--backend", "emulator", "--record", "--seq-lens", "4096,4096",
-                                             "--num-heads", "8", "--num-kv-heads", "8", "--max-recording-mib", "10"};
+  // 2 sequences of 1024 tokens, 4 heads (v2): the recording alone takes 3.7 MiB, with the dump's
+  // copies 12 MiB (tests/run "with writes_dump, ..." checks the arithmetic); the limit is between.
+  const std::vector<std::string> scenario = {"--backend", "emulator", "--record", "--seq-lens", "1024,1024",
+                                             "--num-heads", "4", "--num-kv-heads", "4", "--max-recording-mib", "6"};
   std::vector<std::string> with_output = scenario;
   with_output.insert(with_output.end(), {"--output", out});
   const Result refused = pal_run(with_output);
