@@ -1,11 +1,14 @@
 // Dumps (pal-run --output, run/run_dump.h): written, read back, and refused when damaged.
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
+#include "core/output_file.h"
 #include "core/safetensors.h"
 #include "kernels/record_schema.h"
 #include "run/run_dump.h"
@@ -209,4 +212,22 @@ TEST_CASE("run_dump_recording_bytes counts exactly the recording tensors a dump 
     CHECK(run_dump_recording_bytes(run.recording->dims(), false) == kernel_bytes);
     std::remove(path.c_str());
   }
+}
+
+TEST_CASE("a dump write that fails midway (a full disk) leaves the previous dump intact") {
+  const std::string path = temp_path("pal_dump_full_disk.safetensors");
+  const KernelRun first = dump_recorded_run(KernelVersion::v1, path);
+  const auto size = std::filesystem::file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  {
+    const testing::ScopedOutputFault full_disk(testing::OutputStep::write, ENOSPC, size / 2);
+    CHECK_THROWS_WITH(dump_recorded_run(KernelVersion::v2, path), Catch::Contains("No space left on device") &&
+                                                                       Catch::Contains("unchanged"));
+  }
+  std::ifstream again(path, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  CHECK(after == before);
+  CHECK(read_run_dump(path).run->version == KernelVersion::v1);
+  std::remove(path.c_str());
 }
