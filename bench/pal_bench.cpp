@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -37,6 +38,7 @@
 #include "bench/variants.h"
 #include "core/command_line.h"
 #include "core/inputs.h"
+#include "core/output_file.h"
 #include "kernels/gpu_backend.h"
 #include "kernels/grouped_gpu_backend.h"
 #include "kernels/recording.h"
@@ -548,15 +550,15 @@ int Benchmark::run() {
   }
 
   if (!options_.csv_path.empty()) {
-    std::ofstream csv(options_.csv_path);
-    if (!csv) throw std::runtime_error("cannot write --csv file '" + options_.csv_path + "'");
+    std::ostringstream csv;
     write_csv_header(csv);
     for (const BenchRow& row : rows_) write_csv_row(csv, row, context_);
+    pal::write_output_file(options_.csv_path, csv.str());  // temporary + rename: never a half-written table
   }
   if (!options_.markdown_path.empty()) {
-    std::ofstream markdown(options_.markdown_path);
-    if (!markdown) throw std::runtime_error("cannot write --markdown file '" + options_.markdown_path + "'");
+    std::ostringstream markdown;
     write_markdown(markdown, rows_, context_);
+    pal::write_output_file(options_.markdown_path, markdown.str());
   }
   write_summary(std::cout, rows_, context_);
   int measured = 0, skipped = 0;
@@ -658,6 +660,9 @@ int main(int argc, char** argv) {
                                   " is larger than --max-samples " + std::to_string(options.sampling.max_samples) +
                                   "; give min <= max");
     filter_matches(options.filter, "");  // reject a malformed expression before any GPU work
+    // An output path that cannot be written is refused before minutes of timing, not after.
+    for (const std::string& path : {options.csv_path, options.markdown_path})
+      if (!path.empty()) pal::check_output_path(path);
     if (!options.shapes_path.empty()) {
       user_shapes = load_shapes_file(options.shapes_path);
       if (sections->count() == 0) options.sections = {"copy", "shapes"};

@@ -70,7 +70,8 @@ class CheckedInputs {
   // Validates the scenario and the inputs against it. Throws ScenarioError naming the problem.
   static CheckedInputs check(Scenario scenario, Inputs inputs);
   // Reads a safetensors file (core/safetensors.h), which validates what it reads.
-  friend CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors);
+  friend CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors,
+                                           std::map<std::string, std::string>* metadata);
 
   const Scenario& scenario() const { return scenario_; }
   const Inputs& inputs() const { return inputs_; }

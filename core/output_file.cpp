@@ -80,7 +80,20 @@ bool examine_target(const std::string& path, struct stat* existing) {
 
 void check_output_path(const std::string& path) {
   struct stat existing{};
-  examine_target(path, &existing);
+  if (examine_target(path, &existing)) return;
+  // A new file: its folder must exist, or the work before the write would be wasted.
+  const std::filesystem::path target(path);
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  struct stat folder_status{};
+  if (::stat(folder.c_str(), &folder_status) != 0) {
+    const int error = errno;
+    if (error == ENOENT || error == ENOTDIR)
+      throw ScenarioError("cannot write '" + path + "': its folder '" + folder + "' does not exist");
+    throw ScenarioError("cannot write '" + path + "': its folder '" + folder + "' cannot be examined: " +
+                        std::strerror(error));
+  }
+  if (!S_ISDIR(folder_status.st_mode))
+    throw ScenarioError("cannot write '" + path + "': '" + folder + "' is not a folder");
 }
 
 OutputFile::OutputFile(std::string path) : path_(std::move(path)) {

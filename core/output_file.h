@@ -66,7 +66,7 @@ class OutputFile {
 // The whole of `contents` into `path` through an OutputFile.
 void write_output_file(const std::string& path, std::string_view contents);
 
-// The checks of step 1 alone (no file is created): a tool calls it before long work whose result
+// The checks of step 1 alone, and that a new file's folder exists (no file is created): a tool calls it before long work whose result
 // goes to `path`, so that a FIFO, device or link is refused before the work, not after it.
 void check_output_path(const std::string& path);
 

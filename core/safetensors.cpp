@@ -206,9 +206,17 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& nam
 }
 
 void write_safetensors(const std::string& path, const SafetensorsFile& contents) {
+  TensorRefs tensors;
+  for (const auto& [name, tensor] : contents.tensors) tensors[name] = &tensor;
+  write_safetensors(path, tensors, contents.metadata);
+}
+
+void write_safetensors(const std::string& path, const TensorRefs& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   json header = json::object();
   std::uint64_t offset = 0;
-  for (const auto& [name, tensor] : contents.tensors) {
+  for (const auto& [name, tensor_ptr] : tensors) {
+    const Tensor& tensor = *tensor_ptr;
     if (name == "__metadata__") fail(path, "a tensor cannot be named __metadata__ (reserved for the metadata)");
     const auto expected = static_cast<std::uint64_t>(tensor.numel()) * static_cast<std::uint64_t>(element_size_bytes(tensor.type));
     if (tensor.bytes.size() != expected)
@@ -219,7 +227,7 @@ void write_safetensors(const std::string& path, const SafetensorsFile& contents)
                     {"data_offsets", {offset, offset + expected}}};
     offset += expected;
   }
-  if (!contents.metadata.empty()) header["__metadata__"] = contents.metadata;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
 
   std::string header_text;
   try {
@@ -237,7 +245,7 @@ void write_safetensors(const std::string& path, const SafetensorsFile& contents)
   for (std::size_t i = 0; i < 8; ++i) length_bytes[i] = static_cast<char>((header_size >> (8 * i)) & 0xffu);
   file.write(length_bytes.data(), length_bytes.size());
   file.write(header_text);
-  for (const auto& [name, tensor] : contents.tensors) file.write(tensor.bytes.data(), tensor.bytes.size());
+  for (const auto& [name, tensor] : tensors) file.write(tensor->bytes.data(), tensor->bytes.size());
   file.commit();
 }
 
@@ -323,23 +331,25 @@ void save_inputs(const std::string& path, const Scenario& scenario, const Inputs
                  const std::map<std::string, Tensor>& extra_tensors,
                  const std::map<std::string, std::string>& extra_metadata) {
   validate_inputs(scenario, inputs);
-  SafetensorsFile file;
-  file.tensors[kQueryName] = inputs.query;
-  file.tensors[kKeyCacheName] = inputs.key_cache;
-  file.tensors[kValueCacheName] = inputs.value_cache;
-  file.tensors[kBlockTablesName] = inputs.block_tables;
-  file.tensors[kSeqLensName] = inputs.seq_lens;
-  if (inputs.alibi_slopes.numel() > 0) file.tensors[kAlibiSlopesName] = inputs.alibi_slopes;
+  // The tensors are referred to, not copied: a recorded dump's tensors can take gigabytes, and a
+  // copy here would double the peak memory of pal-run --output.
+  TensorRefs tensors;
+  tensors[kQueryName] = &inputs.query;
+  tensors[kKeyCacheName] = &inputs.key_cache;
+  tensors[kValueCacheName] = &inputs.value_cache;
+  tensors[kBlockTablesName] = &inputs.block_tables;
+  tensors[kSeqLensName] = &inputs.seq_lens;
+  if (inputs.alibi_slopes.numel() > 0) tensors[kAlibiSlopesName] = &inputs.alibi_slopes;
   for (const auto& [name, tensor] : extra_tensors) {
-    if (!file.tensors.emplace(name, tensor).second || name == kAlibiSlopesName)
+    if (!tensors.emplace(name, &tensor).second || name == kAlibiSlopesName)
       fail(path, "extra tensor '" + name + "' collides with an input tensor of the same name");
   }
-  file.metadata = extra_metadata;
-  if (file.metadata.count(kScaleKey) || file.metadata.count(kScenarioKey))
+  std::map<std::string, std::string> metadata = extra_metadata;
+  if (metadata.count(kScaleKey) || metadata.count(kScenarioKey))
     fail(path, "extra metadata must not use the reserved keys 'scale' and 'scenario'");
-  file.metadata[kScaleKey] = format_scale(inputs.scale);
-  file.metadata[kScenarioKey] = scenario_to_json(scenario).dump();
-  write_safetensors(path, file);
+  metadata[kScaleKey] = format_scale(inputs.scale);
+  metadata[kScenarioKey] = scenario_to_json(scenario).dump();
+  write_safetensors(path, tensors, metadata);
 }
 
 std::pair<Scenario, Inputs> load_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors) {
@@ -409,8 +419,11 @@ std::pair<Scenario, Inputs> inputs_from_safetensors(SafetensorsFile file, const 
   return {std::move(scenario), std::move(inputs)};
 }
 
-CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors) {
-  auto [scenario, inputs] = load_inputs(path, extra_tensors);  // validated there
+CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors,
+                                  std::map<std::string, std::string>* metadata) {
+  SafetensorsFile file = read_safetensors(path);
+  if (metadata) *metadata = file.metadata;
+  auto [scenario, inputs] = inputs_from_safetensors(std::move(file), path, extra_tensors);  // validated there
   return CheckedInputs(std::move(scenario), std::move(inputs));
 }
 

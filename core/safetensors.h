@@ -33,6 +33,10 @@ struct SafetensorsFile {
 // Writing goes through OutputFile (output_file.h): a unique temporary, fsync, rename; a FIFO,
 // device or symbolic link at `path` is refused and left as it is.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);  // throws ScenarioError
+// The same from tensors held elsewhere (no copies); every pointer must stay valid during the call.
+using TensorRefs = std::map<std::string, const Tensor*>;
+void write_safetensors(const std::string& path, const TensorRefs& tensors,
+                       const std::map<std::string, std::string>& metadata);
 SafetensorsFile read_safetensors(const std::string& path);                      // throws ScenarioError
 // The same reader over bytes in memory (the fuzz targets); `name` stands for the path in messages.
 SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& name);
@@ -61,8 +65,11 @@ void save_inputs(const std::string& path, const Scenario& scenario, const Inputs
 // refused (refuse_non_finite_inputs). Tensors other than the inputs go to *extra_tensors when given.
 std::pair<Scenario, Inputs> load_inputs(const std::string& path,
                                         std::map<std::string, Tensor>* extra_tensors = nullptr);
-// The same, as inputs checked once (core/inputs.h): load_inputs' validation is the run's.
-CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors = nullptr);
+// The same, as inputs checked once (core/inputs.h): load_inputs' validation is the run's. The file
+// is read once; its metadata goes to *metadata when given (a dump's reader needs both, and reading
+// the file twice would hold two copies of it).
+CheckedInputs load_checked_inputs(const std::string& path, std::map<std::string, Tensor>* extra_tensors = nullptr,
+                                  std::map<std::string, std::string>* metadata = nullptr);
 // load_inputs after the file is read: `path` names it in messages.
 std::pair<Scenario, Inputs> inputs_from_safetensors(SafetensorsFile file, const std::string& path,
                                                     std::map<std::string, Tensor>* extra_tensors = nullptr);

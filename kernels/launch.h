@@ -45,6 +45,18 @@ struct KernelRun {
   double elapsed_ms = 0.0;  // wall time of the launch(es), for information only: not a benchmark
 };
 
+// What run_kernel decides before it allocates anything: the backend (auto: the GPU when one
+// answers), the version (as run_kernel below resolves it; v1 refused when its logits would not fit
+// in shared memory) and, with options.record, the recording's layout, checked against
+// options.max_recording_bytes. Throws ScenarioError for a run that cannot happen. Front ends call it
+// before they generate or read large inputs, so such a run is refused before any allocation.
+struct RunPlan {
+  Backend backend = Backend::emulator;
+  KernelVersion version = KernelVersion::v1;
+  std::optional<RecordLayout> recording;  // with options.record
+};
+RunPlan plan_run(const Scenario& scenario, const RunOptions& options);
+
 // Chooses the version (auto: upstream's heuristic, then v2 if v1's logits would not fit in shared
 // memory; grouped only when asked), checks the recording size, and runs (grouped: through
 // run_grouped, kernels/grouped_launch.h, with the split planner's choice). Throws ScenarioError for anything the kernel cannot

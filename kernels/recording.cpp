@@ -67,11 +67,16 @@ RecordPointers RecordLayout::pointers(std::byte* base) const {
   return p;
 }
 
+std::string describe_memory(std::uint64_t bytes) {
+  // Rounded up, and exact below a MiB: a small limit must not read "needs 0 MiB, more than 0 MiB".
+  if (bytes < (std::uint64_t{1} << 20)) return std::to_string(bytes) + " bytes";
+  return std::to_string((bytes + (std::uint64_t{1} << 20) - 1) >> 20) + " MiB";
+}
+
 void check_recording_fits(const RecordLayout& layout, std::size_t max_bytes) {
   if (layout.total_bytes <= max_bytes) return;
-  const auto mib = [](std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
-  throw ScenarioError("recording this scenario would need a debug buffer of " + mib(layout.total_bytes) +
-                      ", more than the limit of " + mib(max_bytes) +
+  throw ScenarioError("recording this scenario would need a debug buffer of " + describe_memory(layout.total_bytes) +
+                      ", more than the limit of " + describe_memory(max_bytes) +
                       "; record a smaller scenario (fewer num_seqs or num_heads, shorter seq_lens), or run "
                       "without --record");
 }

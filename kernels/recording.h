@@ -41,6 +41,8 @@ inline constexpr std::size_t kDefaultMaxRecordingBytes = std::size_t(2) << 30;
 // kernels/grouped_launch.h, from the plan; this one throws ScenarioError for grouped).
 RecordDims record_dims(const Scenario& scenario);
 RecordLayout record_layout(const RecordDims& dims);
+// "734 bytes", "2048 MiB" (rounded up): sizes of memory in the limits' messages.
+std::string describe_memory(std::uint64_t bytes);
 // Throws ScenarioError when the layout exceeds max_bytes.
 void check_recording_fits(const RecordLayout& layout, std::size_t max_bytes = kDefaultMaxRecordingBytes);
 

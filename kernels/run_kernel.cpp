@@ -68,6 +68,34 @@ std::size_t v2_shared_memory_bytes(const Scenario& scenario) {
   return make_launch_shape(scenario, KernelVersion::v2).main_shared_memory_bytes();
 }
 
+RunPlan plan_run(const Scenario& scenario, const RunOptions& options) {
+  // The scenario, the inputs and the reference know both features; the kernel template does not
+  // take cache_t / KV_DTYPE / IS_BLOCK_SPARSE yet (issue 10, phase 2).
+  if (is_fp8(scenario.kv_cache_dtype) || scenario.block_sparse.enabled())
+    throw ScenarioError(std::string("the kernel does not run ") +
+                        (is_fp8(scenario.kv_cache_dtype) ? "an fp8 KV cache" : "block-sparse attention") +
+                        " yet (only the scalar reference does); use --kv-cache-dtype auto and "
+                        "--blocksparse-vert-stride 0 for a kernel run");
+  RunPlan plan;
+  plan.backend = options.backend;
+  std::string why_no_gpu;
+  if (plan.backend == Backend::automatic)
+    plan.backend = gpu_backend_available(&why_no_gpu) ? Backend::gpu : Backend::emulator;
+  else if (plan.backend == Backend::gpu && !gpu_backend_available(&why_no_gpu))
+    throw ScenarioError("--backend gpu: " + why_no_gpu + "; use --backend emulator (or auto)");
+  const bool on_gpu = plan.backend == Backend::gpu;
+  plan.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
+                                on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  // The grouped kernel sizes (and checks) its own recording once its split plan is made.
+  if (options.record && plan.version != KernelVersion::grouped) {
+    Scenario resolved = scenario;
+    resolved.version = plan.version;
+    plan.recording = record_layout(record_dims(resolved));
+    check_recording_fits(*plan.recording, options.max_recording_bytes);
+  }
+  return plan;
+}
+
 namespace {
 
 // The grouped kernel, through run_grouped (which plans its splits, and records on the emulator).
@@ -102,35 +130,18 @@ KernelRun run_grouped_kernel(const Scenario& scenario, const Inputs& inputs, con
 
 // The scenario and inputs are valid.
 KernelRun run_valid(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
-  // The scenario, the inputs and the reference know both features; the kernel template does not
-  // take cache_t / KV_DTYPE / IS_BLOCK_SPARSE yet (issue 10, phase 2).
-  if (is_fp8(scenario.kv_cache_dtype) || scenario.block_sparse.enabled())
-    throw ScenarioError(std::string("the kernel does not run ") +
-                        (is_fp8(scenario.kv_cache_dtype) ? "an fp8 KV cache" : "block-sparse attention") +
-                        " yet (only the scalar reference does); use --kv-cache-dtype auto and "
-                        "--blocksparse-vert-stride 0 for a kernel run");
-  if (scenario.version == KernelVersion::grouped) return run_grouped_kernel(scenario, inputs, options);
+  const RunPlan plan = plan_run(scenario, options);
+  if (plan.version == KernelVersion::grouped) return run_grouped_kernel(scenario, inputs, options);
   KernelRun run;
   run.scenario = scenario;
-  run.backend = options.backend;
-  std::string why_no_gpu;
-  if (run.backend == Backend::automatic)
-    run.backend = gpu_backend_available(&why_no_gpu) ? Backend::gpu : Backend::emulator;
-  else if (run.backend == Backend::gpu && !gpu_backend_available(&why_no_gpu))
-    throw ScenarioError("--backend gpu: " + why_no_gpu + "; use --backend emulator (or auto)");
-
+  run.backend = plan.backend;
   const bool on_gpu = run.backend == Backend::gpu;
   run.device_name = on_gpu ? gpu_device_name() : "CPU emulator (Boost.Fiber, one fiber per CUDA thread)";
-  run.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
-                               on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  run.version = plan.version;
   run.scenario.version = run.version;  // records and reports describe what ran
   const LaunchShape shape = make_launch_shape(scenario, run.version);
 
-  if (options.record) {
-    const RecordLayout layout = record_layout(record_dims(run.scenario));
-    check_recording_fits(layout, options.max_recording_bytes);
-    run.recording.emplace(layout);
-  }
+  if (plan.recording) run.recording.emplace(*plan.recording);
 
   if (on_gpu) {
     GpuRunResult result = run_on_gpu(shape, inputs, run.recording ? &*run.recording : nullptr);

@@ -448,4 +448,26 @@ ReferenceRun reference_attention(const CheckedInputs& checked, KernelVersion ver
   return reference_of_valid(checked.scenario(), checked.inputs(), version, precision);
 }
 
+std::uint64_t reference_run_bytes(const Scenario& s, KernelVersion version) {
+  std::uint64_t total_tokens = 0;
+  for (const int seq_len : s.seq_lens) total_tokens += static_cast<std::uint64_t>(std::max(seq_len, 0));
+  const auto seqs = static_cast<std::uint64_t>(std::max(s.num_seqs, 0));
+  const auto heads = static_cast<std::uint64_t>(std::max(s.num_heads, 0));
+  const auto head_size = static_cast<std::uint64_t>(std::max(s.head_size, 0));
+  const bool v2 = version == KernelVersion::v2;
+  const std::uint64_t partitions =
+      v2 && s.partition_size > 0
+          ? (static_cast<std::uint64_t>(std::max(s.max_seq_len(), 0)) + std::uint64_t(s.partition_size) - 1) /
+                std::uint64_t(s.partition_size)
+          : 1;
+  const std::uint64_t thread_blocks = seqs * heads * partitions;
+  // Each (seq, head) covers the sequence's tokens once, over its partitions.
+  const std::uint64_t token_floats = 3 * heads * total_tokens;
+  const std::uint64_t stages = thread_blocks * (sizeof(ThreadBlockStages) + 3 * head_size * sizeof(float));
+  const std::uint64_t reduces =
+      v2 ? seqs * heads * (sizeof(PartitionReduce) + (partitions + head_size) * sizeof(float)) : 0;
+  const std::uint64_t output = seqs * heads * head_size * sizeof(float);
+  return stages + token_floats * sizeof(float) + reduces + output;
+}
+
 }  // namespace pal

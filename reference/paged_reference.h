@@ -172,6 +172,12 @@ struct ReferenceRun {
   float output_at(int seq_idx, int head_idx, int dim) const;
 };
 
+// Host memory reference_attention keeps for this scenario run as `version` (v1 or v2): every
+// thread_block's stages (three [head_size] and three [num_tokens] float vectors, and the struct),
+// v2's reduces and the output. An estimate from the token counts, computed without running, so a
+// front end can refuse a run whose stages would not fit before it allocates (run/recorded_run.h).
+std::uint64_t reference_run_bytes(const Scenario& scenario, KernelVersion version);
+
 // Runs every stage for every (seq, head[, partition]). `version` may be automatic (then the
 // scenario's resolved_version() decides). The first form validates the scenario and inputs first and
 // throws ScenarioError naming the problem.

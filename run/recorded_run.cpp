@@ -92,11 +92,45 @@ RecordedRun::RecordedRun(CheckedInputs checked, Scenario requested, KernelRun ke
   block_owners_ = read_block_table_backwards(scenario(), inputs());
 }
 
-RecordedRun RecordedRun::run_checked(CheckedInputs checked, const RecordedRunOptions& options, std::string origin) {
+namespace {
+
+RunOptions kernel_options(const RecordedRunOptions& options) {
   RunOptions run_options;
   run_options.backend = options.backend;
   run_options.record = options.record;
   run_options.max_recording_bytes = options.max_recording_bytes;
+  return run_options;
+}
+
+}  // namespace
+
+void check_run_fits(const Scenario& scenario, const RecordedRunOptions& options) {
+  validate_scenario(scenario);  // first: plan_run sizes the launch from the scenario's fields
+  const RunPlan plan = plan_run(scenario, kernel_options(options));
+  // The reference keeps every thread_block's stages: with many query heads per kv_head they can
+  // outgrow the tensors, so they count against the same host-memory limit.
+  const auto tensors = static_cast<std::uint64_t>(estimated_buffer_bytes(scenario));
+  const std::uint64_t reference = reference_run_bytes(scenario, plan.version);
+  if (tensors + reference > static_cast<std::uint64_t>(kMaxBufferBytes))
+    throw ScenarioError("the run's tensors take " + describe_memory(tensors) + " and the reference's stages (every " +
+                        "thread_block's logits, exp values and probabilities) " + describe_memory(reference) + ": " +
+                        describe_memory(tensors + reference) + " in all, more than the host-memory limit of " +
+                        describe_memory(static_cast<std::uint64_t>(kMaxBufferBytes)) + "; shrink num_seqs, num_heads or seq_lens");
+  if (!plan.recording || !options.writes_dump) return;
+  const std::uint64_t recording = plan.recording->total_bytes;
+  const std::uint64_t dump = run_dump_recording_bytes(plan.recording->dims, true);
+  if (recording + dump <= options.max_recording_bytes) return;
+  throw ScenarioError("recording this scenario needs a debug buffer of " + describe_memory(recording) +
+                      ", and writing it to --output another " + describe_memory(dump) + " for the dump's tensors: " +
+                      describe_memory(recording + dump) + " in all, more than the recording limit of " +
+                      describe_memory(options.max_recording_bytes) +
+                      "; record a smaller scenario (fewer num_seqs or num_heads, shorter seq_lens), leave out "
+                      "--output or --record, or raise --max-recording-mib if the memory is there");
+}
+
+RecordedRun RecordedRun::run_checked(CheckedInputs checked, const RecordedRunOptions& options, std::string origin) {
+  check_run_fits(checked.scenario(), options);
+  const RunOptions run_options = kernel_options(options);
   const auto start = std::chrono::steady_clock::now();
   KernelRun kernel = run_kernel(checked, run_options);
   const double kernel_ms = milliseconds_since(start);
@@ -106,6 +140,7 @@ RecordedRun RecordedRun::run_checked(CheckedInputs checked, const RecordedRunOpt
 }
 
 RecordedRun RecordedRun::from_scenario(const Scenario& scenario, const RecordedRunOptions& options) {
+  check_run_fits(scenario, options);  // before the inputs are generated: they can take gigabytes
   return run_checked(CheckedInputs::generate(scenario), options,
                      "scenario (inputs generated from seed " + std::to_string(scenario.seed) + ")");
 }
@@ -120,7 +155,7 @@ RecordedRun RecordedRun::from_checked(CheckedInputs checked, const RecordedRunOp
 }
 
 RecordedRun RecordedRun::from_dump(const std::string& path, const RecordedRunOptions& options) {
-  LoadedDump dump = read_run_dump(path);
+  LoadedDump dump = read_run_dump(path, options.max_recording_bytes);
   if (dump.run && dump.run->recording) {
     const std::string recorded_on = dump.run->device_name.empty() ? std::string(backend_name(dump.run->backend))
                                                                   : dump.run->device_name;

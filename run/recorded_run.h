@@ -39,9 +39,20 @@ class PagedLookups;  // run/paged_lookups.h
 struct RecordedRunOptions {
   Backend backend = Backend::automatic;
   bool record = true;  // run with the recording probe (every intermediate) or the production kernel
+  // Bounds all the memory a recording takes: the debug buffer, and with writes_dump the dump's
+  // copies of it (run_dump_recording_bytes). Checked before the inputs are generated or the kernel
+  // runs.
   std::size_t max_recording_bytes = kDefaultMaxRecordingBytes;
+  bool writes_dump = false;  // the run will be written with write_run_dump (pal-run --output)
   ProbabilityPrecision precision = ProbabilityPrecision::rounded_to_dtype;  // of the reference
 };
+
+// What a run will allocate, checked before it allocates: the scenario valid (its tensors within
+// core's host-memory limit), the kernel's plan (kernels/launch.h plan_run: backend, version, the
+// recording within options.max_recording_bytes) and, with options.writes_dump, the recording and
+// the dump's copies of it together within that limit. Throws ScenarioError saying what to shrink.
+// The RecordedRun factories call it first; a front end may call it earlier still.
+void check_run_fits(const Scenario& scenario, const RecordedRunOptions& options);
 
 // Who holds a physical kv_block of the pool (the block table read backwards).
 struct BlockOwner {

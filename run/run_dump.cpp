@@ -172,7 +172,62 @@ void check_exported_tensors(const std::string& path, const TensorMap& extra, con
 #undef PAL_CHECK_FIELD
 }
 
+// The kernel.<name> tensors are copies of the raw buffer for numpy users; the buffer is what is
+// read back. A copy that differs from it (edited, or from another file) would be silently ignored,
+// so it is refused. One array is exported at a time, so the check holds one array's copy at most.
+void check_exports_match_buffer(const std::string& path, const TensorMap& extra, const Recording& recording) {
+  const RecordDims& d = recording.dims();
+  const RecordPointers& p = recording.ptr();
+  auto compare = [&](const TensorMap& exported) {
+    for (const auto& [name, tensor] : exported) {
+      const auto found = extra.find(name);
+      if (found == extra.end() || found->second.bytes == tensor.bytes) continue;
+      const std::size_t element_bytes = std::size_t(element_size_bytes(tensor.type));
+      std::size_t first = 0;
+      while (first < tensor.bytes.size() && found->second.bytes[first] == tensor.bytes[first]) ++first;
+      throw ScenarioError("dump " + path + ": " + name + " differs from " + kRecordingBufferName + " (first at element " +
+                          std::to_string(first / element_bytes) + "); the " + kKernelPrefix +
+                          "<name> tensors are copies of the buffer, which is what is read back, so an edited copy "
+                          "would be ignored without a word: record the run again rather than editing its dump");
+    }
+  };
+#define PAL_COMPARE_ARRAY(name, ...)                                                                      \
+  if (records_array(d, RecordArray::name)) {                                                             \
+    TensorMap exported;                                                                                  \
+    export_array(exported, dump_name(record_array_info(RecordArray::name).dump), p.name,                 \
+                 record_array_shape(RecordArray::name, d));                                              \
+    compare(exported);                                                                                   \
+  }
+  PAL_RECORD_ARRAYS(PAL_COMPARE_ARRAY)
+#undef PAL_COMPARE_ARRAY
+}
+
 }  // namespace
+
+std::uint64_t run_dump_recording_bytes(const RecordDims& d, bool with_reference) {
+  // export_recording's tensors: one per plain array, one per record field, and the raw buffer.
+  std::uint64_t bytes = record_layout(d).total_bytes;
+#define PAL_FIELD_BYTES(field, type, dump, meaning) +std::uint64_t(element_size_bytes(dump_type_of<type>()))
+  const std::uint64_t token_record_dump_bytes = 0 PAL_TOKEN_RECORD_FIELDS(PAL_FIELD_BYTES);
+  const std::uint64_t load_record_dump_bytes = 0 PAL_LOAD_RECORD_FIELDS(PAL_FIELD_BYTES);
+#undef PAL_FIELD_BYTES
+  for (int i = 0; i < kNumRecordArrays; ++i) {
+    const RecordArrayInfo& info = record_array_info(static_cast<RecordArray>(i));
+    if (!records_array(d, info.array)) continue;
+    const auto numel = static_cast<std::uint64_t>(record_array_shape(info.array, d).numel());
+    switch (info.element) {
+      case RecordElement::f32:
+      case RecordElement::i32: bytes += numel * 4; break;
+      case RecordElement::token_record: bytes += numel * token_record_dump_bytes; break;
+      case RecordElement::load_record: bytes += numel * load_record_dump_bytes; break;
+    }
+  }
+  // export_reference's tensors: [tb, head_size] x 2, [tb, tokens] x 3, [tb] x 2, all f32.
+  if (with_reference)
+    bytes += std::uint64_t(d.num_thread_blocks()) *
+             (2 * std::uint64_t(d.head_size) + 3 * std::uint64_t(d.tokens_per_thread_block) + 2) * 4;
+  return bytes;
+}
 
 void check_recorded_indices(const Recording& recording, const Scenario& s, const Inputs& inputs) {
   const RecordDims& d = recording.dims();
@@ -185,6 +240,8 @@ void check_recorded_indices(const Recording& recording, const Scenario& s, const
   auto in_range = [](std::int64_t value, std::int64_t low, std::int64_t high) { return value >= low && value < high; };
   // Iterations of a warp's kv_block loop: the thread_block's kv_blocks dealt over its warps.
   const int kv_iterations = divide_round_up(d.tokens_per_thread_block / std::max(d.block_size, 1), g.num_warps());
+  // Token positions run to the end of the longest sequence's last kv_block (its padding slots).
+  const std::int64_t padded_seq_len = std::int64_t(divide_round_up(s.max_seq_len(), s.block_size)) * s.block_size;
   for (std::int64_t tb = 0; tb < d.num_thread_blocks(); ++tb) {
     const ThreadBlockRecord record(recording, tb);
     for (int slot = 0; slot < d.tokens_per_thread_block; ++slot) {
@@ -193,8 +250,9 @@ void check_recorded_indices(const Recording& recording, const Scenario& s, const
       if (!in_range(token.masked, 0, 2) || !in_range(token.warp, 0, g.num_warps()) ||
           !in_range(token.thread_group, 0, g.num_thread_groups()) || !in_range(token.lane, 0, kWarpSize) ||
           !in_range(token.physical_block, 0, num_blocks) || !in_range(token.block_offset, 0, g.block_size) ||
-          !in_range(token.iteration, 0, kv_iterations))
-        fail(tb, "token slot " + std::to_string(slot) + " holds a warp, lane, block or slot outside the kernel's range");
+          !in_range(token.iteration, 0, kv_iterations) || !in_range(token.token_idx, 0, padded_seq_len))
+        fail(tb, "token slot " + std::to_string(slot) +
+                     " holds a warp, lane, block, slot or token position outside the kernel's range");
     }
     for (int thread = 0; thread < d.num_threads; ++thread) {
       const int count = record.load_count(thread);
@@ -261,17 +319,17 @@ void write_run_dump(const std::string& path, const Inputs& inputs, const KernelR
   save_inputs(path, run.scenario, inputs, contents.tensors, contents.metadata);
 }
 
-LoadedDump read_run_dump(const std::string& path) {
+LoadedDump read_run_dump(const std::string& path, std::size_t max_recording_bytes) {
   TensorMap extra;
-  LoadedDump dump{load_checked_inputs(path, &extra), std::nullopt};
+  std::map<std::string, std::string> metadata;
+  LoadedDump dump{load_checked_inputs(path, &extra, &metadata), std::nullopt};
   const Scenario& scenario = dump.inputs.scenario();
   auto output = extra.find("output");
   if (output == extra.end()) return dump;
 
-  const SafetensorsFile file = read_safetensors(path);  // for the metadata
   auto meta = [&](const char* key) -> std::string {
-    auto it = file.metadata.find(key);
-    return it == file.metadata.end() ? std::string() : it->second;
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
   };
   KernelRun run;
   run.scenario = scenario;
@@ -345,8 +403,16 @@ LoadedDump read_run_dump(const std::string& path) {
                           " bytes, the layout needs " + std::to_string(layout.total_bytes) +
                           " (a dump recorded with another version of the record schema: record it again)");
     check_exported_tensors(path, extra, layout.dims);
+    // The limit a run's recording has, before a second copy of the buffer is allocated.
+    try {
+      check_recording_fits(layout, max_recording_bytes);
+    } catch (const ScenarioError& e) {
+      throw ScenarioError("dump " + path + ": " + e.what());
+    }
     Recording recording(layout);
     std::memcpy(recording.data(), raw->second.bytes.data(), layout.total_bytes);
+    extra.erase(raw);  // the copy in `recording` is the one kept
+    check_exports_match_buffer(path, extra, recording);
     try {
       check_recorded_indices(recording, run.scenario, dump.inputs.inputs());
     } catch (const ScenarioError& e) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <map>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,10 @@ struct RunDumpContents {
   std::map<std::string, std::string> metadata;
 };
 RunDumpContents run_dump_contents(const KernelRun& run, const ReferenceRun* reference);
+// The memory write_run_dump allocates for a recording with these dims (the dump's copy of every
+// recorded array, one tensor per record field, the raw buffer, and with a reference its stages):
+// what pal-run --output adds to a recorded run, counted before the run (run/recorded_run.h).
+std::uint64_t run_dump_recording_bytes(const RecordDims& dims, bool with_reference);
 
 struct LoadedDump {
   CheckedInputs inputs;          // the scenario and inputs, validated
@@ -46,8 +51,10 @@ struct LoadedDump {
 // Reads a dump (or a plain inputs file: then `run` is empty). Everything read is checked: the
 // inputs, the output's shape, the recording's size against its dims, the shape and type of every
 // kernel.<name> tensor the schema declares, and every recorded index a reader follows (load
-// addresses and counts, token slots). Throws ScenarioError with what is wrong.
-LoadedDump read_run_dump(const std::string& path);
+// addresses and counts, token slots). A recording larger than `max_recording_bytes` is refused
+// before it is copied out of the file's tensor, as a run's would be before launch. The file is read
+// once. Throws ScenarioError with what is wrong.
+LoadedDump read_run_dump(const std::string& path, std::size_t max_recording_bytes = kDefaultMaxRecordingBytes);
 
 // The recorded values that readers use as indices (load counts, load kinds, addresses and vecs),
 // checked against the scenario and the tensors: what makes a recording from a file safe to walk.

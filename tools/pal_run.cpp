@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     options.record = record || !against_text.empty();
     options.max_recording_bytes = mib_flag_to_bytes("--max-recording-mib", max_recording_mib);
     options.precision = exact_fp32 ? ProbabilityPrecision::exact_fp32 : ProbabilityPrecision::rounded_to_dtype;
+    options.writes_dump = !output_path.empty();
     if (!output_path.empty()) check_output_path(output_path);
     if (!inputs_path.empty()) refuse_scenario_flags(flags, "--inputs", true);
 

@@ -168,3 +168,14 @@ TEST_CASE("many writers of one path at once each leave a whole file, never a mix
   }
   CHECK(leftovers_of("many.txt") == 0);
 }
+
+TEST_CASE("check_output_path refuses a missing folder or a file in place of the folder, creating nothing", "[output]") {
+  const std::string missing = scratch("no_such_folder_either/out.png");
+  CHECK_THROWS_WITH(check_output_path(missing), Contains("no_such_folder_either") && Contains("does not exist"));
+  CHECK_FALSE(fs::exists(scratch("no_such_folder_either")));
+  const std::string plain = scratch("plain_file_as_folder");
+  write_output_file(plain, "x");
+  CHECK_THROWS_WITH(check_output_path(plain + "/out.png"), Contains("plain_file_as_folder"));
+  CHECK_NOTHROW(check_output_path(scratch("a_new_file.png")));
+  CHECK_FALSE(fs::exists(scratch("a_new_file.png")));
+}

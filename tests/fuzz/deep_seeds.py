@@ -7,7 +7,7 @@ They are generated rather than committed. Issue 14's crashing inputs were 100,00
 (60 KB) reach the crash in the fuzz build while keeping every execution cheap. The Catch2 tests
 keep the full 100,000.
 
-    python3 tests/fuzz/deep_seeds.py scenario|safetensors FOLDER
+    python3 tests/fuzz/deep_seeds.py scenario|safetensors|dump FOLDER
 """
 import struct
 import sys
@@ -34,7 +34,7 @@ def main():
             "deep_objects.json": objects.encode(),
             "deep_seq_lens.json": ('{"seq_lens": ' + nested(DEPTH, "1") + "}").encode(),
         }
-    elif target == "safetensors":
+    elif target in ("safetensors", "dump"):
         entry = '{"dtype": "F32", "shape": %s, "data_offsets": [0, 4]}'
         seeds = {
             "deep_header.safetensors": safetensors(nested(DEPTH)),
@@ -43,7 +43,7 @@ def main():
                 '{"__metadata__": {"scenario": "' + nested(DEPTH) + '"}, "t": ' + entry % "[1]" + "}") + bytes(4),
         }
     else:
-        sys.exit(f"deep_seeds.py: unknown target {target!r}; known: scenario, safetensors")
+        sys.exit(f"deep_seeds.py: unknown target {target!r}; known: scenario, safetensors, dump")
     for name, contents in seeds.items():
         (folder / name).write_bytes(contents)
 

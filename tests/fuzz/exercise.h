@@ -19,4 +19,11 @@ void exercise_safetensors(std::string_view bytes);
 // JSON round trip unchanged, and a small one must generate inputs that pass every input check.
 void exercise_scenario(std::string_view bytes);
 
+// read as a dump, the way pal-viz --dump opens one (run/run_dump.h, then the visualizer's model,
+// headless): the dump's recording is validated against the record schema and the scenario, or the
+// inputs re-run on the emulator; an accepted dump must then survive every view of the model (the
+// timeline, the load index, the derived accumulators, the element descriptions) for a few
+// (seq, head) pairs without an error. Returns whether the dump was accepted and walked.
+bool exercise_dump(std::string_view bytes);
+
 }  // namespace pal::fuzz

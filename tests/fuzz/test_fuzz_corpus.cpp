@@ -51,11 +51,22 @@ TEST_CASE("every scenario seed and past finding is read without a crash", "[fuzz
   CHECK(replay("scenario", pal::fuzz::exercise_scenario) >= 3);
 }
 
+TEST_CASE("every dump seed and past finding opens in the visualizer's model or is refused, never a crash", "[fuzz]") {
+  CHECK(replay("dump", pal::fuzz::exercise_dump) >= 3);
+  // The seeds are real dumps and inputs files (pal-run --output): each one opens and is walked, so
+  // the fuzzer starts from inputs that reach every view, not only the reader's refusals.
+  for (const fs::path& seed : files_in(fs::path(PAL_SOURCE_DIR) / "tests/fuzz/corpus/dump")) {
+    INFO(seed.string());
+    CHECK(pal::fuzz::exercise_dump(contents_of(seed)));
+  }
+}
+
 TEST_CASE("the fuzz targets refuse the deep nesting that crashed the tools in issue 14", "[fuzz]") {
   const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
   pal::fuzz::exercise_scenario(deep);
   std::string header(8, '\0');
   for (std::size_t i = 0; i < 8; ++i) header[i] = static_cast<char>((deep.size() >> (8 * i)) & 0xffu);
   pal::fuzz::exercise_safetensors(header + deep);
+  CHECK_FALSE(pal::fuzz::exercise_dump(header + deep));
   SUCCEED("no crash");
 }

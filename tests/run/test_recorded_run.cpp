@@ -3,6 +3,9 @@
 // tensor's name, and a recording with an impossible index is refused before anyone walks it.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <string>
+
 #include "kernels/record_view.h"
 #include "run/paged_lookups.h"
 #include "run/recorded_run.h"
@@ -17,6 +20,51 @@ RecordedRunOptions on_emulator() {
   RecordedRunOptions options;
   options.backend = Backend::emulator;
   return options;
+}
+
+// The process's peak resident memory (VmHWM, KiB) since reset_peak_memory(); -1 where Linux does
+// not let a process reset it (writing 5 to /proc/self/clear_refs).
+bool reset_peak_memory() { return static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5"); }
+long peak_memory_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      long kib = -1;
+      status >> kib;
+      return kib;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return -1;
+}
+long current_memory_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      long kib = -1;
+      status >> kib;
+      return kib;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return -1;
+}
+
+// Runs `refused`, which must throw a ScenarioError containing `phrase`, and checks that it did so
+// without touching more than 256 MiB of new memory (issue 14: the inputs used to be generated,
+// hundreds of MB, before the limit was checked).
+template <typename Body>
+void check_refused_before_allocating(Body&& refused, const std::string& phrase) {
+  const bool can_measure = reset_peak_memory();
+  const long before = current_memory_kib();
+  CHECK_THROWS_WITH(refused(), Contains(phrase));
+  if (!can_measure || before < 0) {
+    WARN("this kernel does not let a process reset its peak memory; the allocation was not measured");
+    return;
+  }
+  CHECK(peak_memory_kib() - before < 256 * 1024);
 }
 
 }  // namespace
@@ -161,4 +209,69 @@ TEST_CASE("a grouped comparison fails when the kernel's result is off by more th
   CHECK_THAT(report.find(Stage::qk_logits)->worst_where, Contains("token 3"));
   CHECK(report.find(Check::final_output)->num_failed == 1);
   CHECK(report.find(Check::oracle_output)->num_failed == 1);
+TEST_CASE("a recording over the limit is refused before the inputs are generated", "[run][memory]") {
+  Scenario scenario;  // inputs of about 2 GiB: 4 sequences of 32k tokens, 32 kv heads of 128
+  scenario.seq_lens = {32768, 32768, 32768, 32768};
+  scenario.num_seqs = 4;
+  scenario.num_heads = 32;
+  scenario.num_kv_heads = 32;
+  scenario.head_size = 128;
+  scenario.dtype = DType::fp16;
+  REQUIRE(estimated_buffer_bytes(scenario) > (std::int64_t{1} << 30));
+  RecordedRunOptions options = on_emulator();
+  options.max_recording_bytes = std::size_t{1} << 20;
+  check_refused_before_allocating([&] { (void)RecordedRun::from_scenario(scenario, options); }, "debug buffer");
+}
+
+TEST_CASE("with writes_dump, the dump's copies of the recording count against the recording limit", "[run][memory]") {
+  Scenario scenario;
+  scenario.seq_lens = {37, 600};
+  scenario.num_seqs = 2;
+  RunOptions kernel_options;
+  kernel_options.backend = Backend::emulator;
+  kernel_options.record = true;
+  const RunPlan plan = plan_run(scenario, kernel_options);
+  REQUIRE(plan.recording.has_value());
+  const std::uint64_t recording = plan.recording->total_bytes;
+  const std::uint64_t dump = run_dump_recording_bytes(plan.recording->dims, true);
+  CHECK(dump > recording);  // the per-field copies, the raw buffer and the reference's stages
+
+  RecordedRunOptions options = on_emulator();
+  options.max_recording_bytes = recording + dump / 2;
+  CHECK_NOTHROW(RecordedRun::from_scenario(scenario, options));
+  options.writes_dump = true;
+  CHECK_THROWS_WITH(RecordedRun::from_scenario(scenario, options), Contains("--output") && Contains("recording limit"));
+  options.max_recording_bytes = recording + dump;
+  CHECK_NOTHROW(RecordedRun::from_scenario(scenario, options));
+}
+
+TEST_CASE("a run whose reference stages outgrow the host-memory limit is refused before allocating", "[run][memory]") {
+  Scenario scenario;  // small tensors (one kv head), but 4096 query heads x 1M tokens of logits
+  scenario.num_seqs = 64;
+  scenario.seq_lens = std::vector<int>(64, 16384);
+  scenario.num_heads = 4096;
+  scenario.num_kv_heads = 1;
+  scenario.head_size = 32;
+  REQUIRE(scenario_problems(scenario).empty());
+  CHECK(reference_run_bytes(scenario, KernelVersion::v2) > std::uint64_t(kMaxBufferBytes));
+  RecordedRunOptions options = on_emulator();
+  options.record = false;
+  check_refused_before_allocating([&] { (void)RecordedRun::from_scenario(scenario, options); }, "reference's stages");
+}
+
+TEST_CASE("reference_run_bytes is at least what the reference keeps for its token vectors", "[run][memory]") {
+  for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
+    Scenario scenario;
+    scenario.seq_lens = {37, 600, 1100};
+    scenario.num_seqs = 3;
+    scenario.version = version;
+    const RecordedRun run = RecordedRun::from_scenario(scenario, on_emulator());
+    std::uint64_t kept = 0;
+    for (const ThreadBlockStages& stages : run.reference().thread_blocks)
+      kept += sizeof(stages) + (stages.q_vecs.size() + stages.logits.size() + stages.exp_values.size() +
+                                stages.probs.size() + stages.accumulators.size() + stages.out.size()) * sizeof(float);
+    INFO(version_name(version) << ": kept " << kept);
+    CHECK(reference_run_bytes(scenario, version) >= kept);
+    CHECK(reference_run_bytes(scenario, version) <= 2 * kept + (std::uint64_t{1} << 20));
+  }
 }

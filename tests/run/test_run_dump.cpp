@@ -1,13 +1,16 @@
 // Dumps (pal-run --output, run/run_dump.h): written, read back, and refused when damaged.
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
+#include "core/output_file.h"
 #include "core/safetensors.h"
 #include "kernels/record_schema.h"
 #include "run/run_dump.h"
@@ -149,5 +152,115 @@ TEST_CASE("a grouped dump whose plan does not fit its scenario is refused, namin
   file.metadata["record_dims"] = dims.dump();
   write_safetensors(path, file);
   REQUIRE_THROWS_WITH(read_run_dump(path), Catch::Contains("split_max_logits"));
+namespace {
+
+// A recorded v1 dump at `path` whose recording buffer `damage` edits; the per-array copies are left
+// out (a dump may hold the buffer alone), so the damage reaches the index checks.
+template <typename Damage>
+void write_damaged_dump(const std::string& path, Damage&& damage) {
+  const KernelRun run = dump_recorded_run(KernelVersion::v1, path);
+  SafetensorsFile file = read_safetensors(path);
+  Recording recording = *run.recording;
+  damage(recording, file);
+  Tensor& raw = file.tensors.at("kernel.recording_buffer");
+  std::memcpy(raw.bytes.data(), recording.data(), raw.bytes.size());
+  for (auto it = file.tensors.begin(); it != file.tensors.end();)
+    it = it->first.rfind("kernel.", 0) == 0 && it->first != "kernel.recording_buffer" ? file.tensors.erase(it) : std::next(it);
+  write_safetensors(path, file);
+}
+
+}  // namespace
+
+TEST_CASE("a dump whose recorded indices are damaged is refused before any view reads them (issue 14)") {
+  const std::string path = temp_path("pal_dump_damaged.safetensors");
+  struct Case {
+    const char* what;
+    const char* message;
+    void (*damage)(Recording&, const SafetensorsFile&);
+  };
+  const Case cases[] = {
+      {"a load count of 1e6", "claims", [](Recording& r, const SafetensorsFile&) { r.ptr().load_counts_at(0, 3) = 1'000'000; }},
+      {"a negative load count", "claims", [](Recording& r, const SafetensorsFile&) { r.ptr().load_counts_at(0, 0) = -7; }},
+      {"a load's element_offset of 1e12", "outside its tensor",
+       [](Recording& r, const SafetensorsFile&) { r.ptr().loads_at(0, 2, 0).element_offset = 1'000'000'000'000; }},
+      {"a load's element_offset of -1e12", "outside its tensor",
+       [](Recording& r, const SafetensorsFile&) { r.ptr().loads_at(0, 2, 0).element_offset = -1'000'000'000'000; }},
+      {"a negative vec_idx", "outside its tensor", [](Recording& r, const SafetensorsFile&) { r.ptr().loads_at(0, 1, 1).vec_idx = -3; }},
+      {"a vec_idx past the rows", "outside its tensor",
+       [](Recording& r, const SafetensorsFile&) { r.ptr().loads_at(0, 1, 1).vec_idx = 30000; }},
+      {"an unknown load kind", "outside its tensor",
+       [](Recording& r, const SafetensorsFile&) { r.ptr().loads_at(0, 4, 0).kind = static_cast<LoadKind>(9); }},
+      {"a token position past the sequence", "token position",
+       [](Recording& r, const SafetensorsFile&) { r.ptr().tokens_at(0, 2).token_idx = 1 << 30; }},
+      {"a negative physical block", "token slot 2", [](Recording& r, const SafetensorsFile&) { r.ptr().tokens_at(0, 2).physical_block = -5; }},
+      {"a masked flag of 7", "token slot 0", [](Recording& r, const SafetensorsFile&) { r.ptr().tokens_at(0, 0).masked = 7; }},
+      {"random bytes", "recording", [](Recording& r, const SafetensorsFile&) {
+         std::uint32_t state = 12345;
+         for (std::size_t i = 0; i < r.size_bytes(); ++i) {
+           state = state * 1664525u + 1013904223u;
+           r.data()[i] = std::byte(state >> 24);
+         }
+       }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    write_damaged_dump(path, c.damage);
+    CHECK_THROWS_WITH(read_run_dump(path), Catch::Contains(c.message) && Catch::Contains("pal_dump_damaged"));
+  }
+  // The same dump undamaged, copies left out as above, reads back.
+  write_damaged_dump(path, [](Recording&, const SafetensorsFile&) {});
+  CHECK_NOTHROW(read_run_dump(path));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a dump whose per-array copy differs from the recording buffer is refused, naming the copy") {
+  const std::string path = temp_path("pal_dump_edited_copy.safetensors");
+  dump_recorded_run(KernelVersion::v2, path);
+  CHECK_NOTHROW(read_run_dump(path));
+  SafetensorsFile file = read_safetensors(path);
+  file.tensors.at("kernel.load_count").data<std::int32_t>()[5] += 1;
+  write_safetensors(path, file);
+  CHECK_THROWS_WITH(read_run_dump(path), Catch::Contains("kernel.load_count") && Catch::Contains("element 5") &&
+                                             Catch::Contains("differs from kernel.recording_buffer"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a dump's recording larger than the recording limit is refused before it is copied") {
+  const std::string path = temp_path("pal_dump_over_limit.safetensors");
+  const KernelRun run = dump_recorded_run(KernelVersion::v1, path);
+  CHECK_THROWS_WITH(read_run_dump(path, run.recording->size_bytes() - 1), Catch::Contains("limit"));
+  CHECK_NOTHROW(read_run_dump(path, run.recording->size_bytes()));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("run_dump_recording_bytes counts exactly the recording tensors a dump holds") {
+  for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
+    INFO(version_name(version));
+    const std::string path = temp_path("pal_dump_bytes.safetensors");
+    const KernelRun run = dump_recorded_run(version, path);  // written without a reference
+    const SafetensorsFile file = read_safetensors(path);
+    std::uint64_t kernel_bytes = 0;
+    for (const auto& [name, tensor] : file.tensors)
+      if (name.rfind("kernel.", 0) == 0) kernel_bytes += tensor.bytes.size();
+    CHECK(run_dump_recording_bytes(run.recording->dims(), false) == kernel_bytes);
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("a dump write that fails midway (a full disk) leaves the previous dump intact") {
+  const std::string path = temp_path("pal_dump_full_disk.safetensors");
+  const KernelRun first = dump_recorded_run(KernelVersion::v1, path);
+  const auto size = std::filesystem::file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  {
+    const testing::ScopedOutputFault full_disk(testing::OutputStep::write, ENOSPC, size / 2);
+    CHECK_THROWS_WITH(dump_recorded_run(KernelVersion::v2, path), Catch::Contains("No space left on device") &&
+                                                                       Catch::Contains("unchanged"));
+  }
+  std::ifstream again(path, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  CHECK(after == before);
+  CHECK(read_run_dump(path).run->version == KernelVersion::v1);
   std::remove(path.c_str());
 }

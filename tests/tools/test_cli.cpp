@@ -240,3 +240,63 @@ TEST_CASE("the chapters and pal-viz refuse a scenario file nested 100,000 deep w
     CHECK(result.output.size() < 1000);
   }
 }
+
+TEST_CASE("pal-run refuses a recording over the limit before generating inputs, and writes no --output", "[cli][memory]") {
+  const std::string out = scratch("cli_too_big.safetensors");
+  fs::remove(out);
+  // About 2 GiB of inputs; the recording needs far more than 1 MiB.
+  const Result result = pal_run({"--backend", "emulator", "--record", "--seq-lens", "32768,32768,32768,32768",
+                                 "--num-heads", "32", "--num-kv-heads", "32", "--head-size", "128", "--dtype", "fp16",
+                                 "--max-recording-mib", "1", "--output", out});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("debug buffer") && !Contains("wrote"));
+  CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("pal-run counts what --output adds to a recording against --max-recording-mib", "[cli][memory]") {
+  const std::string out = scratch("cli_dump_over_limit.safetensors");
+  fs::remove(out);
+  // 2 sequences of 1024 tokens, 4 heads (v2): the recording alone takes 3.7 MiB, with the dump's
+  // copies 12 MiB (tests/run "with writes_dump, ..." checks the arithmetic); the limit is between.
+  const std::vector<std::string> scenario = {"--backend", "emulator", "--record", "--seq-lens", "1024,1024",
+                                             "--num-heads", "4", "--num-kv-heads", "4", "--max-recording-mib", "6"};
+  std::vector<std::string> with_output = scenario;
+  with_output.insert(with_output.end(), {"--output", out});
+  const Result refused = pal_run(with_output);
+  INFO(refused.output);
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.output, Contains("--output") && Contains("recording limit"));
+  CHECK_FALSE(fs::exists(out));
+  const Result without = pal_run(scenario);
+  INFO(without.output);
+  CHECK(without.exit_code == 0);
+}
+
+// The GPU benchmarks (built with CUDA) check their output paths before looking for a GPU, so this
+// runs on any machine that builds them.
+TEST_CASE("the GPU benchmarks refuse a --csv or --markdown path that is not a regular file before timing", "[cli][output]") {
+  std::vector<std::string> programs;
+#ifdef PAL_BENCH_EXECUTABLE
+  programs.push_back(PAL_BENCH_EXECUTABLE);
+#endif
+  if (programs.empty()) {
+    WARN("built without CUDA: pal-bench and pal-bench-grouped do not exist here");
+    return;
+  }
+  const std::string fifo = scratch("cli_gpu_bench.fifo");
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string missing = scratch("no_such_folder/bench.md");
+  for (const std::string& program : programs) {
+    const Result onto_fifo = run(program, {"--csv", fifo});
+    INFO(program << ": " << onto_fifo.output);
+    CHECK(onto_fifo.exit_code == 2);
+    CHECK_THAT(onto_fifo.output, Contains("FIFO"));
+    const Result into_missing = run(program, {"--markdown", missing});
+    INFO(program << ": " << into_missing.output);
+    CHECK(into_missing.exit_code == 2);
+    CHECK_THAT(into_missing.output, Contains("does not exist"));
+  }
+  CHECK(fs::is_fifo(fifo));
+}

@@ -3,6 +3,7 @@
 // The rendering cases need xvfb-run (Debian package xvfb); without it they are reported and skipped.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -182,5 +183,72 @@ TEST_CASE("a recorded dump written by pal-run opens in pal-viz and renders witho
   CHECK_THAT(steps.output, Catch::Contains("qk_logits: iteration 2 of 2"));
 }
 #endif
+
+// Outputs go through core/output_file.h (issue 14): what is at the path is examined before the
+// window opens, so none of these needs a display.
+TEST_CASE("pal-viz --screenshot onto a FIFO, a link, a folder or into a missing folder exits 2 and leaves it be") {
+  const std::string small = "--backend emulator --seq-lens 5 --head-size 32 --panel paging ";
+  const fs::path fifo = scratch() / "shot.fifo";
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const fs::path target = scratch() / "shot_target.png", link = scratch() / "shot_link.png";
+  std::ofstream(target) << "precious";
+  fs::remove(link);
+  fs::create_symlink(target, link);
+  const fs::path folder = scratch() / "shot_folder";
+  fs::create_directories(folder);
+  const fs::path missing = scratch() / "no_such_folder" / "shot.png";
+  const std::pair<fs::path, const char*> cases[] = {
+      {fifo, "FIFO"}, {link, "symbolic link"}, {folder, "folder"}, {missing, "does not exist"}};
+  for (const auto& [path, phrase] : cases) {
+    const Result result = run(small + "--screenshot '" + path.string() + "'", "env -u DISPLAY -u WAYLAND_DISPLAY");
+    INFO(path << ": " << result.output);
+    CHECK(result.signal == 0);
+    CHECK(result.exit_code == 2);  // refused before the window: not 3 (no display)
+    CHECK_THAT(result.output, Catch::Contains(phrase) && !Catch::Contains("wrote"));
+  }
+  CHECK(fs::is_fifo(fifo));
+  CHECK(fs::is_symlink(link));
+  CHECK(fs::file_size(target) == 8);
+  CHECK(fs::is_directory(folder));
+  CHECK_FALSE(fs::exists(missing.parent_path()));
+}
+
+TEST_CASE("pal-viz --batch-dir naming a file exits 2 and leaves the file as it was") {
+  const fs::path file = scratch() / "batch_is_a_file";
+  std::ofstream(file) << "precious";
+  const Result result = run("--backend emulator --seq-lens 5 --head-size 32 --batch-dir '" + file.string() + "'",
+                            "env -u DISPLAY -u WAYLAND_DISPLAY");
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Catch::Contains("not a folder"));
+  CHECK(fs::file_size(file) == 8);
+}
+
+TEST_CASE("a screenshot replaces an existing picture whole, and a failed run leaves it as it was") {
+  if (!have_xvfb()) {
+    WARN("xvfb-run is not installed (Debian package xvfb): the screenshot replacement test is skipped");
+    return;
+  }
+  const fs::path png = scratch() / "replaced.png";
+  std::ofstream(png) << "an older picture";
+  // A run that fails (an unknown step) writes nothing.
+  const Result failed = run("--backend emulator --seq-lens 5 --head-size 32 --step nope --screenshot '" + png.string() + "'",
+                            kXvfb);
+  CHECK(failed.exit_code == 2);
+  CHECK(fs::file_size(png) == 16);
+  const Result result = run("--backend emulator --seq-lens 5 --head-size 32 --panel paging --size 640x480 --screenshot '" +
+                                png.string() + "'",
+                            kXvfb);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const Image image = load_png(png);
+  CHECK(image.width == 640);
+  CHECK(image.height == 480);
+  int leftovers = 0;  // the temporaries (".replaced.png.<random>.partial") are gone
+  for (const auto& entry : fs::directory_iterator(scratch()))
+    leftovers += entry.path().filename().string().rfind(".replaced.png.", 0) == 0;
+  CHECK(leftovers == 0);
+}
 
 }  // namespace

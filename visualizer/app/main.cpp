@@ -17,6 +17,7 @@
 #include <imgui.h>
 
 #include "core/command_line.h"
+#include "core/output_file.h"
 #include "visualizer/app/app.h"
 #include "visualizer/app/window.h"
 #include "visualizer/model/format.h"
@@ -85,6 +86,25 @@ MemoryFigure resolve_figure(const std::string& name) {
     throw ScenarioError("--figure " + name + " is not a memory-layout figure; figures are query, q_vecs, key, k_vecs, "
                         "value, logits_vec, v_vec");
   return figure;
+}
+
+// --batch-dir: an existing folder (a link to one is fine: the pictures go inside it) or a new one;
+// anything else at that path is refused rather than replaced or written through.
+void prepare_batch_dir(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (fs::exists(status)) {
+    if (!fs::is_directory(status))
+      throw ScenarioError("--batch-dir '" + path + "' exists and is not a folder; give a folder (new or existing) "
+                          "for the pictures");
+    return;
+  }
+  if (error && error != std::errc::no_such_file_or_directory)
+    throw ScenarioError("--batch-dir '" + path + "' cannot be examined: " + error.message());
+  fs::create_directories(path, error);
+  if (error)
+    throw ScenarioError("--batch-dir '" + path + "' cannot be created: " + error.message());
 }
 
 // Renders a few frames (ImGui sizes windows and tab bars over the first ones) and writes the last.
@@ -291,12 +311,15 @@ int main_with_errors(int argc, char** argv) {
     else
       for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name));
     for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
-    std::filesystem::create_directories(options.batch_dir);
+    prepare_batch_dir(options.batch_dir);
   }
   // "app" is the whole window as a learner sees it; any other name is one panel alone.
   const bool screenshot_app = options.panel == "app";
   std::optional<PanelId> screenshot_panel;
   if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
+  // A FIFO, device, link or folder at the picture's path, or a missing folder, is refused now, not
+  // after the window and the rendering.
+  if (!options.screenshot.empty()) check_output_path(options.screenshot);
 
   Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().requested_scenario()));
   if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));

@@ -12,6 +12,8 @@
 #include <imgui_impl_opengl3.h>
 #include <stb_image_write.h>
 
+#include "core/output_file.h"
+
 namespace pal::viz {
 
 namespace {
@@ -168,8 +170,16 @@ std::vector<unsigned char> Window::read_pixels() const {
 
 void Window::write_png(const std::string& path) const {
   const std::vector<unsigned char> pixels = read_pixels();
-  if (!stbi_write_png(path.c_str(), width_, height_, 4, pixels.data(), width_ * 4))
-    throw WindowError("could not write the PNG '" + path + "' (does its folder exist and is it writable?)");
+  // Encoded in memory, then written through OutputFile (core/output_file.h): stbi_write_png()
+  // would write in place, leaving a truncated picture on a full disk and replacing a FIFO, a
+  // device or a link at `path`.
+  std::string encoded;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &encoded, width_, height_, 4, pixels.data(), width_ * 4))
+    throw std::runtime_error("could not encode the PNG for '" + path + "' (out of memory?)");
+  write_output_file(path, encoded);  // throws ScenarioError: exit code 2, the old file untouched
 }
 
 }  // namespace pal::viz

@@ -35,7 +35,9 @@ class Window {
   std::string renderer() const;     // GL_RENDERER, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
   // The last rendered frame, RGBA, top row first. Throws WindowError on failure.
   std::vector<unsigned char> read_pixels() const;
-  void write_png(const std::string& path) const;  // throws WindowError
+  // Through core/output_file.h: throws ScenarioError when `path` cannot be written (a folder, FIFO,
+  // device or link there, a missing folder, a full disk), leaving what was there as it was.
+  void write_png(const std::string& path) const;
 
  private:
   GLFWwindow* window_ = nullptr;
