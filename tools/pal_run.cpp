@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   using namespace pal;
   CLI::App app{"pal-run: run the paged-attention decode kernel and compare every stage with the reference"};
   ScenarioFlags flags;
-  add_scenario_flags(app, flags);
+  add_scenario_flags(app, flags, front_end_scenario());
   std::string backend_text = "auto";
   bool record = false;
   std::string inputs_path, output_path, against_text;
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       if (flags.version && parse_version(*flags.version, version)) loaded.set_version(version);
       run.emplace(RecordedRun::from_checked(std::move(loaded), options, "inputs file " + inputs_path));
     } else {
-      run.emplace(RecordedRun::from_scenario(resolve_scenario_flags(flags), options));
+      run.emplace(RecordedRun::from_scenario(resolve_scenario_flags(flags, front_end_scenario()), options));
     }
     const KernelRun& kernel = run->kernel();
     std::printf("scenario : %s\n", scenario_summary(kernel.scenario).c_str());

@@ -71,11 +71,13 @@ int resolve_step(const ViewModel& model, const std::string& text) {
   return step;
 }
 
-PanelId resolve_panel(const std::string& name) {
+// `flag` is --panel (which also takes "app", the whole window) or --panels.
+PanelId resolve_panel(const std::string& name, const std::string& flag) {
   PanelId id{};
   if (!parse_panel(name, id))
-    throw ScenarioError("--panel " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
-                        "softmax, reductions, output, coalescing");
+    throw ScenarioError(flag + " " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
+                        "softmax, reductions, output, coalescing" +
+                        (flag == "--panel" ? std::string(", or app (the whole window)") : std::string(", or all")));
   return id;
 }
 
@@ -215,7 +217,7 @@ int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
 int main_with_errors(int argc, char** argv) {
   Options options;
   CLI::App app{"pal-viz: the paged-attention kernel, step by step, from a recorded run"};
-  add_scenario_flags(app, options.scenario);
+  add_scenario_flags(app, options.scenario, front_end_scenario());
   app.add_option("--dump", options.dump, "open a dump (safetensors from pal-run --output) and re-run its inputs");
   app.add_option("--backend", options.backend, "gpu, emulator, or auto (the GPU when one answers)");
   app.add_option("--seq", options.seq, "sequence in focus (default: the longest)");
@@ -223,7 +225,8 @@ int main_with_errors(int argc, char** argv) {
   app.add_option("--step", options.step, "step to show: an index, 'last', or a stage name (its first step)");
   app.add_option("--lane", options.lane, "select this thread (threadIdx.x) of the focused thread block");
   app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, or app (the whole window)");
-  app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec");
+  app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec (default: the "
+                 "figure of the current step's data; --batch-dir without it writes every figure)");
   app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane or iteration");
   app.add_option("--screenshot", options.screenshot, "render --panel at --step off-screen and write this PNG");
   app.add_option("--batch-dir", options.batch_dir, "render --panels at --steps into this folder (one PNG each)");
@@ -257,7 +260,7 @@ int main_with_errors(int argc, char** argv) {
     ui.dump_path = options.dump;
     ui.status = "opened " + options.dump + ": " + model.session().dump_check();
   } else {
-    load_draft(ui, resolve_scenario_flags(options.scenario));
+    load_draft(ui, resolve_scenario_flags(options.scenario, front_end_scenario()));
     if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
     if (!run_draft(model, ui)) throw ScenarioError(ui.run_error);
   }
@@ -271,7 +274,10 @@ int main_with_errors(int argc, char** argv) {
     throw ScenarioError("--lane " + std::to_string(options.lane) + " is not a thread of the block; give 0-" +
                         std::to_string(model.session().dims().num_threads - 1));
   ui.selected_thread = options.lane;
-  if (!options.figure.empty()) ui.memory_figure = resolve_figure(options.figure);
+  if (!options.figure.empty()) {
+    ui.memory_figure = resolve_figure(options.figure);
+    ui.memory_follow_step = false;
+  }
 
   if (options.list_steps) {
     for (int i = 0; i < model.timeline().size(); ++i) {
@@ -289,14 +295,14 @@ int main_with_errors(int argc, char** argv) {
     if (options.panels == "all")
       for (int i = 0; i < kNumPanels; ++i) batch_panels.push_back(static_cast<PanelId>(i));
     else
-      for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name));
+      for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name, "--panels"));
     for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
     std::filesystem::create_directories(options.batch_dir);
   }
   // "app" is the whole window as a learner sees it; any other name is one panel alone.
   const bool screenshot_app = options.panel == "app";
   std::optional<PanelId> screenshot_panel;
-  if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
+  if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel, "--panel");
 
   Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().requested_scenario()));
   if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));
@@ -312,8 +318,10 @@ int main_with_errors(int argc, char** argv) {
       for (const PanelId panel : batch_panels) {
         ui.step = step;
         ui.solo = panel;
+        // Without --figure the memory panel is written once per figure (and follows no step).
         std::vector<std::pair<std::string, MemoryFigure>> variants{{"", ui.memory_figure}};
         if (panel == PanelId::memory && options.figure.empty()) {
+          ui.memory_follow_step = false;
           variants.clear();
           for (int f = 0; f < kNumMemoryFigures; ++f) {
             const auto figure = static_cast<MemoryFigure>(f);

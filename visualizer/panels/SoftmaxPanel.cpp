@@ -31,9 +31,6 @@ struct Series {
 // One plot; returns the hovered slot or -1.
 int plot(const Series& series, int num_slots, int num_tokens, const std::function<ImU32(int)>& dot_colour,
          const std::function<bool(int)>& ringed, float width, float height, const char* id) {
-  ImGui::TextUnformatted(series.title);
-  const Canvas c = begin_canvas(id, ImVec2(width, height));
-  const float left = 56.0f, right = width - 8.0f, top = 6.0f, bottom = height - 16.0f;
   float low = FLT_MAX, high = -FLT_MAX;
   {
     high = -FLT_MAX;
@@ -49,10 +46,16 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
       low = std::min(low, 0.0f);
       high = std::max(high, 0.0f);
     }
+    // The range is stated above the plot, so a small spread fitted to the height is not mistaken
+    // for a large one.
+    ImGui::Text("%s   (y axis %s to %s, %s)", series.title, format_value(low, 3).c_str(), format_value(high, 3).c_str(),
+                series.include_zero ? "from 0" : "fitted to the data");
     const float pad = 0.08f * std::max(high - low, 1e-6f);
     low -= pad;
     high += pad;
   }
+  const Canvas c = begin_canvas(id, ImVec2(width, height));
+  const float left = 56.0f, right = width - 8.0f, top = 6.0f, bottom = height - 16.0f;
   // A frame, not a filled background: large filled areas are what a software renderer pays most for.
   c.draw->AddRect(c.at(left, top), c.at(right, bottom), IM_COL32(70, 70, 80, 255));
   auto to_x = [&](float slot) { return left + (right - left) * (slot + 0.5f) / float(std::max(num_slots, 1)); };
