@@ -112,7 +112,8 @@ TEST_CASE("pal-viz refuses a corrupt dump, naming the file, without crashing") {
 }
 
 TEST_CASE("pal-viz names the valid choices for an unknown panel, step or figure") {
-  CHECK_THAT(run("--panel nope --screenshot x.png").output, Catch::Contains("is not a panel"));
+  CHECK_THAT(run("--panel nope --screenshot x.png").output,
+             Catch::Contains("is not a panel") && Catch::Contains("or app (the whole window)"));
   CHECK_THAT(run("--step 100000 --screenshot x.png").output, Catch::Contains("'last', or a stage name"));
   CHECK_THAT(run("--figure nope --screenshot x.png").output, Catch::Contains("k_vecs"));
 }
