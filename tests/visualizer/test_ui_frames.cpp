@@ -16,6 +16,7 @@
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/app/app.h"
 #include "visualizer/panels/panels.h"
+#include "visualizer/panels/widgets.h"
 
 namespace pal::viz {
 namespace {

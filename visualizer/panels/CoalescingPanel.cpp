@@ -25,23 +25,6 @@ std::string load_name(const WarpLoad& load) {
   return "?";
 }
 
-// The same lanes asking for the same (token, dim) pairs if k_cache were token-major
-// [num_blocks, num_kv_heads, block_size, head_size] (no x split): how coalesced would it be?
-Footprint token_major_what_if(const Session& s, const WarpLoad& load) {
-  const KernelGeometry g = s.geometry();
-  std::vector<LaneAccess> lanes;
-  for (const LaneAccess& lane : load.lanes) {
-    const std::int64_t element = lane.byte_begin / s.element_size();
-    // Undo the x-split layout, then place the same (block, kv head, token, dim) token-major.
-    const KvCacheCoordinates where = s.kv_layout().key_coordinates(element);
-    const std::int64_t base = kv_head_base(where.physical_block, where.kv_head, s.kv_layout().kv_block_stride(),
-                                           s.kv_layout().kv_head_stride());
-    lanes.push_back({lane.lane, (base + std::int64_t(where.block_offset) * g.head_size + where.dim) * s.element_size(),
-                     lane.num_bytes});
-  }
-  return footprint_of(lanes);
-}
-
 void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) {
   const Session& s = model.session();
   const Footprint& f = load.footprint;
@@ -93,7 +76,9 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
                       std::string(tensor_name(tensor_of(load.kind))).c_str());
   ImGui::PopTextWrapPos();
   if (load.kind == LoadKind::key) {
-    const Footprint what_if = token_major_what_if(s, load);
+    const std::vector<std::vector<LaneAccess>> instructions =
+        what_if_instructions(load, WhatIfLayout::key_token_major, s.kv_layout(), s.element_size());
+    const Footprint what_if = footprint_of(instructions.empty() ? std::vector<LaneAccess>{} : instructions.front());
     text_wrapped("What if k_cache had no x split ([block, kv_head, token, dim], token-major)? The same lanes asking for the "
                        "same (token, dim) pairs would touch %d sectors in %d lines: efficiency %.0f%%. The x-chunk layout "
                        "puts the %d tokens' chunk j side by side, so a warp's k_vecs[j] is one contiguous run.",
@@ -109,8 +94,8 @@ constexpr double kWhatIfBandwidthBytesPerSecond = 4.8e12;
 // What the same loads would cost had upstream chosen another cache layout (coalescing.h).
 void draw_what_if(const ViewModel& model, const std::vector<WarpLoad>& loads) {
   const Session& s = model.session();
-  const KvCacheLayout cache = kv_cache_layout(s.scenario());
-  const int element_size = s.scenario().kv_cache_element_size();
+  const KvCacheLayout& cache = s.kv_layout();
+  const int element_size = s.element_size();  // the unit warp_loads measured the recorded offsets in
   ImGui::TextUnformatted("What if the cache were laid out another way? The same lanes reading the same elements:");
   ImGui::SameLine();
   help_marker("Each row re-addresses this thread block's recorded loads as if the cache had the layout named, keeping "
