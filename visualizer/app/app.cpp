@@ -98,9 +98,10 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
   const std::string title = "pal-viz: " + std::string(info.title);
   ImGui::Begin(title.c_str(), nullptr,
                ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
-                   ImGuiWindowFlags_HorizontalScrollbar | kTiledBackground);
-  panel_header(id, model, ui);
-  if (id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
+                   ImGuiWindowFlags_HorizontalScrollbar | kTiledBackground |
+                   (ui.figure_only ? ImGuiWindowFlags_NoTitleBar : ImGuiWindowFlags_None));
+  if (!ui.figure_only) panel_header(id, model, ui);
+  if (!ui.figure_only && id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
     // Screenshots carry the step's explanation so a picture in the docs stands on its own.
     push_visible_wrap();
     ImGui::TextDisabled("%s", model.step(ui.step).description.c_str());

@@ -42,6 +42,7 @@ struct Options {
   std::string size = "1600x1000";
   std::string colour_by = "thread_group";
   bool benchmark = false;
+  bool figure_only = false;
   int frames = 120;
   bool list_steps = false;
 };
@@ -233,6 +234,9 @@ int main_with_errors(int argc, char** argv) {
   app.add_option("--steps", options.steps, "comma-separated steps for --batch-dir");
   app.add_option("--panels", options.panels, "comma-separated panels for --batch-dir, or 'all'");
   app.add_option("--size", options.size, "window / image size WIDTHxHEIGHT");
+  app.add_flag("--figure-only", options.figure_only,
+               "with --screenshot or --batch-dir: the panel's figure alone, for slides: no window title, docs "
+               "heading, step explanation or memory-panel controls");
   app.add_flag("--benchmark", options.benchmark, "measure frame time and edit -> re-run time, then exit");
   app.add_option("--frames", options.frames, "frames measured by --benchmark");
   app.add_flag("--list-steps", options.list_steps, "print the timeline of the focused (seq, head) and exit");
@@ -289,6 +293,11 @@ int main_with_errors(int argc, char** argv) {
   }
 
   const bool offscreen = !options.screenshot.empty() || !options.batch_dir.empty() || options.benchmark;
+  if (options.figure_only && (options.screenshot.empty() && options.batch_dir.empty()))
+    throw ScenarioError("--figure-only applies to pictures: give --screenshot FILE.png or --batch-dir DIR with it");
+  if (options.figure_only && options.panel == "app")
+    throw ScenarioError("--figure-only draws one panel's figure; --panel app is the whole window: give a panel");
+  ui.figure_only = options.figure_only;
   std::vector<PanelId> batch_panels;
   std::vector<int> batch_steps;
   if (!options.batch_dir.empty()) {

@@ -546,6 +546,10 @@ void draw_v_vec(const Now& now) {
 
 }  // namespace
 
+namespace {
+void draw_memory_controls(UiState& ui, MemoryFigure shown);
+}  // namespace
+
 MemoryFigure figure_for_step(StepKind kind) {
   switch (kind) {
     case StepKind::query_load: return MemoryFigure::q_vecs;
@@ -576,6 +580,25 @@ void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
   const MemoryFigure shown = ui.memory_follow_step && model.ready() && model.timeline().size() > 0
                                  ? figure_for_step(model.step(model.clamp_step(ui.step)).kind)
                                  : ui.memory_figure;
+  if (!ui.figure_only) draw_memory_controls(ui, shown);
+  const Now now(model, ui);
+  if (ui.memory_follow_step && !ui.figure_only)
+    ImGui::TextDisabled("showing %s, the data of this step", std::string(memory_figure_name(shown)).c_str());
+  switch (shown) {
+    case MemoryFigure::query: draw_query(now); break;
+    case MemoryFigure::q_vecs: draw_q_vecs(now); break;
+    case MemoryFigure::key: draw_key(now); break;
+    case MemoryFigure::k_vecs: draw_k_vecs(now); break;
+    case MemoryFigure::value: draw_value(now); break;
+    case MemoryFigure::logits_vec: draw_logits_vec(now); break;
+    case MemoryFigure::v_vec: draw_v_vec(now); break;
+  }
+}
+
+namespace {
+
+// The row of figure choices, colouring and zoom above the figure.
+void draw_memory_controls(UiState& ui, MemoryFigure shown) {
   if (ImGui::RadioButton("follow the step", ui.memory_follow_step)) ui.memory_follow_step = true;
   for (int f = 0; f < kNumMemoryFigures; ++f) {
     ImGui::SameLine();
@@ -593,19 +616,8 @@ void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
   ImGui::SameLine();
   ImGui::SetNextItemWidth(100);
   ImGui::SliderFloat("zoom", &ui.memory_zoom, 0.5f, 3.0f, "%.1fx");
-
-  const Now now(model, ui);
-  if (ui.memory_follow_step)
-    ImGui::TextDisabled("showing %s, the data of this step", std::string(memory_figure_name(shown)).c_str());
-  switch (shown) {
-    case MemoryFigure::query: draw_query(now); break;
-    case MemoryFigure::q_vecs: draw_q_vecs(now); break;
-    case MemoryFigure::key: draw_key(now); break;
-    case MemoryFigure::k_vecs: draw_k_vecs(now); break;
-    case MemoryFigure::value: draw_value(now); break;
-    case MemoryFigure::logits_vec: draw_logits_vec(now); break;
-    case MemoryFigure::v_vec: draw_v_vec(now); break;
-  }
 }
+
+}  // namespace
 
 }  // namespace pal::viz

@@ -69,6 +69,9 @@ struct UiState {
   bool show[kNumPanels] = {true, true, true, true, true, true, true, true, true};
   Request request = Request::none;
   std::optional<PanelId> solo;  // screenshot mode: only this panel, filling the window
+  // Screenshot mode for slides: the solo panel without the window title, the docs heading, the
+  // step's explanation and the memory panel's controls (pal-viz --figure-only).
+  bool figure_only = false;
 };
 
 }  // namespace pal::viz
