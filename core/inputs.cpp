@@ -7,6 +7,9 @@
 //   3. for each sequence, each token, each kv head: the key's head_size values, then the value's.
 // The draws do not depend on what the cache stores: an fp8 cache holds the quantised codes of
 // exactly the values an auto cache holds (the oracle compares the two to measure quantisation).
+// Nor on the input preset: a preset other than uniform makes the same draws and reshapes the
+// queries and keys with numbers from streams of its own (AttentionShape), so uniform's bytes, which
+// dumps and baselines hold, never change.
 #include "core/inputs.h"
 
 #include <cmath>
@@ -106,16 +109,118 @@ fp16_t poison_value<fp16_t>() { return fp16_t{0x7e00}; }
 template <>
 bf16_t poison_value<bf16_t>() { return bf16_t{0x7fc0}; }
 
+// One number from the seed and a position, independent of every other: the presets' streams.
+std::uint64_t hash_of(std::uint64_t seed, std::uint64_t stream, std::uint64_t a, std::uint64_t b = 0,
+                      std::uint64_t c = 0) {
+  SplitMix64 mix(seed ^ (stream * 0xd6e8feb86659fd93ull));
+  for (std::uint64_t part : {a, b, c}) mix = SplitMix64(mix.next() ^ part);
+  return mix.next();
+}
+
+// How a preset turns the uniform draws into queries and keys with a visible attention pattern.
+//
+// Every (sequence, kv head) gets a unit direction u (head_size numbers). The queries of the heads
+// that share the kv head point along it, and each key carries a planted bias b along it:
+//   query = sqrt(head_size) * (u + drawn / 2)          (drawn: the uniform draw, +-1/sqrt(head_size))
+//   key   = sqrt(head_size) * drawn + b * u
+// so that at the default scale 1/sqrt(head_size) a token's logit is b plus noise of about 0.6 (the
+// draws' part), the size of a trained model's logits, and the preset chooses b per token:
+//   peaked   b drawn per token and kv head, approximately normal with standard deviation 2.5
+//   sink     b = 6 on the first kNumSinkTokens tokens, 0 elsewhere
+//   recency  b = 6 * token / (seq_len - 1): 6 more at the newest token than at the oldest
+//   needle   b = 10 on one token per sequence (a seeded position), 0 elsewhere
+// The values stay small (|key| well under 16), so fp16, bf16 and an fp8 cache at scale 1 hold them.
+class AttentionShape {
+ public:
+  static constexpr int kNumSinkTokens = 4;
+
+  explicit AttentionShape(const Scenario& s)
+      : s_(s), root_(static_cast<float>(std::sqrt(static_cast<double>(s.head_size)))) {
+    if (s.input_preset == InputPreset::uniform) return;
+    directions_.resize(static_cast<std::size_t>(s.num_seqs) * static_cast<std::size_t>(s.num_kv_heads) *
+                       static_cast<std::size_t>(s.head_size));
+    for (int seq = 0; seq < s.num_seqs; ++seq)
+      for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
+        SplitMix64 random(hash_of(s.seed, kDirectionStream, static_cast<std::uint64_t>(seq),
+                                  static_cast<std::uint64_t>(kv_head)));
+        float* u = direction(seq, kv_head);
+        double norm = 0.0;
+        for (int dim = 0; dim < s.head_size; ++dim) {
+          u[dim] = random.uniform(-1.0f, 1.0f);
+          norm += static_cast<double>(u[dim]) * u[dim];
+        }
+        if (norm == 0.0) u[0] = 1.0f, norm = 1.0;  // astronomically unlikely; keeps u a unit vector
+        for (int dim = 0; dim < s.head_size; ++dim) u[dim] = static_cast<float>(u[dim] / std::sqrt(norm));
+      }
+  }
+
+  bool shaped() const { return !directions_.empty(); }
+
+  // The query element made from a uniform draw.
+  float query(float drawn, int seq, int head, int dim) const {
+    if (!shaped()) return drawn;
+    const int kv_head = head / (s_.num_heads / s_.num_kv_heads);
+    return root_ * (direction(seq, kv_head)[dim] + 0.5f * drawn);
+  }
+
+  // The logit bias the preset plants on a token (compute once per token, then key() per element).
+  float bias(int seq, int token, int kv_head) const {
+    switch (s_.input_preset) {
+      case InputPreset::uniform: return 0.0f;
+      case InputPreset::peaked: {
+        // Irwin-Hall: the sum of three uniforms in [-1, 1) has variance 1.
+        SplitMix64 random(hash_of(s_.seed, kBiasStream, static_cast<std::uint64_t>(seq),
+                                  static_cast<std::uint64_t>(kv_head), static_cast<std::uint64_t>(token)));
+        const float normal = random.uniform(-1.0f, 1.0f) + random.uniform(-1.0f, 1.0f) + random.uniform(-1.0f, 1.0f);
+        return 2.5f * normal;
+      }
+      case InputPreset::sink: return token < kNumSinkTokens ? 6.0f : 0.0f;
+      case InputPreset::recency: {
+        const int seq_len = s_.seq_lens[static_cast<std::size_t>(seq)];
+        return seq_len > 1 ? 6.0f * static_cast<float>(token) / static_cast<float>(seq_len - 1) : 0.0f;
+      }
+      case InputPreset::needle: return token == needle_token(s_, seq) ? 10.0f : 0.0f;
+    }
+    return 0.0f;
+  }
+
+  // The key element made from a uniform draw, for a token whose bias() is `token_bias`.
+  float key(float drawn, int seq, int kv_head, int dim, float token_bias) const {
+    if (!shaped()) return drawn;
+    return root_ * drawn + token_bias * direction(seq, kv_head)[dim];
+  }
+
+ private:
+  static constexpr std::uint64_t kDirectionStream = 1, kBiasStream = 2;
+
+  float* direction(int seq, int kv_head) {
+    return directions_.data() + (static_cast<std::size_t>(seq) * static_cast<std::size_t>(s_.num_kv_heads) +
+                                 static_cast<std::size_t>(kv_head)) * static_cast<std::size_t>(s_.head_size);
+  }
+  const float* direction(int seq, int kv_head) const { return const_cast<AttentionShape*>(this)->direction(seq, kv_head); }
+
+  const Scenario& s_;
+  float root_;                     // sqrt(head_size)
+  std::vector<float> directions_;  // [num_seqs, num_kv_heads, head_size]; empty for uniform
+};
+
 template <typename T>
 void fill_inputs(const Scenario& s, Inputs& in, QuantizationReport& report) {
   SplitMix64 random(s.seed);
+  const AttentionShape shape(s);
   const float range = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_size)));
   const KvCacheLayout layout = kv_cache_layout(s);
   const std::int64_t num_blocks = s.effective_num_blocks();
   const std::int64_t max_blocks_per_seq = s.max_num_blocks_per_seq();
 
   in.query = Tensor(element_type_of(s.dtype), {s.num_seqs, s.num_heads, s.head_size});
-  for (T& element : in.query.span<T>()) element = from_float<T>(random.uniform(-range, range));
+  std::span<T> query = in.query.span<T>();
+  for (std::size_t flat = 0; flat < query.size(); ++flat) {
+    const auto dim = static_cast<int>(flat % static_cast<std::size_t>(s.head_size));
+    const auto head = static_cast<int>(flat / static_cast<std::size_t>(s.head_size) % static_cast<std::size_t>(s.num_heads));
+    const auto seq = static_cast<int>(flat / (static_cast<std::size_t>(s.head_size) * static_cast<std::size_t>(s.num_heads)));
+    query[flat] = from_float<T>(shape.query(random.uniform(-range, range), seq, head, dim));
+  }
 
   // Physical blocks handed out in shuffled order: logical block i of a sequence lands anywhere.
   std::vector<std::int32_t> pool(static_cast<std::size_t>(num_blocks));
@@ -150,8 +255,9 @@ void fill_inputs(const Scenario& s, Inputs& in, QuantizationReport& report) {
     std::fill_n(in.value_cache.data<T>(), in.value_cache.numel(), poison_value<T>());
   }
   // One draw into one cache slot: the value in the query dtype, stored as it is or as its fp8 code.
-  auto draw_into = [&](Tensor& cache, std::int64_t flat, float cache_scale, Fp8QuantizationCounts& counts) {
-    const float drawn = round_to<T>(random.uniform(-range, range));
+  auto draw_into = [&](Tensor& cache, std::int64_t flat, float cache_scale, Fp8QuantizationCounts& counts,
+                       auto&& shaped) {
+    const float drawn = round_to<T>(shaped(random.uniform(-range, range)));
     if (!fp8) {
       cache.data<T>()[flat] = from_float<T>(drawn);
       return;
@@ -165,11 +271,13 @@ void fill_inputs(const Scenario& s, Inputs& in, QuantizationReport& report) {
       const std::int64_t physical_block = table[static_cast<std::size_t>(seq * max_blocks_per_seq + token / s.block_size)];
       const int block_offset = token % s.block_size;
       for (int kv_head = 0; kv_head < s.num_kv_heads; ++kv_head) {
+        const float token_bias = shape.bias(seq, token, kv_head);
         for (int dim = 0; dim < s.head_size; ++dim)
-          draw_into(in.key_cache, layout.key_offset(physical_block, kv_head, dim, block_offset), s.k_scale, report.key);
+          draw_into(in.key_cache, layout.key_offset(physical_block, kv_head, dim, block_offset), s.k_scale, report.key,
+                    [&](float drawn) { return shape.key(drawn, seq, kv_head, dim, token_bias); });
         for (int dim = 0; dim < s.head_size; ++dim)
           draw_into(in.value_cache, layout.value_offset(physical_block, kv_head, dim, block_offset), s.v_scale,
-                    report.value);
+                    report.value, [](float drawn) { return drawn; });
       }
     }
   }
@@ -201,6 +309,12 @@ Inputs generate_valid(const Scenario& scenario, QuantizationReport* report) {
 }
 
 }  // namespace
+
+int needle_token(const Scenario& scenario, int seq) {
+  const int seq_len = scenario.seq_lens[static_cast<std::size_t>(seq)];
+  if (scenario.input_preset != InputPreset::needle || seq_len <= 0) return -1;
+  return static_cast<int>(hash_of(scenario.seed, 3, static_cast<std::uint64_t>(seq)) % static_cast<std::uint64_t>(seq_len));
+}
 
 Inputs generate_inputs(const Scenario& scenario, QuantizationReport* report) {
   validate_scenario(scenario);

@@ -43,7 +43,9 @@ struct QuantizationReport {
 std::string quantization_summary(const QuantizationReport& report);  // one line per cache, for logs
 
 // Values uniform in [-1/sqrt(head_size), 1/sqrt(head_size)] as upstream's tests draw them, rounded to
-// the dtype. An fp8 cache stores each key and value so drawn (the same draws as for an auto cache)
+// the dtype; a scenario's input_preset other than uniform reshapes the queries and keys so that the
+// softmax shows the preset's pattern at the true scale (the shaping is described in inputs.cpp,
+// AttentionShape; the values are not reshaped). An fp8 cache stores each key and value so drawn (the same draws as for an auto cache)
 // quantised: code = fp8(value / scale), rounded to nearest even, saturating (core/fp8.h); `report`,
 // when given, receives the counts of subnormal, flushed and saturated values. Physical blocks are a
 // seeded shuffle of the pool, so logical block i of a sequence is almost never physical block i.
@@ -51,6 +53,9 @@ std::string quantization_summary(const QuantizationReport& report);  // one line
 // holds NaN (the fp8 format's NaN code for fp8), so any read beyond a context poisons the output
 // visibly.
 Inputs generate_inputs(const Scenario& scenario, QuantizationReport* report = nullptr);
+// The token the needle preset plants in sequence `seq` (a seeded position in [0, seq_len)); -1 for
+// other presets and empty sequences.
+int needle_token(const Scenario& scenario, int seq);
 
 // Checks that tensors agree with each other and with the scenario: dtypes, shapes, block-table
 // entries in [0, num_blocks) for every block a sequence uses, seq_lens in range, the scalars equal

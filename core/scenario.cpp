@@ -131,6 +131,33 @@ std::string_view version_name(KernelVersion version) {
   return "unknown";
 }
 
+std::string_view input_preset_name(InputPreset preset) {
+  switch (preset) {
+    case InputPreset::uniform: return "uniform";
+    case InputPreset::peaked: return "peaked";
+    case InputPreset::sink: return "sink";
+    case InputPreset::recency: return "recency";
+    case InputPreset::needle: return "needle";
+  }
+  return "unknown";
+}
+
+bool parse_input_preset(std::string_view text, InputPreset& preset) {
+  for (InputPreset candidate : kInputPresets) {
+    if (text == input_preset_name(candidate)) {
+      preset = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string input_preset_names() {
+  std::string names;
+  for (InputPreset preset : kInputPresets) names += (names.empty() ? "" : ", ") + std::string(input_preset_name(preset));
+  return names;
+}
+
 bool parse_version(std::string_view text, KernelVersion& version) {
   for (KernelVersion candidate : {KernelVersion::v1, KernelVersion::v2, KernelVersion::grouped, KernelVersion::automatic}) {
     if (text == version_name(candidate)) {
@@ -405,6 +432,7 @@ json scenario_to_json(const Scenario& s) {
   out["num_threads"] = s.num_threads;
   out["partition_size"] = s.partition_size;
   out["seed"] = s.seed;
+  out["input_preset"] = std::string(input_preset_name(s.input_preset));
   return out;
 }
 
@@ -531,12 +559,17 @@ Scenario scenario_from_json(const json& in, const Scenario& base) {
       if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() < 0))
         throw ScenarioError("scenario field 'seed' must be a non-negative integer, got " + describe(value));
       s.seed = value.get<std::uint64_t>();
+    } else if (key == "input_preset") {
+      if (!value.is_string() || !parse_input_preset(value.get<std::string>(), s.input_preset))
+        throw ScenarioError("scenario field 'input_preset' = " + describe(value) +
+                            " is not valid; valid: " + input_preset_names());
     } else {
       throw ScenarioError("unknown scenario field '" + quote_excerpt(key) +
                           "'; known fields: num_seqs, num_heads, num_kv_heads, head_size, block_size, dtype, "
                           "kv_cache_dtype, k_scale, v_scale, seq_lens, num_blocks, alibi, scale, "
                           "blocksparse_local_blocks, blocksparse_vert_stride, blocksparse_block_size, "
-                          "blocksparse_head_sliding_step, tp_rank, version, num_threads, partition_size, seed");
+                          "blocksparse_head_sliding_step, tp_rank, version, num_threads, partition_size, seed, "
+                          "input_preset");
     }
   }
   if (has_seq_lens && !has_num_seqs) s.num_seqs = static_cast<int>(s.seq_lens.size());
@@ -584,7 +617,8 @@ std::string scenario_summary(const Scenario& s) {
           std::to_string(s.num_kv_heads) + "kv head_size=" + std::to_string(s.head_size) +
           " block_size=" + std::to_string(s.block_size) + " seq_lens=[" + lens + "] num_blocks=" +
           std::to_string(s.effective_num_blocks()) + " alibi=" + (s.alibi ? "on" : "off") +
-          " scale=" + format_float(s.effective_scale()) + " seed=" + std::to_string(s.seed);
+          " scale=" + format_float(s.effective_scale()) + " seed=" + std::to_string(s.seed) +
+          " inputs=" + std::string(input_preset_name(s.input_preset));
   const BlockSparseParams& sparse = s.block_sparse;
   if (sparse.enabled())
     text += " blocksparse(local_blocks=" + std::to_string(sparse.local_blocks) +
@@ -629,7 +663,13 @@ void add_int_flag(CLI::App& app, const std::string& name, std::optional<int>& ta
 
 }  // namespace
 
-void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
+Scenario front_end_scenario() {
+  Scenario s;
+  s.input_preset = kFrontEndInputPreset;
+  return s;
+}
+
+void add_scenario_flags(CLI::App& app, ScenarioFlags& flags, const Scenario& defaults) {
   const std::string group = "Scenario";
   app.add_option("--scenario", flags.scenario_file, "JSON scenario file; the flags below override its fields")
       ->group(group);
@@ -673,7 +713,10 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
   auto* alibi = app.add_flag("--alibi", flags.alibi, "Add ALiBi position biases")->group(group);
   auto* no_alibi = app.add_flag("--no-alibi", flags.no_alibi, "No ALiBi (overrides the scenario file)")->group(group);
   alibi->excludes(no_alibi);
-  app.add_option("--scale", flags.scale, "Softmax scale (default 1/sqrt(head size))")->group(group);
+  app.add_option("--scale", flags.scale,
+                 "Softmax scale (default " +
+                     (defaults.scale ? format_float(*defaults.scale) : std::string("1/sqrt(head size), the true scale")) + ")")
+      ->group(group);
   add_int_flag(app, "--blocksparse-local-blocks", flags.blocksparse_local_blocks,
                "Block-sparse: most recent sparse blocks always attended (default 0)", group);
   add_int_flag(app, "--blocksparse-vert-stride", flags.blocksparse_vert_stride,
@@ -699,6 +742,14 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags) {
            flags.seed = value;
          },
          "Seed of the input generator")
+      ->group(group);
+  std::vector<std::string> preset_names;
+  for (InputPreset preset : kInputPresets) preset_names.emplace_back(input_preset_name(preset));
+  app.add_option("--input-preset", flags.input_preset,
+                 "Attention pattern of the generated inputs: uniform (upstream's test draws: an almost flat "
+                 "softmax), peaked, sink (first tokens), recency, needle (one planted token); default " +
+                     std::string(input_preset_name(defaults.input_preset)))
+      ->check(CLI::IsMember(preset_names))
       ->group(group);
 }
 
@@ -733,6 +784,8 @@ Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defa
   if (flags.no_alibi) s.alibi = false;
   if (flags.scale) s.scale = *flags.scale;
   if (flags.seed) s.seed = *flags.seed;
+  if (flags.input_preset && !parse_input_preset(*flags.input_preset, s.input_preset))
+    throw ScenarioError("--input-preset " + *flags.input_preset + " is not valid; valid: " + input_preset_names());
   validate_scenario(s);
   return s;
 }
@@ -764,6 +817,7 @@ std::vector<std::string> given_scenario_flags(const ScenarioFlags& flags) {
   note(flags.tp_rank.has_value(), "--tp-rank");
   note(flags.version.has_value(), "--version");
   note(flags.seed.has_value(), "--seed");
+  note(flags.input_preset.has_value(), "--input-preset");
   return given;
 }
 

@@ -33,6 +33,24 @@ namespace pal {
 // never picks grouped. (grouped comes after automatic so that the older values keep their numbers.)
 enum class KernelVersion : std::uint8_t { v1, v2, automatic, grouped };
 
+// The attention pattern the generated inputs show (core/inputs.h says how the queries and keys are
+// shaped to make it). Each is deterministic from the seed.
+//   uniform  every query and key element uniform in +-1/sqrt(head_size), as upstream's tests draw
+//            them: at the default scale every logit is near 0 and the softmax is almost flat
+//   peaked   logits spread like a trained model's (about 2.5 apart): a few tokens take most of the mass
+//   sink     an attention sink: the first 4 tokens of every sequence take most of the mass
+//   recency  the logit grows linearly with the position: the most recent tokens take the most mass
+//   needle   one planted token per sequence and KV head (at a seeded position) takes almost all of it
+enum class InputPreset : std::uint8_t { uniform, peaked, sink, recency, needle };
+inline constexpr InputPreset kInputPresets[] = {InputPreset::uniform, InputPreset::peaked, InputPreset::sink,
+                                                InputPreset::recency, InputPreset::needle};
+// What the front ends (pal-run, pal-viz, the chapters) generate when no flag or file says otherwise:
+// attention a learner can see at the true scale. Scenario{} itself stays uniform, as upstream's tests.
+inline constexpr InputPreset kFrontEndInputPreset = InputPreset::peaked;
+std::string_view input_preset_name(InputPreset preset);                // "uniform", "peaked", ...
+bool parse_input_preset(std::string_view text, InputPreset& preset);  // false when unknown
+std::string input_preset_names();                                      // "uniform, peaked, sink, recency, needle"
+
 // The values upstream compiles; anything else is rejected with this list in the message.
 inline constexpr int kSupportedHeadSizes[] = {32, 64, 80, 96, 112, 120, 128, 192, 256};
 inline constexpr int kSupportedBlockSizes[] = {8, 16, 32};
@@ -69,6 +87,7 @@ struct Scenario {
   int num_threads = kNumThreads;
   int partition_size = kPartitionSize;
   std::uint64_t seed = 0;
+  InputPreset input_preset = InputPreset::uniform;  // the pattern of the generated inputs
 
   float effective_scale() const;
   int max_seq_len() const;
@@ -113,11 +132,13 @@ Scenario scenario_from_json(const nlohmann::json& json, const Scenario& base = S
 Scenario load_scenario_file(const std::string& path, const Scenario& base = Scenario{});      // throws ScenarioError
 void save_scenario_file(const Scenario& scenario, const std::string& path);
 std::string scenario_summary(const Scenario& scenario);    // one line for logs and titles
+// The scenario pal-run and pal-viz start from: Scenario{} with kFrontEndInputPreset.
+Scenario front_end_scenario();
 
 // The flags every tool shares: --num-seqs --num-heads --num-kv-heads --head-size --block-size
 // --dtype --kv-cache-dtype --k-scale --v-scale --seq-lens --num-blocks --alibi --scale
 // --blocksparse-local-blocks --blocksparse-vert-stride --blocksparse-block-size
-// --blocksparse-head-sliding-step --tp-rank --version --seed --scenario.
+// --blocksparse-head-sliding-step --tp-rank --version --seed --input-preset --scenario.
 // Call add_scenario_flags before parsing and resolve_scenario_flags after: flags given on the
 // command line override the file's fields, which override `defaults`. --seq-lens without --num-seqs
 // sets num_seqs to the list's length. resolve_scenario_flags validates the result and throws
@@ -125,7 +146,7 @@ std::string scenario_summary(const Scenario& scenario);    // one line for logs 
 struct ScenarioFlags {
   std::string scenario_file;
   std::optional<int> num_seqs, num_heads, num_kv_heads, head_size, block_size, num_blocks;
-  std::optional<std::string> dtype, kv_cache_dtype, version;
+  std::optional<std::string> dtype, kv_cache_dtype, version, input_preset;
   std::optional<std::vector<int>> seq_lens;
   std::optional<float> scale, k_scale, v_scale;
   std::optional<int> blocksparse_local_blocks, blocksparse_vert_stride, blocksparse_block_size,
@@ -134,7 +155,9 @@ struct ScenarioFlags {
   bool alibi = false;
   bool no_alibi = false;
 };
-void add_scenario_flags(CLI::App& app, ScenarioFlags& flags);
+// `defaults` are the tool's (what resolve_scenario_flags gets), named in the help of --scale and
+// --input-preset so that --help says what a run without them does.
+void add_scenario_flags(CLI::App& app, ScenarioFlags& flags, const Scenario& defaults = Scenario{});
 Scenario resolve_scenario_flags(const ScenarioFlags& flags, const Scenario& defaults = Scenario{});
 
 // The scenario flags given on the command line, by name ("--num-heads", ...).

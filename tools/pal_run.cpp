@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   using namespace pal;
   CLI::App app{"pal-run: run the paged-attention decode kernel and compare every stage with the reference"};
   ScenarioFlags flags;
-  add_scenario_flags(app, flags);
+  add_scenario_flags(app, flags, front_end_scenario());
   std::string backend_text = "auto";
   bool record = false;
   std::string inputs_path, output_path, against_text;
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       refuse_exact_fp32_for(loaded.scenario().version);
       run.emplace(RecordedRun::from_checked(std::move(loaded), options, "inputs file " + inputs_path));
     } else {
-      const Scenario scenario = resolve_scenario_flags(flags);
+      const Scenario scenario = resolve_scenario_flags(flags, front_end_scenario());
       refuse_exact_fp32_for(scenario.version);
       run.emplace(RecordedRun::from_scenario(scenario, options));
     }

@@ -109,7 +109,8 @@ void show_pool(Walkthrough& w) {
   // As many slots to a row as fit in 100 columns with the longest owner label.
   std::size_t widest = 4;
   for (const std::string& o : owner) widest = std::max(widest, o.size());
-  const int per_row = std::clamp(int((kTerminalWidth - 8) / (widest + 2)), 4, kPoolSlotsPerRow);
+  // No wider than the pool: a small pool is one row without empty columns.
+  const int per_row = std::min(std::clamp(int((kTerminalWidth - 8) / (widest + 2)), 4, kPoolSlotsPerRow), num_blocks);
   std::vector<std::string> labels;
   for (int c = 0; c < per_row; ++c) labels.push_back("+" + std::to_string(c));
   Grid grid("slot", labels);

@@ -113,14 +113,16 @@ void show_warp_step(Walkthrough& w) {
   const int element = g.element_size;
   const int load_bytes = g.vec_size() * element;
   out.heading("4.3 One step of a whole warp: why the chunks are interleaved");
-  out.paragraph("In step j every lane of warp 0 issues its j-th key load at once. For j = 0, iteration 0, the "
-                "recording gives these byte offsets (from the start of the key cache):");
   std::vector<std::pair<std::int64_t, std::int64_t>> actual, token_major;
   std::vector<std::string> lane_labels, offsets;
   std::int64_t lowest = INT64_MAX;
   for (int lane = 0; lane < kWarpSize; ++lane)
     for (const LoadRecord& load : w.loads(lane))
       if (load.kind == LoadKind::key && load.iteration == 0 && load.vec_idx == 0) lowest = std::min(lowest, load.element_offset);
+  out.paragraph("In step j every lane of warp 0 issues its j-th key load at once. For j = 0, iteration 0, the "
+                "recording gives these byte offsets, each relative to the lowest address of the step (byte " +
+                std::to_string(lowest * element) + " of the key cache, which is element " + std::to_string(lowest) +
+                "):");
   for (int lane = 0; lane < kWarpSize; ++lane) {
     for (const LoadRecord& load : w.loads(lane)) {
       if (load.kind != LoadKind::key || load.iteration != 0 || load.vec_idx != 0) continue;

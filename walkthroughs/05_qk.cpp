@@ -90,12 +90,21 @@ void show_logits(Walkthrough& w) {
     out.line();
   }
   if (tb.range.num_blocks() > 12) out.line("  (" + std::to_string(tb.range.num_blocks() - 12) + " more kv_blocks not shown)");
-  if (w.scenario().scale)
-    out.paragraph("This run passes scale = " + general(double(*w.scenario().scale)) +
-                  " instead of the usual 1/sqrt(head_size) = " + fixed(1.0 / std::sqrt(double(s.head_size)), 4) +
-                  ": the generated queries and keys are as small as upstream's test inputs (uniform in "
-                  "+-1/sqrt(head_size)), far smaller than a real model's, and the larger scale gives logits of a "
-                  "realistic size. The kernel does not care: the scale is one multiplication after the dot product.");
+  if (s.input_preset == InputPreset::uniform && !s.scale)
+    out.paragraph("These inputs are upstream's test draws (--input-preset uniform: every element uniform in "
+                  "+-1/sqrt(head_size)), far smaller than a real model's, so at the scale 1/sqrt(head_size) = " +
+                  fixed(1.0 / std::sqrt(double(s.head_size)), 4) +
+                  " every logit is near 0 and the softmax is almost flat. The other presets shape the queries and "
+                  "keys so that the logits have a trained model's spread at the same scale.");
+  else if (s.scale)
+    out.paragraph("This run passes scale = " + general(double(*s.scale)) + " instead of 1/sqrt(head_size) = " +
+                  fixed(1.0 / std::sqrt(double(s.head_size)), 4) +
+                  ". The kernel does not care: the scale is one multiplication after the dot product.");
+  else
+    out.paragraph("The scale is the true 1/sqrt(head_size) = " + fixed(1.0 / std::sqrt(double(s.head_size)), 4) +
+                  "; the inputs (--input-preset " + std::string(input_preset_name(s.input_preset)) +
+                  ") shape the queries and keys so that the logits spread by a few units, as a trained model's do. "
+                  "The kernel does not care: the scale is one multiplication after the dot product.");
 }
 
 void show_padding(Walkthrough& w) {

@@ -68,15 +68,29 @@ void show_one_lane(Walkthrough& w) {
   const ThreadBlockStages& tb = w.focus();
   const TokenRecord& first = w.token(0);
   out.heading("7.3 One lane, one kv_block: logits_vec . v_vec");
+  const std::string dtype(dtype_name(s.dtype));
+  // What upstream's dot(logits_vec, v_vec) computes in, per dtype (attention_generic.cuh's
+  // dot = sum(mul<T, T, T>)), and what this kernel does instead.
+  const std::string precision =
+      s.dtype == DType::fp32
+          ? "In fp32 there is nothing to round: upstream and this kernel multiply and sum in fp32."
+          : "Each probability is rounded to " + dtype + " first, as upstream does. Upstream then multiplies in " +
+                dtype +
+                (s.dtype == DType::fp16 ? " and adds the products pairwise in fp16 too (mul.f16x2, add.f16x2), "
+                                          "summing only the last pair in fp32"
+                                        : " and sums the products in fp32") +
+                "; this kernel multiplies and sums in fp32 (the product of two " + dtype +
+                " values is exact in fp32), so it differs from upstream by upstream's " + dtype +
+                " rounding of each product" + (s.dtype == DType::fp16 ? " and partial sum" : "") +
+                ". Either way the accumulator accs[i] is fp32.";
   out.paragraph("Lane 0 of warp 0, iteration 0 (kv_block " + std::to_string(first.token_idx / s.block_size) +
                 ", physical " + std::to_string(first.physical_block) + "), row 0. logits_vec is the probabilities of "
-                "its " + std::to_string(v_vec) + " tokens, rounded to " + std::string(dtype_name(s.dtype)) +
-                " first, as upstream does before its dtype-sized dot product; the products are then summed in fp32:");
+                "its " + std::to_string(v_vec) + " tokens. " + precision);
   const std::vector<LoadRecord> loads = w.loads(0);
   std::int64_t element = -1;
   for (const LoadRecord& load : loads)
     if (load.kind == LoadKind::value && load.iteration == 0 && load.vec_idx == 0) element = load.element_offset;
-  Table table({{"slot"}, {"token"}, {"p (fp32)"}, {"p as " + std::string(dtype_name(s.dtype))}, {"v[row 0]"}, {"p * v"}});
+  Table table({{"slot"}, {"token"}, {"p (fp32)"}, {"p as " + dtype}, {"v[row 0]"}, {"p * v (fp32)"}});
   double sum = 0.0;
   for (int e = 0; e < v_vec && element >= 0; ++e) {
     const int t = e;  // slots 0 .. V_VEC_SIZE-1 of the range's first kv_block

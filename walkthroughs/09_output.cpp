@@ -62,8 +62,12 @@ void show_values(Walkthrough& w) {
   Terminal& out = w.out();
   const RecordDims& d = w.dims();
   const DenseOutput oracle = dense_attention_oracle(w.inputs());
-  out.heading("9.3 The values: fp32 accumulators, rounded to " + std::string(dtype_name(s.dtype)));
-  out.paragraph("The lane converts its fp32 sum to the output dtype (round to nearest even) and stores it. Below, the "
+  const bool narrow = s.dtype != DType::fp32;  // fp32 output: nothing is rounded to a narrower type
+  out.heading(narrow ? "9.3 The values: fp32 accumulators, rounded to " + std::string(dtype_name(s.dtype))
+                     : std::string("9.3 The values: fp32 accumulators, stored as they are"));
+  out.paragraph(std::string(narrow ? "The lane converts its fp32 sum to the output dtype (round to nearest even) and stores it. "
+                                   : "The output dtype is fp32, so the lane stores its sum as it is. ") +
+                "Below, the "
                 "recorded accumulator, the stored value, the reference's value, and the exact answer from the dense "
                 "oracle (double precision, no paging, no rounding of probabilities):");
   Table table({{"dim"}, {"writer"}, {"fp32 acc"}, {"stored"}, {"reference"}, {"dense oracle"}});
@@ -96,6 +100,14 @@ void show_values(Walkthrough& w) {
     worst_exact = std::max(worst_exact, std::fabs(double(exact_probs.output_at(w.seq(), w.head(), dim)) -
                                                   oracle.at(w.seq(), w.head(), dim)));
   const bool mostly_final = worst_exact >= 0.5 * worst;
+  if (!narrow) {
+    out.paragraph("Over the whole head the kernel's output is at most " + general(worst, 3) + " from the exact answer "
+                  "(at dim " + std::to_string(worst_dim) + "). In fp32 no value is rounded to a narrower type: the gap "
+                  "is fp32 arithmetic (the exponentials and the sums) against the oracle's double precision. The "
+                  "reference follows the kernel's stages on purpose: that is why it is the yardstick for the kernel's stages, "
+                  "and the oracle only for the reference.");
+    return;
+  }
   out.paragraph("Over the whole head the kernel's output is at most " + general(worst, 3) + " from the exact answer "
                 "(at dim " + std::to_string(worst_dim) + "). Two roundings make it: each probability is rounded to " +
                 std::string(dtype_name(s.dtype)) + " before it meets V (chapter 7), and the result is rounded once "

@@ -30,8 +30,8 @@ void show_why(Walkthrough& w) {
   const int pairs = s.num_seqs * s.num_heads;
   out.paragraph("Which one runs is upstream's rule (the \"auto\" version): v1 when max_seq_len <= 8192 and (there is "
                 "only one partition, or num_seqs * num_heads > 512, enough thread_blocks already). Here max_seq_len = " +
-                std::to_string(s.max_seq_len()) + ", " + std::to_string(s.max_num_partitions()) +
-                " partitions, and num_seqs * num_heads = " + std::to_string(pairs) + ", so the rule picks " +
+                std::to_string(s.max_seq_len()) + ", " + counted(s.max_num_partitions(), "partition") +
+                ", and num_seqs * num_heads = " + std::to_string(pairs) + ", so the rule picks " +
                 std::string(version_name(Scenario{s}.resolved_version())) + "; this run used " +
                 std::string(version_name(w.run().version)) + ".");
 }

@@ -130,7 +130,7 @@ void show_gqa_bytes(Walkthrough& w) {
                 " query heads of a group: it loads a kv_block once and multiplies it with the group's queries "
                 "together, a small matrix product [heads in group x head_size] x [head_size x tokens] that tensor "
                 "cores can run. For this run's block table (" + std::to_string(blocks) + " kv_blocks over " +
-                std::to_string(s.num_seqs) + " sequences, " + std::to_string(kv_block_bytes) +
+                counted(s.num_seqs, "sequence") + ", " + std::to_string(kv_block_bytes) +
                 " bytes of K and V per kv_block and kv head):");
   Table table({{"", Table::Align::left}, {"bytes of K and V read"}});
   table.row({"this kernel, recorded", std::to_string(recorded)});

@@ -28,10 +28,10 @@ Scenario teaching_scenario() {
   s.head_size = 32;
   s.block_size = 16;
   s.dtype = DType::fp16;
-  // The generated inputs are as small as upstream's test inputs (uniform in +-1/sqrt(head_size)), which
-  // makes q.k tiny and the softmax almost flat. A larger scale gives logits of the size real models
-  // produce, so the softmax chapters have a visible shape; --scale changes it back.
-  s.scale = 16.0f;
+  // Upstream's test inputs (uniform in +-1/sqrt(head_size), --input-preset uniform) make q.k tiny
+  // and the softmax almost flat at the true scale 1/sqrt(head_size); the front ends' preset shapes
+  // the queries and keys so that the softmax has the spread of a trained model's at that scale.
+  s.input_preset = kFrontEndInputPreset;
   s.seed = 0;
   return s;
 }
@@ -124,6 +124,10 @@ std::string general(double value, int significant) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*g", significant, value);
   return text;
+}
+
+std::string counted(std::int64_t count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
 }
 
 std::string join(const std::vector<int>& values, std::string_view separator) {
@@ -326,7 +330,8 @@ std::string viz_args_for(const Scenario& s, int seq, int head) {
     std::snprintf(scale, sizeof scale, "%.9g", double(*s.scale));
     args += std::string(" --scale ") + scale;
   }
-  args += " --version " + std::string(version_name(s.version)) + " --seed " + std::to_string(s.seed);
+  args += " --version " + std::string(version_name(s.version)) + " --seed " + std::to_string(s.seed) +
+          " --input-preset " + std::string(input_preset_name(s.input_preset));
   args += " --seq " + std::to_string(seq) + " --head " + std::to_string(head);
   return args;
 }
@@ -384,7 +389,7 @@ int run_chapter(int argc, char** argv, const ChapterInfo& chapter, const std::fu
   CLI::App app{name + ": chapter " + std::to_string(chapter.number) + " of the paged-attention walkthrough, " +
                std::string(kChapters[chapter.number - 1].title) + ".\n" + std::string(chapter.teaches)};
   ScenarioFlags flags;
-  add_scenario_flags(app, flags);
+  add_scenario_flags(app, flags, chapter.scenario);
   std::string backend_text = "auto";
   bool no_colour = false;
   bool print_viz_args = false;

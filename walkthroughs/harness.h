@@ -38,8 +38,8 @@ inline constexpr int kTerminalWidth = 100;
 
 // The run most chapters start from: three sequences of different lengths (one shorter than a
 // kv_block, one ending in a partial kv_block after more kv_blocks than there are warps), GQA with two
-// query heads per kv head, the smallest head size (so that whole heads fit in a table), and a
-// softmax scale of 16 instead of 1/sqrt(head_size) (the definition says why).
+// query heads per kv head, the smallest head size (so that whole heads fit in a table), and the
+// front ends' input preset (kFrontEndInputPreset) at the true scale 1/sqrt(head_size).
 Scenario teaching_scenario();
 
 // The table of contents: chapter n is kChapters[n - 1], built as pal-NN-<slug>, and its docs page
@@ -85,6 +85,8 @@ std::string fixed(double value, int decimals);          // "0.01234" ("nan", "in
 std::string signed_fixed(double value, int decimals);   // "+0.01234"
 std::string general(double value, int significant = 4); // %g
 std::string join(const std::vector<int>& values, std::string_view separator = ",");
+// "1 partition", "3 partitions": a count and its noun, plural by an appended 's'.
+std::string counted(std::int64_t count, std::string_view noun);
 // "0-3" for a run of consecutive integers, "0,2,4" otherwise.
 std::string ranges(const std::vector<int>& values);
 

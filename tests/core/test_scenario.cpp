@@ -353,7 +353,8 @@ TEST_CASE("every scenario flag sets its field", "[scenario][flags]") {
                                   "--kv-cache-dtype", "fp8", "--k-scale", "0.5", "--v-scale", "0.125",
                                   "--blocksparse-local-blocks", "2", "--blocksparse-vert-stride", "3",
                                   "--blocksparse-block-size", "64", "--blocksparse-head-sliding-step", "-1",
-                                  "--tp-rank", "2"});
+                                  "--tp-rank", "2", "--input-preset", "needle"});
+  CHECK(s.input_preset == InputPreset::needle);
   CHECK(s.num_heads == 16);
   CHECK(s.num_kv_heads == 4);
   CHECK(s.head_size == 128);
@@ -400,11 +401,13 @@ TEST_CASE("flags override the scenario file, which overrides the defaults", "[sc
 TEST_CASE("bad flags are refused with the flag and the value named", "[scenario][flags]") {
   CHECK_THROWS_AS(parse_flags({"--dtype", "fp8"}), CLI::ValidationError);
   CHECK_THROWS_AS(parse_flags({"--version", "v3"}), CLI::ValidationError);
+  CHECK_THROWS_AS(parse_flags({"--input-preset", "spiky"}), CLI::ValidationError);
   CHECK_THROWS_AS(parse_flags({"--kv-cache-dtype", "fp16"}), CLI::ValidationError);
   CHECK_THROWS_AS(parse_flags({"--k-scale", "half"}), CLI::ConversionError);
   CHECK_THROWS_AS(parse_flags({"--alibi", "--no-alibi"}), CLI::ExcludesError);
   CHECK_THROWS_WITH(parse_flags({"--num-heads", "many"}), Contains("--num-heads") && Contains("'many' is not an integer"));
   CHECK_THROWS_WITH(parse_flags({"--num-heads", "2147483648"}), Contains("--num-heads") && Contains("too large"));
+  CHECK_THROWS_WITH(parse_flags({"--seq-lens", "99999999999"}), Contains("--seq-lens") && Contains("too large"));
   CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,-2147483649"}), Contains("'-2147483649'") && Contains("too small"));
   CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,x,7"}), Contains("--seq-lens") && Contains("'x'"));
   CHECK_THROWS_WITH(parse_flags({"--seq-lens", "5,,7"}), Contains("--seq-lens"));

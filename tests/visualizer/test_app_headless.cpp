@@ -113,7 +113,8 @@ TEST_CASE("pal-viz refuses a corrupt dump, naming the file, without crashing") {
 }
 
 TEST_CASE("pal-viz names the valid choices for an unknown panel, step or figure") {
-  CHECK_THAT(run("--panel nope --screenshot x.png").output, Catch::Contains("is not a panel"));
+  CHECK_THAT(run("--panel nope --screenshot x.png").output,
+             Catch::Contains("is not a panel") && Catch::Contains("or app (the whole window)"));
   CHECK_THAT(run("--step 100000 --screenshot x.png").output, Catch::Contains("'last', or a stage name"));
   CHECK_THAT(run("--figure nope --screenshot x.png").output, Catch::Contains("k_vecs"));
 }
@@ -162,6 +163,27 @@ TEST_CASE("every panel renders under Xvfb, is not blank, and changes with the st
 }
 
 #ifdef PAL_RUN_EXECUTABLE
+TEST_CASE("--figure-only draws a panel without its heading and controls, and only for pictures") {
+  CHECK(run("--figure-only").exit_code == 2);
+  CHECK_THAT(run("--figure-only").output, Catch::Contains("--screenshot"));
+  CHECK_THAT(run("--figure-only --panel app --screenshot x.png").output, Catch::Contains("give a panel"));
+  if (!have_xvfb()) return;
+  const fs::path full = scratch() / "memory_full.png", figure = scratch() / "memory_figure.png";
+  const std::string common = "--panel memory --figure key --step qk_logits --size 800x500 --screenshot ";
+  REQUIRE(run(common + "'" + full.string() + "'", kXvfb).exit_code == 0);
+  REQUIRE(run("--figure-only " + common + "'" + figure.string() + "'", kXvfb).exit_code == 0);
+  const Image a = load_png(full), b = load_png(figure);
+  REQUIRE(a.width == b.width);
+  REQUIRE(a.height == b.height);
+  CHECK(distinct_colours(b) > 20);
+  // The top rows hold the title bar, heading and controls in one and the figure in the other.
+  Image top_a = a, top_b = b;
+  top_a.rgba.resize(std::size_t(a.width) * 60 * 4);
+  top_b.rgba.resize(std::size_t(b.width) * 60 * 4);
+  top_a.height = top_b.height = 60;
+  CHECK(fraction_differing(top_a, top_b) > 0.05);
+}
+
 TEST_CASE("a recorded dump written by pal-run opens in pal-viz and renders without a re-run") {
   if (!have_xvfb()) {
     WARN("xvfb-run is not installed (Debian package xvfb): the dump rendering test is skipped");

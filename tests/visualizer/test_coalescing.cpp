@@ -2,7 +2,10 @@
 // own loads for geometries where the answer follows from the layout on paper.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "tests/visualizer/viz_test_support.h"
+#include "core/inputs.h"
 #include "visualizer/model/coalescing.h"
 
 namespace pal::viz {
@@ -103,6 +106,53 @@ TEST_CASE("fp32 block_size 32 key loads are 32 lanes of 16 bytes, one token each
     CHECK(load.footprint.sectors.size() == 16);
     CHECK(load.footprint.efficiency() == 1.0);
   }
+}
+
+TEST_CASE("every what-if layout places each element of a kv_block slice exactly once inside the slice") {
+  const KvCacheLayout cache{3, 64, 16, 8};
+  for (WhatIfLayout layout : kWhatIfLayouts) {
+    INFO(what_if_info(layout).name);
+    std::vector<int> hits(static_cast<std::size_t>(cache.kv_head_stride()), 0);
+    const std::int64_t slice_base = (5 * cache.num_kv_heads + 2) * cache.kv_head_stride();  // block 5, kv head 2
+    for (int dim = 0; dim < cache.head_size; ++dim)
+      for (int slot = 0; slot < cache.block_size; ++slot) {
+        const std::int64_t offset = what_if_offset(layout, cache, KvCacheCoordinates{5, 2, dim, slot}) - slice_base;
+        REQUIRE(offset >= 0);
+        REQUIRE(offset < cache.kv_head_stride());
+        ++hits[static_cast<std::size_t>(offset)];
+      }
+    CHECK(std::all_of(hits.begin(), hits.end(), [](int n) { return n == 1; }));
+  }
+}
+
+TEST_CASE("what-if layouts read the same bytes as upstream's, in more sectors or more instructions") {
+  // fp16, block_size 16, head_size 64: a lane's key vec is 4 elements (8 bytes), a v_vec 8 tokens.
+  //  K token-major: a thread group's 16 bytes of a token sit 128 bytes from the next token's, so each
+  //    token costs its own 32-byte sector for 16 bytes used: 50 %, with the same instructions.
+  //  K without the x split: a lane's 4 dims are rows 32 bytes apart, so each load falls apart into 4
+  //    (2 bytes a lane, 16 tokens of a row side by side: every sector fully used).
+  //  V token-major: a lane's 8 tokens are 128 bytes apart: 8 loads of 2 bytes a lane.
+  const Session& session = cached_session(Scenario{});
+  const LoadIndex index(session, 1, 1);
+  const std::vector<WarpLoad> loads = warp_loads(session, index);
+  const KvCacheLayout cache = kv_cache_layout(session.scenario());
+  const int element_size = session.scenario().kv_cache_element_size();
+  const CoalescingTotals keys = totals_of(loads, LoadKind::key), values = totals_of(loads, LoadKind::value);
+  for (WhatIfLayout layout : kWhatIfLayouts) {
+    INFO(what_if_info(layout).name);
+    const CoalescingTotals actual = what_if_info(layout).kind == LoadKind::key ? keys : values;
+    const CoalescingTotals what_if = what_if_totals(loads, layout, cache, element_size);
+    CHECK(what_if.bytes_used == actual.bytes_used);
+    CHECK((what_if.bytes_fetched > actual.bytes_fetched || what_if.num_loads > actual.num_loads));
+  }
+  const CoalescingTotals token_major = what_if_totals(loads, WhatIfLayout::key_token_major, cache, element_size);
+  CHECK(token_major.num_loads == keys.num_loads);
+  CHECK(token_major.efficiency() == Approx(0.5));
+  const CoalescingTotals no_x = what_if_totals(loads, WhatIfLayout::key_without_x_split, cache, element_size);
+  CHECK(no_x.num_loads == 4 * keys.num_loads);
+  CHECK(no_x.efficiency() == 1.0);
+  const CoalescingTotals naive_v = what_if_totals(loads, WhatIfLayout::value_token_major, cache, element_size);
+  CHECK(naive_v.num_loads == 8 * values.num_loads);
 }
 
 }  // namespace

@@ -1,14 +1,22 @@
 // The views without a window: ImGui builds every panel's frame (no rendering), at every step of
 // scenarios that cover the geometries (thread-group sizes 1, 2 and 4; vec sizes 1 to 8; rows a
 // warp skips; v2 partitions). An ImGui misuse asserts and aborts, so passing means none was found.
-// Also the keyboard, playback, and the requests the scenario panel leaves for the app.
+// Also the keyboard, playback, the requests the scenario panel leaves for the app, and the docs pages
+// the panel headings link to.
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+#include <string>
 
 #include <imgui.h>
 
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/app/app.h"
 #include "visualizer/panels/panels.h"
+#include "visualizer/panels/widgets.h"
 
 namespace pal::viz {
 namespace {
@@ -88,6 +96,7 @@ TEST_CASE("every panel and memory figure draws at every step across geometries")
         const int figures = ui.solo == PanelId::memory ? kNumMemoryFigures : 1;
         for (int figure = 0; figure < figures; ++figure) {
           ui.memory_figure = static_cast<MemoryFigure>(figure);
+          ui.memory_follow_step = figure == 0;  // once following the step, then each figure
           imgui.frame(model, ui);
         }
       }
@@ -163,6 +172,47 @@ TEST_CASE("opening a scenario file or dump that does not exist reports the path"
   handle_requests(model, ui);
   CHECK_THAT(ui.run_error, Catch::Contains("/nonexistent/pal_viz_dump.safetensors"));
   CHECK(model.ready());
+}
+
+TEST_CASE("the memory-layout panel follows the story: q_vecs, key, logits_vec, value, v_vec") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  std::vector<MemoryFigure> order;  // the figures in timeline order, each run once
+  for (int step = 0; step < model.timeline().size(); ++step) {
+    const MemoryFigure figure = figure_for_step(model.step(step).kind);
+    if (order.empty() || order.back() != figure) order.push_back(figure);
+  }
+  CHECK(order == std::vector<MemoryFigure>{MemoryFigure::q_vecs, MemoryFigure::key, MemoryFigure::logits_vec,
+                                           MemoryFigure::value, MemoryFigure::v_vec});
+}
+
+TEST_CASE("every panel names docs pages that exist, by their real titles") {
+  // Each page's first line is "<title> {#<label>}" (docs/pages/**/*.md).
+  std::map<std::string, std::string> title_of_label;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(PAL_SOURCE_DIR) + "/docs/pages")) {
+    if (entry.path().extension() != ".md") continue;
+    std::ifstream file(entry.path());
+    std::string first_line;
+    std::getline(file, first_line);
+    const auto open = first_line.rfind(" {#");
+    if (open == std::string::npos || first_line.back() != '}') continue;
+    title_of_label[first_line.substr(open + 3, first_line.size() - open - 4)] = first_line.substr(0, open);
+  }
+  REQUIRE(title_of_label.size() >= 12);
+  for (int i = 0; i < kNumPanels; ++i) {
+    const PanelInfo& info = panel_info(static_cast<PanelId>(i));
+    INFO("panel " << info.name);
+    int num_pages = 0;
+    for (const DocsPage& page : info.docs) {
+      if (page.label.empty()) continue;
+      ++num_pages;
+      const auto found = title_of_label.find(std::string(page.label));
+      REQUIRE(found != title_of_label.end());
+      CHECK(found->second == page.title);
+      CHECK_THAT(docs_page_path(page), Catch::EndsWith("/docs/html/" + std::string(page.label) + ".html"));
+    }
+    CHECK(num_pages >= 1);
+  }
 }
 
 }  // namespace

@@ -98,9 +98,10 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
   const std::string title = "pal-viz: " + std::string(info.title);
   ImGui::Begin(title.c_str(), nullptr,
                ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
-                   ImGuiWindowFlags_HorizontalScrollbar | kTiledBackground);
-  panel_header(id, model, ui);
-  if (id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
+                   ImGuiWindowFlags_HorizontalScrollbar | kTiledBackground |
+                   (ui.figure_only ? ImGuiWindowFlags_NoTitleBar : ImGuiWindowFlags_None));
+  if (!ui.figure_only) panel_header(id, model, ui);
+  if (!ui.figure_only && id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
     // Screenshots carry the step's explanation so a picture in the docs stands on its own.
     push_visible_wrap();
     ImGui::TextDisabled("%s", model.step(ui.step).description.c_str());
@@ -122,9 +123,15 @@ void menu_bar(ViewModel& model, UiState& ui) {
   }
   if (model.ready()) {
     const Session& s = model.session();
-    ImGui::TextDisabled("%s  |  %s, %s  |  %s", scenario_summary(s.requested_scenario()).c_str(),
-                        std::string(version_name(s.kernel().version)).c_str(), s.kernel().device_name.c_str(),
-                        ui.selected_thread >= 0 ? thread_label(model, ui.selected_thread).c_str() : "no lane selected");
+    // The device's short name ("CPU emulator", the GPU's name): the bar is one line at 1280 px, and
+    // the scenario panel shows the full one.
+    const std::string& device = s.kernel().device_name;
+    const std::string short_device = device.substr(0, device.find(" ("));
+    // The selected lane first and the scenario (also in its panel) last, where a narrow window clips.
+    ImGui::TextDisabled("%s  |  %s, %s  |  %s",
+                        ui.selected_thread >= 0 ? thread_label(model, ui.selected_thread).c_str() : "no lane selected",
+                        std::string(version_name(s.kernel().version)).c_str(), short_device.c_str(),
+                        scenario_summary(s.requested_scenario()).c_str());
   }
   ImGui::EndMainMenuBar();
 }
@@ -200,7 +207,9 @@ void draw_frame(ViewModel& model, UiState& ui, double dt) {
   menu_bar(model, ui);
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   const float top = ImGui::GetFrameHeight();
-  const float timeline_height = 190.0f;
+  // The timeline takes a fifth of the height, within bounds: enough for its controls, the strip and
+  // a few lines of the step list at 1280x720, no more than it uses at 1600x1000 and above.
+  const float timeline_height = std::clamp(display.y * 0.2f, 150.0f, 220.0f);
   const float left_width = std::max(360.0f, display.x * 0.30f);
   const float body_top = top + timeline_height;
   const float body_height = display.y - body_top;

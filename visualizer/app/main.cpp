@@ -43,6 +43,7 @@ struct Options {
   std::string size = "1600x1000";
   std::string colour_by = "thread_group";
   bool benchmark = false;
+  bool figure_only = false;
   int frames = 120;
   bool list_steps = false;
 };
@@ -72,11 +73,13 @@ int resolve_step(const ViewModel& model, const std::string& text) {
   return step;
 }
 
-PanelId resolve_panel(const std::string& name) {
+// `flag` is --panel (which also takes "app", the whole window) or --panels.
+PanelId resolve_panel(const std::string& name, const std::string& flag) {
   PanelId id{};
   if (!parse_panel(name, id))
-    throw ScenarioError("--panel " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
-                        "softmax, reductions, output, coalescing");
+    throw ScenarioError(flag + " " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
+                        "softmax, reductions, output, coalescing" +
+                        (flag == "--panel" ? std::string(", or app (the whole window)") : std::string(", or all")));
   return id;
 }
 
@@ -235,7 +238,7 @@ int run_benchmark(Window& window, ViewModel& model, UiState& ui, int frames) {
 int main_with_errors(int argc, char** argv) {
   Options options;
   CLI::App app{"pal-viz: the paged-attention kernel, step by step, from a recorded run"};
-  add_scenario_flags(app, options.scenario);
+  add_scenario_flags(app, options.scenario, front_end_scenario());
   app.add_option("--dump", options.dump, "open a dump (safetensors from pal-run --output) and re-run its inputs");
   app.add_option("--backend", options.backend, "gpu, emulator, or auto (the GPU when one answers)");
   app.add_option("--seq", options.seq, "sequence in focus (default: the longest)");
@@ -243,13 +246,17 @@ int main_with_errors(int argc, char** argv) {
   app.add_option("--step", options.step, "step to show: an index, 'last', or a stage name (its first step)");
   app.add_option("--lane", options.lane, "select this thread (threadIdx.x) of the focused thread block");
   app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, or app (the whole window)");
-  app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec");
+  app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec (default: the "
+                 "figure of the current step's data; --batch-dir without it writes every figure)");
   app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane or iteration");
   app.add_option("--screenshot", options.screenshot, "render --panel at --step off-screen and write this PNG");
   app.add_option("--batch-dir", options.batch_dir, "render --panels at --steps into this folder (one PNG each)");
   app.add_option("--steps", options.steps, "comma-separated steps for --batch-dir");
   app.add_option("--panels", options.panels, "comma-separated panels for --batch-dir, or 'all'");
   app.add_option("--size", options.size, "window / image size WIDTHxHEIGHT");
+  app.add_flag("--figure-only", options.figure_only,
+               "with --screenshot or --batch-dir: the panel's figure alone, for slides: no window title, docs "
+               "heading, step explanation or memory-panel controls");
   app.add_flag("--benchmark", options.benchmark, "measure frame time and edit -> re-run time, then exit");
   app.add_option("--frames", options.frames, "frames measured by --benchmark");
   app.add_flag("--list-steps", options.list_steps, "print the timeline of the focused (seq, head) and exit");
@@ -277,7 +284,7 @@ int main_with_errors(int argc, char** argv) {
     ui.dump_path = options.dump;
     ui.status = "opened " + options.dump + ": " + model.session().dump_check();
   } else {
-    load_draft(ui, resolve_scenario_flags(options.scenario));
+    load_draft(ui, resolve_scenario_flags(options.scenario, front_end_scenario()));
     if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
     if (!run_draft(model, ui)) throw ScenarioError(ui.run_error);
   }
@@ -291,7 +298,10 @@ int main_with_errors(int argc, char** argv) {
     throw ScenarioError("--lane " + std::to_string(options.lane) + " is not a thread of the block; give 0-" +
                         std::to_string(model.session().dims().num_threads - 1));
   ui.selected_thread = options.lane;
-  if (!options.figure.empty()) ui.memory_figure = resolve_figure(options.figure);
+  if (!options.figure.empty()) {
+    ui.memory_figure = resolve_figure(options.figure);
+    ui.memory_follow_step = false;
+  }
 
   if (options.list_steps) {
     for (int i = 0; i < model.timeline().size(); ++i) {
@@ -303,20 +313,25 @@ int main_with_errors(int argc, char** argv) {
   }
 
   const bool offscreen = !options.screenshot.empty() || !options.batch_dir.empty() || options.benchmark;
+  if (options.figure_only && (options.screenshot.empty() && options.batch_dir.empty()))
+    throw ScenarioError("--figure-only applies to pictures: give --screenshot FILE.png or --batch-dir DIR with it");
+  if (options.figure_only && options.panel == "app")
+    throw ScenarioError("--figure-only draws one panel's figure; --panel app is the whole window: give a panel");
+  ui.figure_only = options.figure_only;
   std::vector<PanelId> batch_panels;
   std::vector<int> batch_steps;
   if (!options.batch_dir.empty()) {
     if (options.panels == "all")
       for (int i = 0; i < kNumPanels; ++i) batch_panels.push_back(static_cast<PanelId>(i));
     else
-      for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name));
+      for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name, "--panels"));
     for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
     prepare_batch_dir(options.batch_dir);
   }
   // "app" is the whole window as a learner sees it; any other name is one panel alone.
   const bool screenshot_app = options.panel == "app";
   std::optional<PanelId> screenshot_panel;
-  if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel);
+  if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel, "--panel");
   // A FIFO, device, link or folder at the picture's path, or a missing folder, is refused now, not
   // after the window and the rendering.
   if (!options.screenshot.empty()) check_output_path(options.screenshot);
@@ -335,8 +350,10 @@ int main_with_errors(int argc, char** argv) {
       for (const PanelId panel : batch_panels) {
         ui.step = step;
         ui.solo = panel;
+        // Without --figure the memory panel is written once per figure (and follows no step).
         std::vector<std::pair<std::string, MemoryFigure>> variants{{"", ui.memory_figure}};
         if (panel == PanelId::memory && options.figure.empty()) {
+          ui.memory_follow_step = false;
           variants.clear();
           for (int f = 0; f < kNumMemoryFigures; ++f) {
             const auto figure = static_cast<MemoryFigure>(f);

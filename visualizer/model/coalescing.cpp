@@ -56,6 +56,67 @@ std::vector<WarpLoad> warp_loads(const Session& session, const LoadIndex& index)
   return result;
 }
 
+const WhatIfInfo& what_if_info(WhatIfLayout layout) {
+  static const WhatIfInfo kInfo[] = {
+      {LoadKind::key, "K token-major", "[num_blocks, num_kv_heads, block_size, head_size]"},
+      {LoadKind::key, "K without the x split", "[num_blocks, num_kv_heads, head_size, block_size]"},
+      {LoadKind::value, "V token-major", "[num_blocks, num_kv_heads, block_size, head_size]"},
+  };
+  return kInfo[static_cast<std::size_t>(layout)];
+}
+
+std::int64_t what_if_offset(WhatIfLayout layout, const KvCacheLayout& cache, const KvCacheCoordinates& at) {
+  const std::int64_t slice = at.physical_block * cache.num_kv_heads + at.kv_head;  // one (kv_block, kv head)
+  switch (layout) {
+    case WhatIfLayout::key_token_major:
+    case WhatIfLayout::value_token_major:
+      return (slice * cache.block_size + at.block_offset) * cache.head_size + at.dim;
+    case WhatIfLayout::key_without_x_split: return (slice * cache.head_size + at.dim) * cache.block_size + at.block_offset;
+  }
+  return 0;
+}
+
+std::vector<std::vector<LaneAccess>> what_if_instructions(const WarpLoad& load, WhatIfLayout layout,
+                                                          const KvCacheLayout& cache, int element_size) {
+  std::vector<std::vector<LaneAccess>> instructions;
+  for (const LaneAccess& lane : load.lanes) {
+    int run = 0;
+    LaneAccess current{lane.lane, 0, 0};
+    auto flush = [&] {
+      if (current.num_bytes == 0) return;
+      if (instructions.size() <= static_cast<std::size_t>(run)) instructions.resize(static_cast<std::size_t>(run) + 1);
+      instructions[static_cast<std::size_t>(run++)].push_back(current);
+      current = LaneAccess{lane.lane, 0, 0};
+    };
+    for (std::int64_t element = lane.byte_begin / element_size;
+         element < (lane.byte_begin + lane.num_bytes) / element_size; ++element) {
+      const KvCacheCoordinates at =
+          load.kind == LoadKind::key ? cache.key_coordinates(element) : cache.value_coordinates(element);
+      const std::int64_t byte = what_if_offset(layout, cache, at) * element_size;
+      if (current.num_bytes > 0 && byte != current.byte_begin + current.num_bytes) flush();
+      if (current.num_bytes == 0) current.byte_begin = byte;
+      current.num_bytes += element_size;
+    }
+    flush();
+  }
+  return instructions;
+}
+
+CoalescingTotals what_if_totals(std::span<const WarpLoad> loads, WhatIfLayout layout, const KvCacheLayout& cache,
+                                int element_size) {
+  CoalescingTotals totals;
+  for (const WarpLoad& load : loads) {
+    if (load.kind != what_if_info(layout).kind) continue;
+    for (const std::vector<LaneAccess>& instruction : what_if_instructions(load, layout, cache, element_size)) {
+      const Footprint footprint = footprint_of(instruction);
+      ++totals.num_loads;
+      totals.bytes_used += footprint.bytes_used;
+      totals.bytes_fetched += footprint.bytes_fetched();
+    }
+  }
+  return totals;
+}
+
 CoalescingTotals totals_of(std::span<const WarpLoad> loads, LoadKind kind) {
   CoalescingTotals totals;
   for (const WarpLoad& load : loads) {

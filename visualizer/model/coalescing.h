@@ -13,7 +13,10 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
+
+#include "core/kv_cache_layout.h"
 
 #include "visualizer/model/memory_lookup.h"
 
@@ -59,5 +62,35 @@ struct CoalescingTotals {
   double efficiency() const { return bytes_fetched == 0 ? 1.0 : double(bytes_used) / double(bytes_fetched); }
 };
 CoalescingTotals totals_of(std::span<const WarpLoad> loads, LoadKind kind);  // kind none = all kinds
+
+// ---- what-if layouts ----------------------------------------------------------------------------
+// Why upstream's cache layouts are what they are: the same recorded loads (every lane reading the
+// same elements of the same tokens) had the cache been laid out another way. A lane's 16 bytes are
+// contiguous in upstream's layouts; in another they may fall apart into runs, and a lane then needs
+// one load per run: run r of every lane forms the warp's r-th load instruction. Each instruction's
+// sectors are counted on their own, as a profiler counts sectors per request.
+enum class WhatIfLayout : unsigned char {
+  key_token_major,      // K as [num_blocks, num_kv_heads, block_size, head_size]: each token's key whole
+  key_without_x_split,  // K as [num_blocks, num_kv_heads, head_size, block_size]: V's layout, no x chunks
+  value_token_major,    // V as [num_blocks, num_kv_heads, block_size, head_size]: a naive V, like q and out
+};
+inline constexpr WhatIfLayout kWhatIfLayouts[] = {WhatIfLayout::key_token_major, WhatIfLayout::key_without_x_split,
+                                                  WhatIfLayout::value_token_major};
+struct WhatIfInfo {
+  LoadKind kind;           // the loads it re-addresses
+  std::string_view name;   // "K token-major"
+  std::string_view shape;  // "[num_blocks, num_kv_heads, block_size, head_size]"
+};
+const WhatIfInfo& what_if_info(WhatIfLayout layout);
+
+// Element offset of a cache element in the what-if layout.
+std::int64_t what_if_offset(WhatIfLayout layout, const KvCacheLayout& cache, const KvCacheCoordinates& at);
+// The load instructions one recorded warp load becomes in the what-if layout (one, when every lane's
+// bytes stay contiguous). `element_size`: bytes of a cache element.
+std::vector<std::vector<LaneAccess>> what_if_instructions(const WarpLoad& load, WhatIfLayout layout,
+                                                          const KvCacheLayout& cache, int element_size);
+// Totals over the loads of the layout's kind: instructions, bytes used, bytes of the sectors fetched.
+CoalescingTotals what_if_totals(std::span<const WarpLoad> loads, WhatIfLayout layout, const KvCacheLayout& cache,
+                                int element_size);
 
 }  // namespace pal::viz

@@ -24,4 +24,8 @@ std::string format_bytes(long long bytes) {
   return text;
 }
 
+std::string counted(long long count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 }  // namespace pal::viz

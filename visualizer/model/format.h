@@ -8,5 +8,6 @@ namespace pal::viz {
 
 std::string format_value(float value, int significant_digits = 4);  // "0.1234", "-FLT_MAX", "NaN"
 std::string format_bytes(long long bytes);                            // "128 B", "4.0 KiB"
+std::string counted(long long count, const std::string& noun);       // "1 lane", "4 lanes"
 
 }  // namespace pal::viz

@@ -217,9 +217,11 @@ void TimelineBuilder::qk_iterations(const ThreadBlockRecord& record) {
         if (best_slot < 0 || token.logit > record.token(best_slot).logit) best_slot = slot;
       }
     }
-    text << ". In a warp, thread group g computes token g of the block: its " << g_.thread_group_size()
-         << " lanes each load " << g_.num_vecs_per_thread() << " vecs of " << g_.vec_size()
-         << " elements of the key, multiply with their q_vecs, and a butterfly over the group adds the parts; "
+    text << ". In a warp, thread group g computes token g of the block: "
+         << (g_.thread_group_size() == 1 ? std::string("its one lane loads ")
+                                         : "its " + std::to_string(g_.thread_group_size()) + " lanes each load ")
+         << counted(g_.num_vecs_per_thread(), "vec") << " of " << counted(g_.vec_size(), "element")
+         << " of the key, multiply with their q_vecs, and a butterfly over the group adds the parts; "
             "the leader writes scale * q.k to logits[token].";
     if (best_slot >= 0) {
       const TokenRecord& best = record.token(best_slot);
@@ -288,14 +290,21 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
     for (int slot = begin; slot < end; ++slot) step.active_threads[static_cast<std::size_t>(slot - begin)] = 1;
     step.title = titled(step, "exp pass " + std::to_string(pass + 1) + " of " + std::to_string(passes));
     float largest_difference = 0.0f;
-    for (int slot = begin; slot < end; ++slot)
+    int slot_at_max = -1;  // exp(0) is exactly 1, also for __expf: the token whose logit is the max
+    for (int slot = begin; slot < end; ++slot) {
       largest_difference = std::max(largest_difference,
                                     std::fabs(record.exp_value(slot) - ref_->exp_values[static_cast<std::size_t>(slot)]));
+      if (slot_at_max < 0 && record.exp_value(slot) == 1.0f) slot_at_max = slot;
+    }
     std::ostringstream text;
     text << "Thread i takes token slot i" << (pass ? " + " + std::to_string(pass * num_threads_) : std::string())
          << ": logits[i] = __expf(logit - " << format_value(record.qk_max_block(), 5) << ") and adds it to its own exp_sum. "
          << "Slots " << begin << "-" << end - 1 << " (tokens " << range_.start_token_idx + begin << "-"
-         << range_.start_token_idx + end - 1 << "); the token at the max gives exactly 1. "
+         << range_.start_token_idx + end - 1 << ")"
+         << (slot_at_max >= 0 ? "; token " + std::to_string(range_.start_token_idx + slot_at_max) +
+                                    " holds the max logit, so its exp is exactly 1"
+                              : std::string())
+         << ". "
          << "Largest |kernel - reference| here: " << format_value(largest_difference, 3)
          << " (on a GPU, __expf is a fast approximation, so small differences are expected there).";
     step.description = text.str();
@@ -382,10 +391,18 @@ void TimelineBuilder::value_iterations(const ThreadBlockRecord& record) {
       if (block_idx >= range_.end_block_idx) text << "warp " << warp << " idles";
       else text << "warp " << warp << " block " << block_idx << " (physical " << s_.physical_block(seq_, block_idx) << ")";
     }
-    text << ". Lane L reads " << g_.v_vec_size() << " consecutive tokens (16 bytes, starting at token slot (L % "
-         << g_.num_v_vecs_per_row() << ") * " << g_.v_vec_size() << ") of rows L / " << g_.num_v_vecs_per_row() << " + i * "
-         << g_.num_rows_per_iter() << ", multiplies them with the same tokens' probabilities (rounded to "
-         << dtype_name(s_.scenario().dtype) << ") and adds to accs[i]. Lane 0's accs[0] is now "
+    const int v_vecs_per_row = g_.num_v_vecs_per_row();
+    if (v_vecs_per_row == 1)  // one v_vec covers the whole row of a kv_block
+      text << ". Lane L reads all " << g_.v_vec_size() << " tokens of the block (16 bytes) of rows L + i * "
+           << g_.num_rows_per_iter();
+    else
+      text << ". Lane L reads " << g_.v_vec_size() << " consecutive tokens (16 bytes, starting at token slot (L % "
+           << v_vecs_per_row << ") * " << g_.v_vec_size() << ") of rows L / " << v_vecs_per_row << " + i * "
+           << g_.num_rows_per_iter();
+    text << ", multiplies them with the same tokens' probabilities"
+         << (s_.scenario().dtype == DType::fp32 ? std::string()
+                                                 : " (rounded to " + std::string(dtype_name(s_.scenario().dtype)) + ")")
+         << " and adds to accs[i]. Lane 0's accs[0] is now "
          << format_value(accs[0], 5) << " (replayed from the recorded probabilities and the V cache).";
     step.description = text.str();
   }
@@ -515,8 +532,11 @@ void TimelineBuilder::reduce() {
     Step& step = add(StepKind::reduce_output, 0);
     for (int t = 0; t < std::min(num_threads_, g_.head_size); ++t) step.active_threads[static_cast<std::size_t>(t)] = 1;
     step.title = titled(step, "weighted sum of the partial outputs");
-    step.description = "Thread i computes dim i: out = sum_p tmp_out[p][i] * s^_p / (global_exp_sum + 1e-6), rounded to " +
-                       std::string(dtype_name(s_.scenario().dtype)) + ": " + first_outputs() + ".";
+    step.description = "Thread i computes dim i: out = sum_p tmp_out[p][i] * s^_p / (global_exp_sum + 1e-6)" +
+                       (s_.scenario().dtype == DType::fp32
+                            ? std::string()
+                            : ", rounded to " + std::string(dtype_name(s_.scenario().dtype))) +
+                       ": " + first_outputs() + ".";
   }
 }
 

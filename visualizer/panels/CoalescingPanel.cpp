@@ -25,23 +25,6 @@ std::string load_name(const WarpLoad& load) {
   return "?";
 }
 
-// The same lanes asking for the same (token, dim) pairs if k_cache were token-major
-// [num_blocks, num_kv_heads, block_size, head_size] (no x split): how coalesced would it be?
-Footprint token_major_what_if(const Session& s, const WarpLoad& load) {
-  const KernelGeometry g = s.geometry();
-  std::vector<LaneAccess> lanes;
-  for (const LaneAccess& lane : load.lanes) {
-    const std::int64_t element = lane.byte_begin / s.element_size();
-    // Undo the x-split layout, then place the same (block, kv head, token, dim) token-major.
-    const KvCacheCoordinates where = s.kv_layout().key_coordinates(element);
-    const std::int64_t base = kv_head_base(where.physical_block, where.kv_head, s.kv_layout().kv_block_stride(),
-                                           s.kv_layout().kv_head_stride());
-    lanes.push_back({lane.lane, (base + std::int64_t(where.block_offset) * g.head_size + where.dim) * s.element_size(),
-                     lane.num_bytes});
-  }
-  return footprint_of(lanes);
-}
-
 void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) {
   const Session& s = model.session();
   const Footprint& f = load.footprint;
@@ -93,13 +76,66 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
                       std::string(tensor_name(tensor_of(load.kind))).c_str());
   ImGui::PopTextWrapPos();
   if (load.kind == LoadKind::key) {
-    const Footprint what_if = token_major_what_if(s, load);
+    const std::vector<std::vector<LaneAccess>> instructions =
+        what_if_instructions(load, WhatIfLayout::key_token_major, s.kv_layout(), s.element_size());
+    const Footprint what_if = footprint_of(instructions.empty() ? std::vector<LaneAccess>{} : instructions.front());
     text_wrapped("What if k_cache had no x split ([block, kv_head, token, dim], token-major)? The same lanes asking for the "
                        "same (token, dim) pairs would touch %d sectors in %d lines: efficiency %.0f%%. The x-chunk layout "
                        "puts the %d tokens' chunk j side by side, so a warp's k_vecs[j] is one contiguous run.",
                        static_cast<int>(what_if.sectors.size()), static_cast<int>(what_if.lines.size()),
                        100.0 * what_if.efficiency(), s.scenario().block_size);
   }
+}
+
+// The bandwidth the what-if table prices bytes at: the NVIDIA H200's nominal HBM3e bandwidth, the
+// GPU this project measures on (its read-only stream reaches about 95 % of it).
+constexpr double kWhatIfBandwidthBytesPerSecond = 4.8e12;
+
+// What the same loads would cost had upstream chosen another cache layout (coalescing.h).
+void draw_what_if(const ViewModel& model, const std::vector<WarpLoad>& loads) {
+  const Session& s = model.session();
+  const KvCacheLayout& cache = s.kv_layout();
+  const int element_size = s.element_size();  // the unit warp_loads measured the recorded offsets in
+  ImGui::TextUnformatted("What if the cache were laid out another way? The same lanes reading the same elements:");
+  ImGui::SameLine();
+  help_marker("Each row re-addresses this thread block's recorded loads as if the cache had the layout named, keeping "
+              "the kernel's assignment of elements to lanes. A lane whose bytes are no longer contiguous needs one load "
+              "per run of contiguous bytes, so a warp load can become several; each is counted on its own, in 32-byte "
+              "sectors, as a profiler counts sectors per request. The time is the sectors' bytes at the H200's nominal "
+              "4.8 TB/s, as if every sector came from HBM: an upper bound that ignores caches and latency, for "
+              "comparing layouts only.");
+  if (!ImGui::BeginTable("whatif", 6, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) return;
+  for (const char* title : {"layout", "load instructions", "bytes used", "bytes fetched", "efficiency", "time at 4.8 TB/s"})
+    ImGui::TableSetupColumn(title);
+  ImGui::TableHeadersRow();
+  auto row = [](const std::string& name, const std::string& shape, const CoalescingTotals& totals, bool upstream) {
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    if (upstream) ImGui::TextUnformatted(name.c_str());
+    else ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.45f, 1.0f), "%s", name.c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", shape.c_str());
+    ImGui::TableNextColumn();
+    ImGui::Text("%d", totals.num_loads);
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(format_bytes(totals.bytes_used).c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(format_bytes(totals.bytes_fetched).c_str());
+    ImGui::TableNextColumn();
+    ImGui::Text("%.1f%%", 100.0 * totals.efficiency());
+    ImGui::TableNextColumn();
+    ImGui::Text("%.3g ns", double(totals.bytes_fetched) / kWhatIfBandwidthBytesPerSecond * 1e9);
+  };
+  row("K, upstream's (x split)", "[num_blocks, num_kv_heads, head_size/x, block_size, x]", totals_of(loads, LoadKind::key), true);
+  for (WhatIfLayout layout : kWhatIfLayouts)
+    if (what_if_info(layout).kind == LoadKind::key)
+      row(std::string(what_if_info(layout).name), std::string(what_if_info(layout).shape),
+          what_if_totals(loads, layout, cache, element_size), false);
+  row("V, upstream's", "[num_blocks, num_kv_heads, head_size, block_size]", totals_of(loads, LoadKind::value), true);
+  for (WhatIfLayout layout : kWhatIfLayouts)
+    if (what_if_info(layout).kind == LoadKind::value)
+      row(std::string(what_if_info(layout).name), std::string(what_if_info(layout).shape),
+          what_if_totals(loads, layout, cache, element_size), false);
+  ImGui::EndTable();
 }
 
 }  // namespace
@@ -145,27 +181,35 @@ void draw_coalescing_panel(const ViewModel& model, UiState& ui) {
     }
     ImGui::EndTable();
   }
+  draw_what_if(model, partition_loads);
   ImGui::TextDisabled(step_loads ? "Warp-wide loads of this step (select one):"
                                  : "This step reads nothing from global memory; all loads of the thread block:");
   ui.coalescing_load = std::clamp(ui.coalescing_load, 0, std::max(0, static_cast<int>(shown.size()) - 1));
-  // Follow the selected lane's warp when a lane is selected.
+  // Follow the selected lane's warp when a lane is selected: the same load of that lane's warp is the
+  // one the list highlights and the detail shows.
   const int focus = focus_thread(ui);
+  int selected = ui.coalescing_load;
+  if (!shown.empty() && focus >= 0 && shown[static_cast<std::size_t>(selected)]->warp != focus / kWarpSize)
+    for (int i = 0; i < static_cast<int>(shown.size()); ++i) {
+      const WarpLoad& load = *shown[static_cast<std::size_t>(i)];
+      const WarpLoad& chosen = *shown[static_cast<std::size_t>(ui.coalescing_load)];
+      if (load.warp == focus / kWarpSize && load.kind == chosen.kind && load.trip == chosen.trip) {
+        selected = i;
+        break;
+      }
+    }
   ImGui::BeginChild("##loadlist", ImVec2(260, std::max(200.0f, ImGui::GetContentRegionAvail().y)), true);
   for (int i = 0; i < static_cast<int>(shown.size()); ++i) {
     const WarpLoad& load = *shown[static_cast<std::size_t>(i)];
     const std::string label = "w" + std::to_string(load.warp) + " " + load_name(load) + "  " +
                               std::to_string(static_cast<int>(100.0 * load.footprint.efficiency() + 0.5)) + "%";
-    if (ImGui::Selectable(label.c_str(), i == ui.coalescing_load)) ui.coalescing_load = i;
+    if (ImGui::Selectable(label.c_str(), i == selected)) ui.coalescing_load = selected = i;
   }
   ImGui::EndChild();
   ImGui::SameLine();
   ImGui::BeginChild("##loaddetail", ImVec2(0, 0), false, ImGuiWindowFlags_HorizontalScrollbar);
   if (!shown.empty()) {
-    const WarpLoad* selected = shown[static_cast<std::size_t>(ui.coalescing_load)];
-    if (focus >= 0 && selected->warp != focus / kWarpSize)
-      for (const WarpLoad* load : shown)
-        if (load->warp == focus / kWarpSize && load->kind == selected->kind && load->trip == selected->trip) selected = load;
-    draw_load(model, ui, *selected);
+    draw_load(model, ui, *shown[static_cast<std::size_t>(selected)]);
   } else {
     ImGui::TextDisabled("No loads recorded for this thread block.");
   }

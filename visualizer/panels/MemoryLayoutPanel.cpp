@@ -546,23 +546,45 @@ void draw_v_vec(const Now& now) {
 
 }  // namespace
 
-void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
-  for (int f = 0; f < kNumMemoryFigures; ++f) {
-    if (f) ImGui::SameLine();
-    const auto figure = static_cast<MemoryFigure>(f);
-    if (ImGui::RadioButton(std::string(memory_figure_name(figure)).c_str(), ui.memory_figure == figure)) ui.memory_figure = figure;
-  }
-  ImGui::SameLine(0, 20);
-  ImGui::SetNextItemWidth(120);
-  int colour = static_cast<int>(ui.colour_by);
-  const char* colour_names[] = {"thread group", "warp", "lane", "iteration"};
-  if (ImGui::Combo("colour by", &colour, colour_names, 4)) ui.colour_by = static_cast<ColourBy>(colour);
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(100);
-  ImGui::SliderFloat("zoom", &ui.memory_zoom, 0.5f, 3.0f, "%.1fx");
+namespace {
+void draw_memory_controls(UiState& ui, MemoryFigure shown);
+}  // namespace
 
+MemoryFigure figure_for_step(StepKind kind) {
+  switch (kind) {
+    case StepKind::query_load: return MemoryFigure::q_vecs;
+    case StepKind::qk_iteration: return MemoryFigure::key;
+    case StepKind::qk_max_warp_xor:
+    case StepKind::qk_max_red_smem:
+    case StepKind::qk_max_cross_warp_xor:
+    case StepKind::qk_max_broadcast:
+    case StepKind::exp_pass:
+    case StepKind::exp_sum_warp_xor:
+    case StepKind::exp_sum_red_smem:
+    case StepKind::exp_sum_cross_warp_xor:
+    case StepKind::exp_sum_broadcast:
+    case StepKind::normalize_pass: return MemoryFigure::logits_vec;
+    case StepKind::v_iteration: return MemoryFigure::value;
+    case StepKind::lv_warp_xor:
+    case StepKind::tree_write:
+    case StepKind::tree_accumulate:
+    case StepKind::output_write: return MemoryFigure::v_vec;
+    case StepKind::reduce_max:
+    case StepKind::reduce_rescale:
+    case StepKind::reduce_output: break;
+  }
+  return MemoryFigure::logits_vec;
+}
+
+void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
+  const MemoryFigure shown = ui.memory_follow_step && model.ready() && model.timeline().size() > 0
+                                 ? figure_for_step(model.step(model.clamp_step(ui.step)).kind)
+                                 : ui.memory_figure;
+  if (!ui.figure_only) draw_memory_controls(ui, shown);
   const Now now(model, ui);
-  switch (ui.memory_figure) {
+  if (ui.memory_follow_step && !ui.figure_only)
+    ImGui::TextDisabled("showing %s, the data of this step", std::string(memory_figure_name(shown)).c_str());
+  switch (shown) {
     case MemoryFigure::query: draw_query(now); break;
     case MemoryFigure::q_vecs: draw_q_vecs(now); break;
     case MemoryFigure::key: draw_key(now); break;
@@ -572,5 +594,30 @@ void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
     case MemoryFigure::v_vec: draw_v_vec(now); break;
   }
 }
+
+namespace {
+
+// The row of figure choices, colouring and zoom above the figure.
+void draw_memory_controls(UiState& ui, MemoryFigure shown) {
+  if (ImGui::RadioButton("follow the step", ui.memory_follow_step)) ui.memory_follow_step = true;
+  for (int f = 0; f < kNumMemoryFigures; ++f) {
+    ImGui::SameLine();
+    const auto figure = static_cast<MemoryFigure>(f);
+    if (ImGui::RadioButton(std::string(memory_figure_name(figure)).c_str(), !ui.memory_follow_step && shown == figure)) {
+      ui.memory_figure = figure;
+      ui.memory_follow_step = false;
+    }
+  }
+  ImGui::SameLine(0, 20);
+  ImGui::SetNextItemWidth(120);
+  int colour = static_cast<int>(ui.colour_by);
+  const char* colour_names[] = {"thread group", "warp", "lane", "iteration"};
+  if (ImGui::Combo("colour by", &colour, colour_names, 4)) ui.colour_by = static_cast<ColourBy>(colour);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(100);
+  ImGui::SliderFloat("zoom", &ui.memory_zoom, 0.5f, 3.0f, "%.1fx");
+}
+
+}  // namespace
 
 }  // namespace pal::viz

@@ -6,6 +6,7 @@
 
 #include <imgui.h>
 
+#include "visualizer/model/format.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 
@@ -52,9 +53,9 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   const int pool_rows = divide_round_up(std::max(num_blocks, 1), per_row);
   const float height = pool_top + pool_label + float(pool_rows) * (box_h + gap + 14.0f);
 
-  ImGui::TextDisabled("%d sequences, block_size %d, pool of %d physical blocks (each holds block_size tokens x %d kv heads "
+  ImGui::TextDisabled("%s, block_size %d, pool of %d physical blocks (each holds block_size tokens x %d kv heads "
                       "x head_size %d, for K and for V)",
-                      s.scenario().num_seqs, block_size, num_blocks, s.scenario().num_kv_heads, s.scenario().head_size);
+                      counted(s.scenario().num_seqs, "sequence").c_str(), block_size, num_blocks, s.scenario().num_kv_heads, s.scenario().head_size);
   const Canvas canvas = begin_canvas("##paging", ImVec2(width, height));
   const std::vector<int> working = blocks_at_step(model, ui.step);
 

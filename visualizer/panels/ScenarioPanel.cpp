@@ -176,6 +176,19 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
     draft.seed = static_cast<std::uint64_t>(seed);
     changed = true;
   }
+  if (ImGui::BeginCombo("inputs", std::string(input_preset_name(draft.input_preset)).c_str())) {
+    for (InputPreset preset : kInputPresets)
+      if (ImGui::Selectable(std::string(input_preset_name(preset)).c_str(), draft.input_preset == preset)) {
+        draft.input_preset = preset;
+        changed = true;
+      }
+    ImGui::EndCombo();
+  }
+  ImGui::SameLine();
+  help_marker("The attention pattern of the generated inputs. uniform: upstream's test draws, every element uniform in "
+              "+-1/sqrt(head_size), which at the true scale gives an almost flat softmax. peaked: logits spread like a "
+              "trained model's. sink: the first 4 tokens take most of the mass. recency: the newest tokens take the "
+              "most. needle: one planted token per sequence takes almost all of it.");
   changed |= ImGui::InputInt("num_threads", &draft.num_threads, 32, 128);
   field_problems(problems, "num_threads");
   changed |= ImGui::InputInt("partition_size", &draft.partition_size, 0, 0);

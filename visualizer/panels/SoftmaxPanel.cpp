@@ -31,9 +31,6 @@ struct Series {
 // One plot; returns the hovered slot or -1.
 int plot(const Series& series, int num_slots, int num_tokens, const std::function<ImU32(int)>& dot_colour,
          const std::function<bool(int)>& ringed, float width, float height, const char* id) {
-  ImGui::TextUnformatted(series.title);
-  const Canvas c = begin_canvas(id, ImVec2(width, height));
-  const float left = 56.0f, right = width - 8.0f, top = 6.0f, bottom = height - 16.0f;
   float low = FLT_MAX, high = -FLT_MAX;
   {
     high = -FLT_MAX;
@@ -49,10 +46,17 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
       low = std::min(low, 0.0f);
       high = std::max(high, 0.0f);
     }
+    // The range is stated above the plot, so a small spread fitted to the height is not mistaken
+    // for a large one.
+    ImGui::TextUnformatted(series.title);
+    ImGui::TextDisabled("y axis %s to %s, %s", format_value(low, 3).c_str(), format_value(high, 3).c_str(),
+                        series.include_zero ? "from 0" : "fitted to the data");
     const float pad = 0.08f * std::max(high - low, 1e-6f);
     low -= pad;
     high += pad;
   }
+  const Canvas c = begin_canvas(id, ImVec2(width, height));
+  const float left = 56.0f, right = width - 8.0f, top = 6.0f, bottom = height - 16.0f;
   // A frame, not a filled background: large filled areas are what a software renderer pays most for.
   c.draw->AddRect(c.at(left, top), c.at(right, bottom), IM_COL32(70, 70, 80, 255));
   auto to_x = [&](float slot) { return left + (right - left) * (slot + 0.5f) / float(std::max(num_slots, 1)); };
@@ -164,11 +168,30 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
   help_marker("Off: the y axes of the exp and probability plots are fitted to the values, which shows how they differ "
               "even when attention is nearly uniform. On: they start at 0, which shows their true proportions.");
   const float width = std::max(300.0f, ImGui::GetContentRegionAvail().x);
-  const float height = std::max(110.0f, (ImGui::GetContentRegionAvail().y - 3 * ImGui::GetTextLineHeightWithSpacing()) / 3.0f - 6.0f);
-  int hovered = plot(logits, num_slots, num_tokens, dot_colour, ringed, width, height, "##logits");
-  const int h2 = plot(exps, num_slots, num_tokens, dot_colour, ringed, width, height, "##exp");
-  const int h3 = plot(probs, num_slots, num_tokens, dot_colour, ringed, width, height, "##probs");
-  if (hovered < 0) hovered = h2 >= 0 ? h2 : h3;
+  // The three plots stacked when the panel is tall enough for readable plots, else side by side (a
+  // short window, 1280x720 and the like); below 64 px a plot stops being readable and the panel scrolls.
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float avail_y = ImGui::GetContentRegionAvail().y;
+  const bool side_by_side = avail_y < 3.0f * (110.0f + 2.0f * line + 6.0f) && width >= 3.0f * 240.0f;
+  const Series* series[] = {&logits, &exps, &probs};
+  const char* ids[] = {"##logits", "##exp", "##probs"};
+  int hovered_in[3] = {-1, -1, -1};
+  if (side_by_side) {
+    constexpr float kGap = 8.0f;
+    const float each = (width - 2.0f * kGap) / 3.0f;
+    const float height = std::max(64.0f, avail_y - 2.0f * line - 10.0f);
+    for (int i = 0; i < 3; ++i) {
+      if (i) ImGui::SameLine(0.0f, kGap);
+      ImGui::BeginChild(ids[i] + 1, ImVec2(each, height + 2.0f * line + 4.0f), false, ImGuiWindowFlags_NoScrollbar);
+      hovered_in[i] = plot(*series[i], num_slots, num_tokens, dot_colour, ringed, each, height, ids[i]);
+      ImGui::EndChild();
+    }
+  } else {
+    const float height = std::max(64.0f, (avail_y - 6.0f * line) / 3.0f - 6.0f);
+    for (int i = 0; i < 3; ++i)
+      hovered_in[i] = plot(*series[i], num_slots, num_tokens, dot_colour, ringed, width, height, ids[i]);
+  }
+  int hovered = hovered_in[0] >= 0 ? hovered_in[0] : hovered_in[1] >= 0 ? hovered_in[1] : hovered_in[2];
   if (hovered >= 0) {
     const int token_idx = range.start_token_idx + hovered;
     if (hovered >= num_tokens) {

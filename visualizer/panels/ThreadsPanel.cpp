@@ -150,13 +150,19 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
                       g.num_warps(), g.thread_group_size(), step.num_active());
   const float cell = 24.0f;
   const float row_h = cell + 10.0f;
-  const Canvas block = begin_canvas("##block", ImVec2(60 + cell * 32 + 4, row_h * float(g.num_warps())));
+  // A warp is one row of 32 lanes where that fits the panel, else two rows of 16 (a narrow window
+  // still shows every lane; thread groups, of at most 4 lanes, never straddle the two rows).
+  const int lanes_per_row = ImGui::GetContentRegionAvail().x >= 60 + cell * 32 + 4 ? kWarpSize : kWarpSize / 2;
+  const int rows_per_warp = kWarpSize / lanes_per_row;
+  const Canvas block =
+      begin_canvas("##block", ImVec2(60 + cell * float(lanes_per_row) + 4, row_h * float(g.num_warps() * rows_per_warp)));
   for (int warp = 0; warp < g.num_warps(); ++warp) {
-    const float y = float(warp) * row_h;
-    block.draw->AddText(block.at(0, y + 5), IM_COL32(200, 200, 200, 255), ("warp " + std::to_string(warp)).c_str());
+    const float warp_y = float(warp * rows_per_warp) * row_h;
+    block.draw->AddText(block.at(0, warp_y + 5), IM_COL32(200, 200, 200, 255), ("warp " + std::to_string(warp)).c_str());
     for (int lane = 0; lane < kWarpSize; ++lane) {
       const int thread = warp * kWarpSize + lane;
-      const float x = 60 + float(lane) * cell;
+      const float x = 60 + float(lane % lanes_per_row) * cell;
+      const float y = warp_y + float(lane / lanes_per_row) * row_h;
       ImU32 fill = thread_colour(model, ui, thread);
       if (!step.is_active(thread)) fill = dimmed(fill, 0.75f);
       const ImU32 outline = thread == ui.selected_thread ? kSelectionColour
@@ -171,8 +177,10 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
     }
     if (g.thread_group_size() > 1)
       for (int group = 0; group < kWarpSize / g.thread_group_size(); ++group) {
-        const float x0 = 60 + float(group * g.thread_group_size()) * cell + 2;
+        const int first_lane = group * g.thread_group_size();
+        const float x0 = 60 + float(first_lane % lanes_per_row) * cell + 2;
         const float x1 = x0 + float(g.thread_group_size()) * cell - 6;
+        const float y = warp_y + float(first_lane / lanes_per_row) * row_h;
         block.draw->AddLine(block.at(x0, y + cell + 3), block.at(x1, y + cell + 3), IM_COL32(200, 200, 200, 200), 1.5f);
       }
   }

@@ -88,6 +88,11 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
     free_from = x + ImGui::CalcTextSize(name.c_str()).x + 6.0f;
   }
 
+  // Below the strip, side by side: the step's explanation (scrolls when long) and the whole story as
+  // a list, each the full remaining height, so a short window still shows several steps of the list.
+  const float below = ImGui::GetContentRegionAvail().y;
+  const float list_width = std::clamp(width * 0.42f, 300.0f, 700.0f);
+  ImGui::BeginChild("##step_text", ImVec2(std::max(100.0f, width - list_width - 8.0f), below), false);
   ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(stage_colour(step.stage())), "step %d/%d  %s", ui.step, count - 1,
                      step.title.c_str());
   ImGui::SameLine();
@@ -95,6 +100,8 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
   push_visible_wrap();
   ImGui::TextUnformatted(step.description.c_str());
   ImGui::PopTextWrapPos();
+  ImGui::EndChild();
+  ImGui::SameLine();
 
   // The whole story as a list; click a line to go there.
   if (ImGui::GetContentRegionAvail().y > 40.0f &&

@@ -42,14 +42,15 @@ struct UiState {
   int hovered_thread_next = -1;
 
   // Per-panel settings.
-  MemoryFigure memory_figure = MemoryFigure::key;
+  MemoryFigure memory_figure = MemoryFigure::key;  // shown when memory_follow_step is off
+  bool memory_follow_step = true;  // show the figure of the current step's data (figure_for_step)
   ColourBy colour_by = ColourBy::thread_group;
   float memory_zoom = 1.0f;
   ReductionView reduction_view = ReductionView::follow_step;
   int reduction_warp = 0;     // which warp's butterfly to draw
   int reduction_row = 0;      // which accs row (LV) / head dim (tree)
   int coalescing_load = 0;    // selected warp-wide load in the list
-  bool plots_from_zero = false;  // softmax plots: y axis includes 0 (else fitted to the data)
+  bool plots_from_zero = true;   // softmax plots: y axis includes 0 (else fitted to the data)
 
   // Scenario editing.
   Scenario draft;
@@ -68,6 +69,9 @@ struct UiState {
   bool show[kNumPanels] = {true, true, true, true, true, true, true, true, true};
   Request request = Request::none;
   std::optional<PanelId> solo;  // screenshot mode: only this panel, filling the window
+  // Screenshot mode for slides: the solo panel without the window title, the docs heading, the
+  // step's explanation and the memory panel's controls (pal-viz --figure-only).
+  bool figure_only = false;
 };
 
 }  // namespace pal::viz

@@ -4,9 +4,17 @@
 #include <array>
 #include <cmath>
 #include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include "visualizer/model/format.h"
 #include "visualizer/panels/panels.h"
+
+extern char** environ;  // the environment xdg-open inherits (posix_spawnp needs it passed)
 
 namespace pal::viz {
 
@@ -14,55 +22,55 @@ namespace {
 
 constexpr std::array<PanelInfo, kNumPanels> kPanels{{
     {PanelId::timeline, "timeline", "Timeline",
-     "Docs chapter: The kernel step by step (every stage)",
+     {{{"chapter_02_concepts", "Chapter 2: Concepts, with this run's numbers"}}},
      "The kernel's story for the focused (sequence, head), one small step at a time: the query copy, each warp "
      "iteration of the QK loop, each exchange of the max and sum reductions, the exp and normalise passes, each V "
      "iteration, the LV and cross-warp reductions, the output, and for v2 each partition and the reduce. Left/Right "
      "arrows step, Space plays. Every other panel shows the state at this step, with the lanes that work in it "
      "highlighted."},
     {PanelId::scenario, "scenario", "Scenario",
-     "Docs chapter: Scenarios and inputs (core/scenario.h)",
+     {{{"chapter_01_inputs_and_paging", "Chapter 1: Inputs and paging"}}},
      "What is being run: sequences, heads, sizes, dtype, context lengths, the KV pool, ALiBi, scale, kernel version "
      "and seed. Edits are checked as you type; with live re-run on, every valid edit re-runs the kernel with the "
      "recording probe and every panel updates. Files: open or save a scenario JSON, or open a dump (a safetensors "
      "file written by pal-run --output) whose inputs are re-run here."},
     {PanelId::paging, "paging", "Paging",
-     "Docs chapter: Paging and the block table (stage: prologue)",
+     {{{"chapter_01_inputs_and_paging", "Chapter 1: Inputs and paging"}}},
      "How a sequence's tokens find their keys and values. Each sequence is cut into logical kv_blocks of block_size "
      "tokens; its row of the block table says which physical block of the pool holds each one. Blocks are coloured "
      "by sequence; the last block of a sequence is usually only partly used, and pool blocks nobody points to are "
      "unused. The blocks the warps work on at this step are outlined."},
     {PanelId::memory, "memory", "Memory layout",
-     "Docs chapter: Memory layouts (stages: query_load, qk_logits, value_accumulation)",
+     {{{"chapter_03_query", "Chapter 3: Query"}, {"chapter_04_key", "Chapter 4: Key"}, {"chapter_07_value", "Chapter 7: Value"}}},
      "The tensors as they lie in memory, each element coloured by who loads it: q, the shared q_vecs array, the key "
      "cache with its x-element chunks, the k_vecs registers of one thread group, the value cache, the logits_vec "
      "slices and one lane's v_vecs. These are the figures of upstream's design doc, drawn from this run's recording. "
      "Hover an element for its index tuple, byte address, value, and the lane and step that loaded it."},
     {PanelId::threads, "threads", "Threads",
-     "Docs chapter: Grid, thread blocks, warps and thread groups (kernels/geometry.h)",
+     {{{"chapter_02_concepts", "Chapter 2: Concepts, with this run's numbers"}}},
      "How the work is divided: the grid has one thread block per (head, sequence[, partition]); a thread block has "
      "warps of 32 lanes; consecutive lanes form thread groups that share one token's dot product. Click a thread "
      "block to focus it, click a lane to select it: everything that lane touches is outlined in every panel."},
     {PanelId::softmax, "softmax", "QK and softmax",
-     "Docs chapter: Logits and softmax (stages: qk_logits, qk_max, exp_sum, softmax)",
+     {{{"chapter_05_qk", "Chapter 5: QK, one logit per token"}, {"chapter_06_softmax", "Chapter 6: Softmax"}}},
      "Per token of the focused thread block: the scaled dot product q.k (the logit), the block's maximum, "
      "exp(logit - max), and the probabilities. Dots are the kernel's recorded values, the line is the scalar "
      "reference. Values appear as the timeline reaches the step that computes them."},
     {PanelId::reductions, "reductions", "Reductions",
-     "Docs chapter: Reductions across lanes and warps (stages: qk_max, exp_sum, lv_warp_reduction, cross_warp_tree, "
-     "partition_reduce)",
+     {{{"chapter_06_softmax", "Chapter 6: Softmax"}, {"chapter_08_lv", "Chapter 8: LV, adding up the accumulators"},
+       {"chapter_10_v2_partitions", "Chapter 10: v2, partitions and the reduce"}}},
      "How 128 threads agree on one max and one sum without a global lock: a butterfly of register shuffles inside "
      "each warp (lane i swaps with lane i xor mask), one value per warp through red_smem, a butterfly over those. "
      "Every lane's real value is shown at every exchange. Also the LV reduction, the cross-warp tree through shared "
      "memory, and v2's merge of partition softmax states."},
     {PanelId::output, "output", "Value and output",
-     "Docs chapter: Probabilities times V, and the output (stages: value_accumulation, lv_warp_reduction, "
-     "cross_warp_tree, output)",
+     {{{"chapter_07_value", "Chapter 7: Value"}, {"chapter_08_lv", "Chapter 8: LV, adding up the accumulators"},
+       {"chapter_09_output", "Chapter 9: Output"}}},
      "Each lane keeps running sums (accs) for the head-dim rows it owns. The heatmap shows them at the current step "
      "for every warp and lane. Below, the focused head's output beside the reference, and the error of every output "
      "element of the run in units in the last place of the dtype."},
     {PanelId::coalescing, "coalescing", "Coalescing",
-     "Docs chapter: Memory coalescing (stages: query_load, qk_logits, value_accumulation)",
+     {{{"chapter_04_key", "Chapter 4: Key"}, {"chapter_07_value", "Chapter 7: Value"}}},
      "For every warp-wide load: the byte address each lane asks for, the 32-byte sectors and 128-byte lines the "
      "memory system must fetch, and the efficiency = bytes used / bytes fetched. The K layout's x-chunks and the V "
      "layout's token-minor rows are what make neighbouring lanes read neighbouring bytes."},
@@ -117,13 +125,67 @@ void help_marker(const char* text) {
   }
 }
 
-void panel_header(PanelId id, const ViewModel& model, const UiState& ui) {
+void panel_header(PanelId id, const ViewModel& model, UiState& ui) {
   const PanelInfo& info = panel_info(id);
   help_marker(std::string(info.help).c_str());
   ImGui::SameLine();
-  ImGui::TextDisabled("%.*s", static_cast<int>(info.chapter.size()), info.chapter.data());
+  ImGui::TextDisabled("Docs:");
+  for (const DocsPage& page : info.docs) {
+    if (page.label.empty()) continue;
+    // On the same line while it fits, else on the next: a narrow panel still shows every link.
+    const float width = ImGui::CalcTextSize(page.title.data(), page.title.data() + page.title.size()).x;
+    ImGui::SameLine();
+    if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
+    // A link: opens the built page, or says how to build it (ui.status shows either).
+    ImGui::PushID(page.label.data(), page.label.data() + page.label.size());
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
+    ImGui::TextUnformatted(page.title.data(), page.title.data() + page.title.size());
+    ImGui::PopStyleColor();
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetMouseCursor(ImGuiMouseCursor_Hand);
+      ImGui::GetWindowDrawList()->AddLine(ImVec2(ImGui::GetItemRectMin().x, ImGui::GetItemRectMax().y),
+                                          ImGui::GetItemRectMax(), ImGui::GetColorU32(ImGuiCol_ButtonActive));
+      ImGui::SetTooltip("open docs page %.*s.html", static_cast<int>(page.label.size()), page.label.data());
+      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) ui.status = open_docs_page(page);
+    }
+    ImGui::PopID();
+  }
   if (id != PanelId::timeline && id != PanelId::scenario && model.ready()) step_badge(model, ui);
   ImGui::Separator();
+}
+
+std::string docs_page_path(const DocsPage& page) {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path bin = error ? std::filesystem::current_path(error) : exe.parent_path();
+  return (bin.parent_path() / "docs" / "html" / (std::string(page.label) + ".html")).string();
+}
+
+std::string open_docs_page(const DocsPage& page) {
+  const std::string path = docs_page_path(page);
+  std::string message;
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    message = "docs page '" + std::string(page.title) + "' is not built (" + path +
+              "); build it with: cmake --build build --target docs";
+  } else {
+    // No shell: the path goes to xdg-open as one argument.
+    std::string program = "xdg-open";
+    std::string argument = path;
+    char* argv[] = {program.data(), argument.data(), nullptr};
+    pid_t child = 0;
+    if (posix_spawnp(&child, "xdg-open", nullptr, nullptr, argv, environ) == 0) {
+      int status = 0;
+      waitpid(child, &status, 0);  // xdg-open hands the page to the browser and returns
+      message = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "opened " + path
+                                                               : "xdg-open could not open " + path + "; open it in a browser";
+    } else {
+      message = "no xdg-open here; open " + path + " in a browser";
+    }
+  }
+  std::printf("pal-viz: %s\n", message.c_str());  // also where no window shows the status bar
+  std::fflush(stdout);
+  return message;
 }
 
 void step_badge(const ViewModel& model, const UiState& ui) {

@@ -7,6 +7,7 @@
 
 #include <imgui.h>
 
+#include "visualizer/panels/panels.h"
 #include "visualizer/panels/ui_state.h"
 #include "visualizer/model/memory_lookup.h"
 #include "visualizer/model/view_model.h"
@@ -20,7 +21,12 @@ void help_marker(const char* text);
 void text_wrapped(const char* format, ...) IM_FMTARGS(1);
 void push_visible_wrap();
 // Title line of a panel: what stage it shows, its docs chapter, and the (?) explanation.
-void panel_header(PanelId id, const ViewModel& model, const UiState& ui);
+void panel_header(PanelId id, const ViewModel& model, UiState& ui);
+// Opens a docs page of the built site (build/docs/html next to build/bin) in the desktop's browser
+// (xdg-open); returns what happened, or how to build the docs when they are not there.
+std::string open_docs_page(const DocsPage& page);
+// The built page's path (it may not exist): <directory of this executable>/../docs/html/<label>.html.
+std::string docs_page_path(const DocsPage& page);
 // "step 12/40 · qk_max: warp butterfly, xor 4" in the stage's colour.
 void step_badge(const ViewModel& model, const UiState& ui);
 
