@@ -51,6 +51,7 @@ std::string_view record_dim_name(RecordDim dim) {
     case RecordDim::row: return "num_rows_per_thread";
     case RecordDim::load: return "max_loads_per_thread";
     case RecordDim::partition: return "max_num_partitions";
+    case RecordDim::load_element: return "max_dequantized_per_load";
   }
   return "?";
 }

@@ -47,7 +47,9 @@ namespace pal {
   X(num_rows_per_thread, "V rows a lane accumulates")                                                     \
   X(num_acc_levels, "accumulator snapshots: after the V loop, after the warp reduction, after each tree "  \
                     "level")                                                                              \
-  X(max_loads_per_thread, "upper bound of the global loads one thread issues")
+  X(max_loads_per_thread, "upper bound of the global loads one thread issues")                          \
+  X(max_dequantized_per_load, "elements one K/V load dequantises from an fp8 cache: max(VEC_SIZE, "       \
+                              "V_VEC_SIZE); 0 for an auto cache, whose dequantized_kv array is then empty")
 
 struct RecordDims {
   KernelVersion version = KernelVersion::v1;  // which variant recorded (a dump keeps it as metadata)
@@ -82,6 +84,7 @@ enum class RecordDim : std::uint8_t {
   row,                // num_rows_per_thread
   load,               // max_loads_per_thread
   partition,          // max_num_partitions
+  load_element,       // max_dequantized_per_load
 };
 
 PAL_HOST_DEVICE constexpr std::int64_t extent(const RecordDims& d, RecordDim dim) {
@@ -99,6 +102,7 @@ PAL_HOST_DEVICE constexpr std::int64_t extent(const RecordDims& d, RecordDim dim
     case RecordDim::row: return d.num_rows_per_thread;
     case RecordDim::load: return d.max_loads_per_thread;
     case RecordDim::partition: return d.max_num_partitions;
+    case RecordDim::load_element: return d.max_dequantized_per_load;
   }
   return 0;
 }
@@ -132,7 +136,9 @@ struct RecordShape {
   X(token_idx, std::int32_t, RecordDumpName("token_idx"), "token position in the sequence")          \
   X(logit, float, RecordDumpName(Stage::qk_logits),                                                   \
     "scale * q.k (+ ALiBi bias); masked tokens store their raw value here")                          \
-  X(masked, std::int32_t, RecordDumpName("token_masked"), "1 when token_idx >= seq_len (only in a partial last kv_block)")
+  X(masked, std::int32_t, RecordDumpName("token_masked"), "1 when token_idx >= seq_len (only in a partial last kv_block)") \
+  X(skipped, std::int32_t, RecordDumpName("token_skipped"),                                           \
+    "1 when block sparsity skipped the token's kv_block: logit -FLT_MAX, key and value never read")
 
 enum class LoadKind : std::int16_t { none = -1, query = 1, key = 2, value = 3 };
 
@@ -166,7 +172,7 @@ struct LoadRecord {
   PAL_LOAD_RECORD_FIELDS(PAL_DECLARE_RECORD_FIELD)
 };
 #undef PAL_DECLARE_RECORD_FIELD
-static_assert(sizeof(TokenRecord) == 40, "TokenRecord's layout is part of the dump format");
+static_assert(sizeof(TokenRecord) == 48, "TokenRecord's layout is part of the dump format");
 static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump format");
 
 // ---- the arrays ----------------------------------------------------------------------------------
@@ -219,7 +225,11 @@ static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump
   X(loads, LoadRecord, Check::load_addresses, "load", kV1AndV2,                                               \
     "every global load of every thread, in issue order", thread_block, thread, load)                          \
   X(load_counts, std::int32_t, Check::load_addresses, "load_count", kV1AndV2,                                 \
-    "how many loads each thread issued", thread_block, thread)
+    "how many loads each thread issued", thread_block, thread)                                                \
+  X(dequantized_kv, float, Check::dequantized_kv, "dequantized_kv", kV1AndV2,                                 \
+    "fp8 caches: what each K/V load of loads[] produced after dequantisation, in the query dtype (as "        \
+    "floats), element e of the vec at [e]; query loads and an auto cache record nothing here",               \
+    thread_block, thread, load, load_element)
 
 // RecordDim::a, RecordDim::b, ... for the dims of an entry (up to four).
 #define PAL_RECORD_DIM_LIST_1(a) RecordDim::a

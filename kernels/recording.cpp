@@ -11,7 +11,7 @@ namespace pal {
 RecordDims record_dims(const Scenario& scenario) {
   const KernelVersion version = scenario.resolved_version();
   const KernelGeometry g{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size,
-                         scenario.num_threads};
+                         scenario.num_threads, scenario.kv_cache_element_size()};
   RecordDims d;
   d.version = version;
   d.num_seqs = scenario.num_seqs;
@@ -36,6 +36,7 @@ RecordDims record_dims(const Scenario& scenario) {
   const int iterations = divide_round_up(d.tokens_per_thread_block / scenario.block_size, g.num_warps());
   d.max_loads_per_thread =
       q_loads + iterations * (g.num_tokens_per_thread_group() * g.num_vecs_per_thread() + g.num_rows_per_thread());
+  d.max_dequantized_per_load = is_fp8(scenario.kv_cache_dtype) ? max_of(g.vec_size(), g.v_vec_size()) : 0;
   return d;
 }
 

@@ -71,13 +71,6 @@ namespace {
 
 // The scenario and inputs are valid.
 KernelRun run_valid(const Scenario& scenario, const Inputs& inputs, const RunOptions& options) {
-  // The scenario, the inputs and the reference know both features; the kernel template does not
-  // take cache_t / KV_DTYPE / IS_BLOCK_SPARSE yet (issue 10, phase 2).
-  if (is_fp8(scenario.kv_cache_dtype) || scenario.block_sparse.enabled())
-    throw ScenarioError(std::string("the kernel does not run ") +
-                        (is_fp8(scenario.kv_cache_dtype) ? "an fp8 KV cache" : "block-sparse attention") +
-                        " yet (only the scalar reference does); use --kv-cache-dtype auto and "
-                        "--blocksparse-vert-stride 0 for a kernel run");
   KernelRun run;
   run.scenario = scenario;
   run.backend = options.backend;

@@ -39,6 +39,11 @@ constexpr ToleranceRule kRoundedOutput{true, 0.0, 1.0, 1e-6, 1e-4, 1.0,
 
 constexpr ToleranceRule kIntegers(std::string_view reason) { return {true, 0.0, 0.0, 0.0, 0.0, 0.0, reason}; }
 
+constexpr ToleranceRule kDequantized{
+    true, 0.0, 0.0, 0.0, 0.0, 0.0,
+    "fp8 caches: code -> fp16 is exact, and the product with the scale is rounded once to the query dtype (for fp32 "
+    "queries through fp16 when a load converts 2-8 codes), the same rounding on every side: bit for bit"};
+
 // ---- the tables ----------------------------------------------------------------------------------
 
 constexpr std::array<StageInfo, kNumStages> kStages{{
@@ -75,6 +80,8 @@ constexpr std::array<CheckInfo, kNumChecks> kChecks{{
      kIntegers("integers: the same lanes must compute the same tokens"), kV1AndV2},
     {Check::load_addresses, "load_addresses", "every load's kind, element offset, iteration and vec, per thread",
      kIntegers("integers: the same lanes must load the same addresses in the same order"), kV1AndV2},
+    {Check::dequantized_kv, "dequantized_kv", "fp8 caches: every K/V element a lane loaded, after dequantisation",
+     kDequantized, kV1AndV2},
 }};
 
 constexpr bool stages_in_enum_order() {

@@ -45,8 +45,9 @@ enum class Check : std::uint8_t {
   tmp_out,           // v2: every partition's normalised partial output
   token_assignment,  // which warp, thread group and lane computed each token (integers)
   load_addresses,    // every load's kind, address, iteration and vec, per thread (integers)
+  dequantized_kv,    // fp8 caches: the K/V elements each load produced, after dequantisation
 };
-inline constexpr int kNumChecks = 5;
+inline constexpr int kNumChecks = 6;
 
 // A set of kernel variants.
 class VariantSet {

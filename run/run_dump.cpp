@@ -173,7 +173,8 @@ void check_exported_tensors(const std::string& path, const TensorMap& extra, con
 
 void check_recorded_indices(const Recording& recording, const Scenario& s, const Inputs& inputs) {
   const RecordDims& d = recording.dims();
-  const KernelGeometry g{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads};
+  const KernelGeometry g{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads,
+                         s.kv_cache_element_size()};
   const std::int64_t num_blocks = inputs.key_cache.shape.at(0);
   auto fail = [](std::int64_t tb, const std::string& what) {
     throw ScenarioError("recording: thread block " + std::to_string(tb) + ": " + what +
@@ -187,7 +188,7 @@ void check_recorded_indices(const Recording& recording, const Scenario& s, const
     for (int slot = 0; slot < d.tokens_per_thread_block; ++slot) {
       const TokenRecord& token = record.token(slot);
       if (token.masked == -1) continue;  // a slot no thread group reached (0xFF bytes)
-      if (!in_range(token.masked, 0, 2) || !in_range(token.warp, 0, g.num_warps()) ||
+      if (!in_range(token.masked, 0, 2) || !in_range(token.skipped, 0, 2) || !in_range(token.warp, 0, g.num_warps()) ||
           !in_range(token.thread_group, 0, g.num_thread_groups()) || !in_range(token.lane, 0, kWarpSize) ||
           !in_range(token.physical_block, 0, num_blocks) || !in_range(token.block_offset, 0, g.block_size) ||
           !in_range(token.iteration, 0, kv_iterations))

@@ -110,8 +110,8 @@ void show_warp_step(Walkthrough& w) {
   const Scenario& s = w.scenario();
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
-  const int element = g.element_size;
-  const int load_bytes = g.vec_size() * element;
+  const int element = g.cache_element_size;
+  const int load_bytes = g.key_load_bytes();
   out.heading("4.3 One step of a whole warp: why the chunks are interleaved");
   out.paragraph("In step j every lane of warp 0 issues its j-th key load at once. For j = 0, iteration 0, the "
                 "recording gives these byte offsets (from the start of the key cache):");

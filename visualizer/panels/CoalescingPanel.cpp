@@ -31,12 +31,12 @@ Footprint token_major_what_if(const Session& s, const WarpLoad& load) {
   const KernelGeometry g = s.geometry();
   std::vector<LaneAccess> lanes;
   for (const LaneAccess& lane : load.lanes) {
-    const std::int64_t element = lane.byte_begin / s.element_size();
+    const std::int64_t element = lane.byte_begin / s.cache_element_size();
     // Undo the x-split layout, then place the same (block, kv head, token, dim) token-major.
     const KvCacheCoordinates where = s.kv_layout().key_coordinates(element);
     const std::int64_t base = kv_head_base(where.physical_block, where.kv_head, s.kv_layout().kv_block_stride(),
                                            s.kv_layout().kv_head_stride());
-    lanes.push_back({lane.lane, (base + std::int64_t(where.block_offset) * g.head_size + where.dim) * s.element_size(),
+    lanes.push_back({lane.lane, (base + std::int64_t(where.block_offset) * g.head_size + where.dim) * s.cache_element_size(),
                      lane.num_bytes});
   }
   return footprint_of(lanes);
