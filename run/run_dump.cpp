@@ -93,8 +93,9 @@ void export_array(TensorMap& tensors, std::string_view, const LoadRecord* record
 void export_recording(TensorMap& tensors, const Recording& recording) {
   const RecordDims& d = recording.dims();
   const RecordPointers& p = recording.ptr();
+// An array with no elements in this run (dequantized_kv of an auto cache) is left out.
 #define PAL_EXPORT_ARRAY(name, ...)                                                                       \
-  if (records_array(d, RecordArray::name))                                                                \
+  if (records_array(d, RecordArray::name) && record_array_shape(RecordArray::name, d).numel() > 0)        \
     export_array(tensors, dump_name(record_array_info(RecordArray::name).dump), p.name,                  \
                  record_array_shape(RecordArray::name, d));
   PAL_RECORD_ARRAYS(PAL_EXPORT_ARRAY)

@@ -10,6 +10,7 @@
 #include "compare/stage_compare.h"
 #include "kernel_grid.h"
 #include "kernels/launch_plan.h"
+#include "kernels/record_view.h"
 
 using namespace pal;
 
