@@ -290,7 +290,8 @@ TEST_CASE("filters are regular expressions over row names, and a malformed one i
 // ---- the variant axis ---------------------------------------------------------------------------------
 
 TEST_CASE("--versions selects variants by version, and auto selects the version auto picks for the shape") {
-  const BenchShape shape;
+  BenchShape shape;
+  shape.dtype = DType::bf16;  // a shape without the fp8 rows (those have their own test below)
   const auto versions_of = [](const std::vector<KernelVariant>& variants) {
     std::vector<KernelVersion> versions;
     for (const KernelVariant& variant : variants) versions.push_back(variant.version);
@@ -338,6 +339,23 @@ TEST_CASE("every variant's row is named after its shape and version, and only ca
   const KernelVariant cache_variant{KernelVersion::v2, KvCacheDtype::fp8_e5m2, nullptr};
   CHECK(shape_for(shape, cache_variant).name() == "fp16/kv-fp8_e5m2/h128/bs16/32x8/b1/c512");
   CHECK(baseline_of(cache_variant)->version == KernelVersion::v2);
+}
+
+TEST_CASE("fp16-query head-128 block-16 shapes get E4M3-cache rows of v1 and v2, each against its fp16-cache row") {
+  const BenchShape shape;  // fp16, head 128, block 16
+  std::vector<KernelVariant> fp8_rows;
+  for (const KernelVariant& variant : variants_for(shape, {"v1", "v2"}, KernelVersion::v1))
+    if (variant.kv_cache_dtype) fp8_rows.push_back(variant);
+  REQUIRE(fp8_rows.size() == 2);
+  for (const KernelVariant& variant : fp8_rows) {
+    CHECK(*variant.kv_cache_dtype == KvCacheDtype::fp8_e4m3);
+    CHECK(shape_for(shape, variant).cache_element_bytes() == 1);
+    CHECK_FALSE(baseline_of(variant)->kv_cache_dtype);
+  }
+  BenchShape other = shape;
+  other.head_size = 64;
+  for (const KernelVariant& variant : variants_for(other, {"v1", "v2"}, KernelVersion::v1))
+    CHECK_FALSE(variant.kv_cache_dtype);
 }
 
 TEST_CASE("the launch description says the grid, and v2's partitions and reduce") {

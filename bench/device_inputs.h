@@ -13,11 +13,18 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "core/fp8.h"
 
 namespace pal::bench {
 
 // Fills `count` elements of `dtype` at device address `data` on `stream` (a cudaStream_t passed as
 // void*). Asynchronous; throws std::runtime_error when the launch itself fails.
 void device_fill_uniform(void* data, DType dtype, std::int64_t count, float range, std::uint64_t seed, void* stream);
+
+// The same draws (rounded to `dtype`, as core's generator rounds them before quantising) stored as
+// fp8 codes of `format`: code = fp8(value / scale), round to nearest even, saturating (core/fp8.h's
+// quantize_fp8, the same function on the device as on the host).
+void device_fill_fp8(void* data, DType dtype, Fp8Format format, float scale, std::int64_t count, float range,
+                     std::uint64_t seed, void* stream);
 
 }  // namespace pal::bench

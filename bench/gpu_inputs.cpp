@@ -22,8 +22,6 @@ InputSet inputs_from_host(const Scenario& scenario, cudaStream_t stream) {
 
 InputSet inputs_on_device(const BenchShape& shape, const Scenario& scenario, cudaStream_t stream) {
   const std::int64_t query_count = std::int64_t{shape.batch} * shape.num_heads * shape.head_size;
-  if (is_fp8(shape.cache_format()))
-    throw std::invalid_argument("pal-bench has no fp8 input generator yet (shape " + shape.name() + ")");
   const std::int64_t cache_count = kv_cache_bytes(shape) / 2 / shape.cache_element_bytes();  // each of K, V
   const float range = float(1.0 / std::sqrt(double(shape.head_size)));
   InputSet set;
@@ -31,8 +29,17 @@ InputSet inputs_on_device(const BenchShape& shape, const Scenario& scenario, cud
   set.key_cache = DeviceBuffer(std::size_t(cache_count * shape.cache_element_bytes()));
   set.value_cache = DeviceBuffer(std::size_t(cache_count * shape.cache_element_bytes()));
   device_fill_uniform(set.query.get(), shape.dtype, query_count, range, scenario.seed * 3 + 0, stream);
-  device_fill_uniform(set.key_cache.get(), shape.dtype, cache_count, range, scenario.seed * 3 + 1, stream);
-  device_fill_uniform(set.value_cache.get(), shape.dtype, cache_count, range, scenario.seed * 3 + 2, stream);
+  if (is_fp8(shape.cache_format())) {
+    // The fp8 rows read codes of the same draws, quantised with the scenario's scales on the device.
+    const Fp8Format format = fp8_format_of(shape.cache_format());
+    device_fill_fp8(set.key_cache.get(), shape.dtype, format, scenario.k_scale, cache_count, range,
+                    scenario.seed * 3 + 1, stream);
+    device_fill_fp8(set.value_cache.get(), shape.dtype, format, scenario.v_scale, cache_count, range,
+                    scenario.seed * 3 + 2, stream);
+  } else {
+    device_fill_uniform(set.key_cache.get(), shape.dtype, cache_count, range, scenario.seed * 3 + 1, stream);
+    device_fill_uniform(set.value_cache.get(), shape.dtype, cache_count, range, scenario.seed * 3 + 2, stream);
+  }
 
   // Block table: a seeded shuffle of the pool handed out in order, as core's generator does, so
   // logical neighbours land on unrelated physical blocks. Only ints: small even for 128 x 32k.

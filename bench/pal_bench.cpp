@@ -322,7 +322,9 @@ void Benchmark::run_shape(const std::string& section, const BenchShape& base, co
 
 void Benchmark::run_input_set(const std::string& section, const BenchShape& base, const BenchShape& shape,
                               const std::vector<KernelVariant>& variants, std::map<std::string, double>& hot_by_row) {
-  const ShapePlan plan = plan_shape(shape, variants, gpu_config_compiled(shape.dtype, shape.head_size, shape.block_size),
+  const ShapePlan plan = plan_shape(shape, variants,
+                                    gpu_config_compiled(shape.dtype, shape.cache_format(), shape.head_size,
+                                                        shape.block_size, false),
                                     device_limits(), plan_options_);
   for (const PlannedRow& planned : plan.rows)
     if (!planned.skipped.empty()) {
@@ -443,7 +445,7 @@ void Benchmark::print_recording_line(const std::string& line) {
 
 void Benchmark::run_recording_shape(const BenchShape& shape, KernelVersion version) {
   const std::string name = row_name(shape, version) + "+record";
-  if (!gpu_config_compiled(shape.dtype, shape.head_size, shape.block_size)) {
+  if (!gpu_config_compiled(shape.dtype, shape.cache_format(), shape.head_size, shape.block_size, false)) {
     print_recording_line(name + ": skipped: configuration not compiled in this build");
     return;
   }

@@ -7,11 +7,11 @@
 //
 // Adding a variant is one entry in kernel_variants() (bench/variants.cpp), plus, for a new
 // version, its line in describe_launch(). For example:
-//   - the fp8 cache (issue 10), fp16 query with E4M3 and E5M2 caches beside fp16 on the primary grid;
-//     baseline_of() already compares each with the same version on the fp16 cache (the fp8/fp16
-//     time ratio):
-//       {KernelVersion::v1, DType::<e4m3>, on_the_upstream_grid}, {KernelVersion::v2, DType::<e4m3>, ...}
-//   - the grouped kernel (issue 11), now an entry: on every shape with the query dtype's cache; its
+//   - the fp8 cache (issue 10): v1 and v2 with an E4M3 cache on fp16-query, head 128, block 16
+//     shapes are there; baseline_of() compares each with the same version on the fp16 cache (the
+//     fp8/fp16 time ratio). An E5M2 row is one more entry each:
+//       {KernelVersion::v1, KvCacheDtype::fp8_e5m2, fp16_query_h128_bs16}
+//   - the grouped kernel (issue 11), an entry: on every shape with the query dtype's cache; its
 //     vLLM figures are those of the version vLLM picks (bench/upstream_anchors.h), and
 //     describe_grouped_launch() says the split plan it chose on the GPU.
 // Rows of variants that do not exist are simply absent.

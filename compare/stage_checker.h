@@ -2,6 +2,7 @@
 // collects one row of a report, and the error scales of the tolerance rules.
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -79,6 +80,8 @@ inline double half_ulp(DType dtype) {
 // dominates with it: the bias reaches -slope * seq_len, so logits of -1000 carry ~1e-4 absolute
 // error and their probabilities ~1e-4 relative. Every stage downstream of exp inherits it.
 inline double logit_uncertainty(double max_abs_logit, double max_logit) {
+  // A thread_block that skipped every kv_block keeps the max -FLT_MAX: it has no logit to be unsure of.
+  if (max_logit == -FLT_MAX) max_logit = 0.0;
   return std::ldexp(max_abs_logit + std::fabs(max_logit), -22);
 }
 

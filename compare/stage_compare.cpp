@@ -1,7 +1,9 @@
 #include "compare/stage_compare.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <map>
 #include <cstdio>
 #include <limits>
 #include <span>
@@ -25,9 +27,13 @@ std::string coords(int seq, int head, int partition, const char* inner_name, lon
   return out.str();
 }
 
+// Block sparsity's marker for a skipped kv_block's tokens: exact, and no measure of any logit's size
+// (counting it would widen every tolerance of its thread_block to nothing).
+bool is_skipped_logit(float logit) { return logit == -FLT_MAX; }
+
 // The kernel geometry of a scenario (to find which thread holds which output row).
 KernelGeometry geometry_of(const Scenario& s) {
-  return KernelGeometry{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads};
+  return KernelGeometry{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads, s.kv_cache_element_size()};
 }
 
 float tensor_float(const Tensor& tensor, std::int64_t index) { return tensor.get_float(index); }
@@ -112,7 +118,8 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
     const ThreadBlockStages& tb = ref.thread_blocks[i];
     if (!tb.active) continue;
     double max_abs = 0.0;
-    for (float l : tb.logits) max_abs = std::max(max_abs, double(std::fabs(l)));
+    for (float l : tb.logits)
+      if (!is_skipped_logit(l)) max_abs = std::max(max_abs, double(std::fabs(l)));
     tb_uncertainty[i] = logit_uncertainty(max_abs, tb.qk_max);
     double& sh = sh_uncertainty[std::size_t(ref.sh_index(tb.seq_idx, tb.head_idx))];
     sh = std::max(sh, tb_uncertainty[i]);
@@ -170,6 +177,8 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
                     tol(Stage::cross_warp_tree));
   StageChecker out(Stage::output, "what warp 0 wrote for the thread block", tol(Stage::output));
   StageChecker reduce(Stage::partition_reduce, "rescaled exp sums and the global exp sum", tol(Stage::partition_reduce));
+  StageChecker dequantized(Check::dequantized_kv, std::string(check_info(Check::dequantized_kv).title),
+                           tol(Check::dequantized_kv));
 
   for (const ThreadBlockStages& tb : ref.thread_blocks) {
     if (!tb.active) continue;
@@ -206,10 +215,14 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
     maxes.check(r.qk_max_block(), tb.qk_max, at("block max", 0));
     sums.check(r.exp_sum_block(), tb.exp_sum, at("block exp_sum", 0), delta);
 
-    // Per-warp partial sums of p*v, the reference way: round p to the dtype, multiply, add.
+    // Per-warp partial sums of p*v, the reference way: round p to the dtype, multiply, add. The
+    // kv_blocks block sparsity skips are not read by the kernel, whatever their probabilities.
+    const BlockSparseMask sparse_mask = block_sparse_mask(inputs.block_sparse, inputs.seq_lens.data<int>()[seq],
+                                                          s.num_heads, head, s.num_kv_heads, tb.kv_head_idx);
     std::vector<std::vector<double>> warp_acc(std::size_t(num_warps), std::vector<double>(std::size_t(s.head_size), 0.0));
     for (int t = 0; t < num_tokens; ++t) {
       const int token_idx = tb.range.start_token_idx + t;
+      if (!sparse_mask.attends(token_idx / s.block_size, s.block_size)) continue;
       const int w = map.warp_of_block(t / s.block_size);
       const std::vector<float> v = value_gather(inputs, seq, tb.kv_head_idx, token_idx);
       const double p = round_to_dtype(tb.probs[std::size_t(t)], dtype);
@@ -248,6 +261,49 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
     }
     for (int d = 0; d < s.head_size; ++d)
       out.check(r.out(d), tb.out[std::size_t(d)], at("dim", d), 0.0, delta_abs);
+
+    // fp8: every K/V element a lane loaded, after dequantisation, against the reference's own gather
+    // of the same (token, dim): the load's element offset is mapped back to its place through the
+    // cache layout and the inverse of the block table.
+    if (recording.dims().max_dequantized_per_load > 0) {
+      const int seq_len = inputs.seq_lens.data<int>()[seq];
+      std::map<std::int64_t, int> logical_of_physical;
+      for (int logical = 0; logical < divide_round_up(seq_len, s.block_size); ++logical)
+        logical_of_physical[inputs.block_tables.data<int>()[std::int64_t(seq) * inputs.block_tables.shape.at(1) + logical]] =
+            logical;
+      std::map<std::pair<int, int>, std::vector<float>> gathered;  // (kind, token) -> the reference's vector
+      auto reference_value = [&](LoadKind kind, int token_idx, int dim_idx) {
+        auto [it, inserted] = gathered.try_emplace({int(kind), token_idx});
+        if (inserted)
+          it->second = kind == LoadKind::key ? key_gather(inputs, seq, tb.kv_head_idx, token_idx)
+                                             : value_gather(inputs, seq, tb.kv_head_idx, token_idx);
+        return it->second[std::size_t(dim_idx)];
+      };
+      const KvCacheLayout layout = kv_cache_layout(s);
+      for (int thread = 0; thread < s.num_threads; ++thread) {
+        const std::span<const LoadRecord> thread_loads = r.loads(thread);
+        for (std::size_t l = 0; l < thread_loads.size(); ++l) {
+          const LoadRecord& load = thread_loads[l];
+          if (load.kind != LoadKind::key && load.kind != LoadKind::value) continue;
+          const int width = load.kind == LoadKind::key ? g.vec_size() : g.v_vec_size();
+          for (int e = 0; e < width; ++e) {
+            const std::int64_t element = load.element_offset + e;
+            const KvCacheCoordinates where =
+                load.kind == LoadKind::key ? layout.key_coordinates(element) : layout.value_coordinates(element);
+            const auto logical = logical_of_physical.find(where.physical_block);
+            if (logical == logical_of_physical.end()) continue;  // not a block of this sequence: a defect shows elsewhere
+            const int token_idx = logical->second * s.block_size + where.block_offset;
+            if (token_idx >= seq_len) continue;  // a slot past the context holds the NaN poison, and is never used
+            dequantized.check(r.dequantized(thread, int(l), e), reference_value(load.kind, token_idx, where.dim),
+                              [&] {
+                                return coords(seq, head, part, "token", token_idx, v2) + " dim " +
+                                       std::to_string(where.dim) + (load.kind == LoadKind::key ? " (key)" : " (value)") +
+                                       ", thread " + std::to_string(thread);
+                              });
+          }
+        }
+      }
+    }
   }
 
   if (v2) {
@@ -268,6 +324,7 @@ ComparisonReport compare_with_reference(const KernelRun& run, const ReferenceRun
 
   for (StageChecker* c : {&query, &logits, &maxes, &sums, &probs, &lv, &tree, &out}) report.stages.push_back(c->take());
   if (v2) report.stages.push_back(reduce.take());
+  if (recording.dims().max_dequantized_per_load > 0) report.stages.push_back(dequantized.take());
   return report;
 }
 
@@ -301,6 +358,8 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
   StageChecker probs(Stage::softmax, "probabilities", tol(Stage::softmax));
   StageChecker accs(Stage::cross_warp_tree, "every thread's accumulators at every level", tol(Stage::cross_warp_tree));
   StageChecker out(Stage::output, "what each thread block wrote", tol(Stage::output));
+  StageChecker dequantized(Check::dequantized_kv, std::string(check_info(Check::dequantized_kv).title),
+                           tol(Check::dequantized_kv));
 
   const int seqs = dims.num_seqs, heads = dims.num_heads, parts = dims.max_num_partitions;
   std::vector<double> uncertainty_of_seq_head(std::size_t(seqs) * std::size_t(heads), 0.0);
@@ -315,7 +374,8 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
         auto at = [&](const char* name, long i) { return [=] { return coords(seq, head, part, name, i, v2); }; };
         double max_abs_logit = 0.0;
         for (int k = 0; k < range.num_tokens(); ++k)
-          max_abs_logit = std::max(max_abs_logit, double(std::fabs(b.token(k).logit)));
+          if (!is_skipped_logit(b.token(k).logit))
+            max_abs_logit = std::max(max_abs_logit, double(std::fabs(b.token(k).logit)));
         const double delta = logit_uncertainty(max_abs_logit, b.qk_max_block());
         const double delta_abs = delta * value_scale;
         uncertainty_of_seq_head[std::size_t(seq * heads + head)] =
@@ -335,6 +395,7 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
           who.check_exact(x.block_offset, y.block_offset, where);
           who.check_exact(x.token_idx, y.token_idx, where);
           who.check_exact(x.masked, y.masked, where);
+          who.check_exact(x.skipped, y.skipped, where);
           if (!y.masked) logits.check(x.logit, y.logit, where);
           if (k < range.num_tokens()) {
             sums.check(a.exp_value(k), b.exp_value(k), where, delta);
@@ -361,6 +422,12 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
             loads.check_exact(a_loads[l].iteration, b_loads[l].iteration, lane_at);
             loads.check_exact(std::int64_t(a_loads[l].kind), std::int64_t(b_loads[l].kind), lane_at);
             loads.check_exact(a_loads[l].vec_idx, b_loads[l].vec_idx, lane_at);
+            for (int e = 0; e < dims.max_dequantized_per_load; ++e) {
+              const float x = a.dequantized(thread, int(l), e), y = b.dequantized(thread, int(l), e);
+              // Lanes write only the elements their load has (VEC_SIZE or V_VEC_SIZE): the rest keep
+              // the buffer's NaN start, on both sides alike.
+              if (!(std::isnan(x) && std::isnan(y))) dequantized.check(x, y, lane_at);
+            }
           }
         }
         for (int w = 0; w < dims.num_warps; ++w) {
@@ -385,6 +452,7 @@ ComparisonReport compare_runs(const KernelRun& actual, const KernelRun& expected
         0.0, uncertainty_of_seq_head[std::size_t(i / s.head_size)] * value_scale);
   for (StageChecker* c : {&who, &loads, &query, &logits, &maxes, &sums, &probs, &accs, &out, &final_output})
     report.stages.push_back(c->take());
+  if (dims.max_dequantized_per_load > 0) report.stages.push_back(dequantized.take());
   return report;
 }
 

@@ -5,6 +5,7 @@
 // refused here with the list of what would work.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -58,6 +59,43 @@ decltype(auto) dispatch_kernel_config(DType dtype, int head_size, int block_size
     });
   });
 }
+
+// ---- the kernel's variants: what the cache stores, and block sparsity ------------------------------
+
+template <KvCacheDtype V> using KvCacheDtypeConstant = std::integral_constant<KvCacheDtype, V>;
+template <bool B> using BoolConstant = std::bool_constant<B>;
+
+// Calls fn(cache_t{}, KvCacheDtypeConstant<KV_DTYPE>{}) for the query type scalar_t, as upstream's
+// DISPATCH_BY_KV_CACHE_DTYPE maps them: auto stores scalar_t itself, both fp8 formats one-byte codes.
+template <typename scalar_t, typename Fn>
+decltype(auto) dispatch_kv_cache_dtype(KvCacheDtype kv_cache_dtype, Fn&& fn) {
+  switch (kv_cache_dtype) {
+    case KvCacheDtype::automatic: return fn(scalar_t{}, KvCacheDtypeConstant<KvCacheDtype::automatic>{});
+    case KvCacheDtype::fp8_e4m3: return fn(std::uint8_t{}, KvCacheDtypeConstant<KvCacheDtype::fp8_e4m3>{});
+    case KvCacheDtype::fp8_e5m2: return fn(std::uint8_t{}, KvCacheDtypeConstant<KvCacheDtype::fp8_e5m2>{});
+  }
+  throw ScenarioError("kv_cache_dtype " + std::to_string(int(kv_cache_dtype)) + " is unknown; use auto, fp8_e4m3 or fp8_e5m2");
+}
+
+// One instantiation of the main kernel, as the template arguments that the scenario decides:
+// fn(scalar_t{}, cache_t{}, KvCacheDtypeConstant<KV_DTYPE>{}, IntConstant<HEAD_SIZE>{},
+//    IntConstant<BLOCK_SIZE>{}, BoolConstant<IS_BLOCK_SPARSE>{}).
+// Every combination upstream dispatches is spelled here; which ones a build compiled is each
+// backend's business (see kernels/CMakeLists.txt, PAL_CUDA_INSTANTIATIONS / PAL_EMULATOR_INSTANTIATIONS).
+template <typename Fn>
+decltype(auto) dispatch_kernel_variant(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                                       bool block_sparse, Fn&& fn) {
+  return dispatch_kernel_config(dtype, head_size, block_size, [&](auto scalar, auto head, auto block) -> decltype(auto) {
+    return dispatch_kv_cache_dtype<decltype(scalar)>(kv_cache_dtype, [&](auto cache, auto kv) -> decltype(auto) {
+      if (block_sparse) return fn(scalar, cache, kv, head, block, BoolConstant<true>{});
+      return fn(scalar, cache, kv, head, block, BoolConstant<false>{});
+    });
+  });
+}
+
+// The build option that decides a backend's set, for the messages that refuse a configuration.
+std::string describe_kernel_variant(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                                    bool block_sparse);
 
 // The configurations every backend instantiates, for explicit instantiation lists.
 #define PAL_FOR_EACH_HEAD_SIZE(M, ...) \

@@ -1,6 +1,6 @@
 // How the decode kernel divides its work: the derived constants of upstream's kernel, defined once.
 //
-// Every constant is a constexpr function of (element size, head size, block size, threads), so the
+// Every constant is a constexpr function of (query and cache element sizes, head size, block size, threads), so the
 // kernel (as template constants), the reference (to say what each thread group holds), the recorder
 // (to size the debug buffer) and the visualizer (to draw assignments) all use the same numbers.
 //
@@ -24,24 +24,35 @@ PAL_HOST_DEVICE constexpr int min_of(int a, int b) { return a < b ? a : b; }
 PAL_HOST_DEVICE constexpr int log2_exact(int n) { return n <= 1 ? 0 : 1 + log2_exact(n / 2); }
 
 struct KernelGeometry {
-  int element_size;  // bytes of one q/k/v element (4 for fp32, 2 for fp16/bf16)
+  // Bytes of one query element (4 for fp32, 2 for fp16/bf16): the registers' type, scalar_t. The
+  // vec widths follow it, whatever the cache stores, because the loaded K/V elements end up in it.
+  int query_element_size;
   int head_size;
   int block_size;    // tokens per kv_block
   int num_threads;   // threads per thread_block
+  // Bytes of one cached key/value element, cache_t: the query's for an auto cache, 1 for fp8. Only
+  // the cache layout's x follows it (and the bytes a K/V load moves).
+  int cache_element_size;
 
   // One thread_group per token of a kv_block, so one warp covers one kv_block (for BLOCK_SIZE<=32).
   PAL_HOST_DEVICE constexpr int thread_group_size() const { return max_of(kWarpSize / block_size, 1); }
   PAL_HOST_DEVICE constexpr int num_thread_groups() const { return num_threads / thread_group_size(); }
   PAL_HOST_DEVICE constexpr int num_tokens_per_thread_group() const { return divide_round_up(block_size, kWarpSize); }
   PAL_HOST_DEVICE constexpr int num_warps() const { return num_threads / kWarpSize; }
-  // A thread_group fetches 16 bytes of a key per step, split evenly over its lanes.
-  PAL_HOST_DEVICE constexpr int vec_size() const { return max_of(16 / (thread_group_size() * element_size), 1); }
+  // A thread_group fetches 16 bytes' worth of query elements of a key per step, split evenly over
+  // its lanes (for an fp8 cache that is 8 bytes of codes: half of one x-chunk).
+  PAL_HOST_DEVICE constexpr int vec_size() const { return max_of(16 / (thread_group_size() * query_element_size), 1); }
   PAL_HOST_DEVICE constexpr int num_elems_per_thread() const { return head_size / thread_group_size(); }
   PAL_HOST_DEVICE constexpr int num_vecs_per_thread() const { return num_elems_per_thread() / vec_size(); }
-  // Elements per 16-byte chunk of the key layout's innermost dimension (core/kv_cache_layout.h).
-  PAL_HOST_DEVICE constexpr int x() const { return key_x_for(element_size); }
-  // Value side: each lane reads 16 bytes = V_VEC_SIZE consecutive tokens of one head-dim row.
-  PAL_HOST_DEVICE constexpr int v_vec_size() const { return min_of(16 / element_size, block_size); }
+  // Elements per 16-byte chunk of the key layout's innermost dimension (core/kv_cache_layout.h):
+  // the cache's element size decides it, 16 for fp8.
+  PAL_HOST_DEVICE constexpr int x() const { return key_x_for(cache_element_size); }
+  // Value side: each lane reads 16 bytes' worth of query elements = V_VEC_SIZE consecutive tokens of
+  // one head-dim row (8 bytes of codes from an fp8 cache).
+  PAL_HOST_DEVICE constexpr int v_vec_size() const { return min_of(16 / query_element_size, block_size); }
+  // Bytes one K or V load moves: VEC_SIZE or V_VEC_SIZE cache elements.
+  PAL_HOST_DEVICE constexpr int key_load_bytes() const { return vec_size() * cache_element_size; }
+  PAL_HOST_DEVICE constexpr int value_load_bytes() const { return v_vec_size() * cache_element_size; }
   PAL_HOST_DEVICE constexpr int num_v_vecs_per_row() const { return block_size / v_vec_size(); }
   PAL_HOST_DEVICE constexpr int num_rows_per_iter() const { return kWarpSize / num_v_vecs_per_row(); }
   PAL_HOST_DEVICE constexpr int num_rows_per_thread() const { return divide_round_up(head_size, num_rows_per_iter()); }

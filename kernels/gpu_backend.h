@@ -34,8 +34,12 @@ struct GpuDeviceInfo {
 GpuDeviceInfo gpu_device_info();
 // The largest dynamic shared memory one thread_block may opt in to (cudaDevAttrMaxSharedMemoryPerBlockOptin).
 std::size_t gpu_max_shared_memory_per_block();
-// Whether this build compiled the kernel for (dtype, head_size, block_size) (see PAL_CUDA_INSTANTIATIONS).
-bool gpu_config_compiled(DType dtype, int head_size, int block_size);
+// Whether this build compiled the kernel for this configuration (see PAL_CUDA_INSTANTIATIONS); the
+// three-argument form asks for an auto cache without block sparsity.
+bool gpu_config_compiled(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size, bool block_sparse);
+inline bool gpu_config_compiled(DType dtype, int head_size, int block_size) {
+  return gpu_config_compiled(dtype, KvCacheDtype::automatic, head_size, block_size, false);
+}
 
 struct GpuRunResult {
   Tensor output, tmp_out, exp_sums, max_logits;

@@ -4,6 +4,8 @@
 #include "kernels/dispatch.h"
 
 #include <algorithm>
+#include <string>
+#include <type_traits>
 
 namespace pal {
 
@@ -35,6 +37,10 @@ std::size_t LaunchShape::reduce_shared_memory_bytes() const {
 LaunchShape make_launch_shape(const Scenario& scenario, KernelVersion resolved_version) {
   LaunchShape shape;
   shape.dtype = scenario.dtype;
+  shape.kv_cache_dtype = scenario.kv_cache_dtype;
+  shape.k_scale = scenario.k_scale;
+  shape.v_scale = scenario.v_scale;
+  shape.block_sparse = scenario.block_sparse;
   shape.version = resolved_version;
   shape.num_seqs = scenario.num_seqs;
   shape.num_heads = scenario.num_heads;
@@ -53,10 +59,67 @@ LaunchShape make_launch_shape(const Scenario& scenario, KernelVersion resolved_v
   return shape;
 }
 
+std::string describe_kernel_variant(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                                    bool block_sparse) {
+  return "dtype " + std::string(dtype_name(dtype)) + ", kv_cache_dtype " + std::string(kv_cache_dtype_name(kv_cache_dtype)) +
+         ", head_size " + std::to_string(head_size) + ", block_size " + std::to_string(block_size) +
+         (block_sparse ? ", block-sparse" : ", dense");
+}
+
+namespace {
+
+// Which configurations the emulator compiled: every auto-cache dense one (emulator_instances_*.cpp),
+// plus the fp8 and block-sparse variants that kernels/CMakeLists.txt generated from
+// PAL_EMULATOR_INSTANTIATIONS, one PAL_EMULATOR_CONFIG line each.
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE,
+          bool IS_BLOCK_SPARSE>
+struct EmulatorCompiled : std::bool_constant<KV_DTYPE == KvCacheDtype::automatic && !IS_BLOCK_SPARSE> {};
+
+}  // namespace
+
+namespace {
+#define PAL_EMULATOR_CONFIG(scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, IS_BLOCK_SPARSE)                  \
+  template <>                                                                                                   \
+  struct EmulatorCompiled<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, IS_BLOCK_SPARSE> : std::true_type {};
+#include "emulator_variant_configs.inc"
+#undef PAL_EMULATOR_CONFIG
+}  // namespace
+
+bool emulator_config_compiled(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                              bool block_sparse) {
+  try {
+    return dispatch_kernel_variant(dtype, kv_cache_dtype, head_size, block_size, block_sparse,
+                                   [](auto scalar, auto cache, auto kv, auto head, auto block, auto sparse) {
+                                     return EmulatorCompiled<decltype(scalar), decltype(cache), decltype(kv)::value,
+                                                             decltype(head)::value, decltype(block)::value,
+                                                             decltype(sparse)::value>::value;
+                                   });
+  } catch (const ScenarioError&) {
+    return false;
+  }
+}
+
 void emulate_paged_attention_dispatch(const LaunchShape& shape, const LaunchBuffers& buffers,
                                       const RecordPointers* record) {
-  dispatch_kernel_config(shape.dtype, shape.head_size, shape.block_size, [&](auto scalar, auto head, auto block) {
-    emulate_paged_attention<decltype(scalar), decltype(head)::value, decltype(block)::value>(shape, buffers, record);
+  dispatch_kernel_variant(shape.dtype, shape.kv_cache_dtype, shape.head_size, shape.block_size,
+                          shape.block_sparse.enabled(),
+                          [&](auto scalar, auto cache, auto kv, auto head, auto block, auto sparse) {
+    using scalar_t = decltype(scalar);
+    using cache_t = decltype(cache);
+    constexpr KvCacheDtype KV_DTYPE = decltype(kv)::value;
+    constexpr int HEAD_SIZE = decltype(head)::value;
+    constexpr int BLOCK_SIZE = decltype(block)::value;
+    constexpr bool IS_BLOCK_SPARSE = decltype(sparse)::value;
+    if constexpr (EmulatorCompiled<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, IS_BLOCK_SPARSE>::value) {
+      emulate_paged_attention<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, IS_BLOCK_SPARSE>(shape, buffers, record);
+    } else {
+      throw ScenarioError("this build did not compile the emulated kernel for " +
+                          describe_kernel_variant(shape.dtype, shape.kv_cache_dtype, shape.head_size,
+                                                  shape.block_size, shape.block_sparse.enabled()) +
+                          " (PAL_EMULATOR_INSTANTIATIONS=reduced compiles a few fp8 and block-sparse kernels, "
+                          "listed in kernels/CMakeLists.txt); configure with "
+                          "-DPAL_EMULATOR_INSTANTIATIONS=full for every combination upstream dispatches");
+    }
   });
 }
 

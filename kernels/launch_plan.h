@@ -12,7 +12,11 @@
 namespace pal {
 
 struct LaunchShape {
-  DType dtype = DType::fp16;
+  DType dtype = DType::fp16;  // the query's (scalar_t)
+  KvCacheDtype kv_cache_dtype = KvCacheDtype::automatic;  // cache_t and KV_DTYPE
+  float k_scale = 1.0f;  // fp8 caches only
+  float v_scale = 1.0f;
+  BlockSparseParams block_sparse;  // IS_BLOCK_SPARSE = block_sparse.enabled()
   KernelVersion version = KernelVersion::v1;  // resolved: v1 or v2
   int num_seqs = 0;
   int num_heads = 0;
@@ -47,7 +51,7 @@ struct LaunchBuffers {
   float* exp_sums = nullptr;       // [num_seqs, num_heads, max_num_partitions]              v2
   float* max_logits = nullptr;     // [num_seqs, num_heads, max_num_partitions]              v2
   const void* q = nullptr;
-  const void* k_cache = nullptr;
+  const void* k_cache = nullptr;   // cache_t elements
   const void* v_cache = nullptr;
   const int* block_tables = nullptr;
   const int* seq_lens = nullptr;
@@ -56,16 +60,16 @@ struct LaunchBuffers {
 
 LaunchShape make_launch_shape(const Scenario& scenario, KernelVersion resolved_version);
 
-template <typename scalar_t>
-AttentionArgs<scalar_t> main_kernel_args(const LaunchShape& shape, const LaunchBuffers& buffers) {
+template <typename scalar_t, typename cache_t>
+AttentionArgs<scalar_t, cache_t> main_kernel_args(const LaunchShape& shape, const LaunchBuffers& buffers) {
   const bool v2 = shape.version == KernelVersion::v2;
-  return AttentionArgs<scalar_t>{
+  return AttentionArgs<scalar_t, cache_t>{
       v2 ? buffers.exp_sums : nullptr,
       v2 ? buffers.max_logits : nullptr,
       static_cast<scalar_t*>(v2 ? buffers.tmp_out : buffers.out),
       static_cast<const scalar_t*>(buffers.q),
-      static_cast<const scalar_t*>(buffers.k_cache),
-      static_cast<const scalar_t*>(buffers.v_cache),
+      static_cast<const cache_t*>(buffers.k_cache),
+      static_cast<const cache_t*>(buffers.v_cache),
       buffers.block_tables,
       buffers.seq_lens,
       buffers.alibi_slopes,
@@ -74,7 +78,10 @@ AttentionArgs<scalar_t> main_kernel_args(const LaunchShape& shape, const LaunchB
       shape.scale,
       shape.q_stride,
       shape.kv_block_stride,
-      shape.kv_head_stride};
+      shape.kv_head_stride,
+      shape.k_scale,
+      shape.v_scale,
+      shape.block_sparse};
 }
 
 template <typename scalar_t>
@@ -84,10 +91,17 @@ ReduceArgs<scalar_t> reduce_kernel_args(const LaunchShape& shape, const LaunchBu
                               shape.max_num_partitions};
 }
 
-// The emulator backend, one instantiation per (scalar_t, HEAD_SIZE, BLOCK_SIZE); `record` null =
-// production (no-op probe). Explicitly instantiated in kernels/emulator_instances_*.cpp.
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE>
+// The emulator backend, one instantiation per (scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE,
+// IS_BLOCK_SPARSE); `record` null = production (no-op probe). Explicitly instantiated in
+// kernels/emulator_instances_*.cpp (auto cache, dense: every configuration) and in the files
+// kernels/CMakeLists.txt generates for the fp8 and block-sparse variants (PAL_EMULATOR_INSTANTIATIONS).
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE,
+          bool IS_BLOCK_SPARSE>
 void emulate_paged_attention(const LaunchShape& shape, const LaunchBuffers& buffers, const RecordPointers* record);
+
+// Whether this build compiled the emulator for the scenario's configuration.
+bool emulator_config_compiled(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                              bool block_sparse);
 
 void emulate_paged_attention_dispatch(const LaunchShape& shape, const LaunchBuffers& buffers,
                                       const RecordPointers* record);

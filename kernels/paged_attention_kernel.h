@@ -6,14 +6,22 @@
 // stages are delimited by `//! [name]` markers that the docs quote, and each calls the probe with
 // its intermediate values (a no-op in the production build; see kernels/probes.h).
 //
+// Template arguments, as upstream has them: scalar_t is the query's (and the output's) element type,
+// cache_t the cache's (scalar_t for an auto cache, std::uint8_t for fp8), KV_DTYPE what the cache
+// stores (core/fp8.h's KvCacheDtype, upstream's Fp8KVCacheDataType) and IS_BLOCK_SPARSE whether the
+// block-sparse rule (core/block_sparse.h) is compiled in.
+//
 // Conventions: shapes in brackets, outermost first; "[begin, end)" ranges are half-open; _idx is a
 // position, num_ a count, _offset a position inside a kv_block or vector. All accumulation is fp32.
 #pragma once
 
 #include <cfloat>
 #include <cstdint>
+#include <type_traits>
 
+#include "core/block_sparse.h"
 #include "core/dtype.h"
+#include "core/fp8.h"
 #include "core/kv_cache_layout.h"
 #include "core/softmax_state.h"
 #include "kernels/geometry.h"
@@ -26,14 +34,14 @@ namespace pal {
 
 // Arguments of the main kernel (v1 and v2). Pointers are device memory on the GPU, host memory in
 // the emulator.
-template <typename scalar_t>
+template <typename scalar_t, typename cache_t>
 struct AttentionArgs {
   float* exp_sums;              // [num_seqs, num_heads, max_num_partitions]   v2 only, else null
   float* max_logits;            // [num_seqs, num_heads, max_num_partitions]   v2 only, else null
   scalar_t* out;                // [num_seqs, num_heads, max_num_partitions, head_size]
   const scalar_t* q;            // [num_seqs, num_heads, head_size]
-  const scalar_t* k_cache;      // [num_blocks, num_kv_heads, head_size/x, block_size, x]
-  const scalar_t* v_cache;      // [num_blocks, num_kv_heads, head_size, block_size]
+  const cache_t* k_cache;       // [num_blocks, num_kv_heads, head_size/x, block_size, x]
+  const cache_t* v_cache;       // [num_blocks, num_kv_heads, head_size, block_size]
   const int* block_tables;      // [num_seqs, max_num_blocks_per_seq]
   const int* seq_lens;          // [num_seqs]
   const float* alibi_slopes;    // [num_heads] or null
@@ -43,6 +51,14 @@ struct AttentionArgs {
   std::int64_t q_stride;        // elements between two sequences' queries
   std::int64_t kv_block_stride; // elements between two physical kv_blocks (same for K and V)
   std::int64_t kv_head_stride;  // elements between two kv heads inside a kv_block
+  // fp8 caches: a cached key is decode(code) * k_scale, a value decode(code) * v_scale. Upstream
+  // passes them as device pointers (since PR #11906, so that a captured CUDA graph can change them);
+  // this project has no graph capture and passes the values.
+  float k_scale;
+  float v_scale;
+  // IS_BLOCK_SPARSE kernels: upstream's tp_rank and blocksparse_{local_blocks, vert_stride,
+  // block_size, head_sliding_step} arguments, in one struct.
+  BlockSparseParams block_sparse;
 };
 
 // Arguments of the v2 reduce kernel.
@@ -58,9 +74,10 @@ struct ReduceArgs {
 
 // The derived constants, as compile-time values of one instantiation (see kernels/geometry.h for
 // what each counts and why).
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS>
+template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS>
 struct KernelConstants {
-  static constexpr KernelGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, NUM_THREADS};
+  static constexpr KernelGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, NUM_THREADS,
+                                           int(sizeof(cache_t))};
   static constexpr ThreadMapping mapping{geometry};  // which data each lane owns
   static constexpr int THREAD_GROUP_SIZE = geometry.thread_group_size();
   static constexpr int NUM_THREAD_GROUPS = geometry.num_thread_groups();
@@ -80,8 +97,10 @@ struct KernelConstants {
                 "one warp covers exactly one kv_block: one thread_group per token");
   static_assert(HEAD_SIZE % (THREAD_GROUP_SIZE * VEC_SIZE) == 0,
                 "the head splits evenly into the thread_group's vecs");
-  static_assert(X == THREAD_GROUP_SIZE * VEC_SIZE,
-                "a thread_group's step over a key is one 16-byte x-chunk of the K layout");
+  // With an auto cache a thread_group's step over a key is exactly one 16-byte x-chunk; with fp8
+  // (x = 16 codes, VEC_SIZE still from scalar_t) it is half of one, the next step the other half.
+  static_assert(X % (THREAD_GROUP_SIZE * VEC_SIZE) == 0,
+                "a thread_group's step over a key stays inside one x-chunk of the K layout");
   static_assert(NUM_V_VECS_PER_ROW <= kWarpSize, "a warp must cover a whole V row of a kv_block");
   static_assert((NUM_WARPS & (NUM_WARPS - 1)) == 0, "the cross-warp tree halves the warps each level");
 };
@@ -125,6 +144,27 @@ struct NoHooks {
   PAL_DEVICE PAL_FORCE_INLINE void cross_warp_step(int, float) const {}
 };
 
+// Loads N consecutive cached elements with one memory instruction (N * sizeof(cache_t) bytes) and
+// returns them in the query's type. An auto cache's elements are returned as loaded. An fp8 cache's
+// codes are dequantised here, per element, as upstream does at the load (scaled_convert): code ->
+// fp16 (exact) -> fp32, times the tensor's scale, rounded once to scalar_t (core/fp8.h; for fp32
+// queries N decides whether the product goes through fp16). The same functions run on the GPU and
+// in the emulator, so both backends dequantise bit for bit alike.
+template <typename scalar_t, KvCacheDtype KV_DTYPE, int N, typename cache_t>
+PAL_DEVICE PAL_FORCE_INLINE Vec<scalar_t, N> load_kv_vec(const cache_t* address, float kv_scale) {
+  if constexpr (KV_DTYPE == KvCacheDtype::automatic) {
+    static_assert(std::is_same_v<cache_t, scalar_t>, "an auto cache stores the query's own type");
+    return load_vec<Vec<scalar_t, N>>(address);
+  } else {
+    static_assert(std::is_same_v<cache_t, std::uint8_t>, "an fp8 cache stores one-byte codes");
+    const Vec<std::uint8_t, N> codes = load_vec<Vec<std::uint8_t, N>>(address);
+    Vec<scalar_t, N> values;
+    PAL_UNROLL
+    for (int e = 0; e < N; ++e) values.elem[e] = dequantize_fp8<scalar_t>(codes.elem[e], fp8_format_of(KV_DTYPE), kv_scale, N);
+    return values;
+  }
+}
+
 // The dot product of a thread_group's share of q and of one key, completed across the group:
 // each lane multiplies its vecs, then a butterfly over the group's lanes adds the lanes' parts,
 // so that every lane of the group ends with the full q.k.
@@ -153,9 +193,10 @@ PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS
 
 // grid (num_heads, num_seqs, max_num_partitions), NUM_THREADS threads; PARTITION_SIZE 0 = v1.
 // Dynamic shared memory: max(tokens of the range, (NUM_WARPS/2) * HEAD_SIZE) floats.
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS, int PARTITION_SIZE, typename Probe>
-PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe probe) {
-  using C = KernelConstants<scalar_t, HEAD_SIZE, BLOCK_SIZE, NUM_THREADS>;
+template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS,
+          KvCacheDtype KV_DTYPE, bool IS_BLOCK_SPARSE, int PARTITION_SIZE, typename Probe>
+PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& args, Probe probe) {
+  using C = KernelConstants<scalar_t, cache_t, HEAD_SIZE, BLOCK_SIZE, NUM_THREADS>;
   constexpr int THREAD_GROUP_SIZE = C::THREAD_GROUP_SIZE;
   constexpr int NUM_WARPS = C::NUM_WARPS;
   constexpr int VEC_SIZE = C::VEC_SIZE;
@@ -166,9 +207,9 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   constexpr int NUM_ROWS_PER_THREAD = C::NUM_ROWS_PER_THREAD;
   constexpr bool USE_PARTITIONING = PARTITION_SIZE > 0;
   constexpr ThreadMapping MAP = C::mapping;
-  using QVec = Vec<scalar_t, VEC_SIZE>;  // one thread's share of a 16-byte q or k chunk
-  using KVec = QVec;
-  using VVec = Vec<scalar_t, V_VEC_SIZE>;  // 16 bytes of one V row: V_VEC_SIZE consecutive tokens
+  using QVec = Vec<scalar_t, VEC_SIZE>;  // one thread's share of 16 bytes of q (and of k, once loaded)
+  using KVec = QVec;                     // loaded from VEC_SIZE cache elements (fp8: VEC_SIZE bytes)
+  using VVec = Vec<scalar_t, V_VEC_SIZE>;  // V_VEC_SIZE consecutive tokens of one V row (16 bytes, fp8: 8)
 
   //! [prologue]
   const int head_idx = simt::block_idx_x();
@@ -194,6 +235,10 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
   const int num_queries_per_kv = num_heads / args.num_kv_heads;
   const int kv_head_idx = head_idx / num_queries_per_kv;
   const float alibi_slope = args.alibi_slopes == nullptr ? 0.0f : args.alibi_slopes[head_idx];
+  // Block sparsity: which kv_blocks this head attends (core/block_sparse.h), its per-(seq, head)
+  // constants computed once here, as upstream's prologue does.
+  const BlockSparseMask sparse_mask =
+      block_sparse_mask(args.block_sparse, seq_len, num_heads, head_idx, args.num_kv_heads, kv_head_idx);
   probe.begin(seq_idx, head_idx, partition_idx, thread_idx);
   //! [prologue]
 
@@ -233,6 +278,25 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     // 64-bit from here on: physical_block_number * kv_block_stride overflows int32 on large pools.
     const std::int64_t physical_block_number = next_physical_block;
     if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
+    if constexpr (IS_BLOCK_SPARSE) {
+      if (!sparse_mask.attends(block_idx, BLOCK_SIZE)) {
+        // A kv_block this head does not attend: no key is read. NOTE: -FLT_MAX rather than -inf, as
+        // upstream writes it: exp(-FLT_MAX - qk_max) is 0, and a partition that skips every block
+        // keeps finite arithmetic (its max stays -FLT_MAX, its exps are exp(0) = 1 but the reduce
+        // weighs it by exp(-FLT_MAX - global max) = 0, and the V loop adds nothing from it).
+        for (int i = 0; i < C::NUM_TOKENS_PER_THREAD_GROUP; ++i) {
+          const int physical_block_offset = MAP.key_block_offset(thread_group_idx, i);
+          const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
+          if (thread_group_offset == 0) {
+            logits[token_idx - range.start_token_idx] = -FLT_MAX;
+            probe.token(token_idx - range.start_token_idx,
+                        TokenRecord{warp_idx, thread_group_idx, lane, iteration, physical_block_number,
+                                    physical_block_offset, token_idx, -FLT_MAX, token_idx >= seq_len ? 1 : 0, 1});
+          }
+        }
+        continue;
+      }
+    }
     for (int i = 0; i < C::NUM_TOKENS_PER_THREAD_GROUP; ++i) {
       const int physical_block_offset = MAP.key_block_offset(thread_group_idx, i);
       const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
@@ -242,14 +306,17 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
       const std::int64_t key_base =
           kv_head_base(physical_block_number, kv_head_idx, args.kv_block_stride, args.kv_head_stride) +
           std::int64_t(key_token_offset(physical_block_offset, X));
-      const scalar_t* k_ptr = args.k_cache + key_base;  // one 64-bit address; 32-bit offsets below
+      const cache_t* k_ptr = args.k_cache + key_base;  // one 64-bit address; 32-bit offsets below
       KVec k_vecs[NUM_VECS_PER_THREAD];
       PAL_UNROLL
       for (int j = 0; j < NUM_VECS_PER_THREAD; ++j) {
         // Vec j of this lane starts at head dim vec_idx * VEC_SIZE: its x-chunk, and where in it.
         const int offset = key_dim_offset(MAP.vec_idx(thread_group_offset, j) * VEC_SIZE, BLOCK_SIZE, X);
-        k_vecs[j] = load_vec<KVec>(k_ptr + offset);
+        k_vecs[j] = load_kv_vec<scalar_t, KV_DTYPE, VEC_SIZE>(k_ptr + offset, args.k_scale);
         probe.load(LoadKind::key, key_base + offset, iteration, j);
+        if constexpr (is_fp8(KV_DTYPE)) {
+          probe.dequantized(k_vecs[j]);
+        }
       }
       float qk = args.scale * thread_group_dot<THREAD_GROUP_SIZE>(q_vecs[thread_group_offset], k_vecs);
       // ALiBi: a linear penalty on distance to the newest token (0 for the last token).
@@ -263,7 +330,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
         qk_max = masked ? qk_max : fmaxf(qk_max, qk);
         probe.token(token_idx - range.start_token_idx,
                     TokenRecord{warp_idx, thread_group_idx, lane, iteration, physical_block_number,
-                                physical_block_offset, token_idx, qk, masked ? 1 : 0});
+                                physical_block_offset, token_idx, qk, masked ? 1 : 0, 0});
       }
     }
   }
@@ -349,6 +416,11 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
        block_idx += NUM_WARPS, ++iteration) {
     const std::int64_t physical_block_number = next_physical_block;  // read one iteration ahead
     if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
+    // Block sparsity: a kv_block whose keys were skipped is not read here either (its probabilities
+    // are 0, or uniform in a partition that skipped everything, and must not weigh its values).
+    if constexpr (IS_BLOCK_SPARSE) {
+      if (!sparse_mask.attends(block_idx, BLOCK_SIZE)) continue;
+    }
     const int physical_block_offset = MAP.value_block_offset(lane);
     const int token_idx = block_idx * BLOCK_SIZE + physical_block_offset;
     // Each probability is rounded to scalar_t, as upstream does before its P.V product; the
@@ -361,7 +433,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
     const bool is_last_block = block_idx == num_seq_blocks - 1;
     const std::int64_t value_base =
         kv_head_base(physical_block_number, kv_head_idx, args.kv_block_stride, args.kv_head_stride);
-    const scalar_t* v_ptr = args.v_cache + value_base;  // one 64-bit address; 32-bit offsets below
+    const cache_t* v_ptr = args.v_cache + value_base;  // one 64-bit address; 32-bit offsets below
     // Rows are loaded in batches of ROWS_PER_LOAD_BATCH, each batch's loads issued before any of
     // them is used. v1 batches all rows: its warps loop over the whole context with few thread
     // blocks per SM, so an iteration's loads must overlap each other. v2 loads a row and uses it:
@@ -377,8 +449,11 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t>& args, Probe 
         const int row_idx = MAP.value_row_idx(lane, i);
         if (row_idx < HEAD_SIZE) {
           const int offset = value_offset_in_kv_head(row_idx, physical_block_offset, BLOCK_SIZE);
-          v_vecs[b] = load_vec<VVec>(v_ptr + offset);
+          v_vecs[b] = load_kv_vec<scalar_t, KV_DTYPE, V_VEC_SIZE>(v_ptr + offset, args.v_scale);
           probe.load(LoadKind::value, value_base + offset, iteration, i);
+          if constexpr (is_fp8(KV_DTYPE)) {
+            probe.dequantized(v_vecs[b]);
+          }
         }
       }
       PAL_UNROLL

@@ -23,6 +23,8 @@ struct NoopProbe {
   template <typename VecT>
   PAL_DEVICE PAL_FORCE_INLINE void q_vec(int, int, int, const VecT&) {}
   PAL_DEVICE PAL_FORCE_INLINE void load(LoadKind, std::int64_t, int, int) {}
+  template <typename VecT>
+  PAL_DEVICE PAL_FORCE_INLINE void dequantized(const VecT&) {}
   PAL_DEVICE PAL_FORCE_INLINE void token(int, const TokenRecord&) {}
   PAL_DEVICE PAL_FORCE_INLINE void qk_max_warp(int, float) {}
   PAL_DEVICE PAL_FORCE_INLINE void red_smem_max(const float*, int) {}
@@ -52,6 +54,7 @@ struct RecordingProbe {
   std::int64_t sh = 0;      // (seq, head) index for the reduce kernel
   int thread = 0;
   int num_loads = 0;
+  bool last_load_kept = false;  // whether the latest load() found room for its record
 
   PAL_DEVICE void begin(int seq_idx, int head_idx, int partition_idx, int thread_idx) {
     tb = rec.dims.tb_index(seq_idx, head_idx, partition_idx);
@@ -68,13 +71,22 @@ struct RecordingProbe {
     for (int e = 0; e < kVecSize; ++e) rec.q_vecs_at(tb, first + e) = to_float(vec.elem[e]);
   }
   PAL_DEVICE void load(LoadKind kind, std::int64_t element_offset, int iteration, int vec_idx) {
-    if (num_loads >= rec.dims.max_loads_per_thread) return;  // sized as an upper bound; never hit
+    last_load_kept = num_loads < rec.dims.max_loads_per_thread;
+    if (!last_load_kept) return;  // sized as an upper bound; never hit
     LoadRecord& r = rec.loads_at(tb, thread, num_loads);
     r.element_offset = element_offset;
     r.iteration = iteration;
     r.kind = kind;
     r.vec_idx = static_cast<std::int16_t>(vec_idx);
     ++num_loads;
+  }
+  // The elements the latest K or V load produced from an fp8 cache, dequantised to scalar_t.
+  template <typename VecT>
+  PAL_DEVICE void dequantized(const VecT& vec) {
+    constexpr int kVecSize = int(sizeof(VecT::elem) / sizeof(VecT::elem[0]));
+    if (!last_load_kept) return;
+    for (int e = 0; e < kVecSize && e < rec.dims.max_dequantized_per_load; ++e)
+      rec.dequantized_kv_at(tb, thread, num_loads - 1, e) = to_float(vec.elem[e]);
   }
   PAL_DEVICE void token(int t, const TokenRecord& record) { rec.tokens_at(tb, t) = record; }
   PAL_DEVICE void qk_max_warp(int step, float value) { rec.qk_max_warp_at(tb, step, thread) = value; }

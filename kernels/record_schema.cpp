@@ -56,6 +56,7 @@ std::string_view record_dim_name(RecordDim dim) {
     case RecordDim::step_token: return "16";
     case RecordDim::block_row: return "heads_per_chunk";
     case RecordDim::warp_row: return "rows_per_warp";
+    case RecordDim::load_element: return "max_dequantized_per_load";
   }
   return "?";
 }

@@ -62,7 +62,9 @@ namespace pal {
   X(tensor_cores, "grouped: 1 when the mma.sync path ran, 0 for CUDA cores")                              \
   X(num_splits, "grouped: KV splits per sequence (gridDim.z of the plan)")                                \
   X(kv_blocks_per_split, "grouped: kv_blocks of one split")                                               \
-  X(num_split_steps, "grouped: 16-token warp steps of one split")
+  X(num_split_steps, "grouped: 16-token warp steps of one split") \
+  X(max_dequantized_per_load, "elements one K/V load dequantises from an fp8 cache: max(VEC_SIZE, "       \
+                              "V_VEC_SIZE); 0 for an auto cache, whose dequantized_kv array is then empty")
 
 struct RecordDims {
   KernelVersion version = KernelVersion::v1;  // which variant recorded (a dump keeps it as metadata)
@@ -113,6 +115,7 @@ enum class RecordDim : std::uint8_t {
   step_token,         // kRecordStepTokens: a token of a step
   block_row,          // heads_per_chunk: a query head of the grouped thread_block
   warp_row,           // rows_per_warp: a query head of a warp's row tile
+  load_element,       // max_dequantized_per_load
 };
 
 PAL_HOST_DEVICE constexpr std::int64_t extent(const RecordDims& d, RecordDim dim) {
@@ -135,6 +138,7 @@ PAL_HOST_DEVICE constexpr std::int64_t extent(const RecordDims& d, RecordDim dim
     case RecordDim::step_token: return kRecordStepTokens;
     case RecordDim::block_row: return d.heads_per_chunk;
     case RecordDim::warp_row: return d.rows_per_warp;
+    case RecordDim::load_element: return d.max_dequantized_per_load;
   }
   return 0;
 }
@@ -168,7 +172,9 @@ struct RecordShape {
   X(token_idx, std::int32_t, RecordDumpName("token_idx"), "token position in the sequence")          \
   X(logit, float, RecordDumpName(Stage::qk_logits),                                                   \
     "scale * q.k (+ ALiBi bias); masked tokens store their raw value here")                          \
-  X(masked, std::int32_t, RecordDumpName("token_masked"), "1 when token_idx >= seq_len (only in a partial last kv_block)")
+  X(masked, std::int32_t, RecordDumpName("token_masked"), "1 when token_idx >= seq_len (only in a partial last kv_block)") \
+  X(skipped, std::int32_t, RecordDumpName("token_skipped"),                                           \
+    "1 when block sparsity skipped the token's kv_block: logit -FLT_MAX, key and value never read")
 
 enum class LoadKind : std::int16_t { none = -1, query = 1, key = 2, value = 3 };
 
@@ -202,7 +208,7 @@ struct LoadRecord {
   PAL_LOAD_RECORD_FIELDS(PAL_DECLARE_RECORD_FIELD)
 };
 #undef PAL_DECLARE_RECORD_FIELD
-static_assert(sizeof(TokenRecord) == 40, "TokenRecord's layout is part of the dump format");
+static_assert(sizeof(TokenRecord) == 48, "TokenRecord's layout is part of the dump format");
 static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump format");
 
 // ---- the arrays ----------------------------------------------------------------------------------
@@ -287,7 +293,11 @@ static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump
   X(merge_exp_sum, float, Stage::split_merge, "merge_exp_sum", kGroupedOnly,                                  \
     "split_merge's merged exp sum", seq_head)                                                                 \
   X(merge_out, float, Stage::split_merge, "merge_out", kGroupedOnly, "what split_merge wrote (as float)",     \
-    seq_head, head_dim)
+    seq_head, head_dim) \
+  X(dequantized_kv, float, Check::dequantized_kv, "dequantized_kv", kV1AndV2,                                 \
+    "fp8 caches: what each K/V load of loads[] produced after dequantisation, in the query dtype (as "        \
+    "floats), element e of the vec at [e]; query loads and an auto cache record nothing here",               \
+    thread_block, thread, load, load_element)
 
 // RecordDim::a, RecordDim::b, ... for the dims of an entry (up to four).
 #define PAL_RECORD_DIM_LIST_1(a) RecordDim::a

@@ -45,6 +45,9 @@ class ThreadBlockRecord {
     const int recorded = count < p_.dims.max_loads_per_thread ? count : p_.dims.max_loads_per_thread;
     return {&p_.loads_at(tb_, thread, 0), static_cast<std::size_t>(recorded)};
   }
+  // fp8 caches: element `element` of what load number `load` of `thread` produced, dequantised to the
+  // query dtype (K loads: VEC_SIZE elements, V loads: V_VEC_SIZE). Only when max_dequantized_per_load > 0.
+  float dequantized(int thread, int load, int element) const { return p_.dequantized_kv_at(tb_, thread, load, element); }
 
  private:
   const RecordPointers& p_;

@@ -14,7 +14,7 @@ RecordDims record_dims(const Scenario& scenario) {
     throw ScenarioError("a grouped recording's dimensions follow its split plan, which depends on the device: "
                         "use grouped_record_dims (kernels/grouped_launch.h) with the plan the kernel ran");
   const KernelGeometry g{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size,
-                         scenario.num_threads};
+                         scenario.num_threads, scenario.kv_cache_element_size()};
   RecordDims d;
   d.version = version;
   d.num_seqs = scenario.num_seqs;
@@ -39,6 +39,7 @@ RecordDims record_dims(const Scenario& scenario) {
   const int iterations = divide_round_up(d.tokens_per_thread_block / scenario.block_size, g.num_warps());
   d.max_loads_per_thread =
       q_loads + iterations * (g.num_tokens_per_thread_group() * g.num_vecs_per_thread() + g.num_rows_per_thread());
+  d.max_dequantized_per_load = is_fp8(scenario.kv_cache_dtype) ? max_of(g.vec_size(), g.v_vec_size()) : 0;
   return d;
 }
 

@@ -69,13 +69,6 @@ std::size_t v2_shared_memory_bytes(const Scenario& scenario) {
 }
 
 RunPlan plan_run(const Scenario& scenario, const RunOptions& options) {
-  // The scenario, the inputs and the reference know both features; the kernel template does not
-  // take cache_t / KV_DTYPE / IS_BLOCK_SPARSE yet (issue 10, phase 2).
-  if (is_fp8(scenario.kv_cache_dtype) || scenario.block_sparse.enabled())
-    throw ScenarioError(std::string("the kernel does not run ") +
-                        (is_fp8(scenario.kv_cache_dtype) ? "an fp8 KV cache" : "block-sparse attention") +
-                        " yet (only the scalar reference does); use --kv-cache-dtype auto and "
-                        "--blocksparse-vert-stride 0 for a kernel run");
   RunPlan plan;
   plan.backend = options.backend;
   std::string why_no_gpu;

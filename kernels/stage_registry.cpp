@@ -73,6 +73,10 @@ constexpr ToleranceRule kAgainstOracle{true, 2e-6, 1.0, 0.0, 2e-5, 1.0,
                                        "against the double-precision oracle: each probability is rounded to the "
                                        "dtype before P.V (u * max|v| each way), plus fp32 arithmetic; twice the "
                                        "paged reference's own distance from the oracle"};
+constexpr ToleranceRule kDequantized{
+    true, 0.0, 0.0, 0.0, 0.0, 0.0,
+    "fp8 caches: code -> fp16 is exact, and the product with the scale is rounded once to the query dtype (for fp32 "
+    "queries through fp16 when a load converts 2-8 codes), the same rounding on every side: bit for bit"};
 
 // ---- the tables ----------------------------------------------------------------------------------
 
@@ -130,6 +134,8 @@ constexpr std::array<CheckInfo, kNumChecks> kChecks{{
      kPartialOutput, kGroupedOnly},
     {Check::oracle_output, "oracle_output", "out[seq][head][dim] against the dense double-precision oracle",
      kAgainstOracle, kGroupedOnly},
+    {Check::dequantized_kv, "dequantized_kv", "fp8 caches: every K/V element a lane loaded, after dequantisation",
+     kDequantized, kV1AndV2},
 }};
 
 constexpr bool stages_in_enum_order() {

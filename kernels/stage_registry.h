@@ -57,8 +57,9 @@ enum class Check : std::uint8_t {
   split_state,       // grouped: max_logit and exp_sum of every active KV split
   split_partial_out, // grouped: each split's normalised fp32 partial output
   oracle_output,     // grouped: the final output against the dense double-precision oracle
+  dequantized_kv,    // fp8 caches: the K/V elements each load produced, after dequantisation
 };
-inline constexpr int kNumChecks = 8;
+inline constexpr int kNumChecks = 9;
 
 // A set of kernel variants.
 class VariantSet {

@@ -74,7 +74,7 @@ void read_cache_elements(const Inputs& inputs, const Tensor& cache, float cache_
 // key load, V_VEC_SIZE per value load.
 KernelGeometry load_geometry(const Inputs& inputs) {
   return KernelGeometry{element_size_bytes(inputs.query.type), dim(inputs.query, 2), dim(inputs.value_cache, 3),
-                        kNumThreads};
+                        kNumThreads, element_size_bytes(inputs.value_cache.type)};
 }
 
 // The block-sparse rule for one (seq, head): every kv_block attended unless block sparsity is on.
@@ -377,7 +377,7 @@ ReferenceRun reference_of_valid(const Scenario& scenario, const Inputs& inputs, 
   run.partition_size = partitioned ? scenario.partition_size : 0;
   run.max_num_partitions = partitioned ? scenario.max_num_partitions() : 1;
   run.geometry = KernelGeometry{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size,
-                                scenario.num_threads};
+                                scenario.num_threads, scenario.kv_cache_element_size()};
 
   run.thread_blocks.resize(static_cast<std::size_t>(run.num_seqs) * run.num_heads * run.max_num_partitions);
   for (int seq_idx = 0; seq_idx < run.num_seqs; ++seq_idx) {

@@ -186,7 +186,7 @@ const Recording& RecordedRun::recording() const {
 
 KernelGeometry RecordedRun::geometry() const {
   const Scenario& s = scenario();
-  return KernelGeometry{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads};
+  return KernelGeometry{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads, s.kv_cache_element_size()};
 }
 
 int RecordedRun::seq_len(int seq_idx) const { return inputs().seq_lens.data<std::int32_t>()[seq_idx]; }

@@ -102,7 +102,8 @@ class RecordedRun {
   KernelGeometry geometry() const;
   const KvCacheLayout& kv_layout() const { return kv_layout_; }
   std::int64_t q_stride() const { return std::int64_t(scenario().num_heads) * scenario().head_size; }
-  int element_size() const { return dtype_size_bytes(scenario().dtype); }
+  int element_size() const { return dtype_size_bytes(scenario().dtype); }  // of the query (and output)
+  int cache_element_size() const { return scenario().kv_cache_element_size(); }  // of k_cache / v_cache: 1 for fp8
   int seq_len(int seq_idx) const;
   int kv_head_of(int head_idx) const;
   int physical_block(int seq_idx, int logical_block_idx) const;  // block_tables[seq][logical]

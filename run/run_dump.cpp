@@ -96,8 +96,9 @@ void export_array(TensorMap& tensors, std::string_view, const LoadRecord* record
 void export_recording(TensorMap& tensors, const Recording& recording) {
   const RecordDims& d = recording.dims();
   const RecordPointers& p = recording.ptr();
+// An array with no elements in this run (dequantized_kv of an auto cache) is left out.
 #define PAL_EXPORT_ARRAY(name, ...)                                                                       \
-  if (records_array(d, RecordArray::name))                                                                \
+  if (records_array(d, RecordArray::name) && record_array_shape(RecordArray::name, d).numel() > 0)        \
     export_array(tensors, dump_name(record_array_info(RecordArray::name).dump), p.name,                  \
                  record_array_shape(RecordArray::name, d));
   PAL_RECORD_ARRAYS(PAL_EXPORT_ARRAY)
@@ -231,7 +232,8 @@ std::uint64_t run_dump_recording_bytes(const RecordDims& d, bool with_reference)
 
 void check_recorded_indices(const Recording& recording, const Scenario& s, const Inputs& inputs) {
   const RecordDims& d = recording.dims();
-  const KernelGeometry g{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads};
+  const KernelGeometry g{dtype_size_bytes(s.dtype), s.head_size, s.block_size, s.num_threads,
+                         s.kv_cache_element_size()};
   const std::int64_t num_blocks = inputs.key_cache.shape.at(0);
   auto fail = [](std::int64_t tb, const std::string& what) {
     throw ScenarioError("recording: thread block " + std::to_string(tb) + ": " + what +
@@ -247,7 +249,7 @@ void check_recorded_indices(const Recording& recording, const Scenario& s, const
     for (int slot = 0; slot < d.tokens_per_thread_block; ++slot) {
       const TokenRecord& token = record.token(slot);
       if (token.masked == -1) continue;  // a slot no thread group reached (0xFF bytes)
-      if (!in_range(token.masked, 0, 2) || !in_range(token.warp, 0, g.num_warps()) ||
+      if (!in_range(token.masked, 0, 2) || !in_range(token.skipped, 0, 2) || !in_range(token.warp, 0, g.num_warps()) ||
           !in_range(token.thread_group, 0, g.num_thread_groups()) || !in_range(token.lane, 0, kWarpSize) ||
           !in_range(token.physical_block, 0, num_blocks) || !in_range(token.block_offset, 0, g.block_size) ||
           !in_range(token.iteration, 0, kv_iterations) || !in_range(token.token_idx, 0, padded_seq_len))

@@ -4,7 +4,9 @@
 # cuobjdump is missing (the CUDA toolkit packaging of some machines leaves it out) it compares the
 # PTX instead, which is what ptxas turns into SASS, and says so.
 #
-# usage: scripts/check_noop_probe_sass.sh [ARCH=90] [CONFIG...]   CONFIG like "fp16_t 128 16"
+# usage: scripts/check_noop_probe_sass.sh [ARCH=90]
+# Configurations: "scalar_t head block kv_cache_dtype block_sparse"; the last one has an fp8 cache and
+# block sparsity, whose extra probe calls (dequantized values, skipped tokens) must vanish too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 arch=${1:-90}
@@ -20,18 +22,22 @@ cp -r "$root/core/." "$work/stripped/core/"
 python3 "$root/scripts/strip_probe_calls.py" "$root/kernels/paged_attention_kernel.h" \
   "$work/stripped/kernels/paged_attention_kernel.h"
 
-configs=("fp16_t 128 16" "bf16_t 64 8" "float 256 32")
+configs=("fp16_t 128 16 automatic false" "bf16_t 64 8 automatic false" "float 256 32 automatic false"
+         "fp16_t 128 16 fp8_e5m2 true")
 if [ -x "$cuobjdump" ]; then level=SASS; else level=PTX; fi
 status=0
 for config in "${configs[@]}"; do
-  read -r scalar head block <<<"$config"
+  read -r scalar head block kv sparse <<<"$config"
+  if [ "$kv" = automatic ]; then cache=$scalar; else cache=std::uint8_t; fi
   for tree in "$root" "$work/stripped"; do
     name=$([ "$tree" = "$root" ] && echo noop || echo stripped)
     cat >"$work/$name.cu" <<CU
 #include "kernels/gpu_kernels.cuh"
 namespace pal {
-template __global__ void paged_attention_kernel<$scalar, $head, $block, 0, NoopProbe>(AttentionArgs<$scalar>, NoopProbe);
-template __global__ void paged_attention_kernel<$scalar, $head, $block, 512, NoopProbe>(AttentionArgs<$scalar>, NoopProbe);
+template __global__ void paged_attention_kernel<$scalar, $cache, $head, $block, KvCacheDtype::$kv, $sparse, 0, NoopProbe>(
+    AttentionArgs<$scalar, $cache>, NoopProbe);
+template __global__ void paged_attention_kernel<$scalar, $cache, $head, $block, KvCacheDtype::$kv, $sparse, 512, NoopProbe>(
+    AttentionArgs<$scalar, $cache>, NoopProbe);
 }
 CU
     if [ $level = SASS ]; then
@@ -47,9 +53,9 @@ CU
   done
   n=$(grep -c ';' "$work/noop.sass" || true)
   if diff -q "$work/noop.sass" "$work/stripped.sass" >/dev/null; then
-    echo "identical $level ($n lines): $scalar head $head block $block, v1 and v2, no-op probe vs no probe calls"
+    echo "identical $level ($n lines): $scalar head $head block $block cache $kv sparse $sparse, v1 and v2, no-op probe vs no probe calls"
   else
-    echo "DIFFERENT $level: $scalar head $head block $block"
+    echo "DIFFERENT $level: $scalar head $head block $block cache $kv sparse $sparse"
     diff "$work/noop.sass" "$work/stripped.sass" | head -20
     status=1
   fi
@@ -58,7 +64,8 @@ done
 cat >"$work/record.cu" <<CU
 #include "kernels/gpu_kernels.cuh"
 namespace pal {
-template __global__ void paged_attention_kernel<fp16_t, 128, 16, 0, RecordingProbe>(AttentionArgs<fp16_t>, RecordingProbe);
+template __global__ void paged_attention_kernel<fp16_t, fp16_t, 128, 16, KvCacheDtype::automatic, false, 0, RecordingProbe>(
+    AttentionArgs<fp16_t, fp16_t>, RecordingProbe);
 }
 CU
 "$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$root" -ptx -o "$work/record.ptx" "$work/record.cu"

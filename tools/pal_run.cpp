@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
                             "compared with its own reference (and the dense oracle): drop the flag");
     };
     std::optional<RecordedRun> run;
+    std::optional<QuantizationReport> quantization;  // what generating an fp8 cache did to the values
     if (!inputs_path.empty()) {
       CheckedInputs loaded = load_checked_inputs(inputs_path);
       // Flags may still choose the version; the tensors fix everything else.
@@ -72,10 +73,16 @@ int main(int argc, char** argv) {
     } else {
       const Scenario scenario = resolve_scenario_flags(flags, front_end_scenario());
       refuse_exact_fp32_for(scenario.version);
-      run.emplace(RecordedRun::from_scenario(scenario, options));
+      check_run_fits(scenario, options);  // before the inputs are generated: they can take gigabytes
+      QuantizationReport report;
+      CheckedInputs generated = CheckedInputs::generate(scenario, &report);
+      if (is_fp8(scenario.kv_cache_dtype)) quantization = report;
+      run.emplace(RecordedRun::from_checked(std::move(generated), options,
+                                            "scenario (inputs generated from seed " + std::to_string(scenario.seed) + ")"));
     }
     const KernelRun& kernel = run->kernel();
     std::printf("scenario : %s\n", scenario_summary(kernel.scenario).c_str());
+    if (quantization) std::printf("fp8 cache: %s\n", quantization_summary(*quantization).c_str());
     std::printf("backend  : %s (%s), kernel %s%s, %.2f ms\n", std::string(backend_name(kernel.backend)).c_str(),
                 kernel.device_name.c_str(), std::string(version_name(kernel.version)).c_str(),
                 kernel.recording ? " with the recording probe" : "", kernel.elapsed_ms);

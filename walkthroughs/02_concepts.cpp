@@ -10,7 +10,7 @@ namespace {
 void show_words(Walkthrough& w) {
   const Scenario& s = w.scenario();
   const KernelGeometry g = w.geometry();
-  const int element = g.element_size;
+  const int element = g.query_element_size;
   Terminal& out = w.out();
   out.heading("2.1 The words, and their values in this run");
   out.paragraph("\"Block\" means two things here, so the walkthrough never says it alone: a kv_block is " +

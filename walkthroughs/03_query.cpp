@@ -52,7 +52,7 @@ void show_vecs(Walkthrough& w) {
   const int num_vecs = s.head_size / vec;
   out.heading("3.2 Vecs, and which lane of a thread_group owns which");
   out.paragraph("A vec is what one lane loads at once: VEC_SIZE = " + std::to_string(vec) + " elements (" +
-                std::to_string(vec * g.element_size) + " bytes), so that the " + std::to_string(tgs) +
+                std::to_string(vec * g.query_element_size) + " bytes), so that the " + std::to_string(tgs) +
                 " lanes of a thread_group together move 16 bytes. The head is " + std::to_string(num_vecs) +
                 " vecs. They are dealt to the lanes of a thread_group in turn: lane r owns vecs r, r + " +
                 std::to_string(tgs) + ", r + " + std::to_string(2 * tgs) + ", ...");

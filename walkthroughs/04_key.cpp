@@ -110,8 +110,8 @@ void show_warp_step(Walkthrough& w) {
   const Scenario& s = w.scenario();
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
-  const int element = g.element_size;
-  const int load_bytes = g.vec_size() * element;
+  const int element = g.cache_element_size;
+  const int load_bytes = g.key_load_bytes();
   out.heading("4.3 One step of a whole warp: why the chunks are interleaved");
   std::vector<std::pair<std::int64_t, std::int64_t>> actual, token_major;
   std::vector<std::string> lane_labels, offsets;

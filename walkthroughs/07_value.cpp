@@ -54,7 +54,7 @@ void show_assignment(Walkthrough& w) {
   out.print(grid);
   out.line();
   out.paragraph("The NUM_V_VECS_PER_ROW = " + std::to_string(per_row) + " neighbouring lanes that share a row read "
-                "all of it (" + std::to_string(per_row * v_vec * g.element_size) +
+                "all of it (" + std::to_string(per_row * v_vec * g.cache_element_size) +
                 " contiguous bytes), and the next lanes read the next row, which starts where this one ends: a warp's "
                 "step is again one contiguous run. The warp loops over the same kv_blocks it had in the QK loop "
                 "(kv_block w, w + NUM_WARPS, ...).");

@@ -47,14 +47,14 @@ void show_rereads(Walkthrough& w) {
                 "loaded, summed from the recording over the query heads of each (seq, kv head), against the bytes "
                 "those kv_blocks occupy:");
   // Bytes of one key load and one value load.
-  const std::int64_t key_load = std::int64_t(g.vec_size()) * g.element_size;
-  const std::int64_t value_load = std::int64_t(g.v_vec_size()) * g.element_size;
+  const std::int64_t key_load = std::int64_t(g.key_load_bytes());
+  const std::int64_t value_load = std::int64_t(g.value_load_bytes());
   Table table({{"seq"}, {"kv head"}, {"query heads", Table::Align::left}, {"kv_blocks"}, {"bytes in cache"},
                {"bytes loaded"}, {"ratio"}});
   bool all_match = true;
   for (int seq = 0; seq < s.num_seqs; ++seq) {
     const std::int64_t blocks = divide_round_up(w.seq_len(seq), s.block_size);
-    const std::int64_t block_bytes = 2 * std::int64_t(s.head_size) * s.block_size * g.element_size;  // K + V
+    const std::int64_t block_bytes = 2 * std::int64_t(s.head_size) * s.block_size * g.cache_element_size;  // K + V
     for (int kv = 0; kv < s.num_kv_heads; ++kv) {
       std::vector<int> heads;
       std::int64_t loaded = 0;

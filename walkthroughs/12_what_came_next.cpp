@@ -115,13 +115,13 @@ void show_gqa_bytes(Walkthrough& w) {
   out.heading("12.2 Reading each kv_block once per kv head");
   std::int64_t blocks = 0;
   for (int seq = 0; seq < s.num_seqs; ++seq) blocks += divide_round_up(w.seq_len(seq), s.block_size);
-  const std::int64_t kv_block_bytes = 2 * std::int64_t(s.head_size) * s.block_size * g.element_size;  // K + V, one kv head
+  const std::int64_t kv_block_bytes = 2 * std::int64_t(s.head_size) * s.block_size * g.cache_element_size;  // K + V, one kv head
   std::int64_t recorded = 0;
   for (std::int64_t tb = 0; tb < d.num_thread_blocks(); ++tb)
     for (int thread = 0; thread < d.num_threads; ++thread)
       for (const LoadRecord& load : w.record_of(tb).loads(thread)) {
-        if (load.kind == LoadKind::key) recorded += std::int64_t(g.vec_size()) * g.element_size;
-        if (load.kind == LoadKind::value) recorded += std::int64_t(g.v_vec_size()) * g.element_size;
+        if (load.kind == LoadKind::key) recorded += std::int64_t(g.key_load_bytes());
+        if (load.kind == LoadKind::value) recorded += std::int64_t(g.value_load_bytes());
       }
   const std::int64_t per_query_head = std::int64_t(s.num_heads) * blocks * kv_block_bytes;
   const std::int64_t per_kv_head = std::int64_t(s.num_kv_heads) * blocks * kv_block_bytes;

@@ -17,7 +17,7 @@ std::vector<ThreadMapping> every_mapping() {
   for (int element_size : {4, 2})
     for (int head_size : kSupportedHeadSizes)
       for (int block_size : kSupportedBlockSizes)
-        result.push_back({KernelGeometry{element_size, head_size, block_size, kNumThreads}});
+        result.push_back({KernelGeometry{element_size, head_size, block_size, kNumThreads, element_size}});
   return result;
 }
 
@@ -26,7 +26,7 @@ std::vector<ThreadMapping> every_mapping() {
 TEST_CASE("the lanes of a thread_group own every vec of a head exactly once", "[thread_mapping]") {
   for (const ThreadMapping& map : every_mapping()) {
     const KernelGeometry& g = map.geometry;
-    INFO("element " << g.element_size << " head " << g.head_size << " block " << g.block_size);
+    INFO("element " << g.query_element_size << " head " << g.head_size << " block " << g.block_size);
     std::vector<int> owners(std::size_t(g.head_size / g.vec_size()), 0);
     for (int offset = 0; offset < g.thread_group_size(); ++offset)
       for (int i = 0; i < g.num_vecs_per_thread(); ++i) ++owners.at(std::size_t(map.vec_idx(offset, i)));
@@ -58,7 +58,7 @@ TEST_CASE("the lanes of a warp read every (row, token slot) of a kv_block's V on
         if (row >= g.head_size) continue;
         for (int e = 0; e < g.v_vec_size(); ++e) ++reads.at(std::size_t(row * g.block_size + map.value_block_offset(lane) + e));
       }
-    INFO("element " << g.element_size << " head " << g.head_size << " block " << g.block_size);
+    INFO("element " << g.query_element_size << " head " << g.head_size << " block " << g.block_size);
     CHECK(std::count(reads.begin(), reads.end(), 1) == g.head_size * g.block_size);
   }
 }
@@ -75,13 +75,13 @@ TEST_CASE("each row has one writer lane, and row_writer_lane / row_slot find it"
         CHECK(map.row_writer_lane(row) == lane);
         CHECK(map.row_slot(row) == i);
       }
-    INFO("element " << g.element_size << " head " << g.head_size << " block " << g.block_size);
+    INFO("element " << g.query_element_size << " head " << g.head_size << " block " << g.block_size);
     CHECK(std::count(writers.begin(), writers.end(), 1) == g.head_size);
   }
 }
 
 TEST_CASE("kv_blocks are dealt round-robin over the warps", "[thread_mapping]") {
-  const ThreadMapping map{KernelGeometry{2, 64, 16, kNumThreads}};
+  const ThreadMapping map{KernelGeometry{2, 64, 16, kNumThreads, 2}};
   for (int block = 0; block < 40; ++block) {
     CHECK(map.warp_of_block(block) == block % 4);
     CHECK(map.iteration_of_block(block) * 4 + map.warp_of_block(block) == block);

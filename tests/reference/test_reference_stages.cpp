@@ -28,7 +28,7 @@ TEST_CASE("query_load gives lane r of a thread group every THREAD_GROUP_SIZE-th 
           "[reference][stage][query_load]") {
   SECTION("fp16, block size 16, head size 128: two lanes, vecs of 4 (the design document's example)") {
     const Scenario scenario = make_scenario(DType::fp16, 128, 16, 1, 1, false, {1});
-    const KernelGeometry geometry{2, 128, 16, kNumThreads};
+    const KernelGeometry geometry{2, 128, 16, kNumThreads, 2};
     REQUIRE(geometry.thread_group_size() == 2);
     REQUIRE(geometry.vec_size() == 4);
     const std::vector<float> q_vecs = query_load(inputs_with_counting_query(scenario), geometry, 0, 0);
@@ -41,7 +41,7 @@ TEST_CASE("query_load gives lane r of a thread group every THREAD_GROUP_SIZE-th 
   }
   SECTION("fp32, block size 8, head size 32: four lanes, vecs of one element (thread 0 takes 0, 4, 8, ...)") {
     const Scenario scenario = make_scenario(DType::fp32, 32, 8, 1, 1, false, {1});
-    const KernelGeometry geometry{4, 32, 8, kNumThreads};
+    const KernelGeometry geometry{4, 32, 8, kNumThreads, 4};
     const std::vector<float> q_vecs = query_load(inputs_with_counting_query(scenario), geometry, 0, 0);
     CHECK(std::vector<float>(q_vecs.begin(), q_vecs.begin() + 8) == std::vector<float>{0, 4, 8, 12, 16, 20, 24, 28});
     CHECK(std::vector<float>(q_vecs.begin() + 8, q_vecs.begin() + 10) == std::vector<float>{1, 5});
@@ -54,7 +54,7 @@ TEST_CASE("q_vecs holds the whole query exactly once for every supported geometr
   const int block_size = GENERATE(8, 16, 32);
   CAPTURE(head_size, block_size);
   const Scenario scenario = make_scenario(dtype, head_size, block_size, 1, 1, false, {1});
-  const KernelGeometry geometry{dtype_size_bytes(dtype), head_size, block_size, kNumThreads};
+  const KernelGeometry geometry{dtype_size_bytes(dtype), head_size, block_size, kNumThreads, dtype_size_bytes(dtype)};
   const std::vector<float> q_vecs = query_load(inputs_with_counting_query(scenario), geometry, 0, 0);
   std::vector<float> sorted = q_vecs;
   std::sort(sorted.begin(), sorted.end());
@@ -103,7 +103,7 @@ TEST_CASE("qk_logits is scale times q.k plus the ALiBi penalty, which is zero fo
   const Scenario scenario = make_scenario(DType::bf16, 64, 16, 4, 2, alibi, {45});
   const Inputs inputs = generate_inputs(scenario);
   const int head_idx = 3;
-  const KernelGeometry geometry{2, 64, 16, kNumThreads};
+  const KernelGeometry geometry{2, 64, 16, kNumThreads, 2};
   const std::vector<float> query = query_from_q_vecs(query_load(inputs, geometry, 0, head_idx), geometry);
   const TokenRange range = token_range(45, 16, 0, 0);
   const std::vector<float> logits = qk_logits(inputs, query, 0, head_idx, range);

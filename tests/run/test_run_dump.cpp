@@ -13,6 +13,7 @@
 #include "core/output_file.h"
 #include "core/safetensors.h"
 #include "kernels/record_schema.h"
+#include "reference/paged_reference.h"
 #include "run/run_dump.h"
 
 using namespace pal;
@@ -49,6 +50,46 @@ TEST_CASE("a recorded run's dump reads back as the same scenario, output and rec
     CHECK(std::memcmp(dump.run->recording->data(), run.recording->data(), run.recording->size_bytes()) == 0);
     std::remove(path.c_str());
   }
+}
+
+TEST_CASE("a recorded fp8 block-sparse run's dump reads back with F8 caches, its scales and its sparsity") {
+  // fp16 queries, head 128, block 16: the configuration every build compiles with fp8 E5M2 and
+  // block sparsity together (kernels/CMakeLists.txt's reduced set).
+  Scenario scenario;
+  scenario.head_size = 128;
+  scenario.kv_cache_dtype = KvCacheDtype::fp8_e5m2;
+  scenario.k_scale = 0.5f;
+  scenario.v_scale = 0.25f;
+  scenario.block_sparse = BlockSparseParams{1, 2, 16, -1, 1};
+  scenario.seq_lens = {70, 600};
+  const Inputs inputs = generate_inputs(scenario);
+  RunOptions options;
+  options.backend = Backend::emulator;
+  options.record = true;
+  const KernelRun run = run_kernel(scenario, inputs, options);
+  const ReferenceRun reference = reference_attention(run.scenario, inputs, run.version);
+  const std::string path = temp_path("pal_dump_fp8_sparse.safetensors");
+  write_run_dump(path, inputs, run, &reference);
+
+  const LoadedDump dump = read_run_dump(path);
+  REQUIRE(dump.run.has_value());
+  const Inputs& read = dump.inputs.inputs();
+  CHECK(read.key_cache.type == ElementType::f8_e5m2);
+  CHECK(read.value_cache.type == ElementType::f8_e5m2);
+  CHECK(read.key_cache.bytes == inputs.key_cache.bytes);
+  CHECK(read.value_cache.bytes == inputs.value_cache.bytes);
+  CHECK(read.k_scale == 0.5f);
+  CHECK(read.v_scale == 0.25f);
+  CHECK(dump.inputs.scenario().block_sparse == scenario.block_sparse);
+  CHECK(dump.run->output.bytes == run.output.bytes);
+  REQUIRE(dump.run->recording.has_value());
+  CHECK(dump.run->recording->dims().max_dequantized_per_load > 0);
+  REQUIRE(dump.run->recording->size_bytes() == run.recording->size_bytes());
+  CHECK(std::memcmp(dump.run->recording->data(), run.recording->data(), run.recording->size_bytes()) == 0);
+  // The file alone is enough to recompute the output: the reference on the dump's own inputs.
+  const ReferenceRun again = reference_attention(dump.inputs, run.version);
+  CHECK(again.output.bytes == reference.output.bytes);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("a truncated dump is refused with a message, never a crash") {

@@ -80,6 +80,31 @@ TEST_CASE("pal-run exits with 2 and points to --help for an unknown flag or a ma
   }
 }
 
+TEST_CASE("pal-run checks every stage of an fp8 E5M2 block-sparse run and reports what quantisation did", "[cli][fp8]") {
+  // fp16 queries, head 128, block 16: the configuration every build compiles with both features.
+  for (const char* version : {"v1", "v2"}) {
+    INFO(version);
+    const Result result = pal_run({"--backend", "emulator", "--record", "--version", version, "--head-size", "128",
+                                   "--seq-lens", "40,600", "--kv-cache-dtype", "fp8_e5m2", "--k-scale", "0.5",
+                                   "--v-scale", "2", "--blocksparse-local-blocks", "1", "--blocksparse-vert-stride",
+                                   "3", "--blocksparse-block-size", "32", "--blocksparse-head-sliding-step", "-1",
+                                   "--tp-rank", "1"});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.output, Contains("every stage within tolerance") && Contains("dequantized_kv") &&
+                                  Contains("values quantised"));
+  }
+}
+
+#if PAL_EMULATOR_INSTANTIATIONS_REDUCED
+TEST_CASE("pal-run refuses an fp8 configuration the build did not compile with exit 2, naming the option", "[cli][fp8]") {
+  const Result result = pal_run({"--backend", "emulator", "--dtype", "bf16", "--kv-cache-dtype", "fp8"});
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("PAL_EMULATOR_INSTANTIATIONS"));
+}
+#endif
+
 TEST_CASE("pal-run --help exits with 0", "[cli]") {
   const Result result = pal_run({"--help"});
   CHECK(result.exit_code == 0);

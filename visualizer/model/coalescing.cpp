@@ -31,7 +31,10 @@ Footprint footprint_of(std::span<const LaneAccess> accesses) {
 }
 
 std::vector<WarpLoad> warp_loads(const Session& session, const LoadIndex& index) {
-  const int element_size = session.element_size();
+  // Offsets are in elements of the tensor loaded: the query's, or the cache's (1 byte for fp8).
+  auto element_size_of = [&](LoadKind kind) {
+    return kind == LoadKind::query ? session.element_size() : session.cache_element_size();
+  };
   using Key = std::tuple<int, int, int, int, int>;  // partition, kind, iteration, trip, warp
   std::map<Key, WarpLoad> grouped;
   for (const Loader& load : index.loads()) {
@@ -43,6 +46,7 @@ std::vector<WarpLoad> warp_loads(const Session& session, const LoadIndex& index)
     warp_load.warp = load.warp;
     warp_load.iteration = iteration;
     warp_load.trip = load.trip;
+    const int element_size = element_size_of(load.kind);
     warp_load.lanes.push_back(LaneAccess{load.lane, load.first_element * element_size, load.num_elements * element_size});
   }
   std::vector<WarpLoad> result;
