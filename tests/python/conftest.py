@@ -86,6 +86,9 @@ def generated(pal_run, tmp_path_factory):
     dumps = {}
     for name, flags in scenarios.items():
         path = folder / f"{name}.safetensors"
-        pal_run("--backend", "emulator", "--record", "--output", path, *flags)
+        # uniform: a scenario the module builds from arrays has the struct's default preset, and the
+        # report's title (compared with pal-run's) names the scenario's preset; pal-run's own default
+        # is peaked.
+        pal_run("--backend", "emulator", "--record", "--input-preset", "uniform", "--output", path, *flags)
         dumps[name] = (*read_safetensors(path), path)
     return dumps

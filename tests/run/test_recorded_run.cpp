@@ -209,6 +209,8 @@ TEST_CASE("a grouped comparison fails when the kernel's result is off by more th
   CHECK_THAT(report.find(Stage::qk_logits)->worst_where, Contains("token 3"));
   CHECK(report.find(Check::final_output)->num_failed == 1);
   CHECK(report.find(Check::oracle_output)->num_failed == 1);
+}
+
 TEST_CASE("a recording over the limit is refused before the inputs are generated", "[run][memory]") {
   Scenario scenario;  // inputs of about 2 GiB: 4 sequences of 32k tokens, 32 kv heads of 128
   scenario.seq_lens = {32768, 32768, 32768, 32768};

@@ -193,6 +193,9 @@ TEST_CASE("a grouped dump whose plan does not fit its scenario is refused, namin
   file.metadata["record_dims"] = dims.dump();
   write_safetensors(path, file);
   REQUIRE_THROWS_WITH(read_run_dump(path), Catch::Contains("split_max_logits"));
+  std::remove(path.c_str());
+}
+
 namespace {
 
 // A recorded v1 dump at `path` whose recording buffer `damage` edits; the per-array copies are left

@@ -15,6 +15,19 @@ namespace pal::viz {
 
 namespace {
 
+// The four columns every coalescing table shows for a set of loads: instructions, bytes the lanes
+// asked for, bytes the sectors fetched, and their ratio.
+void totals_columns(const CoalescingTotals& totals) {
+  ImGui::TableNextColumn();
+  ImGui::Text("%d", totals.num_loads);
+  ImGui::TableNextColumn();
+  ImGui::TextUnformatted(format_bytes(totals.bytes_used).c_str());
+  ImGui::TableNextColumn();
+  ImGui::TextUnformatted(format_bytes(totals.bytes_fetched).c_str());
+  ImGui::TableNextColumn();
+  ImGui::Text("%.1f%%", 100.0 * totals.efficiency());
+}
+
 std::string load_name(const WarpLoad& load) {
   switch (load.kind) {
     case LoadKind::query: return "q copy, pass " + std::to_string(load.trip);
@@ -114,14 +127,7 @@ void draw_what_if(const ViewModel& model, const std::vector<WarpLoad>& loads) {
     if (upstream) ImGui::TextUnformatted(name.c_str());
     else ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.45f, 1.0f), "%s", name.c_str());
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", shape.c_str());
-    ImGui::TableNextColumn();
-    ImGui::Text("%d", totals.num_loads);
-    ImGui::TableNextColumn();
-    ImGui::TextUnformatted(format_bytes(totals.bytes_used).c_str());
-    ImGui::TableNextColumn();
-    ImGui::TextUnformatted(format_bytes(totals.bytes_fetched).c_str());
-    ImGui::TableNextColumn();
-    ImGui::Text("%.1f%%", 100.0 * totals.efficiency());
+    totals_columns(totals);
     ImGui::TableNextColumn();
     ImGui::Text("%.3g ns", double(totals.bytes_fetched) / kWhatIfBandwidthBytesPerSecond * 1e9);
   };
@@ -170,14 +176,7 @@ void draw_coalescing_panel(const ViewModel& model, UiState& ui) {
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(name);
-      ImGui::TableNextColumn();
-      ImGui::Text("%d", totals.num_loads);
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(format_bytes(totals.bytes_used).c_str());
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(format_bytes(totals.bytes_fetched).c_str());
-      ImGui::TableNextColumn();
-      ImGui::Text("%.1f%%", 100.0 * totals.efficiency());
+      totals_columns(totals);
     }
     ImGui::EndTable();
   }
