@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -341,14 +342,17 @@ TEST_CASE("every variant's row is named after its shape and version, and only ca
   CHECK(baseline_of(cache_variant)->version == KernelVersion::v2);
 }
 
-TEST_CASE("fp16-query head-128 block-16 shapes get E4M3-cache rows of v1 and v2, each against its fp16-cache row") {
+TEST_CASE("fp16-query head-128 block-16 shapes get E4M3- and E5M2-cache rows of v1 and v2, each against its fp16-cache row") {
   const BenchShape shape;  // fp16, head 128, block 16
   std::vector<KernelVariant> fp8_rows;
   for (const KernelVariant& variant : variants_for(shape, {"v1", "v2"}, KernelVersion::v1))
     if (variant.kv_cache_dtype) fp8_rows.push_back(variant);
-  REQUIRE(fp8_rows.size() == 2);
+  REQUIRE(fp8_rows.size() == 4);
+  std::set<std::pair<KernelVersion, KvCacheDtype>> seen;
+  for (const KernelVariant& variant : fp8_rows) seen.insert({variant.version, *variant.kv_cache_dtype});
+  CHECK(seen.size() == 4);
   for (const KernelVariant& variant : fp8_rows) {
-    CHECK(*variant.kv_cache_dtype == KvCacheDtype::fp8_e4m3);
+    CHECK(is_fp8(*variant.kv_cache_dtype));
     CHECK(shape_for(shape, variant).cache_element_bytes() == 1);
     CHECK_FALSE(baseline_of(variant)->kv_cache_dtype);
   }

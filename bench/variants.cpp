@@ -13,19 +13,21 @@ namespace {
 bool grouped_applies(const BenchShape& shape) { return !is_fp8(shape.cache_format()); }
 
 // The fp8 rows (issue 10): fp16 queries at head 128, block 16 (the primary grid's configuration,
-// which every build compiles with an E4M3 cache), so each has its fp16-cache row beside it.
+// which every build compiles with E4M3 and E5M2 caches), so each has its fp16-cache row beside it.
 bool fp16_query_h128_bs16(const BenchShape& shape) {
   return shape.dtype == DType::fp16 && shape.head_size == 128 && shape.block_size == 16;
 }
 
-// The faithful kernel's two versions, the grouped kernel, then v1/v2 with an fp8 E4M3 cache. New
-// variants go here (see variants.h).
-constexpr std::array<KernelVariant, 5> kVariants{{
+// The faithful kernel's two versions, the grouped kernel, then v1/v2 with an fp8 E4M3 and an E5M2
+// cache. New variants go here (see variants.h).
+constexpr std::array<KernelVariant, 7> kVariants{{
     {KernelVersion::v1, {}, nullptr},
     {KernelVersion::v2, {}, nullptr},
     {KernelVersion::grouped, {}, &grouped_applies},
     {KernelVersion::v1, KvCacheDtype::fp8_e4m3, fp16_query_h128_bs16},
     {KernelVersion::v2, KvCacheDtype::fp8_e4m3, fp16_query_h128_bs16},
+    {KernelVersion::v1, KvCacheDtype::fp8_e5m2, fp16_query_h128_bs16},
+    {KernelVersion::v2, KvCacheDtype::fp8_e5m2, fp16_query_h128_bs16},
 }};
 
 bool selected(const std::vector<std::string>& versions, KernelVersion version, KernelVersion auto_pick) {

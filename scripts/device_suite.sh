@@ -180,20 +180,29 @@ if wants sanitize; then
               --seq-lens "37,512,700" --seed 3)
     work=$(mktemp -d)
     sanitize_start=$(date +%s)
-    for version in v1 v2 grouped; do
+    # The kernel's full signature: an E5M2 cache at non-unit scales with block sparsity (v1 and v2;
+    # the grouped kernel takes neither).
+    full_signature=(--kv-cache-dtype fp8_e5m2 --k-scale 0.5 --v-scale 0.25 --blocksparse-vert-stride 4
+                    --blocksparse-local-blocks 2 --blocksparse-block-size 64 --blocksparse-head-sliding-step 1)
+    for version in v1 v2 grouped v1+fp8-sparse v2+fp8-sparse; do
       cases=("memcheck record" "racecheck record" "synccheck record" "initcheck record"
              "memcheck production" "racecheck production")
       # The grouped kernel records on the emulator only: on the GPU every tool checks its production
       # launch (the main kernel and, with these short sequences on many SMs, split_merge).
       [ "$version" = grouped ] && cases=("memcheck production" "racecheck production" "synccheck production"
                                          "initcheck production")
+      extra=()
+      if [[ $version == *+fp8-sparse ]]; then
+        extra=("${full_signature[@]}")
+        cases=("memcheck record" "racecheck record" "initcheck record" "memcheck production")
+      fi
       for case in "${cases[@]}"; do
         read -r tool mode <<<"$case"
-        if [ $(( $(date +%s) - sanitize_start )) -gt 220 ] || [ "$(remaining)" -lt 25 ]; then
+        if [ $(( $(date +%s) - sanitize_start )) -gt 260 ] || [ "$(remaining)" -lt 25 ]; then
           sanitizer_rows+=("| $tool | $version | $mode | skipped: time budget |")
           continue
         fi
-        flags=(--backend gpu --version "$version" "${scenario[@]}")
+        flags=(--backend gpu --version "${version%%+*}" "${scenario[@]}" "${extra[@]}")
         [ "$mode" = record ] && flags+=(--record)
         {
           echo "=================================================================="
