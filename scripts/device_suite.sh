@@ -118,7 +118,7 @@ if wants ctest; then
   ctest_seconds=$(( $(remaining) - 240 ))
   [ $ctest_seconds -gt 200 ] && ctest_seconds=200
   run_step ctest "$ctest_seconds" "$OUT/ctest.log" \
-    bash -c "cd '$build_path' && ctest -L gpu -j $(nproc) --output-on-failure --timeout $((ctest_seconds - 10))"
+    bash -c "cd '$build_path' && ctest -L gpu -j $(nproc) -V --output-on-failure --timeout $((ctest_seconds - 10))"
   ctest_summary=$(grep -E "tests passed|No tests were found|Errors while running" "$OUT/ctest.log" | tr '\n' ' ')
   skipped_tests=$(grep -c '\*\*\*Skipped' "$OUT/ctest.log")
   # ctest counts a skipped test (exit 77: no GPU seen) as passed: say how many were skipped.
@@ -202,7 +202,10 @@ if wants sanitize; then
           sanitizer_rows+=("| $tool | $version | $mode | skipped: time budget |")
           continue
         fi
-        flags=(--backend gpu --version "${version%%+*}" "${scenario[@]}" "${extra[@]}")
+        # The reduced build compiles the fp8 / block-sparse kernels at head 128 only.
+        version_scenario=("${scenario[@]}")
+        [ ${#extra[@]} -gt 0 ] && version_scenario=("${scenario[@]/#64/128}")
+        flags=(--backend gpu --version "${version%%+*}" "${version_scenario[@]}" "${extra[@]}")
         [ "$mode" = record ] && flags+=(--record)
         {
           echo "=================================================================="
@@ -249,6 +252,11 @@ commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo "unknown (no .git on 
   echo
   echo "$ctest_summary"
   grep -E "^\s*[0-9]+/[0-9]+ Test" "$OUT/ctest.log" 2>/dev/null | sed 's/^/    /'
+  echo
+  echo "What the grids ran and skipped on this build (the tests' own lines):"
+  echo
+  grep -E "^[0-9]+: .*(running [0-9]+ of [0-9]+|skipped [0-9]+ of [0-9]+|scenarios run|not compiled)" "$OUT/ctest.log" 2>/dev/null |
+    sed 's/^[0-9]*: /    /' | sort | uniq -c | sed 's/^/    /' | head -40
   echo
   echo "## compute-sanitizer (pal-run, small scenario)"
   echo
