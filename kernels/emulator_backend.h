@@ -15,7 +15,7 @@ void emulate_main_kernel(const LaunchShape& shape, const LaunchBuffers& buffers,
   simt::launch_emulated({shape.num_heads, shape.num_seqs, shape.max_num_partitions}, kNumThreads,
                         shape.main_shared_memory_bytes(), [&] {
                           paged_attention_body<scalar_t, cache_t, HEAD_SIZE, BLOCK_SIZE, kNumThreads, KV_DTYPE,
-                                               IS_BLOCK_SPARSE, PARTITION_SIZE>(args, probe);
+                                               IS_BLOCK_SPARSE, PARTITION_SIZE>(args, shape.block_sparse, probe);
                         });
 }
 

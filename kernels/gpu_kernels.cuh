@@ -14,9 +14,10 @@ namespace pal {
 template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, KvCacheDtype KV_DTYPE,
           bool IS_BLOCK_SPARSE, int PARTITION_SIZE, typename Probe>
 __global__ void __launch_bounds__(kNumThreads)
-    paged_attention_kernel(const AttentionArgs<scalar_t, cache_t> args, const Probe probe) {
+    paged_attention_kernel(const AttentionArgs<scalar_t, cache_t> args, const BlockSparseParams block_sparse,
+                           const Probe probe) {
   paged_attention_body<scalar_t, cache_t, HEAD_SIZE, BLOCK_SIZE, kNumThreads, KV_DTYPE, IS_BLOCK_SPARSE,
-                       PARTITION_SIZE>(args, probe);
+                       PARTITION_SIZE>(args, block_sparse, probe);
 }
 
 // v2's reduce kernel: grid (num_heads, num_seqs), kNumThreads threads.
@@ -37,7 +38,8 @@ void gpu_launch_main(const LaunchShape& shape, const LaunchBuffers& buffers, con
     throw_on_cuda_error(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)),
                         "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
   const dim3 grid(unsigned(shape.num_heads), unsigned(shape.num_seqs), unsigned(shape.max_num_partitions));
-  kernel<<<grid, kNumThreads, shared_bytes, stream>>>(main_kernel_args<scalar_t, cache_t>(shape, buffers), probe);
+  kernel<<<grid, kNumThreads, shared_bytes, stream>>>(main_kernel_args<scalar_t, cache_t>(shape, buffers),
+                                                      shape.block_sparse, probe);
   throw_on_cuda_error(cudaGetLastError(), "paged_attention_kernel launch");
 }
 

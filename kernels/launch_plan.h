@@ -80,8 +80,7 @@ AttentionArgs<scalar_t, cache_t> main_kernel_args(const LaunchShape& shape, cons
       shape.kv_block_stride,
       shape.kv_head_stride,
       shape.k_scale,
-      shape.v_scale,
-      shape.block_sparse};
+      shape.v_scale};
 }
 
 template <typename scalar_t>

@@ -56,9 +56,11 @@ struct AttentionArgs {
   // this project has no graph capture and passes the values.
   float k_scale;
   float v_scale;
-  // IS_BLOCK_SPARSE kernels: upstream's tp_rank and blocksparse_{local_blocks, vert_stride,
-  // block_size, head_sliding_step} arguments, in one struct.
-  BlockSparseParams block_sparse;
+  // The block-sparse arguments are not here but a kernel argument of their own (as upstream passes
+  // tp_rank and blocksparse_* as separate arguments): with them in this struct, nvcc stopped
+  // unrolling the QK loop of the dense kernels by two (21 instead of 37 key loads in the PTX of
+  // fp16/h128/bs16) and their H200 times grew by 17 % (v1) and 32 % (v2) in geometric mean
+  // (docs/performance/NOTES.md, run 14).
 };
 
 // Arguments of the v2 reduce kernel.
@@ -195,7 +197,8 @@ PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS
 // Dynamic shared memory: max(tokens of the range, (NUM_WARPS/2) * HEAD_SIZE) floats.
 template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, int NUM_THREADS,
           KvCacheDtype KV_DTYPE, bool IS_BLOCK_SPARSE, int PARTITION_SIZE, typename Probe>
-PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& args, Probe probe) {
+PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& args, const BlockSparseParams& block_sparse,
+                                     Probe probe) {
   using C = KernelConstants<scalar_t, cache_t, HEAD_SIZE, BLOCK_SIZE, NUM_THREADS>;
   constexpr int THREAD_GROUP_SIZE = C::THREAD_GROUP_SIZE;
   constexpr int NUM_WARPS = C::NUM_WARPS;
@@ -238,7 +241,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   // Block sparsity: which kv_blocks this head attends (core/block_sparse.h), its per-(seq, head)
   // constants computed once here, as upstream's prologue does.
   const BlockSparseMask sparse_mask =
-      block_sparse_mask(args.block_sparse, seq_len, num_heads, head_idx, args.num_kv_heads, kv_head_idx);
+      block_sparse_mask(block_sparse, seq_len, num_heads, head_idx, args.num_kv_heads, kv_head_idx);
   probe.begin(seq_idx, head_idx, partition_idx, thread_idx);
   //! [prologue]
 

@@ -35,9 +35,9 @@ for config in "${configs[@]}"; do
 #include "kernels/gpu_kernels.cuh"
 namespace pal {
 template __global__ void paged_attention_kernel<$scalar, $cache, $head, $block, KvCacheDtype::$kv, $sparse, 0, NoopProbe>(
-    AttentionArgs<$scalar, $cache>, NoopProbe);
+    AttentionArgs<$scalar, $cache>, BlockSparseParams, NoopProbe);
 template __global__ void paged_attention_kernel<$scalar, $cache, $head, $block, KvCacheDtype::$kv, $sparse, 512, NoopProbe>(
-    AttentionArgs<$scalar, $cache>, NoopProbe);
+    AttentionArgs<$scalar, $cache>, BlockSparseParams, NoopProbe);
 }
 CU
     if [ $level = SASS ]; then
@@ -65,7 +65,7 @@ cat >"$work/record.cu" <<CU
 #include "kernels/gpu_kernels.cuh"
 namespace pal {
 template __global__ void paged_attention_kernel<fp16_t, fp16_t, 128, 16, KvCacheDtype::automatic, false, 0, RecordingProbe>(
-    AttentionArgs<fp16_t, fp16_t>, RecordingProbe);
+    AttentionArgs<fp16_t, fp16_t>, BlockSparseParams, RecordingProbe);
 }
 CU
 "$nvcc" -std=c++20 -O3 -arch=sm_$arch --expt-relaxed-constexpr -I"$root" -ptx -o "$work/record.ptx" "$work/record.cu"

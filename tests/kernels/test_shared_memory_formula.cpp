@@ -51,11 +51,11 @@ TEST_CASE("the static shared memory of the main kernel is what ptxas allocates f
                         << "template __global__ void paged_attention_kernel<" << config.scalar_t << ", "
                         << config.scalar_t << ", " << config.head_size << ", " << config.block_size
                         << ", KvCacheDtype::automatic, false, 0, NoopProbe>(AttentionArgs<" << config.scalar_t << ", "
-                        << config.scalar_t << ">, NoopProbe);\n"
+                        << config.scalar_t << ">, BlockSparseParams, NoopProbe);\n"
                         << "template __global__ void paged_attention_kernel<" << config.scalar_t << ", "
                         << config.scalar_t << ", " << config.head_size << ", " << config.block_size
                         << ", KvCacheDtype::automatic, false, " << kPartitionSize << ", NoopProbe>(AttentionArgs<"
-                        << config.scalar_t << ", " << config.scalar_t << ">, NoopProbe);\n}\n";
+                        << config.scalar_t << ", " << config.scalar_t << ">, BlockSparseParams, NoopProbe);\n}\n";
   const auto [output, status] =
       run(std::string(PAL_NVCC) + " -std=c++20 -O3 -arch=sm_90 --expt-relaxed-constexpr -I" + PAL_SOURCE_DIR +
           " -cubin -Xptxas -v -o " + (dir / "kernel.cubin").string() + " " + source.string());
