@@ -4,7 +4,7 @@
 set(index 0)
 foreach(flags_text "--dtype bf16 --seq-lens 37,700"
                    "--head-size 128 --seq-lens 37,700 --kv-cache-dtype fp8_e4m3 --k-scale 0.5 --v-scale 0.25"
-                   "--head-size 128 --seq-lens 37,700 --kv-cache-dtype fp8_e5m2 --k-scale 2 --blocksparse-local-blocks 1 --blocksparse-vert-stride 3 --blocksparse-block-size 32 --blocksparse-head-sliding-step -1 --tp-rank 1")
+                   "--head-size 128 --seq-lens 37,700 --kv-cache-dtype fp8_e5m2 --k-scale 0.5 --v-scale 0.25 --blocksparse-local-blocks 1 --blocksparse-vert-stride 3 --blocksparse-block-size 32 --blocksparse-head-sliding-step -1 --tp-rank 1")
   separate_arguments(flags UNIX_COMMAND "${flags_text}")
   set(dump ${DUMP}.${index}.safetensors)
   execute_process(COMMAND ${PAL_RUN} --backend emulator --record --version v2 ${flags} --output ${dump}

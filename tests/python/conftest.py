@@ -82,6 +82,13 @@ def generated(pal_run, tmp_path_factory):
                        "--head-size", "32", "--block-size", "32", "--alibi", "--scale", "0.3"],
         "fp16_v2": ["--dtype", "fp16", "--seq-lens", "600,20", "--num-heads", "2", "--num-kv-heads", "1",
                     "--head-size", "32", "--version", "v2"],
+        # fp8 caches: head 128, block 16, fp16 queries (the configuration every build compiles).
+        "fp8_e4m3": ["--dtype", "fp16", "--seq-lens", "40,9", "--num-heads", "2", "--num-kv-heads", "1",
+                     "--head-size", "128", "--kv-cache-dtype", "fp8_e4m3", "--k-scale", "0.5", "--v-scale", "0.25"],
+        "fp8_e5m2_sparse": ["--dtype", "fp16", "--seq-lens", "200", "--num-heads", "2", "--num-kv-heads", "2",
+                            "--head-size", "128", "--kv-cache-dtype", "fp8_e5m2", "--k-scale", "0.5",
+                            "--blocksparse-vert-stride", "2", "--blocksparse-local-blocks", "1",
+                            "--blocksparse-block-size", "32", "--blocksparse-head-sliding-step", "1"],
     }
     dumps = {}
     for name, flags in scenarios.items():

@@ -1,5 +1,7 @@
 """pal.paged_attention on NumPy arrays and PyTorch tensors agrees with pal-run, bit for bit on the
 emulator; its errors are pal-run's; record=True gives every stage under the registry's names."""
+import json
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,17 @@ def inputs_of(dump):
     tensors, metadata, types, _ = dump
     args = [tensors[name] for name in INPUT_NAMES]
     kwargs = {"scale": float(metadata["scale"]), "backend": "emulator"}
+    if types["key_cache"].startswith("F8_"):
+        # The scenario in the dump's metadata carries the cache format, the scales and the sparsity.
+        scenario = json.loads(metadata["scenario"])
+        kwargs.update(kv_cache_dtype=scenario["kv_cache_dtype"], k_scale=scenario["k_scale"],
+                      v_scale=scenario["v_scale"])
+        if scenario["blocksparse_vert_stride"] > 1:
+            kwargs.update(blocksparse_local_blocks=scenario["blocksparse_local_blocks"],
+                          blocksparse_vert_stride=scenario["blocksparse_vert_stride"],
+                          blocksparse_block_size=scenario["blocksparse_block_size"],
+                          blocksparse_head_sliding_step=scenario["blocksparse_head_sliding_step"],
+                          tp_rank=scenario["tp_rank"])
     if "alibi_slopes" in tensors:
         kwargs["alibi_slopes"] = tensors["alibi_slopes"]
     if types["query"] == "BF16":
@@ -27,7 +40,7 @@ def same_bits(a, b):
 
 # ---- the same output as pal-run ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["fp16", "bf16", "fp32_alibi", "fp16_v2"])
+@pytest.mark.parametrize("name", ["fp16", "bf16", "fp32_alibi", "fp16_v2", "fp8_e4m3", "fp8_e5m2_sparse"])
 def test_numpy_inputs_give_pal_runs_output_bit_for_bit(generated, name):
     args, kwargs = inputs_of(generated[name])
     out = pal.paged_attention(*args, **kwargs)

@@ -140,9 +140,11 @@ TEST_CASE("a dump holds a kernel tensor for each array its variant records, in t
       if (info.element != RecordElement::f32) continue;  // record structs are split into fields
       const std::string name = "kernel." + std::string(dump_name(info.dump));
       INFO(name);
-      REQUIRE(file.tensors.count(name) == (records_array(dims, info.array) ? 1u : 0u));
-      if (!records_array(dims, info.array)) continue;
+      // A dump leaves out what this run recorded nothing into (dequantized_kv of an auto cache).
       const RecordArrayShape shape = record_array_shape(info.array, dims);
+      const bool holds_values = records_array(dims, info.array) && shape.numel() > 0;
+      REQUIRE(file.tensors.count(name) == (holds_values ? 1u : 0u));
+      if (!holds_values) continue;
       CHECK(file.tensors.at(name).shape == std::vector<std::int64_t>(shape.extents, shape.extents + shape.rank));
     }
     // The reduce kernel records only in v2.
