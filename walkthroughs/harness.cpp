@@ -330,6 +330,18 @@ std::string viz_args_for(const Scenario& s, int seq, int head) {
     std::snprintf(scale, sizeof scale, "%.9g", double(*s.scale));
     args += std::string(" --scale ") + scale;
   }
+  if (is_fp8(s.kv_cache_dtype)) {
+    char scales[96];
+    std::snprintf(scales, sizeof scales, " --k-scale %.9g --v-scale %.9g", double(s.k_scale), double(s.v_scale));
+    args += " --kv-cache-dtype " + std::string(kv_cache_dtype_name(s.kv_cache_dtype)) + scales;
+  }
+  if (s.block_sparse.enabled()) {
+    const BlockSparseParams& p = s.block_sparse;
+    args += " --blocksparse-local-blocks " + std::to_string(p.local_blocks) + " --blocksparse-vert-stride " +
+            std::to_string(p.vert_stride) + " --blocksparse-block-size " + std::to_string(p.block_size) +
+            " --blocksparse-head-sliding-step " + std::to_string(p.head_sliding_step) + " --tp-rank " +
+            std::to_string(p.tp_rank);
+  }
   args += " --version " + std::string(version_name(s.version)) + " --seed " + std::to_string(s.seed) +
           " --input-preset " + std::string(input_preset_name(s.input_preset));
   args += " --seq " + std::to_string(seq) + " --head " + std::to_string(head);

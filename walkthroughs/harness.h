@@ -61,6 +61,8 @@ inline constexpr ChapterTitle kChapters[] = {
     {"v2-partitions", "v2: partitions and the reduce"},
     {"gqa-alibi", "GQA and ALiBi"},
     {"what-came-next", "Where the ideas went next"},
+    {"fp8-kv-cache", "The fp8 KV cache"},
+    {"block-sparse", "Block-sparse attention"},
 };
 inline constexpr int kNumChapters = int(sizeof kChapters / sizeof kChapters[0]);
 
