@@ -73,8 +73,8 @@ void show_formats(Walkthrough& w) {
                 "OCP 8-bit floats that Hopper and Ada convert in hardware. E4M3 spends its bits on precision and "
                 "has no infinity; E5M2 keeps fp16's exponent range (it is the top byte of an fp16) with one "
                 "mantissa bit less. Decoded by this project's conversion (core/fp8.h):");
-  Table table({{"format"}, {"sign.exp.mantissa", Table::Align::left}, {"bias"}, {"largest finite"},
-               {"smallest normal"}, {"smallest subnormal"}, {"steps per binade"}});
+  Table table({{"format"}, {"sign.exp.mant", Table::Align::left}, {"bias"}, {"largest finite"},
+               {"smallest normal"}, {"smallest subnormal"}, {"steps/binade"}});
   for (Fp8Format format : {Fp8Format::e4m3, Fp8Format::e5m2}) {
     const int mantissa_bits = fp8_mantissa_bits(format);
     table.row({std::string(fp8_format_name(format)),

@@ -86,7 +86,7 @@ TEST_CASE("pal-run checks every stage of an fp8 E5M2 block-sparse run and report
     INFO(version);
     const Result result = pal_run({"--backend", "emulator", "--record", "--version", version, "--head-size", "128",
                                    "--seq-lens", "40,600", "--kv-cache-dtype", "fp8_e5m2", "--k-scale", "0.5",
-                                   "--v-scale", "2", "--blocksparse-local-blocks", "1", "--blocksparse-vert-stride",
+                                   "--v-scale", "0.25", "--blocksparse-local-blocks", "1", "--blocksparse-vert-stride",
                                    "3", "--blocksparse-block-size", "32", "--blocksparse-head-sliding-step", "-1",
                                    "--tp-rank", "1"});
     INFO(result.output);
