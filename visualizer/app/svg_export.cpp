@@ -75,10 +75,11 @@ struct TextRun {
 
 void flush_text(std::string& out, TextRun& run) {
   if (run.chars.empty()) return;
-  out += "<text x=\"";
-  for (std::size_t i = 0; i < run.xs.size(); ++i) out += (i ? " " : "") + number(run.xs[i]);
-  out += "\" y=\"" + number(run.baseline) + "\" font-size=\"" + number(run.size) + "\"" + colour_attributes("fill", run.colour) +
-         ">" + run.chars + "</text>\n";
+  // The run's width as ImGui laid it out: a viewer's substitute font (ProggyClean is rarely
+  // installed) is stretched or squeezed to it, so words neither overlap nor drift apart.
+  out += "<text x=\"" + number(run.xs.front()) + "\" y=\"" + number(run.baseline) + "\" font-size=\"" + number(run.size) +
+         "\" textLength=\"" + number(run.next_x - run.xs.front()) + "\" lengthAdjust=\"spacingAndGlyphs\"" +
+         colour_attributes("fill", run.colour) + ">" + run.chars + "</text>\n";
   run.chars.clear();
   run.xs.clear();
 }
@@ -170,7 +171,9 @@ std::string frame_to_svg(const ImDrawData& draw_data, const ImFontAtlas& atlas, 
         const float scale = glyph.X1 > glyph.X0 ? (x1 - x0) / (glyph.X1 - glyph.X0) : 1.0f;
         const float pen_x = x0 - glyph.X0 * scale;
         const float baseline = y0 - glyph.Y0 * scale + font.Ascent * scale;
-        const float size = font.FontSize * scale;
+        // ImGui's default font (ProggyClean) advances 7 px at 13 px; the monospace fonts a viewer
+        // substitutes advance about 0.6 em, so the size is chosen to keep ImGui's advance.
+        const float size = std::min(font.FontSize * scale, glyph.AdvanceX * scale / 0.6f);
         const bool continues = !run.chars.empty() && std::fabs(run.baseline - baseline) < 0.01f &&
                                std::fabs(run.size - size) < 0.01f && run.colour == a.col && std::fabs(run.next_x - pen_x) < 0.5f;
         if (!continues) flush_text(body, run);

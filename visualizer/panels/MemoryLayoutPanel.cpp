@@ -16,6 +16,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
+#include "visualizer/model/sparsity.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -253,7 +254,10 @@ void draw_key(const Now& now) {
     const int warp = b % now.g.num_warps(), iteration = b / now.g.num_warps();
     const std::string header = "logical block " + std::to_string(logical) + " -> physical " + std::to_string(physical) +
                                "   warp " + std::to_string(warp) + ", iteration " + std::to_string(iteration) + "   tokens " +
-                               std::to_string(logical * bs) + "-" + std::to_string(std::min(logical * bs + bs, seq_len) - 1);
+                               std::to_string(logical * bs) + "-" + std::to_string(std::min(logical * bs + bs, seq_len) - 1) +
+                               (kv_block_skipped(s.scenario(), seq_len, now.model.head_idx(), logical)
+                                    ? "   skipped by block sparsity for this head: never read"
+                                    : "");
     c.draw->AddText(c.at(0, top), IM_COL32(210, 210, 210, 255), header.c_str());
     const float grid_top = top + 18.0f + kTokenLabelH;
     // Token labels over the columns: each token's x elements, every token where the labels fit.
