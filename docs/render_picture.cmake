@@ -1,4 +1,5 @@
-# Renders one picture of the docs with pal-viz, off-screen under Xvfb (cmake -P).
+# Renders one picture of the docs with pal-viz, off-screen under Xvfb (cmake -P): the panel's figure
+# alone (--figure-only: no window title, docs heading or controls, which a page has no use for).
 #
 # The run is the chapter's own: the walkthrough prints the pal-viz flags of its default scenario and
 # focus (--viz-args), so the picture and the captured output of a chapter show the same run.
@@ -11,7 +12,8 @@ if(NOT status EQUAL 0)
 endif()
 string(STRIP "${args}" args)
 separate_arguments(args UNIX_COMMAND "${args}")
-set(command ${XVFB_RUN} -a ${VIZ} ${args} --backend emulator --panel ${PANEL} --step ${STEP} --screenshot ${OUTPUT})
+set(command ${XVFB_RUN} -a ${VIZ} ${args} --backend emulator --panel ${PANEL} --step ${STEP} --figure-only
+    --screenshot ${OUTPUT})
 if(FIGURE)
   list(APPEND command --figure ${FIGURE})
 endif()

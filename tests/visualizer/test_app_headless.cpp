@@ -184,6 +184,29 @@ TEST_CASE("--figure-only draws a panel without its heading and controls, and onl
   CHECK(fraction_differing(top_a, top_b) > 0.05);
 }
 
+TEST_CASE("--svg writes a panel's figure as SVG with its words as text, and refuses a folder as the file") {
+  const fs::path folder = scratch() / "svg_folder";
+  fs::create_directories(folder);
+  const Result refused = run("--panel softmax --svg '" + folder.string() + "'");
+  CHECK(refused.exit_code == 2);
+  CHECK(fs::is_directory(folder));
+  if (!have_xvfb()) return;
+  const fs::path svg = scratch() / "softmax.svg";
+  fs::remove(svg);
+  const Result written = run("--panel softmax --step softmax --figure-only --size 900x600 --svg '" + svg.string() + "'", kXvfb);
+  INFO(written.output);
+  REQUIRE(written.exit_code == 0);
+  std::ifstream in(svg);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string document = text.str();
+  CHECK(document.rfind("<?xml", 0) == 0);
+  CHECK_THAT(document, Catch::Contains("width=\"900\" height=\"600\""));
+  CHECK_THAT(document, Catch::Contains(">probabilities</text>"));
+  CHECK_THAT(document, Catch::Contains("<path d=\"M"));
+  CHECK_THAT(document, Catch::EndsWith("</svg>\n"));
+}
+
 TEST_CASE("a recorded dump written by pal-run opens in pal-viz and renders without a re-run") {
   if (!have_xvfb()) {
     WARN("xvfb-run is not installed (Debian package xvfb): the dump rendering test is skipped");

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "core/safetensors.h"
 #include "run/run_dump.h"
@@ -121,6 +123,74 @@ TEST_CASE("the view model keeps the focus across re-runs when it still exists") 
   CHECK(model.head_idx() == 1);  // clamped to the last head
   CHECK(model.timeline().size() > 0);
   CHECK(model.clamp_step(100000) == model.timeline().size() - 1);
+}
+
+// Polls until the background run has finished (a run of these small scenarios takes well under a
+// second; the bound only keeps a broken run from hanging the test).
+ViewModel::Poll wait_for_background(ViewModel& model, std::string& error) {
+  for (int i = 0; i < 6000; ++i) {
+    const ViewModel::Poll poll = model.poll_background(error);
+    if (poll != ViewModel::Poll::running) return poll;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ViewModel::Poll::running;
+}
+
+TEST_CASE("a background run replaces the session only when it has finished, and a failed one keeps it") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  const int before = model.timeline().size();
+  std::string error;
+  CHECK(model.poll_background(error) == ViewModel::Poll::idle);
+  Scenario longer;
+  longer.seq_lens = {37, 300};
+  model.start_background(longer, Backend::emulator);
+  CHECK(model.background_running());
+  CHECK_THROWS_AS(model.start_background(longer, Backend::emulator), ScenarioError);  // one at a time
+  REQUIRE(wait_for_background(model, error) == ViewModel::Poll::opened);
+  CHECK_FALSE(model.background_running());
+  CHECK(model.session().seq_len(1) == 300);
+  model.set_focus(1, 0);
+  CHECK(model.timeline().size() > before);
+  // An invalid scenario fails with the validator's message; the session stays.
+  Scenario invalid;
+  invalid.head_size = 100;
+  model.start_background(invalid, Backend::emulator);
+  REQUIRE(wait_for_background(model, error) == ViewModel::Poll::failed);
+  CHECK_THAT(error, Catch::Contains("head_size = 100"));
+  CHECK(model.session().seq_len(1) == 300);
+}
+
+TEST_CASE("a million-token context is refused at once, naming pal-viz's memory budget and what to do") {
+  Scenario huge;
+  huge.seq_lens = {1048576};
+  huge.num_seqs = 1;
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(session_memory(huge, Backend::emulator).total() > kVizMemoryBudgetBytes);
+  try {
+    (void)make_session(huge, Backend::emulator);
+    FAIL("a scenario beyond the budget was run");
+  } catch (const ScenarioError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("budget of"));
+    CHECK_THAT(error.what(), Catch::Contains("pal-run"));
+  }
+  // Refused from the plan, before any input is generated: well under a second, not minutes.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("the memory a session plans for is what its recording takes") {
+  const Scenario scenario = GENERATE(Scenario{}, [] {
+    Scenario v2;
+    v2.seq_lens = {1500, 20};
+    v2.version = KernelVersion::v2;
+    return v2;
+  }());
+  const SessionMemory planned = session_memory(scenario, Backend::emulator);
+  const Session& session = test::cached_session(scenario);
+  CHECK(planned.recording == session.recording().size_bytes());
+  CHECK(planned.tensors > 0);
+  CHECK(planned.reference > 0);
+  CHECK(planned.total() <= kVizMemoryBudgetBytes);
 }
 
 }  // namespace

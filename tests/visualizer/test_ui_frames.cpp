@@ -15,6 +15,7 @@
 
 #include "tests/visualizer/viz_test_support.h"
 #include "visualizer/app/app.h"
+#include "visualizer/app/svg_export.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
 
@@ -70,13 +71,30 @@ Scenario scenario_from(std::initializer_list<std::pair<const char*, int>> fields
   return s;
 }
 
+// An fp8 cache (non-unit scales) and/or block sparsity (sparse blocks of 32 tokens, 2 local, one
+// remote in 4, sliding by query head (step > 0) or by kv head (step < 0); off for step 0), at
+// head_size 128 and block_size 16, where this build's emulator has those kernels.
+Scenario fp8_sparse_scenario(KvCacheDtype cache, std::vector<int> seq_lens, KernelVersion version, int sliding_step) {
+  Scenario s = scenario_from({{"head_size", 128}}, std::move(seq_lens), DType::fp16, version);
+  s.kv_cache_dtype = cache;
+  if (is_fp8(cache)) {
+    s.k_scale = 0.5f;
+    s.v_scale = 0.75f;
+  }
+  if (sliding_step != 0) s.block_sparse = BlockSparseParams{2, 4, 32, sliding_step, 1};
+  return s;
+}
+
 TEST_CASE("every panel and memory figure draws at every step across geometries") {
   const Scenario scenario = GENERATE(
       Scenario{},
       scenario_from({{"head_size", 256}, {"block_size", 8}}, {5, 40}, DType::fp32),
       scenario_from({{"head_size", 80}, {"block_size", 32}}, {1, 33, 64}, DType::bf16, KernelVersion::automatic, true),
       scenario_from({{"head_size", 120}, {"block_size", 16}}, {17}),
-      scenario_from({{"num_heads", 2}, {"num_kv_heads", 1}}, {1100, 300}, DType::fp16, KernelVersion::v2));
+      scenario_from({{"num_heads", 2}, {"num_kv_heads", 1}}, {1100, 300}, DType::fp16, KernelVersion::v2),
+      fp8_sparse_scenario(KvCacheDtype::fp8_e4m3, {200, 90}, KernelVersion::v1, 0),
+      fp8_sparse_scenario(KvCacheDtype::fp8_e5m2, {300, 90}, KernelVersion::v1, 1),
+      fp8_sparse_scenario(KvCacheDtype::automatic, {600}, KernelVersion::v2, -1));
   INFO(scenario_summary(scenario));
   HeadlessImGui imgui;
   ViewModel model;
@@ -213,6 +231,38 @@ TEST_CASE("every panel names docs pages that exist, by their real titles") {
     }
     CHECK(num_pages >= 1);
   }
+}
+
+TEST_CASE("an SVG export keeps a frame's text as characters and its rectangles as shapes") {
+  HeadlessImGui imgui;
+  prepare_style_for_svg(ImGui::GetStyle());
+  ImGui::NewFrame();
+  ImGui::SetNextWindowPos(ImVec2(0, 0));
+  ImGui::SetNextWindowSize(ImVec2(400, 300));
+  ImGui::Begin("svg");
+  ImGui::TextUnformatted("k_vecs[j] <x&y>");
+  ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(50, 100), ImVec2(150, 140), IM_COL32(255, 0, 0, 255));
+  ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(60, 150), ImVec2(70, 160), IM_COL32(0, 0, 255, 128));
+  ImGui::End();
+  ImGui::Render();
+  const std::string svg = frame_to_svg(*ImGui::GetDrawData(), *ImGui::GetIO().Fonts, ImVec4(0, 0, 0, 1));
+  INFO(svg.substr(0, 4000));
+  CHECK(svg.rfind("<?xml", 0) == 0);
+  CHECK(svg.find("width=\"1600\" height=\"1000\"") != std::string::npos);
+  // Words are characters, with XML's special characters escaped.
+  CHECK(svg.find(">k_vecs[j]</text>") != std::string::npos);
+  CHECK(svg.find(">&lt;x&amp;y&gt;</text>") != std::string::npos);
+  // The red rectangle is one quadrilateral, not two triangles; translucency is kept as an opacity.
+  CHECK(svg.find("M50,100L150,100L150,140L50,140Z\" fill=\"#ff0000\"") != std::string::npos);
+  CHECK(svg.find("fill=\"#0000ff\" fill-opacity=\"0.502\"") != std::string::npos);
+  // Every group is closed, and the document ends.
+  std::size_t opened = 0, closed = 0;
+  for (std::size_t at = svg.find("<g "); at != std::string::npos; at = svg.find("<g ", at + 1)) ++opened;
+  for (std::size_t at = svg.find("</g>"); at != std::string::npos; at = svg.find("</g>", at + 1)) ++closed;
+  CHECK(opened > 0);
+  CHECK(opened == closed);
+  CHECK(svg.size() > 9);
+  CHECK(svg.substr(svg.size() - 7) == "</svg>\n");
 }
 
 }  // namespace

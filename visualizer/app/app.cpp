@@ -163,6 +163,40 @@ bool run_draft(ViewModel& model, UiState& ui) {
   }
 }
 
+namespace {
+
+// Starts the draft's run off the UI thread, or leaves it pending while another one runs.
+void start_background_run(ViewModel& model, UiState& ui) {
+  if (model.background_running()) {
+    ui.rerun_pending = true;  // starts when the running one is done
+    return;
+  }
+  ui.rerun_pending = false;
+  model.start_background(ui.draft, ui.backend);
+  ui.status = "running " + scenario_summary(ui.draft) + " ...";
+}
+
+// The background run: applies a finished one, starts the pending one once the edits have rested.
+void background_runs(ViewModel& model, UiState& ui) {
+  std::string error;
+  switch (model.poll_background(error)) {
+    case ViewModel::Poll::opened:
+      ui.run_error.clear();
+      ui.step = model.clamp_step(ui.step);
+      if (ui.selected_thread >= model.session().dims().num_threads) ui.selected_thread = -1;
+      ui.status = "ran on " + model.session().kernel().device_name + " in " + format_value(float(model.last_build_ms()), 3) +
+                  " ms in the background (kernel with recording, reference)";
+      break;
+    case ViewModel::Poll::failed: ui.run_error = error; break;
+    case ViewModel::Poll::idle:
+    case ViewModel::Poll::running: break;
+  }
+  if (ui.rerun_pending && !model.background_running() && ImGui::GetTime() - ui.rerun_requested_at >= kRerunDebounceSeconds)
+    start_background_run(model, ui);
+}
+
+}  // namespace
+
 void handle_requests(ViewModel& model, UiState& ui) {
   const Request request = ui.request;
   ui.request = Request::none;
@@ -170,6 +204,7 @@ void handle_requests(ViewModel& model, UiState& ui) {
     switch (request) {
       case Request::none: return;
       case Request::rerun: run_draft(model, ui); return;
+      case Request::rerun_background: start_background_run(model, ui); return;
       case Request::open_scenario_file: {
         const Scenario scenario = load_scenario_file(ui.scenario_path);
         load_draft(ui, scenario);
@@ -197,6 +232,7 @@ void handle_requests(ViewModel& model, UiState& ui) {
 void draw_frame(ViewModel& model, UiState& ui, double dt) {
   ui.hovered_thread = ui.hovered_thread_next;
   ui.hovered_thread_next = -1;
+  background_runs(model, ui);
   keyboard_and_playback(model, ui, dt);
   if (model.ready()) ui.step = model.clamp_step(ui.step);
 

@@ -19,6 +19,7 @@
 #include "core/command_line.h"
 #include "core/output_file.h"
 #include "visualizer/app/app.h"
+#include "visualizer/app/svg_export.h"
 #include "visualizer/app/window.h"
 #include "visualizer/model/format.h"
 #include "visualizer/panels/panels.h"
@@ -37,6 +38,7 @@ struct Options {
   std::string panel;
   std::string figure;
   std::string screenshot;
+  std::string svg;
   std::string batch_dir;
   std::string steps = "0,qk_logits,qk_max,exp_sum,softmax,value_accumulation,lv_warp_reduction,cross_warp_tree,last";
   std::string panels = "all";
@@ -119,6 +121,24 @@ void render_to_png(Window& window, ViewModel& model, UiState& ui, const std::str
   }
   window.finish();
   window.write_png(path);
+}
+
+// The same frames as render_to_png, without anti-aliasing fringes (SVG cannot draw them), written
+// as SVG through OutputFile (a failed write leaves an existing file as it was).
+void render_to_svg(Window& window, ViewModel& model, UiState& ui, const std::string& path) {
+  ImGuiStyle& style = ImGui::GetStyle();
+  const ImGuiStyle saved = style;
+  prepare_style_for_svg(style);
+  for (int frame = 0; frame < 3; ++frame) {
+    window.begin_frame();
+    draw_frame(model, ui, 0.0);
+    window.end_frame();
+  }
+  const std::string svg = frame_to_svg(*ImGui::GetDrawData(), *ImGui::GetIO().Fonts, style.Colors[ImGuiCol_WindowBg]);
+  style = saved;
+  OutputFile file(path);
+  file.write(svg);
+  file.commit();
 }
 
 double median(std::vector<double> values) {
@@ -248,8 +268,10 @@ int main_with_errors(int argc, char** argv) {
   app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, or app (the whole window)");
   app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec (default: the "
                  "figure of the current step's data; --batch-dir without it writes every figure)");
-  app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane or iteration");
+  app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane, iteration (the kv_block loop) or vec_index (the inner k_vecs[j] / row i loop)");
   app.add_option("--screenshot", options.screenshot, "render --panel at --step off-screen and write this PNG");
+  app.add_option("--svg", options.svg, "render --panel at --step off-screen and write it as this SVG file (vector shapes "
+                 "and real text, for slides; with --figure-only, the figure alone)");
   app.add_option("--batch-dir", options.batch_dir, "render --panels at --steps into this folder (one PNG each)");
   app.add_option("--steps", options.steps, "comma-separated steps for --batch-dir");
   app.add_option("--panels", options.panels, "comma-separated panels for --batch-dir, or 'all'");
@@ -268,8 +290,10 @@ int main_with_errors(int argc, char** argv) {
   if (options.colour_by == "warp") ui.colour_by = ColourBy::warp;
   else if (options.colour_by == "lane") ui.colour_by = ColourBy::lane;
   else if (options.colour_by == "iteration") ui.colour_by = ColourBy::iteration;
+  else if (options.colour_by == "vec_index") ui.colour_by = ColourBy::vec_index;
   else if (options.colour_by != "thread_group")
-    throw ScenarioError("--colour-by " + options.colour_by + " is not valid; use thread_group, warp, lane or iteration");
+    throw ScenarioError("--colour-by " + options.colour_by +
+                        " is not valid; use thread_group, warp, lane, iteration or vec_index (k_vecs[j] / row i)");
   int width = 0, height = 0;
   parse_size(options.size, width, height);
 
@@ -312,9 +336,9 @@ int main_with_errors(int argc, char** argv) {
     return 0;
   }
 
-  const bool offscreen = !options.screenshot.empty() || !options.batch_dir.empty() || options.benchmark;
-  if (options.figure_only && (options.screenshot.empty() && options.batch_dir.empty()))
-    throw ScenarioError("--figure-only applies to pictures: give --screenshot FILE.png or --batch-dir DIR with it");
+  const bool offscreen = !options.screenshot.empty() || !options.svg.empty() || !options.batch_dir.empty() || options.benchmark;
+  if (options.figure_only && (options.screenshot.empty() && options.svg.empty() && options.batch_dir.empty()))
+    throw ScenarioError("--figure-only applies to pictures: give --screenshot FILE.png, --svg FILE.svg or --batch-dir DIR with it");
   if (options.figure_only && options.panel == "app")
     throw ScenarioError("--figure-only draws one panel's figure; --panel app is the whole window: give a panel");
   ui.figure_only = options.figure_only;
@@ -331,10 +355,12 @@ int main_with_errors(int argc, char** argv) {
   // "app" is the whole window as a learner sees it; any other name is one panel alone.
   const bool screenshot_app = options.panel == "app";
   std::optional<PanelId> screenshot_panel;
-  if (!options.screenshot.empty() && !screenshot_app) screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel, "--panel");
+  if ((!options.screenshot.empty() || !options.svg.empty()) && !screenshot_app)
+    screenshot_panel = resolve_panel(options.panel.empty() ? "memory" : options.panel, "--panel");
   // A FIFO, device, link or folder at the picture's path, or a missing folder, is refused now, not
   // after the window and the rendering.
   if (!options.screenshot.empty()) check_output_path(options.screenshot);
+  if (!options.svg.empty()) check_output_path(options.svg);
 
   Window window(width, height, !offscreen, "pal-viz: " + scenario_summary(model.session().requested_scenario()));
   if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));
@@ -342,6 +368,12 @@ int main_with_errors(int argc, char** argv) {
     ui.solo = screenshot_panel;
     render_to_png(window, model, ui, options.screenshot);
     std::printf("wrote %s (%s at step %d)\n", options.screenshot.c_str(),
+                screenshot_app ? "the whole app" : std::string(panel_info(*ui.solo).name).c_str(), ui.step);
+  }
+  if (!options.svg.empty()) {
+    ui.solo = screenshot_panel;
+    render_to_svg(window, model, ui, options.svg);
+    std::printf("wrote %s (%s at step %d)\n", options.svg.c_str(),
                 screenshot_app ? "the whole app" : std::string(panel_info(*ui.solo).name).c_str(), ui.step);
   }
   if (!options.batch_dir.empty()) {

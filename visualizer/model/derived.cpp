@@ -22,9 +22,12 @@ std::vector<float> accs_after_v_iteration(const Session& session, int seq_idx, i
   const int v_vec_size = g.v_vec_size();
   const int num_tokens = range.num_tokens();
   const Tensor& v_cache = session.inputs().value_cache;
+  const bool fp8_cache = d.max_dequantized_per_load > 0;
   for (int thread = 0; thread < d.num_threads; ++thread) {
     const int warp = thread / kWarpSize;
+    int load_idx = -1;
     for (const LoadRecord& load : record.loads(thread)) {
+      ++load_idx;
       if (load.kind != LoadKind::value || load.iteration > iteration) continue;
       const int block_idx = range.start_block_idx + warp + load.iteration * g.num_warps();
       const int block_offset = session.kv_layout().value_coordinates(load.element_offset).block_offset;
@@ -35,7 +38,11 @@ std::vector<float> accs_after_v_iteration(const Session& session, int seq_idx, i
         const int slot = token_idx - range.start_token_idx + e;
         // Masked slots of the logits buffer hold the 0 the QK loop wrote there.
         const float p = slot < num_tokens ? round_to_dtype(record.prob(slot), session.scenario().dtype) : 0.0f;
-        const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f : v_cache.get_float(load.element_offset + e);
+        // An fp8 cache: the value is what the load dequantised (code * v_scale in the query dtype),
+        // which the recording keeps; the code alone would miss the scale.
+        const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f
+                        : fp8_cache                            ? record.dequantized(thread, load_idx, e)
+                                                               : v_cache.get_float(load.element_offset + e);
         sum += p * v;
       }
       accs[static_cast<std::size_t>(thread * d.num_rows_per_thread + load.vec_idx)] += sum;

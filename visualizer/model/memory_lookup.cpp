@@ -1,6 +1,7 @@
 #include "visualizer/model/memory_lookup.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "visualizer/model/format.h"
@@ -87,6 +88,16 @@ std::vector<const Loader*> LoadIndex::loads_of_thread(int partition_idx, int thr
   return result;
 }
 
+float cache_value_as_loaded(const Session& session, TensorKind tensor, std::int64_t element) {
+  const Tensor& cache = tensor == TensorKind::key_cache ? session.inputs().key_cache : session.inputs().value_cache;
+  if (!is_fp8(cache.type)) return cache.get_float(element);
+  const KernelGeometry g = session.geometry();
+  const bool key = tensor == TensorKind::key_cache;
+  return dequantize_fp8_as_float(cache.data<std::uint8_t>()[element], fp8_format_of(cache.type),
+                                 key ? session.inputs().k_scale : session.inputs().v_scale, session.scenario().dtype,
+                                 key ? g.vec_size() : g.v_vec_size());
+}
+
 std::int64_t key_element(const Session& session, int physical_block, int kv_head, int dim, int slot) {
   return session.kv_layout().key_offset(physical_block, kv_head, dim, slot);
 }
@@ -118,6 +129,57 @@ std::vector<std::int64_t> unflatten(std::int64_t flat, const std::vector<std::in
 }
 
 }  // namespace
+
+std::string Fp8ElementBits::bits_text() const {
+  const int mantissa_bits = fp8_mantissa_bits(format);
+  const int exponent_bits = 7 - mantissa_bits;
+  std::string text = std::to_string(sign) + " ";
+  for (int bit = exponent_bits - 1; bit >= 0; --bit) text += ((exponent_field >> bit) & 1) ? '1' : '0';
+  text += ' ';
+  for (int bit = mantissa_bits - 1; bit >= 0; --bit) text += ((mantissa_field >> bit) & 1) ? '1' : '0';
+  return text;
+}
+
+std::string Fp8ElementBits::summary() const {
+  const int mantissa_bits = fp8_mantissa_bits(format);
+  const int bias = fp8_exponent_bias(format);
+  std::ostringstream text;
+  char code_hex[8];
+  std::snprintf(code_hex, sizeof code_hex, "0x%02X", code);
+  text << "fp8 " << (format == Fp8Format::e4m3 ? "E4M3" : "E5M2") << " code " << code_hex << " = " << bits_text()
+       << "  (sign, exponent, mantissa)\n";
+  const double mantissa = double(mantissa_field) / double(1 << mantissa_bits);
+  if (fp8_is_nan(code, format)) {
+    text << "NaN (all exponent and mantissa bits set): the poison of an unused slot";
+  } else if (fp8_is_inf(code, format)) {
+    text << (sign ? "-" : "+") << "infinity";
+  } else if (exponent_field == 0) {
+    text << "subnormal: " << (sign ? "-" : "+") << "0." << bits_text().substr(bits_text().size() - std::size_t(mantissa_bits))
+         << "b (" << format_value(float(mantissa), 4) << ") x 2^" << (1 - bias) << " = " << format_value(code_value, 6);
+  } else {
+    text << (sign ? "-" : "+") << "1." << bits_text().substr(bits_text().size() - std::size_t(mantissa_bits)) << "b ("
+         << format_value(float(1.0 + mantissa), 4) << ") x 2^(" << exponent_field << " - " << bias
+         << ") = " << format_value(code_value, 6);
+  }
+  text << "\ndequantized: " << format_value(code_value, 6) << " x scale " << format_value(scale, 6) << " = "
+       << format_value(dequantized, 6);
+  return text.str();
+}
+
+Fp8ElementBits describe_fp8_code(std::uint8_t code, Fp8Format format, float scale, DType query_dtype,
+                                 int codes_per_conversion) {
+  Fp8ElementBits bits;
+  bits.format = format;
+  bits.code = code;
+  const int mantissa_bits = fp8_mantissa_bits(format);
+  bits.sign = code >> 7;
+  bits.exponent_field = (code & 0x7F) >> mantissa_bits;
+  bits.mantissa_field = code & ((1 << mantissa_bits) - 1);
+  bits.code_value = fp8_to_float(code, format);
+  bits.scale = scale;
+  bits.dequantized = dequantize_fp8_as_float(code, format, scale, query_dtype, codes_per_conversion);
+  return bits;
+}
 
 ElementInfo describe_element(const Session& session, const LoadIndex& index, const Timeline& timeline, TensorKind tensor,
                              std::int64_t element, int partition_idx) {
@@ -160,6 +222,19 @@ ElementInfo describe_element(const Session& session, const LoadIndex& index, con
     info.loader = *loader;
     info.loaded_at_step = step_of_load(timeline, *loader);
   }
+  if (tensor != TensorKind::query && is_fp8(source.type)) {
+    const KernelGeometry g = session.geometry();
+    const bool key = tensor == TensorKind::key_cache;
+    info.fp8 = describe_fp8_code(source.data<std::uint8_t>()[element], fp8_format_of(source.type),
+                                 key ? session.inputs().k_scale : session.inputs().v_scale, session.scenario().dtype,
+                                 key ? g.vec_size() : g.v_vec_size());
+    if (info.loader && session.dims().max_dequantized_per_load > 0) {
+      const ThreadBlockRecord record(session.recording(),
+                                     session.tb_index(timeline.seq_idx, timeline.head_idx, info.loader->partition_idx));
+      info.recorded_dequantized =
+          record.dequantized(info.loader->thread, info.loader->order, static_cast<int>(element - info.loader->first_element));
+    }
+  }
   return info;
 }
 
@@ -168,7 +243,13 @@ std::string ElementInfo::summary() const {
   text << index_text << "   " << index_names << "\n";
   text << "element offset " << element << ", byte offset " << byte_address << " (sector " << byte_address / 32 << ", line "
        << byte_address / 128 << ")\n";
-  text << "value " << format_value(value, 6) << "   head dim d = " << dim << "\n";
+  if (fp8) {
+    text << fp8->summary();
+    if (recorded_dequantized) text << " (the kernel's load recorded " << format_value(*recorded_dequantized, 6) << ")";
+    text << "\nhead dim d = " << dim << "\n";
+  } else {
+    text << "value " << format_value(value, 6) << "   head dim d = " << dim << "\n";
+  }
   if (tensor != TensorKind::query) {
     text << "physical block " << physical_block << ", kv_head " << kv_head << ", token slot " << block_offset << ": ";
     if (seq_idx < 0) text << "no sequence uses this block";

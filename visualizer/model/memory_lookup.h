@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/fp8.h"
 #include "visualizer/model/session.h"
 #include "visualizer/model/timeline.h"
 
@@ -58,6 +59,24 @@ class LoadIndex {
   std::vector<std::array<ElementMap, 3>> by_element_;  // [partition][TensorKind]
 };
 
+// One element of an fp8 cache: the fields of its code and what the kernel's load makes of it.
+struct Fp8ElementBits {
+  Fp8Format format = Fp8Format::e4m3;
+  std::uint8_t code = 0;
+  int sign = 0;            // the sign bit
+  int exponent_field = 0;  // 4 bits (E4M3) or 5 (E5M2), biased
+  int mantissa_field = 0;  // 3 bits (E4M3) or 2 (E5M2)
+  float code_value = 0.0f;   // the code's own value, exact (no scale)
+  float scale = 1.0f;        // k_scale for keys, v_scale for values
+  float dequantized = 0.0f;  // code_value * scale, rounded as the kernel rounds it (core/fp8.h)
+  std::string bits_text() const;  // "0 1010 011": sign, exponent, mantissa
+  std::string summary() const;    // a few lines: bits, fields, value, scale, dequantized value
+};
+// `codes_per_conversion`: elements the kernel's load converts at once (VEC_SIZE for K, V_VEC_SIZE
+// for V); it decides the rounding of fp32 queries (core/fp8.h).
+Fp8ElementBits describe_fp8_code(std::uint8_t code, Fp8Format format, float scale, DType query_dtype,
+                                 int codes_per_conversion);
+
 // Everything a hover over one tensor element shows.
 struct ElementInfo {
   TensorKind tensor = TensorKind::query;
@@ -66,7 +85,11 @@ struct ElementInfo {
   std::vector<std::int64_t> index; // index tuple in the tensor's shape
   std::string index_text;          // "k_cache[3][1][2][5][4]"
   std::string index_names;         // "[block, kv_head, d/x, token slot, d%x]"
-  float value = 0.0f;
+  float value = 0.0f;              // fp8 caches: the code's value, before the scale
+  std::optional<Fp8ElementBits> fp8;  // fp8 caches only
+  // fp8 caches: the value the focused thread block's load produced for this element, as the kernel
+  // recorded it (dequantized_kv); absent when nothing loaded it.
+  std::optional<float> recorded_dequantized;
   int dim = -1;                    // head-dim position d the element holds
   // K/V: the physical block, kv head and slot; who owns the block (-1 = no sequence)
   int physical_block = -1;
@@ -83,6 +106,10 @@ struct ElementInfo {
 // report in v2 (-1: the first partition that loaded it).
 ElementInfo describe_element(const Session& session, const LoadIndex& index, const Timeline& timeline,
                              TensorKind tensor, std::int64_t element, int partition_idx = -1);
+
+// A cache element as the kernel's load makes it: the stored value, or for an fp8 cache its code
+// dequantized (code * scale, rounded to the query dtype as the load rounds it).
+float cache_value_as_loaded(const Session& session, TensorKind tensor, std::int64_t element);
 
 // Element offset of k_cache[block][kv_head][dim / x][slot][dim % x] and of v_cache[block][kv_head][dim][slot].
 std::int64_t key_element(const Session& session, int physical_block, int kv_head, int dim, int slot);

@@ -1,6 +1,12 @@
 #include "visualizer/model/session.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
+
+#include "kernels/launch.h"
+#include "kernels/recording.h"
+#include "reference/paged_reference.h"
 
 namespace pal::viz {
 
@@ -23,10 +29,39 @@ Session::Session(RecordedRun run) : RecordedRun(std::move(run)) {
   (void)paged();      // throws for a kernel variant this visualizer does not show
 }
 
+SessionMemory session_memory(const Scenario& scenario, Backend backend) {
+  validate_scenario(scenario);
+  RunOptions options;
+  options.backend = backend;
+  options.record = true;
+  // The budget, not the run layer's recording limit, decides here: plan the layout without it.
+  options.max_recording_bytes = std::numeric_limits<std::size_t>::max();
+  const RunPlan plan = plan_run(scenario, options);
+  SessionMemory memory;
+  memory.tensors = static_cast<std::uint64_t>(estimated_buffer_bytes(scenario));
+  memory.recording = plan.recording ? plan.recording->total_bytes : 0;
+  memory.reference = reference_run_bytes(scenario, plan.version);
+  return memory;
+}
+
 Session make_session(const Scenario& scenario, Backend backend) {
   refuse_grouped(scenario.version);
+  const SessionMemory memory = session_memory(scenario, backend);
+  if (memory.total() > kVizMemoryBudgetBytes) {
+    const std::uint64_t tokens = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(scenario.num_blocks_needed()) *
+                                                                 static_cast<std::uint64_t>(scenario.block_size));
+    throw ScenarioError("pal-viz keeps the whole recorded run in memory, and this scenario needs " +
+                        describe_memory(memory.total()) + " (recording " + describe_memory(memory.recording) +
+                        ", tensors " + describe_memory(memory.tensors) + ", reference stages " +
+                        describe_memory(memory.reference) + "), more than its budget of " +
+                        describe_memory(kVizMemoryBudgetBytes) + ": about " +
+                        describe_memory(memory.total() / tokens) + " per token of context here. Shorten seq_lens "
+                        "or use fewer heads (a few thousand tokens show every stage just as well), or run the long "
+                        "context with pal-run, which needs no recording");
+  }
   RecordedRunOptions options;
   options.backend = backend;
+  options.max_recording_bytes = kVizMemoryBudgetBytes;  // the budget above is the limit that applies
   return Session(RecordedRun::from_scenario(scenario, options));
 }
 

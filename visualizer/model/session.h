@@ -37,8 +37,27 @@ class Session : public RecordedRun {
   }
 };
 
-// Validates, generates the inputs, runs the kernel with the recording on `backend` (auto: the GPU
-// when one answers, else the emulator) and the reference. Throws ScenarioError with the reason.
+// pal-viz keeps one whole recorded run in memory: the tensors, the kernel's recording and the
+// reference's stages. A scenario that needs more than this is refused before anything is allocated
+// or run (pal-run, which can run without a recording, takes such contexts). The budget also bounds
+// the wait: a run costs time in proportion to what it records, and at 256 MiB (about 100k tokens
+// with 4 query heads of head_size 64) the emulator took about 10 s of CPU time on the CI machine.
+inline constexpr std::uint64_t kVizMemoryBudgetBytes = std::uint64_t{256} << 20;
+
+// What a session of the scenario will hold, computed before it is built (kernels/launch.h plan_run,
+// core/scenario.h estimated_buffer_bytes, reference/paged_reference.h reference_run_bytes).
+struct SessionMemory {
+  std::uint64_t tensors = 0;    // inputs, output and v2's partition buffers
+  std::uint64_t recording = 0;  // the debug buffer
+  std::uint64_t reference = 0;  // every thread_block's reference stages
+  std::uint64_t total() const { return tensors + recording + reference; }
+};
+// Validates the scenario and plans the run (throws ScenarioError as they do).
+SessionMemory session_memory(const Scenario& scenario, Backend backend);
+
+// Validates, checks the memory budget, generates the inputs, runs the kernel with the recording on
+// `backend` (auto: the GPU when one answers, else the emulator) and the reference. Throws
+// ScenarioError with the reason.
 Session make_session(const Scenario& scenario, Backend backend);
 // Reads a dump written by pal-run --output (or any safetensors file holding the kernel inputs): its
 // recording when it has one, else a re-run of its inputs. Throws ScenarioError naming the file.

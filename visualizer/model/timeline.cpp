@@ -393,10 +393,11 @@ void TimelineBuilder::value_iterations(const ThreadBlockRecord& record) {
     }
     const int v_vecs_per_row = g_.num_v_vecs_per_row();
     if (v_vecs_per_row == 1)  // one v_vec covers the whole row of a kv_block
-      text << ". Lane L reads all " << g_.v_vec_size() << " tokens of the block (16 bytes) of rows L + i * "
+      text << ". Lane L reads all " << g_.v_vec_size() << " tokens of the block (" << g_.value_load_bytes() << " bytes) of rows L + i * "
            << g_.num_rows_per_iter();
     else
-      text << ". Lane L reads " << g_.v_vec_size() << " consecutive tokens (16 bytes, starting at token slot (L % "
+      text << ". Lane L reads " << g_.v_vec_size() << " consecutive tokens (" << g_.value_load_bytes()
+           << " bytes, starting at token slot (L % "
            << v_vecs_per_row << ") * " << g_.v_vec_size() << ") of rows L / " << v_vecs_per_row << " + i * "
            << g_.num_rows_per_iter();
     text << ", multiplies them with the same tokens' probabilities"
@@ -415,7 +416,8 @@ void TimelineBuilder::lv_reduction(const ThreadBlockRecord& record) {
     Step& step = add(StepKind::lv_warp_xor, 0);
     activate_all(step);
     step.title = titled(step, "nothing to exchange");
-    step.description = "With " + std::to_string(g_.v_vec_size()) + " tokens per 16-byte V vec and block_size " +
+    step.description = "With " + std::to_string(g_.v_vec_size()) + " tokens per " + std::to_string(g_.value_load_bytes()) +
+                       "-byte V vec and block_size " +
                        std::to_string(g_.block_size) +
                        ", one lane covers a whole row of the kv_block: NUM_V_VECS_PER_ROW = 1, so there is no shuffle. "
                        "Lane 0's accs[0] = " + format_value(record.acc(1, 0, 0), 5) + ".";

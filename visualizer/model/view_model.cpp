@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <utility>
 
 namespace pal::viz {
 
@@ -15,6 +17,32 @@ void ViewModel::open_dump(const std::string& path, Backend backend) {
   const auto start = std::chrono::steady_clock::now();
   open_session(session_from_dump(path, backend));
   last_build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ViewModel::start_background(const Scenario& scenario, Backend backend) {
+  if (background_running()) throw ScenarioError("a background run is still running; wait for it before starting another");
+  background_started_ = std::chrono::steady_clock::now();
+  background_ = std::async(std::launch::async, [scenario, backend] { return make_session(scenario, backend); });
+}
+
+double ViewModel::background_seconds() const {
+  if (!background_running()) return 0.0;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - background_started_).count();
+}
+
+ViewModel::Poll ViewModel::poll_background(std::string& error) {
+  if (!background_running()) return Poll::idle;
+  if (background_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return Poll::running;
+  const double seconds = background_seconds();
+  try {
+    Session session = background_.get();  // rethrows the run's error; leaves the future empty
+    open_session(std::move(session));
+    last_build_ms_ = seconds * 1e3;
+    return Poll::opened;
+  } catch (const std::exception& failure) {
+    error = failure.what();
+    return Poll::failed;
+  }
 }
 
 void ViewModel::open_session(Session session) {

@@ -3,6 +3,8 @@
 // so tests and command-line tools drive it directly.
 #pragma once
 
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,17 @@ class ViewModel {
   void open_session(Session session);
   // Focus another (seq, head); rebuilds the timeline and indexes. Throws ScenarioError when out of range.
   void set_focus(int seq_idx, int head_idx);
+
+  // Runs a scenario off the calling thread, so a window stays live while the kernel and the
+  // reference run; poll_background() applies the result once it is there. One run at a time: call
+  // it only when !background_running().
+  void start_background(const Scenario& scenario, Backend backend);
+  bool background_running() const { return background_.valid(); }
+  double background_seconds() const;  // since the running background run started
+  enum class Poll : unsigned char { idle, running, opened, failed };
+  // opened: the run's session replaced the current one; failed: `error` says why (the current
+  // session stays); running / idle: nothing changed.
+  Poll poll_background(std::string& error);
 
   bool ready() const { return session_ != nullptr; }
   const Session& session() const { return *session_; }
@@ -44,6 +57,8 @@ class ViewModel {
  private:
   void rebuild_focus();
   std::unique_ptr<Session> session_;
+  std::future<Session> background_;
+  std::chrono::steady_clock::time_point background_started_;
   Timeline timeline_;
   LoadIndex load_index_;
   std::vector<WarpLoad> warp_loads_;

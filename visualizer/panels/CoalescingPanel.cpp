@@ -88,9 +88,26 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
                       "sector boundaries. Addresses are byte offsets from %s's base (256-byte aligned).",
                       std::string(tensor_name(tensor_of(load.kind))).c_str());
   ImGui::PopTextWrapPos();
+  if (is_fp8(s.scenario().kv_cache_dtype) && load.kind != LoadKind::query) {
+    // What an fp8 cache changes: x doubles to 16, but the vec widths follow the query dtype, so
+    // each K load moves half the bytes an fp16 cache's would, at the same stride.
+    const KernelGeometry g = s.geometry();
+    const bool key = load.kind == LoadKind::key;
+    const int elements = key ? g.vec_size() : g.v_vec_size();
+    text_wrapped("fp8 cache (%s, 1 byte per element): x = %d, while %s = %d follows the %s query, so each lane's load moves "
+                 "%d bytes instead of the %d an %s cache would. %s",
+                 std::string(kv_cache_dtype_name(s.scenario().kv_cache_dtype)).c_str(), g.x(), key ? "VEC_SIZE" : "V_VEC_SIZE",
+                 elements, std::string(dtype_name(s.scenario().dtype)).c_str(), elements, elements * g.query_element_size,
+                 std::string(dtype_name(s.scenario().dtype)).c_str(),
+                 key ? "A token's x-chunk is 16 bytes, and a thread group reads half of it per k_vecs[j]: the warp's "
+                       "lanes half-fill every sector they touch, and k_vecs[j + 1] reads the other halves (from L1/L2 "
+                       "if they are still there). Half the DRAM bytes, the same number of load instructions."
+                     : "The lanes of a row still read contiguous bytes, so the sectors stay full; half the bytes, the same "
+                       "number of load instructions.");
+  }
   if (load.kind == LoadKind::key) {
     const std::vector<std::vector<LaneAccess>> instructions =
-        what_if_instructions(load, WhatIfLayout::key_token_major, s.kv_layout(), s.element_size());
+        what_if_instructions(load, WhatIfLayout::key_token_major, s.kv_layout(), s.cache_element_size());
     const Footprint what_if = footprint_of(instructions.empty() ? std::vector<LaneAccess>{} : instructions.front());
     text_wrapped("What if k_cache had no x split ([block, kv_head, token, dim], token-major)? The same lanes asking for the "
                        "same (token, dim) pairs would touch %d sectors in %d lines: efficiency %.0f%%. The x-chunk layout "
@@ -108,7 +125,8 @@ constexpr double kWhatIfBandwidthBytesPerSecond = 4.8e12;
 void draw_what_if(const ViewModel& model, const std::vector<WarpLoad>& loads) {
   const Session& s = model.session();
   const KvCacheLayout& cache = s.kv_layout();
-  const int element_size = s.element_size();  // the unit warp_loads measured the recorded offsets in
+  // The unit warp_loads measured the recorded cache offsets in: a cache element (1 byte for fp8).
+  const int element_size = s.cache_element_size();
   ImGui::TextUnformatted("What if the cache were laid out another way? The same lanes reading the same elements:");
   ImGui::SameLine();
   help_marker("Each row re-addresses this thread block's recorded loads as if the cache had the layout named, keeping "

@@ -16,6 +16,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
+#include "visualizer/model/sparsity.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -222,18 +223,25 @@ void draw_q_vecs(const Now& now) {
 void draw_key(const Now& now) {
   const Session& s = now.s;
   const int bs = now.g.block_size, x = now.g.x(), chunks = now.g.head_size / x;
+  const bool fp8 = is_fp8(s.scenario().kv_cache_dtype);
   text_wrapped("k_cache [num_blocks, num_kv_heads, head_size/x, block_size, x] with x = %d (16 bytes): kv head %d's "
                      "part of each kv_block of seq %d, in memory order. A row is one x-chunk (dims c*x ... c*x+%d) of all "
                      "%d tokens, each token's %d elements side by side: the x split. A thread group reads one token; its "
-                     "lanes read %d elements each, so a warp's k_vecs[j] load is one whole row. Red slashes: padding slots "
-                     "past seq_len (read, then masked).",
-                     x, now.kv_head, now.model.seq_idx(), x - 1, bs, x, now.g.vec_size());
+                     "lanes read %d elements (%d bytes) each, %s Red slashes: padding slots past seq_len (read, then masked).",
+                     x, now.kv_head, now.model.seq_idx(), x - 1, bs, x, now.g.vec_size(), now.g.key_load_bytes(),
+                     now.g.vec_size() * now.g.thread_group_size() >= x
+                         ? "so a warp's k_vecs[j] load is one whole row."
+                         : fp8 ? "so a warp's k_vecs[j] load reads part of each token's chunk: with an fp8 cache x is 16 "
+                                 "one-byte elements while VEC_SIZE follows the query dtype, so each sector is only part-"
+                                 "filled by one load and the next j reads the rest."
+                               : "so a warp's k_vecs[j] load reads part of each token's chunk.");
   const float label_w = 64.0f;
   // Fit one kv_block's row of block_size * x elements to the panel's width; zoom scales from there.
   const float fit = (ImGui::GetContentRegionAvail().x - label_w - 8.0f) / float(bs * x);
   const float cw = std::max(2.0f, std::clamp(fit, 3.0f, 14.0f) * now.ui.memory_zoom);
   const float ch = std::max(6.0f, 15.0f * now.ui.memory_zoom);
-  const float block_h = 18.0f + ch * float(chunks) + 10.0f;
+  constexpr float kTokenLabelH = 14.0f;
+  const float block_h = 18.0f + kTokenLabelH + ch * float(chunks) + 10.0f;
   const int num_blocks = now.range.num_blocks();
   const float width = label_w + cw * float(bs * x) + 4;
   const Canvas c = begin_canvas("##key", ImVec2(width, block_h * float(num_blocks)));
@@ -246,9 +254,21 @@ void draw_key(const Now& now) {
     const int warp = b % now.g.num_warps(), iteration = b / now.g.num_warps();
     const std::string header = "logical block " + std::to_string(logical) + " -> physical " + std::to_string(physical) +
                                "   warp " + std::to_string(warp) + ", iteration " + std::to_string(iteration) + "   tokens " +
-                               std::to_string(logical * bs) + "-" + std::to_string(std::min(logical * bs + bs, seq_len) - 1);
+                               std::to_string(logical * bs) + "-" + std::to_string(std::min(logical * bs + bs, seq_len) - 1) +
+                               (kv_block_skipped(s.scenario(), seq_len, now.model.head_idx(), logical)
+                                    ? "   skipped by block sparsity for this head: never read"
+                                    : "");
     c.draw->AddText(c.at(0, top), IM_COL32(210, 210, 210, 255), header.c_str());
-    const float grid_top = top + 18.0f;
+    const float grid_top = top + 18.0f + kTokenLabelH;
+    // Token labels over the columns: each token's x elements, every token where the labels fit.
+    const float token_w = cw * float(x);
+    const int label_every = std::max(1, int(std::ceil((ImGui::CalcTextSize("t0000").x + 4.0f) / token_w)));
+    for (int slot = 0; slot < bs; slot += label_every) {
+      const int token = logical * bs + slot;
+      const std::string label = "t" + std::to_string(token);
+      c.draw->AddText(c.at(label_w + float(slot) * token_w + 2.0f, grid_top - kTokenLabelH), token < seq_len ? IM_COL32(190, 190, 190, 255) : IM_COL32(200, 90, 90, 255),
+                      label.c_str());
+    }
     for (int chunk = 0; chunk < chunks; ++chunk) {
       const float y = grid_top + float(chunk) * ch;
       c.draw->AddText(c.at(0, y - 1), IM_COL32(160, 160, 160, 255),
@@ -346,10 +366,11 @@ void draw_k_vecs(const Now& now) {
       const float x0 = grid.x(j), y = grid.y(r, j);
       draw_cell(c, x0, y, x0 + cw - 2, y + ch - 2, now.fill(load), nullptr, now.outlined(load) ? kSelectionColour : 0);
       c.draw->AddText(c.at(x0 + 4, y + 3), text_colour_on(now.fill(load)),
-                      (dim_range(first_dim, vec) + "\n@" + std::to_string(element)).c_str());
+                      (dim_range(first_dim, vec) + "\nelem " + std::to_string(element)).c_str());
       if (c.hovered(x0, y, x0 + cw, y + ch)) {
         std::string values;
-        for (int e = 0; e < vec; ++e) values += (e ? ", " : "") + format_value(s.inputs().key_cache.get_float(element + e), 5);
+        for (int e = 0; e < vec; ++e)
+          values += (e ? ", " : "") + format_value(cache_value_as_loaded(s, TensorKind::key_cache, element + e), 5);
         ImGui::SetTooltip("k_vecs[%d] of thread %d = (%s)\nkey %s of token %d, element offset %lld\n"
                           "offset1 = (vec_idx * VEC_SIZE) / x = %d, offset2 = %% x = %d",
                           j, lane_thread, values.c_str(), dim_range(first_dim, vec).c_str(), token,
@@ -368,8 +389,13 @@ void draw_value(const Now& now) {
   const int bs = now.g.block_size, hs = now.g.head_size, vv = now.g.v_vec_size();
   text_wrapped("v_cache [num_blocks, num_kv_heads, head_size, block_size]: kv head %d's part of each kv_block of seq "
                      "%d. Row = one head dim, its %d tokens side by side (token-minor). Lane L reads %d consecutive tokens "
-                     "(16 bytes) of rows L/%d + i*%d; white lines mark those 16-byte v_vecs.",
-                     now.kv_head, now.model.seq_idx(), bs, vv, now.g.num_v_vecs_per_row(), now.g.num_rows_per_iter());
+                     "(%d bytes) of rows L/%d + i*%d; white lines mark those %d-byte v_vecs.%s",
+                     now.kv_head, now.model.seq_idx(), bs, vv, now.g.value_load_bytes(), now.g.num_v_vecs_per_row(),
+                     now.g.num_rows_per_iter(), now.g.value_load_bytes(),
+                     is_fp8(s.scenario().kv_cache_dtype)
+                         ? " fp8 cache: V_VEC_SIZE follows the query dtype, so a v_vec is 8 one-byte codes, dequantized "
+                           "(code * v_scale) as it is loaded."
+                         : "");
   // Fit the blocks side by side to the width and a block's head_size rows to the height.
   const int num_blocks_shown = std::max(now.range.num_blocks(), 1);
   const float fit_w = (ImGui::GetContentRegionAvail().x / float(std::min(num_blocks_shown, 8)) - 40.0f) / float(bs);
@@ -401,6 +427,12 @@ void draw_value(const Now& now) {
         const float x0 = left + float(slot) * cw, y = grid_top + float(d) * ch;
         c.draw->AddRectFilled(c.at(x0, y), c.at(x0 + float(vv) * cw, y + ch), now.fill(load));
         if (now.outlined(load)) c.draw->AddRect(c.at(x0, y), c.at(x0 + float(vv) * cw, y + ch), kSelectionColour, 0, 0, 1.5f);
+        // The loading lane's number, where a row is tall enough for text.
+        if (load && ch >= 11.0f) {
+          const std::string lane = "l" + std::to_string(load->lane);
+          if (ImGui::CalcTextSize(lane.c_str()).x + 2.0f <= float(vv) * cw)
+            c.draw->AddText(c.at(x0 + 2.0f, y + ch * 0.5f - 7.0f), text_colour_on(now.fill(load)), lane.c_str());
+        }
       }
     for (int slot = 0; slot <= bs; slot += vv)
       c.draw->AddLine(c.at(left + float(slot) * cw, grid_top), c.at(left + float(slot) * cw, grid_top + ch * float(hs)),
@@ -484,10 +516,11 @@ void draw_v_vec(const Now& now) {
   const int vv = now.g.v_vec_size(), nvr = now.g.num_v_vecs_per_row();
   const int iteration = now.current_iteration(StepKind::v_iteration);
   const int logical = now.range.start_block_idx + warp + iteration * now.g.num_warps();
-  text_wrapped("V_vec v_vec: what thread %d (warp %d, lane %d) reads at V iteration %d, one 16-byte vec per row it "
+  text_wrapped("V_vec v_vec: what thread %d (warp %d, lane %d) reads at V iteration %d, one %d-byte vec per row it "
                      "owns (rows lane/%d + i*%d), multiplied with its logits_vec and added to accs[i]. Select another lane "
-                     "to follow it.",
-                     thread, warp, lane, iteration, nvr, now.g.num_rows_per_iter());
+                     "to follow it.%s",
+                     thread, warp, lane, iteration, now.g.value_load_bytes(), nvr, now.g.num_rows_per_iter(),
+                     is_fp8(s.scenario().kv_cache_dtype) ? " The values shown are the dequantized ones (code * v_scale)." : "");
   if (logical >= now.range.end_block_idx) {
     ImGui::TextDisabled("Warp %d has no kv_block at iteration %d.", warp, iteration);
     return;
@@ -526,7 +559,7 @@ void draw_v_vec(const Now& now) {
         ImGui::TableNextColumn();
         const int t = first_token + e - now.range.start_token_idx;
         const bool padding = first_token + e >= s.seq_len(now.model.seq_idx());
-        const float v = s.inputs().value_cache.get_float(element + e);
+        const float v = cache_value_as_loaded(s, TensorKind::value_cache, element + e);
         if (padding) ImGui::TextDisabled("%s->0", format_value(v, 3).c_str());
         else ImGui::TextUnformatted(format_value(v, 4).c_str());
         const float p = t < now.range.num_tokens() ? round_to_dtype(record.prob(t), s.scenario().dtype) : 0.0f;
@@ -611,8 +644,13 @@ void draw_memory_controls(UiState& ui, MemoryFigure shown) {
   ImGui::SameLine(0, 20);
   ImGui::SetNextItemWidth(120);
   int colour = static_cast<int>(ui.colour_by);
-  const char* colour_names[] = {"thread group", "warp", "lane", "iteration"};
-  if (ImGui::Combo("colour by", &colour, colour_names, 4)) ui.colour_by = static_cast<ColourBy>(colour);
+  const char* colour_names[kNumColourBy] = {"thread group", "warp", "lane", "iteration (outer loop)",
+                                            "k_vecs[j] / row i (inner loop)"};
+  if (ImGui::Combo("colour by", &colour, colour_names, kNumColourBy)) ui.colour_by = static_cast<ColourBy>(colour);
+  ImGui::SameLine();
+  help_marker("thread group: the loading thread group (value loads, which belong to lanes, by lane). iteration: the "
+              "kv_block loop. k_vecs[j] / row i: the loop inside an iteration: which k_vecs[j] a key element lands in, "
+              "which row accs[i] a value element is for.");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(100);
   ImGui::SliderFloat("zoom", &ui.memory_zoom, 0.5f, 3.0f, "%.1fx");

@@ -3,6 +3,7 @@
 // element of the run, in units in the last place (ulp) of the dtype.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include <imgui.h>
@@ -168,13 +169,20 @@ void error_heatmap(const ViewModel& model) {
                      "red >= 4). Largest: %s ulp; %d of %d elements differ by more than 1 ulp. Rows: (seq, head); columns: dims.",
                      std::string(dtype_name(s.scenario().dtype)).c_str(), format_value(worst, 3).c_str(), above_one, seqs * heads * hs);
   const float cw = std::clamp((ImGui::GetContentRegionAvail().x - 70) / float(hs), 2.0f, 14.0f);
-  const float ch = 10.0f;
+  // Rows as tall as a label while there are few; many rows get thin and only every k-th row (and
+  // the focused one) is labelled, so no two labels overlap.
+  const float text_h = ImGui::GetTextLineHeight();
+  const float ch = rows <= 48 ? text_h + 1.0f : 6.0f;
+  const int label_every = std::max(1, int(std::ceil(text_h / ch)));
+  const int focused_row = model.seq_idx() * heads + model.head_idx();
   const Canvas c = begin_canvas("##errors", ImVec2(70 + cw * float(hs), ch * float(rows) + 2));
   for (int r = 0; r < rows; ++r) {
     const int seq = r / heads, head = r % heads;
-    const bool focused = seq == model.seq_idx() && head == model.head_idx();
-    c.draw->AddText(c.at(0, float(r) * ch - 2), focused ? kSelectionColour : IM_COL32(160, 160, 160, 255),
-                    ("s" + std::to_string(seq) + " h" + std::to_string(head)).c_str());
+    const bool focused = r == focused_row;
+    const bool labelled = focused || (r % label_every == 0 && std::abs(r - focused_row) >= label_every);
+    if (labelled)
+      c.draw->AddText(c.at(0, float(r) * ch + (ch - text_h) * 0.5f), focused ? kSelectionColour : IM_COL32(160, 160, 160, 255),
+                      ("s" + std::to_string(seq) + " h" + std::to_string(head)).c_str());
     for (int d = 0; d < hs; ++d) {
       const float kv = s.kernel().output.get_float(std::int64_t(r) * hs + d);
       const float rv = s.reference().output_at(seq, head, d);

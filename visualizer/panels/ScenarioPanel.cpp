@@ -137,7 +137,25 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
   field_problems(problems, "block_size");
   changed |= dtype_combo("dtype", draft.dtype);
   field_problems(problems, "dtype");
+  if (ImGui::BeginCombo("kv_cache_dtype", std::string(kv_cache_dtype_name(draft.kv_cache_dtype)).c_str())) {
+    for (KvCacheDtype choice : {KvCacheDtype::automatic, KvCacheDtype::fp8_e4m3, KvCacheDtype::fp8_e5m2})
+      if (ImGui::Selectable(std::string(kv_cache_dtype_name(choice)).c_str(), choice == draft.kv_cache_dtype)) {
+        draft.kv_cache_dtype = choice;
+        changed = true;
+      }
+    ImGui::EndCombo();
+  }
+  ImGui::SameLine();
+  help_marker("What the KV cache stores. auto: the query's dtype. fp8_e4m3 / fp8_e5m2: one byte per element, "
+              "code = fp8(value / scale); the kernel dequantizes each element as it loads it (code * scale, rounded to "
+              "the query dtype). x becomes 16, while VEC_SIZE and V_VEC_SIZE still follow the query dtype.");
   field_problems(problems, "kv_cache_dtype");
+  if (is_fp8(draft.kv_cache_dtype)) {
+    changed |= ImGui::InputFloat("k_scale", &draft.k_scale, 0.0f, 0.0f, "%.5g");
+    field_problems(problems, "k_scale");
+    changed |= ImGui::InputFloat("v_scale", &draft.v_scale, 0.0f, 0.0f, "%.5g");
+    field_problems(problems, "v_scale");
+  }
   changed |= ImGui::InputInt("num_blocks", &draft.num_blocks);
   ImGui::SameLine();
   help_marker("Size of the KV-cache pool in blocks; 0 = the blocks the sequences need plus a few spares.");
@@ -189,6 +207,31 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
               "+-1/sqrt(head_size), which at the true scale gives an almost flat softmax. peaked: logits spread like a "
               "trained model's. sink: the first 4 tokens take most of the mass. recency: the newest tokens take the "
               "most. needle: one planted token per sequence takes almost all of it.");
+  ImGui::TextDisabled("Block sparsity (Phi-3-small's local + vertical stride; on when vert_stride > 1)");
+  changed |= ImGui::InputInt("blocksparse_vert_stride", &draft.block_sparse.vert_stride);
+  ImGui::SameLine();
+  help_marker("One remote sparse block in every vert_stride is read (Phi-3-small: 8); 0 or 1 = dense attention.");
+  field_problems(problems, "blocksparse_vert_stride");
+  if (draft.block_sparse.enabled()) {
+    changed |= ImGui::InputInt("blocksparse_local_blocks", &draft.block_sparse.local_blocks);
+    ImGui::SameLine();
+    help_marker("The most recent sparse blocks every head reads (Phi-3-small: 16).");
+    field_problems(problems, "blocksparse_local_blocks");
+    changed |= ImGui::InputInt("blocksparse_block_size", &draft.block_sparse.block_size, 16, 64);
+    ImGui::SameLine();
+    help_marker("Tokens per sparse block, a multiple of block_size (Phi-3-small: 64).");
+    field_problems(problems, "blocksparse_block_size");
+    changed |= ImGui::InputInt("blocksparse_head_sliding_step", &draft.block_sparse.head_sliding_step);
+    ImGui::SameLine();
+    help_marker("Shifts each head's remote blocks: head_offset = (tp_rank * num_heads + head) * step + 1; a negative "
+                "step shifts by kv head instead. 0: every head reads the same blocks.");
+    field_problems(problems, "blocksparse_head_sliding_step");
+    changed |= ImGui::InputInt("tp_rank", &draft.block_sparse.tp_rank);
+    ImGui::SameLine();
+    help_marker("Tensor-parallel rank: this GPU's heads are heads tp_rank * num_heads ... of the model, which shifts the "
+                "remote pattern.");
+    field_problems(problems, "tp_rank");
+  }
   changed |= ImGui::InputInt("num_threads", &draft.num_threads, 32, 128);
   field_problems(problems, "num_threads");
   changed |= ImGui::InputInt("partition_size", &draft.partition_size, 0, 0);
@@ -234,10 +277,23 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
   ImGui::SameLine();
   const bool runnable = problems.texts.empty();
   if (!runnable) ImGui::BeginDisabled();
-  if (ImGui::Button("Run")) ui.request = Request::rerun;
+  if (ImGui::Button("Run")) ui.request = Request::rerun_background;
   if (!runnable) ImGui::EndDisabled();
   if (changed) ui.draft_changed = true;
-  if (changed && runnable && ui.live_rerun) ui.request = Request::rerun;
+  if (changed && ui.live_rerun) {
+    // Debounced: the run starts once the edits rest (app.cpp), never while the draft is invalid.
+    ui.rerun_pending = runnable;
+    ui.rerun_requested_at = ImGui::GetTime();
+  }
+  if (model.background_running()) {
+    // A progress indicator: the run goes on in the background, the window stays live.
+    static const char* const kSpinner[] = {"|", "/", "-", "\\"};
+    ImGui::SameLine();
+    ImGui::TextColored(kOkText, "%s running... %.1f s", kSpinner[int(ImGui::GetTime() * 8.0) % 4], model.background_seconds());
+  } else if (ui.rerun_pending) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("(runs when you stop typing)");
+  }
 
   push_visible_wrap();
   if (!ui.run_error.empty()) ImGui::TextColored(kErrorText, "%s", ui.run_error.c_str());

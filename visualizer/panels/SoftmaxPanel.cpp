@@ -26,7 +26,12 @@ struct Series {
   std::function<float(int slot)> reference;  // reference value
   bool include_zero = true;                  // y range reaches 0 (else fitted to the data)
   std::vector<std::pair<float, ImU32>> lines;  // horizontal markers (value, colour)
+  // Slots block sparsity skipped: logit -FLT_MAX, exp and p 0. They are shaded and left out of the
+  // y range (a -FLT_MAX would flatten everything else); no dot is drawn at a value never computed.
+  std::function<bool(int slot)> skipped = [](int) { return false; };
 };
+
+constexpr ImU32 kSkippedShade = IM_COL32(90, 90, 100, 70);
 
 // One plot; returns the hovered slot or -1.
 int plot(const Series& series, int num_slots, int num_tokens, const std::function<ImU32(int)>& dot_colour,
@@ -35,6 +40,7 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
   {
     high = -FLT_MAX;
     for (int t = 0; t < num_tokens; ++t) {
+      if (series.skipped(t)) continue;
       for (float v : {series.kernel(t), series.reference(t)})
         if (std::isfinite(v)) {
           low = std::min(low, v);
@@ -64,13 +70,23 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
   if (low <= 0.0f && high >= 0.0f) c.draw->AddLine(c.at(left, to_y(0)), c.at(right, to_y(0)), IM_COL32(110, 110, 120, 255));
   c.draw->AddText(c.at(2, top - 2), IM_COL32(170, 170, 170, 255), format_value(high, 3).c_str());
   c.draw->AddText(c.at(2, bottom - 12), IM_COL32(170, 170, 170, 255), format_value(low, 3).c_str());
+  // Skipped slots: one shaded band per run of them, under everything else.
+  for (int t = 0; t < num_tokens;) {
+    if (!series.skipped(t) || !series.shown(t)) {
+      ++t;
+      continue;
+    }
+    const int first = t;
+    while (t < num_tokens && series.skipped(t) && series.shown(t)) ++t;
+    c.draw->AddRectFilled(c.at(to_x(float(first) - 0.5f), top + 1), c.at(to_x(float(t) - 0.5f), bottom - 1), kSkippedShade);
+  }
   for (const auto& [value, colour] : series.lines)
     if (std::isfinite(value)) c.draw->AddLine(c.at(left, to_y(value)), c.at(right, to_y(value)), colour, 1.5f);
   // Reference as a line through the tokens computed so far.
   ImVec2 previous;
   bool have_previous = false;
   for (int t = 0; t < num_tokens; ++t) {
-    if (!series.shown(t)) {
+    if (!series.shown(t) || series.skipped(t)) {
       have_previous = false;
       continue;
     }
@@ -86,6 +102,11 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
       const ImVec2 p = c.at(to_x(float(t)), to_y(std::clamp(0.0f, low, high)));
       c.draw->AddLine(ImVec2(p.x - 3, p.y - 3), ImVec2(p.x + 3, p.y + 3), IM_COL32(140, 140, 140, 255));
       c.draw->AddLine(ImVec2(p.x - 3, p.y + 3), ImVec2(p.x + 3, p.y - 3), IM_COL32(140, 140, 140, 255));
+      continue;
+    }
+    if (series.skipped(t)) {  // a short grey tick on the axis: the slot exists, its value was never computed
+      const float x = to_x(float(t));
+      c.draw->AddLine(c.at(x, bottom - 6), c.at(x, bottom - 1), IM_COL32(150, 150, 160, 255));
       continue;
     }
     const ImVec2 p = c.at(to_x(float(t)), to_y(series.kernel(t)));
@@ -128,6 +149,9 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
   auto prob_shown = [&](int slot) {
     return slot < num_tokens && model.reached(step, StepKind::normalize_pass, partition, slot / s.dims().num_threads);
   };
+  auto skipped = [&](int slot) { return slot < num_tokens && record.token(slot).skipped != 0; };
+  int num_skipped = 0;
+  for (int t = 0; t < num_tokens; ++t) num_skipped += skipped(t);
   float sum_p = 0.0f;
   for (int t = 0; t < num_tokens; ++t) sum_p += prob_shown(t) ? record.prob(t) : 0.0f;
 
@@ -163,6 +187,12 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
   Series probs{"probabilities p = exp / (exp_sum + 1e-6)", prob_shown, [&](int t) { return record.prob(t); },
                [&](int t) { return ref.probs[static_cast<std::size_t>(t)]; }, ui.plots_from_zero, {}};
 
+  logits.skipped = skipped;
+  exps.skipped = skipped;
+  probs.skipped = skipped;
+  if (s.scenario().block_sparse.enabled())
+    ImGui::TextDisabled("block sparsity: %s of %d skipped for head %d (shaded: logit -FLT_MAX, exp 0, p 0; key and value "
+                        "never read)", counted(num_skipped, "token").c_str(), num_tokens, model.head_idx());
   ImGui::Checkbox("exp and p plots from 0", &ui.plots_from_zero);
   ImGui::SameLine();
   help_marker("Off: the y axes of the exp and probability plots are fitted to the values, which shows how they differ "
@@ -197,6 +227,12 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
     if (hovered >= num_tokens) {
       ImGui::SetTooltip("slot %d (token %d): padding past seq_len %d; the QK loop computes it but stores 0 and leaves it out "
                         "of the max", hovered, token_idx, s.seq_len(model.seq_idx()));
+    } else if (skipped(hovered)) {
+      const int kv_block = token_idx / g.block_size;
+      ImGui::SetTooltip("token %d (slot %d): logical kv_block %d, sparse block %d, skipped by block sparsity for head %d\n"
+                        "logit -FLT_MAX (reference %s), exp 0, p 0; its key and value are never loaded",
+                        token_idx, hovered, kv_block, token_idx / std::max(1, s.scenario().block_sparse.block_size),
+                        model.head_idx(), format_value(ref.logits[static_cast<std::size_t>(hovered)], 6).c_str());
     } else {
       const TokenRecord& t = record.token(hovered);
       ImGui::SetTooltip("token %d (slot %d): logical block %d -> physical %lld, slot %d\ncomputed by warp %d, thread group %d "

@@ -19,7 +19,12 @@ inline constexpr int kNumPanels = 9;
 enum class MemoryFigure : unsigned char { query, q_vecs, key, k_vecs, value, logits_vec, v_vec };
 inline constexpr int kNumMemoryFigures = 7;
 
-enum class ColourBy : unsigned char { thread_group, warp, lane, iteration };
+// How loads are coloured: by the loading thread's group, warp or lane, by the kv_block iteration
+// (the outer loop), or by vec_index: the inner loop's k_vecs[j] for keys, the row i of accs[i] for
+// values, the q_vecs vec for the query. Value loads have no thread groups: thread_group colours
+// them by lane.
+enum class ColourBy : unsigned char { thread_group, warp, lane, iteration, vec_index };
+inline constexpr int kNumColourBy = 5;
 
 // What the reductions panel shows; follow_step picks the reduction of the current step.
 enum class ReductionView : unsigned char {
@@ -27,7 +32,10 @@ enum class ReductionView : unsigned char {
 };
 
 // Work the panels ask for; the app does it after drawing, so a panel never rebuilds the model mid-frame.
-enum class Request : unsigned char { none, rerun, open_scenario_file, save_scenario_file, open_dump };
+// rerun runs the draft before the next frame (command line, tests, benchmark); rerun_background
+// starts it off the UI thread (the Run button; debounced edits start one by themselves).
+enum class Request : unsigned char { none, rerun, rerun_background, open_scenario_file, save_scenario_file, open_dump };
+inline constexpr double kRerunDebounceSeconds = 0.4;
 
 struct UiState {
   // Where we are in the story.
@@ -60,6 +68,10 @@ struct UiState {
   Backend backend = Backend::automatic;
   bool live_rerun = true;
   bool draft_changed = false;
+  // Edits re-run in the background once the draft has rested for kRerunDebounceSeconds (typing a
+  // seq_len runs once, not once per keystroke); the Run button starts one at once.
+  bool rerun_pending = false;
+  double rerun_requested_at = 0.0;  // ImGui time of the latest edit
   std::string run_error;    // why the last run or file operation failed
   std::string status;       // what the last successful action did
   std::string scenario_path = "scenario.json";

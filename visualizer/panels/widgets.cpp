@@ -227,8 +227,9 @@ ImU32 thread_colour(const ViewModel& model, const UiState& ui, int thread, int i
   const KernelGeometry g = model.session().geometry();
   switch (ui.colour_by) {
     case ColourBy::warp: return palette(thread / kWarpSize, g.num_warps(), 0.6f, 0.9f);
-    case ColourBy::lane: return palette(thread % kWarpSize, kWarpSize);
-    case ColourBy::iteration: return palette(iteration, 8, 0.6f, 0.9f);
+    case ColourBy::lane: return lane_colour(thread % kWarpSize);
+    case ColourBy::iteration:
+    case ColourBy::vec_index: return palette(iteration, 8, 0.6f, 0.9f);
     case ColourBy::thread_group: break;
   }
   // Thread groups of one warp get distinct hues; the lanes of a group differ in brightness.
@@ -239,7 +240,20 @@ ImU32 thread_colour(const ViewModel& model, const UiState& ui, int thread, int i
   return palette(group_in_warp, groups, 0.55f, g.thread_group_size() > 1 ? value : 0.92f);
 }
 
+ImU32 lane_colour(int lane) {
+  // 16 evenly spaced hues, bright for lanes 0-15 and deep for lanes 16-31: no two lanes of a warp
+  // share a colour (golden-ratio hues over 32 put pairs of lanes a few degrees apart).
+  const float hue = float((lane % 16) * 7 % 16) / 16.0f;
+  float r, g, b;
+  if (lane < 16) ImGui::ColorConvertHSVtoRGB(hue, 0.45f, 0.97f, r, g, b);
+  else ImGui::ColorConvertHSVtoRGB(hue, 0.85f, 0.68f, r, g, b);
+  return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1.0f));
+}
+
 ImU32 loader_colour(const ViewModel& model, const UiState& ui, const Loader& loader) {
+  if (ui.colour_by == ColourBy::vec_index) return palette(loader.vec_idx, 8, 0.6f, 0.9f);
+  // V loads are owned by lanes, not thread groups: colour them by lane.
+  if (ui.colour_by == ColourBy::thread_group && loader.kind == LoadKind::value) return lane_colour(loader.lane);
   return thread_colour(model, ui, loader.thread, loader.kind == LoadKind::query ? loader.trip : loader.iteration);
 }
 

@@ -36,6 +36,7 @@ ImU32 stage_colour(Stage stage);
 ImU32 sequence_colour(int seq_idx);
 ImU32 thread_colour(const ViewModel& model, const UiState& ui, int thread, int iteration = 0);
 ImU32 loader_colour(const ViewModel& model, const UiState& ui, const Loader& loader);
+ImU32 lane_colour(int lane);  // 32 distinct colours, one per lane of a warp
 ImU32 dimmed(ImU32 colour, float amount = 0.7f);  // toward the background
 ImU32 value_colour(float value, float scale);      // diverging blue-white-red, |value| / scale
 ImU32 error_colour(float ulps);                    // 0 = green, >= 4 ulp = red
