@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/gpu_backend.h"
+#include "kernels/grouped_gpu_backend.h"
 #include "kernels/grouped_launch.h"
 #include "kernels/launch_plan.h"
 
@@ -32,7 +33,6 @@ bool gpu_available(std::string* why_not) { return gpu_backend_available(why_not)
 namespace {
 
 KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory_limit, const char* device) {
-  if (scenario.version == KernelVersion::automatic) return auto_version(scenario, shared_memory_limit);
   const KernelVersion version = scenario.version;
   if (version != KernelVersion::v1) return version;  // v2's and grouped's shared memory do not grow with the context
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
@@ -50,14 +50,17 @@ KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory
 
 }  // namespace
 
-KernelVersion auto_version(const Scenario& scenario, std::size_t shared_memory_limit) {
-  Scenario resolved = scenario;
-  resolved.version = KernelVersion::automatic;
-  const KernelVersion version = resolved.resolved_version();
-  if (version == KernelVersion::v1 &&
-      make_launch_shape(scenario, KernelVersion::v1).main_total_shared_memory_bytes() > shared_memory_limit)
-    return KernelVersion::v2;  // what auto is for: v1's logits would not fit in one thread_block
-  return version;
+AutoContext auto_context(const Scenario& scenario, Backend backend, bool record) {
+  AutoContext ctx;
+  const bool on_gpu = backend == Backend::gpu;
+  ctx.shared_memory_limit = on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes;
+  if (!on_gpu || record || !grouped_measured_faster(scenario)) return ctx;
+  const LaunchShape shape = make_launch_shape(scenario, KernelVersion::grouped);
+  const GroupedMath math = default_grouped_math(dtype_size_bytes(scenario.dtype));
+  if (!gpu_grouped_config_compiled(scenario.dtype, scenario.head_size, scenario.block_size, math)) return ctx;
+  const GroupedPlan plan = plan_grouped(grouped_plan_request(shape, math, 0));
+  ctx.grouped_candidate = std::size_t(plan.shared_bytes) <= ctx.shared_memory_limit;
+  return ctx;
 }
 
 std::size_t v1_shared_memory_bytes(const Scenario& scenario) {
@@ -77,8 +80,14 @@ RunPlan plan_run(const Scenario& scenario, const RunOptions& options) {
   else if (plan.backend == Backend::gpu && !gpu_backend_available(&why_no_gpu))
     throw ScenarioError("--backend gpu: " + why_no_gpu + "; use --backend emulator (or auto)");
   const bool on_gpu = plan.backend == Backend::gpu;
-  plan.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
-                                on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  if (scenario.version == KernelVersion::automatic) {
+    const AutoChoice choice = choose_auto_version(scenario, auto_context(scenario, plan.backend, options.record));
+    plan.version = choice.version;
+    plan.auto_reason = choice.reason;
+  } else {
+    plan.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
+                                  on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  }
   // The grouped kernel sizes (and checks) its own recording once its split plan is made.
   if (options.record && plan.version != KernelVersion::grouped) {
     Scenario resolved = scenario;
