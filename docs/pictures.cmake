@@ -30,3 +30,4 @@ pal_doc_picture(10_v2_partitions ch10_timeline PANEL timeline STEP partition_red
 pal_doc_picture(11_gqa_alibi ch11_threads PANEL threads STEP qk_logits SIZE 1200x400)
 pal_doc_picture(11_gqa_alibi ch11_softmax PANEL softmax STEP softmax SIZE 1200x800)
 pal_doc_picture(12_what_came_next ch12_paging PANEL paging STEP 0 SIZE 1200x580)
+pal_doc_picture(13_grouped_kernel ch13_paging PANEL paging STEP 0 SIZE 1200x580)
