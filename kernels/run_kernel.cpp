@@ -117,6 +117,7 @@ KernelRun run_grouped_kernel(const Scenario& scenario, const Inputs& inputs, con
                           "are compared)";
   KernelRun run;
   run.scenario = scenario;
+  run.scenario.version = KernelVersion::grouped;  // records and reports describe what ran (auto may pick it)
   run.version = KernelVersion::grouped;
   run.backend = result.backend;
   run.device_name = result.device_name;
