@@ -134,6 +134,8 @@ VersionProfile profile_version(const RecordedRun& run) {
     for (std::int64_t gb = 0; gb < d.num_grouped_blocks(); ++gb)
       for (int thread = 0; thread < d.num_threads; ++thread) {
         const int count = p.grouped_copy_counts_at(gb, thread);
+        // -1 (the buffer's 0xFF bytes): a split past its sequence's end, which returns before copying.
+        if (count == -1) continue;
         if (count < 0 || count > d.max_loads_per_thread)
           throw ScenarioError("recording: grouped thread_block " + std::to_string(gb) + " thread " +
                               std::to_string(thread) + " claims " + std::to_string(count) + " copies (at most " +
@@ -202,6 +204,7 @@ OutputDifference output_difference(const Tensor& a, const Tensor& b, DType dtype
       diff.seq_idx = int(i / (std::int64_t(head_size) * num_heads));
       diff.value_a = x;
       diff.value_b = y;
+      diff.ulps_at_max_abs = ulps_between(x, y, dtype);
     }
   }
   return diff;
@@ -261,10 +264,10 @@ std::string format_comparison(const VersionComparison& c) {
   }
   const OutputDifference& d = c.difference;
   text += format("  outputs: %lld of %lld elements differ; max |%s - %s| = %.3g at seq %d, head %d, dim %d (%.6g vs "
-                 "%.6g); max %lld ulps\n",
+                 "%.6g, %lld ulps apart); most ulps apart anywhere: %lld (ulps are finest near zero)\n",
                  static_cast<long long>(d.num_different), static_cast<long long>(d.num_elements), name_a.c_str(),
                  name_b.c_str(), d.max_abs, d.seq_idx, d.head_idx, d.dim_idx, double(d.value_a), double(d.value_b),
-                 static_cast<long long>(d.max_ulps));
+                 static_cast<long long>(d.ulps_at_max_abs), static_cast<long long>(d.max_ulps));
   return text;
 }
 

@@ -49,6 +49,7 @@ struct OutputDifference {
   std::int64_t max_ulps = 0;
   int seq_idx = 0, head_idx = 0, dim_idx = 0;  // where max_abs is (the first such element)
   float value_a = 0.0f, value_b = 0.0f;        // the two outputs there
+  std::int64_t ulps_at_max_abs = 0;            // and how many ulps of the dtype apart they are
   std::int64_t num_elements = 0;
   std::int64_t num_different = 0;  // elements whose bit patterns differ
 };
