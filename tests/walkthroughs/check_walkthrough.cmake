@@ -1,6 +1,6 @@
 # Runs one walkthrough program and judges its output (cmake -P).
 #
-#   -DPROGRAM=path -DNAME=pal-NN-topic -DNUMBER=N -DKEYS="regex|regex|..."
+#   -DPROGRAM=path -DNAME=pal-NN-topic -DNUMBER=N -DCOUNT=chapters -DKEYS="regex|regex|..."
 #       runs it on the emulator with --no-color; passes when it exits 0, its banner names the chapter,
 #       every key expression matches a line, all its checks passed, every line fits in 100 columns,
 #       and the output holds no terminal escape codes.
@@ -50,8 +50,8 @@ if(NOT status EQUAL 0)
 endif()
 
 set(problems "")  # one "\n  - ..." per problem
-if(NOT out MATCHES "Chapter ${NUMBER} of 12: [^\n]+${NAME}\n")
-  string(APPEND problems "\n  - the banner does not say 'Chapter ${NUMBER} of 12: ... ${NAME}'")
+if(NOT out MATCHES "Chapter ${NUMBER} of ${COUNT}: [^\n]+${NAME}\n")
+  string(APPEND problems "\n  - the banner does not say 'Chapter ${NUMBER} of ${COUNT}: ... ${NAME}'")
 endif()
 if(NOT out MATCHES "\n([0-9]+) of ([0-9]+) checks passed\n")
   string(APPEND problems "\n  - no 'N of N checks passed' line")
