@@ -87,8 +87,9 @@ AutoChoice choose_auto_version(const Scenario& scenario, const AutoContext& ctx)
   if (choice.version != heuristic_only.resolved_version())
     upstream_reason += ", then v2 because v1's logits do not fit in shared memory";
   if (!ctx.grouped_candidate)
-    choice.reason = std::string(version_name(choice.version)) + " (" + upstream_reason +
-                    "; grouped is no candidate here: emulator, recording, not compiled, or its shared memory)";
+    choice.reason = std::string(version_name(choice.version)) + " (" + upstream_reason + "; not grouped: " +
+                    (ctx.why_not_grouped.empty() ? std::string("not a candidate on this device") : ctx.why_not_grouped) +
+                    ")";
   else
     choice.reason = std::string(version_name(choice.version)) + " (" + upstream_reason + "; not grouped: " + why + ")";
   return choice;

@@ -38,6 +38,7 @@ struct AutoContext {
   // kernel), of a configuration this build compiled the grouped GPU kernel for, whose plan's shared
   // memory fits shared_memory_limit.
   bool grouped_candidate = false;
+  std::string why_not_grouped;  // when not a candidate: why, for AutoChoice::reason ("" = not said)
 };
 
 struct AutoChoice {

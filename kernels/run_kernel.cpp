@@ -54,12 +54,26 @@ AutoContext auto_context(const Scenario& scenario, Backend backend, bool record)
   AutoContext ctx;
   const bool on_gpu = backend == Backend::gpu;
   ctx.shared_memory_limit = on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes;
-  if (!on_gpu || record || !grouped_measured_faster(scenario)) return ctx;
+  if (!on_gpu) {
+    ctx.why_not_grouped = "the rule is from GPU timings; on the emulator auto keeps upstream's choice";
+    return ctx;
+  }
+  if (record) {
+    ctx.why_not_grouped = "a recorded run keeps upstream's choice (the grouped kernel records on the emulator only)";
+    return ctx;
+  }
+  if (!grouped_measured_faster(scenario, &ctx.why_not_grouped)) return ctx;
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::grouped);
   const GroupedMath math = default_grouped_math(dtype_size_bytes(scenario.dtype));
-  if (!gpu_grouped_config_compiled(scenario.dtype, scenario.head_size, scenario.block_size, math)) return ctx;
+  if (!gpu_grouped_config_compiled(scenario.dtype, scenario.head_size, scenario.block_size, math)) {
+    ctx.why_not_grouped = "this build did not compile the grouped GPU kernel for this dtype, head size and block size";
+    return ctx;
+  }
   const GroupedPlan plan = plan_grouped(grouped_plan_request(shape, math, 0));
   ctx.grouped_candidate = std::size_t(plan.shared_bytes) <= ctx.shared_memory_limit;
+  if (!ctx.grouped_candidate)
+    ctx.why_not_grouped = "its " + std::to_string(plan.shared_bytes) + " bytes of shared memory exceed this GPU's " +
+                          std::to_string(ctx.shared_memory_limit);
   return ctx;
 }
 

@@ -145,6 +145,12 @@ int main(int argc, char** argv) {
     std::printf("backend  : %s (%s), kernel %s%s, %.2f ms\n", std::string(backend_name(kernel.backend)).c_str(),
                 kernel.device_name.c_str(), std::string(version_name(kernel.version)).c_str(),
                 kernel.recording ? " with the recording probe" : "", kernel.elapsed_ms);
+    if (run->requested_scenario().version == KernelVersion::automatic) {
+      // Why auto ran this version (kernels/auto_version.h), on the backend and recording as run.
+      const AutoChoice choice = choose_auto_version(
+          run->requested_scenario(), auto_context(run->requested_scenario(), kernel.backend, kernel.recording.has_value()));
+      std::printf("auto     : %s\n", choice.reason.c_str());
+    }
     std::printf("\n%s", run->report().table().c_str());
     bool passed = run->report().passed();
 
