@@ -20,9 +20,11 @@ namespace pal {
 // bytes per thread_block. Never grouped; scenario.version is ignored.
 KernelVersion upstream_auto_version(const Scenario& scenario, std::size_t shared_memory_limit);
 
-// The batch x KV-head count up to which the grouped kernel beat v1/v2 on multi-head shapes (a group
-// of one) in the H200 runs: 256 (batch 8 x 32 heads) was measured faster, 1024 (batch 32 x 32) not.
+// Multi-head shapes (a group of one) in the H200 runs: the grouped kernel beat v1/v2 up to 256
+// (sequence, KV head) pairs (batch 8 x 32 heads); at 1024 and 4096 pairs it lost to v1 at 512 and
+// 2048 tokens and matched or beat v1/v2 (and clearly beat upstream's pick, v1) at 8192 and more.
 inline constexpr std::int64_t kAutoGroupedMaxMhaThreadBlocks = 256;
+inline constexpr int kAutoGroupedMhaLongContext = 2048;  // longer than this: grouped at any batch
 
 // Layer 2's rule as a pure function of the shape (no device, no build): whether the grouped kernel
 // was measured faster than the faster of v1/v2 for shapes like this one, and can run it at all

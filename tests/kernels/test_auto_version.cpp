@@ -150,20 +150,23 @@ TEST_CASE("auto picks the grouped kernel for every query group of two or more in
         }
 }
 
-TEST_CASE("for multi-head shapes auto picks the grouped kernel up to 256 (sequence, KV head) pairs, and once it stops "
-          "it does not pick it again at larger batches") {
+TEST_CASE("for multi-head shapes auto picks the grouped kernel up to 256 (sequence, KV head) pairs or beyond 2048 "
+          "tokens, and once it stops at 2048 tokens or fewer it does not pick it again at larger batches") {
   CHECK(grouped_measured_faster(shape(32, 32, 8, 2048)));    // 256 pairs: measured faster
   CHECK_FALSE(grouped_measured_faster(shape(32, 32, 9, 2048)));
   CHECK_FALSE(grouped_measured_faster(shape(32, 32, 32, 512)));  // 1024 pairs: v1 measured 14 % faster
-  for (int heads : {1, 8, 32, 64}) {
-    bool stopped = false;
-    for (int batch = 1; batch <= 1024; batch *= 2) {
-      const bool grouped = grouped_measured_faster(shape(heads, heads, batch, 4096));
-      CHECK(grouped == (std::int64_t(batch) * heads <= kAutoGroupedMaxMhaThreadBlocks));
-      if (stopped) CHECK_FALSE(grouped);
-      stopped = stopped || !grouped;
+  CHECK(grouped_measured_faster(shape(32, 32, 32, 8192)));       // upstream's v1 there took 1.24x grouped's time
+  CHECK(grouped_measured_faster(shape(32, 32, 9, 2049)));
+  for (int heads : {1, 8, 32, 64})
+    for (int ctx : {1, 512, 2048, 2049, 8192, 40000}) {
+      bool stopped = false;
+      for (int batch = 1; batch <= 1024; batch *= 2) {
+        const bool grouped = grouped_measured_faster(shape(heads, heads, batch, ctx));
+        CHECK(grouped == (std::int64_t(batch) * heads <= kAutoGroupedMaxMhaThreadBlocks || ctx > kAutoGroupedMhaLongContext));
+        if (stopped) CHECK_FALSE(grouped);
+        stopped = stopped || !grouped;
+      }
     }
-  }
 }
 
 TEST_CASE("without the grouped kernel as a candidate auto is upstream's v1/v2 heuristic, with v2 where v1's logits do "
