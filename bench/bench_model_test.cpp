@@ -20,6 +20,7 @@
 using namespace pal;
 using namespace pal::bench;
 using Catch::Contains;
+using Catch::EndsWith;
 
 namespace {
 
@@ -405,13 +406,74 @@ TEST_CASE("planning skips v1 where its shared memory exceeds the device's limit,
   REQUIRE(plan.rows.size() == 2);
   CHECK_THAT(plan.rows[0].skipped, Contains("B of shared memory per thread block; this GPU allows 232448"));
   CHECK(plan.rows[1].skipped.empty());
-  CHECK(auto_pick(shape, h200_limits()) == KernelVersion::v2);
+  // Without the grouped kernel compiled, auto is upstream's heuristic, then v2 where v1 does not fit.
+  CHECK(auto_pick(shape, h200_limits(), false) == KernelVersion::v2);
+  CHECK(upstream_auto_pick(shape, h200_limits()) == KernelVersion::v2);
   // Where v1 fits, auto follows vLLM's heuristic.
   shape.context_len = 512;
-  CHECK(auto_pick(shape, h200_limits()) == upstream_pick(shape));
+  CHECK(auto_pick(shape, h200_limits(), false) == upstream_pick(shape));
   DeviceLimits tiny = h200_limits();
   tiny.shared_memory_per_block = 1024;  // not even v1 at 512 tokens fits
-  CHECK(auto_pick(shape, tiny) == KernelVersion::v2);
+  CHECK(auto_pick(shape, tiny, false) == KernelVersion::v2);
+}
+
+TEST_CASE("auto picks the grouped kernel where this project's rule says so, it was compiled and its shared memory "
+          "fits, and the faithful kernel's version otherwise") {
+  BenchShape gqa;
+  gqa.num_kv_heads = 8;
+  gqa.batch = 32;
+  gqa.context_len = 8192;
+  CHECK(auto_pick(gqa, h200_limits(), true) == KernelVersion::grouped);
+  CHECK(auto_pick(gqa, h200_limits(), false) == upstream_pick(gqa));
+  CHECK(upstream_auto_pick(gqa, h200_limits()) == upstream_pick(gqa));
+  DeviceLimits small = h200_limits();
+  small.shared_memory_per_block = 48 * 1024;  // below the grouped kernel's 3-stage pipeline at head 128
+  CHECK(auto_pick(gqa, small, true) != KernelVersion::grouped);
+  BenchShape fp8 = gqa;
+  fp8.kv_cache_dtype = KvCacheDtype::fp8_e4m3;
+  CHECK(auto_pick(fp8, h200_limits(), true) == upstream_pick(fp8));
+  BenchShape mha_large = gqa;
+  mha_large.num_kv_heads = 32;  // 1024 (sequence, KV head) pairs at 512 tokens: v1 measured faster
+  mha_large.context_len = 512;
+  CHECK(auto_pick(mha_large, h200_limits(), true) == upstream_pick(mha_large));
+}
+
+TEST_CASE("each row says which version auto picks for its shape and whether that was the fastest measured") {
+  BenchShape shape;
+  shape.num_kv_heads = 8;
+  std::vector<BenchRow> rows;
+  for (auto [version, us] : {std::pair{KernelVersion::v1, 30.0}, {KernelVersion::v2, 20.0}, {KernelVersion::grouped, 10.0}}) {
+    BenchRow row = measured_row(shape, version, us);
+    row.auto_version = KernelVersion::v2;
+    rows.push_back(row);
+  }
+  BenchShape other = shape;
+  other.batch = 8;
+  BenchRow alone = measured_row(other, KernelVersion::grouped, 5.0);
+  alone.auto_version = KernelVersion::grouped;
+  rows.push_back(alone);
+  BenchRow skipped = measured_row(other, KernelVersion::v1, 0.0);
+  skipped.skipped = "not compiled";
+  skipped.auto_version = KernelVersion::grouped;
+  rows.push_back(skipped);
+  mark_auto_verdicts(rows);
+  for (int i = 0; i < 3; ++i) CHECK(rows[std::size_t(i)].auto_verdict == "x2.00 of grouped");
+  CHECK(auto_cell(rows[0]) == "v2, x2.00 of grouped");
+  CHECK(rows[3].auto_verdict == "alone");
+  CHECK(rows[4].auto_verdict == "alone");
+  rows[0].auto_version = rows[1].auto_version = rows[2].auto_version = KernelVersion::grouped;
+  mark_auto_verdicts(rows);
+  CHECK(auto_cell(rows[1]) == "grouped, fastest");
+  std::ostringstream csv;
+  write_csv_header(csv);
+  write_csv_row(csv, rows[1], RunContext{});
+  const std::vector<std::string> lines = lines_of(csv.str());
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], EndsWith(",auto_version,auto_verdict"));
+  CHECK_THAT(lines[1], EndsWith(",grouped,fastest"));
+  std::ostringstream markdown;
+  write_markdown(markdown, rows, RunContext{});
+  CHECK_THAT(markdown.str(), Contains("| auto picks |") && Contains("| grouped, fastest |"));
 }
 
 TEST_CASE("planning skips every row of a shape the build did not compile or the device memory cannot hold") {

@@ -110,6 +110,8 @@ class Benchmark {
   // needs no working context (rows skipped after a device failure still say what auto picks).
   DeviceLimits device_limits() const;
   DeviceLimits kernel_limits() const;
+  // What `auto` runs for the shape on this GPU with this build (bench/plan.h's auto_pick).
+  KernelVersion auto_pick_here(const BenchShape& shape) const;
   void print_header() const;
   void measure_copy_ceiling();
   // Every row of one base shape: its variants, grouped by the inputs they read.
@@ -189,6 +191,11 @@ DeviceLimits Benchmark::kernel_limits() const {
   return limits;
 }
 
+KernelVersion Benchmark::auto_pick_here(const BenchShape& shape) const {
+  const GroupedMath math = default_grouped_math(dtype_size_bytes(shape.dtype));
+  return auto_pick(shape, kernel_limits(), gpu_grouped_config_compiled(shape.dtype, shape.head_size, shape.block_size, math));
+}
+
 DeviceLimits Benchmark::device_limits() const {
   std::size_t free_bytes = 0, total_bytes = 0;
   throw_on_cuda_error(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
@@ -242,7 +249,8 @@ BenchRow Benchmark::new_row(const std::string& section, const BenchShape& base, 
   row.version = variant.version;
   row.section = section;
   row.upstream_picks = upstream_pick(shape) == variant.version;
-  row.auto_picks = auto_pick(shape, kernel_limits()) == variant.version;
+  row.auto_version = auto_pick_here(shape);
+  row.auto_picks = row.auto_version == variant.version;
   row.bytes = unique_bytes(shape);
   row.launch = describe_launch(make_launch_shape(make_scenario(shape, variant.version, options_.seed), variant.version));
   if (context_.upstream) row.upstream = upstream_figures(*context_.upstream, shape, variant.version);
@@ -252,7 +260,7 @@ BenchRow Benchmark::new_row(const std::string& section, const BenchShape& base, 
     // The grouped kernel against the faithful kernel's version that auto runs on this shape, timed
     // just before it on the same inputs (kernel_variants() order): the baseline column is then
     // grouped / (v1 or v2), beside the ratios to vLLM and FlashInfer.
-    row.baseline = row_name(shape, auto_pick(shape, kernel_limits()));
+    row.baseline = row_name(shape, upstream_auto_pick(shape, kernel_limits()));
   }
   if (!row.baseline.empty())
     if (const auto found = hot_by_row.find(row.baseline); found != hot_by_row.end()) row.baseline_us = found->second;
@@ -283,7 +291,7 @@ void Benchmark::handle_failure(const std::string& what, const std::exception& er
 
 void Benchmark::run_shape(const std::string& section, const BenchShape& base, const std::vector<std::string>& versions) {
   std::vector<KernelVariant> variants;
-  for (const KernelVariant& variant : variants_for(base, versions, auto_pick(base, kernel_limits())))
+  for (const KernelVariant& variant : variants_for(base, versions, auto_pick_here(base)))
     if (filter_matches(options_.filter, row_name(shape_for(base, variant), variant.version)))
       variants.push_back(variant);
   if (variants.empty()) return;
@@ -481,7 +489,8 @@ void Benchmark::run_recording_shape(const BenchShape& shape, KernelVersion versi
     row.version = version;
     row.section = "recording";
     row.upstream_picks = upstream_pick(shape) == version;
-    row.auto_picks = auto_pick(shape, kernel_limits()) == version;
+    row.auto_version = auto_pick_here(shape);
+    row.auto_picks = row.auto_version == version;
     row.launch = describe_launch(launch);
     row.input_source = "host";
     row.bytes = unique_bytes(shape);
@@ -551,6 +560,7 @@ int Benchmark::run() {
       }
   }
 
+  mark_auto_verdicts(rows_);
   if (!options_.csv_path.empty()) {
     std::ostringstream csv;
     write_csv_header(csv);

@@ -31,9 +31,22 @@ bool ShapePlan::any_runnable() const {
   return std::any_of(rows.begin(), rows.end(), [](const PlannedRow& row) { return row.skipped.empty(); });
 }
 
-KernelVersion auto_pick(const BenchShape& shape, const DeviceLimits& limits) {
-  return auto_version(make_scenario(shape, KernelVersion::automatic, 0),
-                      std::size_t(std::max<std::int64_t>(limits.shared_memory_per_block, 0)));
+KernelVersion upstream_auto_pick(const BenchShape& shape, const DeviceLimits& limits) {
+  return upstream_auto_version(make_scenario(shape, KernelVersion::automatic, 0),
+                               std::size_t(std::max<std::int64_t>(limits.shared_memory_per_block, 0)));
+}
+
+KernelVersion auto_pick(const BenchShape& shape, const DeviceLimits& limits, bool grouped_compiled) {
+  const Scenario scenario = make_scenario(shape, KernelVersion::automatic, 0);
+  AutoContext ctx;
+  ctx.shared_memory_limit = std::size_t(std::max<std::int64_t>(limits.shared_memory_per_block, 0));
+  if (grouped_compiled && grouped_measured_faster(scenario)) {
+    const LaunchShape launch = make_launch_shape(scenario, KernelVersion::grouped);
+    const GroupedPlan plan =
+        plan_grouped(grouped_plan_request(launch, default_grouped_math(dtype_size_bytes(shape.dtype)), 0));
+    ctx.grouped_candidate = std::size_t(plan.shared_bytes) <= ctx.shared_memory_limit;
+  }
+  return choose_auto_version(scenario, ctx).version;
 }
 
 ShapePlan plan_shape(const BenchShape& shape, const std::vector<KernelVariant>& variants, bool compiled,

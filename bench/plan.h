@@ -53,9 +53,14 @@ struct ShapePlan {
   bool any_runnable() const;
 };
 
-// The version `auto` runs for this shape on this device (kernels' auto_version: upstream's
-// heuristic, then v2 where v1's shared memory does not fit).
-KernelVersion auto_pick(const BenchShape& shape, const DeviceLimits& limits);
+// The version `auto` runs for this shape on this GPU (kernels/auto_version.h): the grouped kernel
+// where this project's measured rule says it is faster, `grouped_compiled` (the build compiled its
+// GPU kernel for the shape) and its shared memory fits; else upstream's v1/v2 heuristic, then v2
+// where v1's shared memory does not fit. pal-bench times production launches, so never recording.
+KernelVersion auto_pick(const BenchShape& shape, const DeviceLimits& limits, bool grouped_compiled);
+// Upstream's part alone (v1 or v2): the faithful kernel's version that auto would run without the
+// grouped kernel, the grouped rows' baseline.
+KernelVersion upstream_auto_pick(const BenchShape& shape, const DeviceLimits& limits);
 
 // Plans the rows of `variants` that share `shape`'s inputs (every variant's shape_for must equal
 // `shape`). `compiled`: whether this build compiled the kernel for the shape's dtype, head size and

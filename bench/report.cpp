@@ -94,6 +94,35 @@ std::string display_name(const BenchRow& row) {
   return row_name(row.shape, row.version) + (row.recording_probe ? "+record" : "");
 }
 
+void mark_auto_verdicts(std::vector<BenchRow>& rows) {
+  std::map<std::string, std::vector<BenchRow*>> by_shape;
+  for (BenchRow& row : rows)
+    if (!row.recording_probe) by_shape[row.shape.name()].push_back(&row);
+  for (auto& [name, shape_rows] : by_shape) {
+    const BenchRow* fastest = nullptr;
+    const BenchRow* picked = nullptr;
+    int measured_count = 0;
+    for (const BenchRow* row : shape_rows) {
+      if (!measured(*row)) continue;
+      ++measured_count;
+      if (!fastest || row->hot.median < fastest->hot.median) fastest = row;
+      if (row->version == row->auto_version) picked = row;
+    }
+    std::string verdict = "not measured";
+    if (picked && measured_count == 1) verdict = "alone";
+    else if (picked && picked == fastest) verdict = "fastest";
+    else if (picked)
+      verdict = "x" + format_fixed(picked->hot.median / fastest->hot.median, 2) + " of " +
+                std::string(version_name(fastest->version));
+    for (BenchRow* row : shape_rows) row->auto_verdict = verdict;
+  }
+}
+
+std::string auto_cell(const BenchRow& row) {
+  const std::string version(version_name(row.auto_version));
+  return row.auto_verdict.empty() ? version : version + ", " + row.auto_verdict;
+}
+
 double hot_tbs(const BenchRow& row) { return row.hot.count ? terabytes_per_second(row.bytes, row.hot.median) : 0; }
 double cold_tbs(const BenchRow& row) { return row.cold.count ? terabytes_per_second(row.bytes, row.cold.median) : 0; }
 
@@ -108,7 +137,7 @@ void write_csv_header(std::ostream& out) {
          "cold_tbs,cold_pct_peak,anchor_us,ratio_vs_anchor,check,skipped,"
          "kv_cache_dtype,section,auto_picks,launch,peak_tbs,upstream_device,vllm_version,vllm_cold_us,"
          "cold_ratio_vs_vllm_cold,flashinfer_cuda_core_us,ratio_vs_flashinfer_cuda_core,flashinfer_tensor_core_us,"
-         "ratio_vs_flashinfer_tensor_core,baseline,baseline_us,ratio_vs_baseline\n";
+         "ratio_vs_flashinfer_tensor_core,baseline,baseline_us,ratio_vs_baseline,auto_version,auto_verdict\n";
 }
 
 void write_csv_row(std::ostream& out, const BenchRow& row, const RunContext& context) {
@@ -139,7 +168,7 @@ void write_csv_row(std::ostream& out, const BenchRow& row, const RunContext& con
       << optional_number(up.flashinfer_tensor_core_hot_us, 1) << ','
       << optional_number(ratio_to(row.hot, up.flashinfer_tensor_core_hot_us), 3) << ',' << csv_field(row.baseline)
       << ',' << optional_number(row.baseline_us, 2) << ',' << optional_number(ratio_to(row.hot, row.baseline_us), 3)
-      << '\n';
+      << ',' << version_name(row.auto_version) << ',' << csv_field(row.auto_verdict) << '\n';
 }
 
 // ---- terminal ---------------------------------------------------------------------------------------
@@ -181,25 +210,28 @@ void write_markdown(std::ostream& out, const std::vector<BenchRow>& rows, const 
       << "- % of peak uses " << format_fixed(context.peak_tbs, 2) << " TB/s (" << context.peak_source
       << "); % of copy uses the copy above; bytes = unique K/V per KV head + q + out\n"
       << "- hot: CUDA-graph replays of back-to-back launches on one input set; cold: " << context.cold_method << "\n"
-      << "- pick: vLLM's heuristic chooses this version; auto: this project's `auto` chooses it on this GPU\n";
+      << "- pick: vLLM's heuristic chooses this version; auto: this project's `auto` chooses it on this GPU; "
+         "auto picks: the version `auto` runs for the shape (kernels/auto_version.h), and whether it was the fastest "
+         "measured here (else its time over the fastest's)\n";
   if (upstream)
     out << "- upstream: measured on an " << context.upstream->device_name << " on " << context.upstream->date << " ("
         << context.upstream->source << "); ratio = ours / theirs, < 1 is faster\n";
   else
     out << "- upstream: none shown: " << context.upstream_absent << "\n";
-  out << "\n| shape | ver | pick | auto | launch | hot µs (median) | p10–p90 | TB/s | % peak | % copy | cold µs | cold TB/s";
+  out << "\n| shape | ver | pick | auto | auto picks | launch | hot µs (median) | p10–p90 | TB/s | % peak | % copy | cold µs | cold TB/s";
   if (upstream)
     out << " | vLLM µs | ratio | vLLM cold µs | cold ratio | FlashInfer CUDA-core µs | ratio | FlashInfer tensor-core µs | "
            "ratio";
   if (baselines) out << " | baseline | ratio";
-  out << " | check |\n|---|---|---|---|---|---|---|---|---|---|---|---";
+  out << " | check |\n|---|---|---|---|---|---|---|---|---|---|---|---|---";
   if (upstream) out << "|---|---|---|---|---|---|---|---";
   if (baselines) out << "|---|---";
   out << "|---|\n";
 
   for (const BenchRow& row : rows) {
     out << "| " << row.shape.name() << " | " << version_name(row.version) << (row.recording_probe ? "+record" : "")
-        << " | " << yes_no(row.upstream_picks) << " | " << yes_no(row.auto_picks) << " | " << row.launch << " | ";
+        << " | " << yes_no(row.upstream_picks) << " | " << yes_no(row.auto_picks) << " | " << auto_cell(row) << " | "
+        << row.launch << " | ";
     const int columns_after_hot = 7 + (upstream ? 8 : 0) + (baselines ? 2 : 0);
     if (!row.skipped.empty()) {
       out << "skipped: " << row.skipped;

@@ -22,7 +22,12 @@ struct BenchRow {
   KernelVersion version = KernelVersion::v1;
   std::string section;          // "primary", "secondary", "shapes" (a --shapes file) or "recording"
   bool upstream_picks = false;  // vLLM's heuristic chooses this version for the shape
-  bool auto_picks = false;      // our `auto` chooses it on this device (kernels' auto_version)
+  bool auto_picks = false;      // our `auto` chooses it on this device (kernels/auto_version.h)
+  KernelVersion auto_version = KernelVersion::v1;  // the version `auto` chooses for this row's shape
+  // Set by mark_auto_verdicts from every row of the shape: was auto's version the fastest measured?
+  // "fastest", "x1.04 of grouped" (auto's time over the fastest's), "alone" (no other version of the
+  // shape measured), "not measured" (auto's row skipped or absent).
+  std::string auto_verdict;
   std::string launch;           // what the launch plan chose (describe_launch)
   std::string input_source;     // "host" (core's generate_inputs) or "device" (bench's RNG kernel)
   std::int64_t bytes = 0;       // unique_bytes(shape)
@@ -37,6 +42,12 @@ struct BenchRow {
   std::string skipped;        // non-empty: not measured, and why
   bool recording_probe = false;  // timed with the recording probe on: named "<row name>+record"
 };
+
+// Fills each measured row's auto_verdict from the hot medians of the rows of its shape (recording
+// rows aside). Call once every row is in, before writing the CSV and Markdown files.
+void mark_auto_verdicts(std::vector<BenchRow>& rows);
+// "grouped, fastest": the version auto picks for the row's shape and its verdict, for the tables.
+std::string auto_cell(const BenchRow& row);
 
 // row_name(), plus "+record" for a recording-probe row.
 std::string display_name(const BenchRow& row);

@@ -729,7 +729,9 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags, const Scenario& def
                "Tensor-parallel rank: makes head indices global for block-sparse (default 0)", group);
   app.add_option("--version", flags.version,
                  "Kernel version: v1, v2 (upstream's kernel), grouped (one thread block per KV head and query "
-                 "group), or auto = upstream's v1/v2 heuristic (never grouped)")
+                 "group), or auto: on an unrecorded GPU run grouped where this project measured it faster (fp16/bf16, "
+                 "query groups >= 2; multi-head with batch x KV heads <= 256 or > 2048 tokens), else upstream's v1/v2 "
+                 "heuristic")
       ->check(CLI::IsMember({"v1", "v2", "grouped", "auto"}))
       ->group(group);
   app.add_option_function<std::string>(

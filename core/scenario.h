@@ -97,7 +97,9 @@ struct Scenario {
   int max_num_partitions() const;      // ceil(max_seq_len / partition_size)
   int kv_cache_element_size() const;   // bytes of one cached key/value element: the dtype's, or 1 for fp8
   // The explicit choice (v1, v2 or grouped), or upstream's heuristic for 'auto':
-  // v1 when max_seq_len <= 8192 and (one partition or num_seqs * num_heads > 512).
+  // v1 when max_seq_len <= 8192 and (one partition or num_seqs * num_heads > 512). This is upstream's
+  // choice between its two kernels only; what run_kernel's `auto` runs adds this project's rule for
+  // the grouped kernel on the GPU (kernels/auto_version.h).
   KernelVersion resolved_version() const;
 };
 

@@ -30,5 +30,6 @@ pal_doc_picture(10_v2_partitions ch10_timeline PANEL timeline STEP partition_red
 pal_doc_picture(11_gqa_alibi ch11_threads PANEL threads STEP qk_logits SIZE 1200x400)
 pal_doc_picture(11_gqa_alibi ch11_softmax PANEL softmax STEP softmax SIZE 1200x800)
 pal_doc_picture(12_what_came_next ch12_paging PANEL paging STEP 0 SIZE 1200x580)
-pal_doc_picture(13_fp8_kv_cache ch13_coalescing PANEL coalescing STEP qk_logits SIZE 1200x520)
-pal_doc_picture(14_block_sparse ch14_paging PANEL paging STEP 0 SIZE 1200x700)
+pal_doc_picture(13_grouped_kernel ch13_paging PANEL paging STEP 0 SIZE 1200x580)
+pal_doc_picture(14_fp8_kv_cache ch14_coalescing PANEL coalescing STEP qk_logits SIZE 1200x520)
+pal_doc_picture(15_block_sparse ch15_paging PANEL paging STEP 0 SIZE 1200x700)

@@ -50,6 +50,8 @@ RecordDims grouped_record_dims(const Scenario& scenario, const GroupedPlan& plan
   d.num_splits = plan.num_splits;
   d.kv_blocks_per_split = plan.kv_blocks_per_split;
   d.num_split_steps = plan.kv_blocks_per_split * scenario.block_size / kGroupedWarpTokens;
+  // Each tile of the split, every thread issues copies_per_thread copies (some of zero bytes).
+  d.max_loads_per_thread = plan.kv_blocks_per_split / plan.geometry.tile_blocks() * plan.geometry.copies_per_thread();
   return d;
 }
 

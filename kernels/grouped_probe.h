@@ -78,16 +78,33 @@ struct GroupedNoopProbe {
 struct GroupedRecordingProbe {
   static constexpr bool kRecords = true;
   const RecordPointers* record = nullptr;
+  // 16-byte units of one kv_block's K (and of its V): a copy's `unit` tells K from V with it
+  // (GroupedGeometry::kv_block_units; the emulator backend sets it for the configuration it runs).
+  int kv_block_units = 1;
   std::int64_t gb = -1;  // this thread_block's grouped_block index
   int num_block_heads = 0;
+  int thread = -1;       // threadIdx.x of the thread that owns this copy of the probe
+  int num_copies = 0;    // cache-reading copies this thread issued so far
   std::int64_t merge_sh = -1;  // split_merge: this thread_block's (seq, head)
 
-  PAL_DEVICE PAL_FORCE_INLINE void begin(const GroupedBlockCoords& c, int /*thread_idx*/) {
+  PAL_DEVICE PAL_FORCE_INLINE void begin(const GroupedBlockCoords& c, int thread_idx) {
     if (record == nullptr) return;
     gb = record->dims.gb_index(c.seq_idx, c.kv_head_idx, c.head_chunk_idx, c.split_idx);
     num_block_heads = c.num_heads;
+    thread = thread_idx;
+    record->grouped_copy_counts_at(gb, thread) = 0;
   }
-  PAL_DEVICE PAL_FORCE_INLINE void kv_copy(int, int, int, std::int64_t, int) {}
+  PAL_DEVICE PAL_FORCE_INLINE void kv_copy(int tile_idx, int unit, int /*logical_block_idx*/, std::int64_t source_element,
+                                           int src_bytes) {
+    if (record == nullptr || src_bytes == 0) return;  // a zero-byte copy reads no memory
+    if (num_copies < record->dims.max_loads_per_thread) {
+      const LoadKind kind = (unit / kv_block_units) % 2 == 0 ? LoadKind::key : LoadKind::value;
+      record->grouped_copies_at(gb, thread, num_copies) =
+          LoadRecord{source_element, tile_idx, kind, static_cast<std::int16_t>(src_bytes)};
+    }
+    ++num_copies;
+    record->grouped_copy_counts_at(gb, thread) = num_copies;
+  }
   PAL_DEVICE PAL_FORCE_INLINE void query_fragment(int, int, int, int, std::uint32_t) {}
   PAL_DEVICE PAL_FORCE_INLINE void query_element(int, int, float) {}
   PAL_DEVICE PAL_FORCE_INLINE void logit(int warp_idx, int step_idx, int row, int token_in_step, float value) {

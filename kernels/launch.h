@@ -10,6 +10,7 @@
 #include "core/inputs.h"
 #include "core/scenario.h"
 #include "core/tensor.h"
+#include "kernels/auto_version.h"
 #include "kernels/recording.h"
 #include "kernels/split_planner.h"
 
@@ -53,22 +54,24 @@ struct KernelRun {
 struct RunPlan {
   Backend backend = Backend::emulator;
   KernelVersion version = KernelVersion::v1;
+  std::string auto_reason;  // with version auto: which version it picked and why (kernels/auto_version.h)
   std::optional<RecordLayout> recording;  // with options.record
 };
 RunPlan plan_run(const Scenario& scenario, const RunOptions& options);
 
-// Chooses the version (auto: upstream's heuristic, then v2 if v1's logits would not fit in shared
-// memory; grouped only when asked), checks the recording size, and runs (grouped: through
+// Chooses the version (auto: kernels/auto_version.h, the grouped kernel on an unrecorded GPU run
+// where it was measured faster, else upstream's heuristic, then v2 if v1's logits would not fit in
+// shared memory), checks the recording size, and runs (grouped: through
 // run_grouped, kernels/grouped_launch.h, with the split planner's choice). Throws ScenarioError for anything the kernel cannot
 // run, with the reason and the fix. The first form validates the scenario and inputs; the second
 // takes them validated already (core/inputs.h), as the run layer does.
 KernelRun run_kernel(const Scenario& scenario, const Inputs& inputs, const RunOptions& options = {});
 KernelRun run_kernel(const CheckedInputs& checked, const RunOptions& options = {});
 
-// The version `auto` runs on a device whose thread_blocks may hold `shared_memory_limit` bytes of
-// shared memory: upstream's heuristic (Scenario::resolved_version), then v2 where v1 would not fit.
-// run_kernel and pal-bench's "auto picks" column both ask this; scenario.version is ignored.
-KernelVersion auto_version(const Scenario& scenario, std::size_t shared_memory_limit);
+// What `auto` may consider for this scenario on this backend (kernels/auto_version.h): the device's
+// shared memory limit, and whether the grouped kernel is a candidate (a GPU run without a recording,
+// of a configuration the build compiled the grouped GPU kernel for, whose shared memory fits).
+AutoContext auto_context(const Scenario& scenario, Backend backend, bool record);
 
 // GPU presence: false with a reason when built without CUDA, or when no device answers.
 bool gpu_available(std::string* why_not = nullptr);

@@ -53,7 +53,7 @@ namespace pal {
   X(num_rows_per_thread, "V rows a lane accumulates")                                                     \
   X(num_acc_levels, "accumulator snapshots: after the V loop, after the warp reduction, after each tree "  \
                     "level")                                                                              \
-  X(max_loads_per_thread, "upper bound of the global loads one thread issues")                            \
+  X(max_loads_per_thread, "upper bound of the global loads one thread issues (grouped: of its K/V copies)")                            \
   X(num_kv_heads, "grouped: KV heads")                                                                    \
   X(num_head_chunks, "grouped: thread_blocks that share one KV head's query group (the plan's)")          \
   X(heads_per_chunk, "grouped: query heads of one thread_block, at most")                                \
@@ -288,6 +288,12 @@ static_assert(sizeof(LoadRecord) == 16, "LoadRecord's layout is part of the dump
   X(grouped_out, float, Stage::output, "grouped_out", kGroupedOnly,                                           \
     "what the block wrote (as float): the output, or the split's normalised partial output", grouped_block,   \
     block_row, head_dim)                                                                                      \
+  X(grouped_copies, LoadRecord, Stage::kv_tile_load, "grouped_copy", kGroupedOnly,                             \
+    "every cp.async of K or V that reads the cache, per thread in issue order: element_offset in k_cache or "  \
+    "v_cache, iteration = the tile, kind = key or value, vec_idx = the source bytes (16, fewer at a "           \
+    "sequence's end); zero-byte copies (past the split) are not recorded", grouped_block, thread, load)        \
+  X(grouped_copy_counts, std::int32_t, Stage::kv_tile_load, "grouped_copy_count", kGroupedOnly,                 \
+    "how many cache-reading copies each thread issued", grouped_block, thread)                                \
   X(merge_max_logit, float, Stage::split_merge, "merge_max_logit", kGroupedOnly,                              \
     "split_merge's merged max over the splits (sequences with several)", seq_head)                           \
   X(merge_exp_sum, float, Stage::split_merge, "merge_exp_sum", kGroupedOnly,                                  \

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/gpu_backend.h"
+#include "kernels/grouped_gpu_backend.h"
 #include "kernels/grouped_launch.h"
 #include "kernels/launch_plan.h"
 
@@ -32,7 +33,6 @@ bool gpu_available(std::string* why_not) { return gpu_backend_available(why_not)
 namespace {
 
 KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory_limit, const char* device) {
-  if (scenario.version == KernelVersion::automatic) return auto_version(scenario, shared_memory_limit);
   const KernelVersion version = scenario.version;
   if (version != KernelVersion::v1) return version;  // v2's and grouped's shared memory do not grow with the context
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::v1);
@@ -50,14 +50,31 @@ KernelVersion choose_version(const Scenario& scenario, std::size_t shared_memory
 
 }  // namespace
 
-KernelVersion auto_version(const Scenario& scenario, std::size_t shared_memory_limit) {
-  Scenario resolved = scenario;
-  resolved.version = KernelVersion::automatic;
-  const KernelVersion version = resolved.resolved_version();
-  if (version == KernelVersion::v1 &&
-      make_launch_shape(scenario, KernelVersion::v1).main_total_shared_memory_bytes() > shared_memory_limit)
-    return KernelVersion::v2;  // what auto is for: v1's logits would not fit in one thread_block
-  return version;
+AutoContext auto_context(const Scenario& scenario, Backend backend, bool record) {
+  AutoContext ctx;
+  const bool on_gpu = backend == Backend::gpu;
+  ctx.shared_memory_limit = on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes;
+  if (!on_gpu) {
+    ctx.why_not_grouped = "the rule is from GPU timings; on the emulator auto keeps upstream's choice";
+    return ctx;
+  }
+  if (record) {
+    ctx.why_not_grouped = "a recorded run keeps upstream's choice (the grouped kernel records on the emulator only)";
+    return ctx;
+  }
+  if (!grouped_measured_faster(scenario, &ctx.why_not_grouped)) return ctx;
+  const LaunchShape shape = make_launch_shape(scenario, KernelVersion::grouped);
+  const GroupedMath math = default_grouped_math(dtype_size_bytes(scenario.dtype));
+  if (!gpu_grouped_config_compiled(scenario.dtype, scenario.head_size, scenario.block_size, math)) {
+    ctx.why_not_grouped = "this build did not compile the grouped GPU kernel for this dtype, head size and block size";
+    return ctx;
+  }
+  const GroupedPlan plan = plan_grouped(grouped_plan_request(shape, math, 0));
+  ctx.grouped_candidate = std::size_t(plan.shared_bytes) <= ctx.shared_memory_limit;
+  if (!ctx.grouped_candidate)
+    ctx.why_not_grouped = "its " + std::to_string(plan.shared_bytes) + " bytes of shared memory exceed this GPU's " +
+                          std::to_string(ctx.shared_memory_limit);
+  return ctx;
 }
 
 std::size_t v1_shared_memory_bytes(const Scenario& scenario) {
@@ -77,8 +94,14 @@ RunPlan plan_run(const Scenario& scenario, const RunOptions& options) {
   else if (plan.backend == Backend::gpu && !gpu_backend_available(&why_no_gpu))
     throw ScenarioError("--backend gpu: " + why_no_gpu + "; use --backend emulator (or auto)");
   const bool on_gpu = plan.backend == Backend::gpu;
-  plan.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
-                                on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  if (scenario.version == KernelVersion::automatic) {
+    const AutoChoice choice = choose_auto_version(scenario, auto_context(scenario, plan.backend, options.record));
+    plan.version = choice.version;
+    plan.auto_reason = choice.reason;
+  } else {
+    plan.version = choose_version(scenario, on_gpu ? gpu_max_shared_memory_per_block() : kEmulatedMaxSharedMemoryBytes,
+                                  on_gpu ? "this GPU" : "the emulator (which enforces an H100's 232448-byte limit)");
+  }
   // The grouped kernel sizes (and checks) its own recording once its split plan is made.
   if (options.record && plan.version != KernelVersion::grouped) {
     Scenario resolved = scenario;
@@ -108,6 +131,7 @@ KernelRun run_grouped_kernel(const Scenario& scenario, const Inputs& inputs, con
                           "are compared)";
   KernelRun run;
   run.scenario = scenario;
+  run.scenario.version = KernelVersion::grouped;  // records and reports describe what ran (auto may pick it)
   run.version = KernelVersion::grouped;
   run.backend = result.backend;
   run.device_name = result.device_name;

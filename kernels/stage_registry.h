@@ -100,9 +100,7 @@ struct StageInfo {
   Stage stage;
   std::string_view name;       // the `//! [name]` marker; the reference function; pal-viz --step name
   std::string_view title;      // for people: "qk_max: the thread_block's largest logit"
-  // The docs page that explains it, e.g. "06_softmax". The grouped kernel's own stages point to
-  // chapter 11 (why one thread_block per query head re-reads a shared KV head) until it has a
-  // chapter of its own.
+  // The docs page that explains it, e.g. "06_softmax"; the grouped kernel's own stages, chapter 13.
   std::string_view chapter;
   std::string_view dump_name;  // `kernel.<dump_name>` / `reference.<dump_name>` in a dump ("" = none)
   ToleranceRule tolerance;

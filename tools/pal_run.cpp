@@ -5,6 +5,7 @@
 //   pal-run --inputs my_tensors.safetensors --output dump.safetensors --record
 //   pal-run --backend gpu --record --against emulator      (GPU recording vs emulator recording)
 //   pal-run --version grouped --backend emulator --record  (the grouped kernel, every stage)
+//   pal-run --compare v1,grouped --num-heads 8 --num-kv-heads 2   (two versions on the same inputs)
 //
 // Exit status: 0 when every stage is within tolerance, 1 when a stage is not, 2 for bad input.
 #include <CLI/CLI.hpp>
@@ -12,7 +13,9 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "compare/stage_compare.h"
 #include "core/command_line.h"
@@ -21,6 +24,7 @@
 #include "kernels/simt/emulator.h"
 #include "run/recorded_run.h"
 #include "run/run_dump.h"
+#include "run/version_compare.h"
 
 int main(int argc, char** argv) {
   using namespace pal;
@@ -29,7 +33,7 @@ int main(int argc, char** argv) {
   add_scenario_flags(app, flags, front_end_scenario());
   std::string backend_text = "auto";
   bool record = false;
-  std::string inputs_path, output_path, against_text;
+  std::string inputs_path, output_path, against_text, compare_text;
   double max_recording_mib = double(kDefaultMaxRecordingBytes >> 20);
   bool exact_fp32 = false;
   app.add_option("--backend", backend_text, "gpu, emulator, or auto (the GPU when one is present)")
@@ -39,6 +43,10 @@ int main(int argc, char** argv) {
   app.add_option("--output", output_path, "write inputs, output and (with --record) every stage to this safetensors file");
   app.add_option("--against", against_text, "also run this backend (recorded) and compare the two runs stage by stage")
       ->check(CLI::IsMember({"gpu", "emulator"}));
+  app.add_option("--compare", compare_text,
+                 "two versions, e.g. v1,grouped: run both (recorded) on the same inputs and print them side by side: "
+                 "K/V bytes loaded per KV head from the recorded load addresses, loads per lane, launches, stages, "
+                 "shared memory, and the outputs' difference (instead of --version)");
   app.add_option("--max-recording-mib", max_recording_mib, "refuse recordings larger than this");
   app.add_flag("--exact-fp32-probabilities", exact_fp32,
                "reference multiplies V by fp32 probabilities (the kernel rounds them to the dtype first)");
@@ -61,6 +69,57 @@ int main(int argc, char** argv) {
         throw ScenarioError("--exact-fp32-probabilities applies to the v1/v2 reference; the grouped kernel is "
                             "compared with its own reference (and the dense oracle): drop the flag");
     };
+    if (!compare_text.empty()) {
+      // Two versions, given once each: "v1,grouped".
+      std::vector<KernelVersion> versions;
+      std::stringstream list(compare_text);
+      for (std::string name; std::getline(list, name, ',');) {
+        KernelVersion version = KernelVersion::automatic;
+        if (!parse_version(name, version) || version == KernelVersion::automatic)
+          throw ScenarioError("--compare " + compare_text + ": '" + name +
+                              "' is not a version; give two of v1, v2, grouped, e.g. --compare v1,grouped");
+        versions.push_back(version);
+      }
+      if (versions.size() != 2 || versions[0] == versions[1])
+        throw ScenarioError("--compare " + compare_text + ": give two different versions of v1, v2, grouped, e.g. "
+                            "--compare v1,grouped");
+      if (flags.version) throw ScenarioError("--compare chooses the versions; drop --version");
+      if (!against_text.empty() || !output_path.empty())
+        throw ScenarioError("--compare runs two versions; --against and --output take one run: drop them");
+      for (KernelVersion version : versions) refuse_exact_fp32_for(version);
+      options.record = true;  // the comparison counts recorded loads
+      CheckedInputs checked = [&] {
+        if (!inputs_path.empty()) return load_checked_inputs(inputs_path);
+        Scenario scenario = resolve_scenario_flags(flags, front_end_scenario());
+        for (KernelVersion version : versions) {
+          scenario.version = version;
+          check_run_fits(scenario, options);
+        }
+        return CheckedInputs::generate(scenario);
+      }();
+      const std::string origin = inputs_path.empty() ? "scenario (inputs generated from seed " +
+                                                           std::to_string(checked.scenario().seed) + ")"
+                                                     : "inputs file " + inputs_path;
+      std::vector<RecordedRun> runs;
+      bool passed = true;
+      for (KernelVersion version : versions) {
+        CheckedInputs copy = checked;
+        copy.set_version(version);
+        // Each version's own validity (the grouped kernel takes no fp8 cache, no block sparsity).
+        validate_scenario(copy.scenario());
+        runs.push_back(RecordedRun::from_checked(std::move(copy), options, origin));
+        const RecordedRun& r = runs.back();
+        std::printf("%-8s : %s on %s, %s\n", std::string(version_name(version)).c_str(),
+                    std::string(backend_name(r.kernel().backend)).c_str(), r.kernel().device_name.c_str(),
+                    r.report().passed() ? "every stage within tolerance of its reference"
+                                        : "a stage is OUT of tolerance (run it alone with --record)");
+        passed = passed && r.report().passed();
+      }
+      std::printf("scenario : %s\n\n", scenario_summary(runs[0].scenario()).c_str());
+      std::printf("%s", format_comparison(compare_versions(runs[0], runs[1])).c_str());
+      return passed ? 0 : 1;
+    }
+
     std::optional<RecordedRun> run;
     std::optional<QuantizationReport> quantization;  // what generating an fp8 cache did to the values
     if (!inputs_path.empty()) {
@@ -86,6 +145,12 @@ int main(int argc, char** argv) {
     std::printf("backend  : %s (%s), kernel %s%s, %.2f ms\n", std::string(backend_name(kernel.backend)).c_str(),
                 kernel.device_name.c_str(), std::string(version_name(kernel.version)).c_str(),
                 kernel.recording ? " with the recording probe" : "", kernel.elapsed_ms);
+    if (run->requested_scenario().version == KernelVersion::automatic) {
+      // Why auto ran this version (kernels/auto_version.h), on the backend and recording as run.
+      const AutoChoice choice = choose_auto_version(
+          run->requested_scenario(), auto_context(run->requested_scenario(), kernel.backend, kernel.recording.has_value()));
+      std::printf("auto     : %s\n", choice.reason.c_str());
+    }
     std::printf("\n%s", run->report().table().c_str());
     bool passed = run->report().passed();
 

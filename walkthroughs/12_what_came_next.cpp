@@ -139,7 +139,8 @@ void show_gqa_bytes(Walkthrough& w) {
   out.print(table);
   out.line();
   out.paragraph("That is " + fixed(double(per_query_head) / double(per_kv_head), 1) +
-                " times less traffic for the same answer, and decode time is mostly this traffic.");
+                " times less traffic for the same answer, and decode time is mostly this traffic. Chapter 13 runs "
+                "this project's grouped kernel, which reads each kv_block once per kv head, on the same inputs.");
   w.check("kv_bytes_read", recorded == per_query_head,
           "the recorded K and V loads of all thread_blocks add up to num_heads x kv_blocks x bytes per kv_block, "
           "the figure the GQA-aware count divides by num_queries_per_kv");

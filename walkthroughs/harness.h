@@ -61,6 +61,7 @@ inline constexpr ChapterTitle kChapters[] = {
     {"v2-partitions", "v2: partitions and the reduce"},
     {"gqa-alibi", "GQA and ALiBi"},
     {"what-came-next", "Where the ideas went next"},
+    {"grouped-kernel", "The grouped kernel: one read per KV head"},
     {"fp8-kv-cache", "The fp8 KV cache"},
     {"block-sparse", "Block-sparse attention"},
 };

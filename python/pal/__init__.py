@@ -18,7 +18,8 @@ Arguments follow upstream's op (vllm/_custom_ops.py paged_attention_v1/v2) in na
 
 Upstream's op also takes `out`, `num_kv_heads`, `block_size` and `max_seq_len`; here they follow
 from the tensors, and the output is returned. Where upstream's Python wrapper picks v1 or v2 with
-a heuristic, `version="auto"` applies the same rule (v1, v2 and auto; other versions pass through
+a heuristic, `version="auto"` applies the same rule, except on an unrecorded GPU run, where this
+project's rule may pick its grouped kernel (v1, v2 and auto; other versions pass through
 as strings and are refused with the valid list until the kernel has them).
 
 Arrays: NumPy arrays, PyTorch CPU tensors, or anything with the buffer protocol or `__dlpack__`.
@@ -291,7 +292,8 @@ def paged_attention(query, key_cache, value_cache, block_tables, seq_lens, *, sc
     scale: the softmax scale (None: 1/sqrt(head_size)). kv_cache_dtype: "auto" (the caches hold the
     query's dtype) or "fp8" / "fp8_e4m3" / "fp8_e5m2" (uint8 codes of value / k_scale and
     value / v_scale). Block-sparse attention (Phi-3-small) is on when blocksparse_vert_stride > 1.
-    version: "auto" (upstream's heuristic), "v1" or "v2". backend: "auto" (the GPU when present),
+    version: "auto" (upstream's heuristic; on an unrecorded GPU run, this project's grouped kernel
+    where its H200 measurements found it faster: kernels/auto_version.h), "v1" or "v2". backend: "auto" (the GPU when present),
     "emulator" (the CPU emulator, bit-for-bit the kernel's arithmetic) or "gpu". dtype: the query's
     element type when the array cannot say it ("bf16" for NumPy uint16 bit patterns).
     """

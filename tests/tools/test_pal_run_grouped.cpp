@@ -103,5 +103,27 @@ TEST_CASE("pal-run refuses what the grouped kernel does not run, naming grouped,
   const Result unknown = pal_run({"--version", "grouped2"});
   CHECK(unknown.exit_code == 2);
   const Result help = pal_run({"--help"});
-  CHECK_THAT(help.output, Contains("grouped") && Contains("never grouped"));
+  CHECK_THAT(help.output, Contains("grouped") && Contains("upstream's v1/v2 heuristic"));
+}
+
+TEST_CASE("pal-run --compare runs two versions on the same inputs and prints bytes per KV head side by side",
+          "[cli][grouped]") {
+  const Result result = pal_run({"--backend", "emulator", "--compare", "v1,grouped", "--num-heads", "8", "--num-kv-heads",
+                                 "2", "--head-size", "32", "--seq-lens", "20"});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  // 2 kv_blocks x (K + V) x 1024 bytes per KV head, read by 4 query heads' thread_blocks in v1 (the
+  // counts are checked by hand in tests/run/test_version_compare.cpp).
+  CHECK_THAT(result.output, Contains("KV head 1: loaded (reads/byte)") && Contains("16.0 KiB (4.00x)") &&
+                                Contains("2.5 KiB (1.00x)") && Contains("max |v1 - grouped|"));
+  for (const std::vector<std::string>& refused : std::vector<std::vector<std::string>>{
+           {"--compare", "v1"}, {"--compare", "v1,v1"}, {"--compare", "v1,auto"}, {"--compare", "v1,v3"},
+           {"--compare", "v1,grouped", "--version", "v2"},
+           {"--compare", "v1,grouped", "--kv-cache-dtype", "fp8"}}) {
+    std::vector<std::string> args = {"--backend", "emulator"};
+    args.insert(args.end(), refused.begin(), refused.end());
+    const Result bad = pal_run(args);
+    INFO(bad.output);
+    CHECK(bad.exit_code == 2);
+  }
 }

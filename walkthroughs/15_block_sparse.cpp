@@ -1,4 +1,4 @@
-// Chapter 14: block-sparse attention, the last part of upstream's kernel signature. Phi-3-small
+// Chapter 15: block-sparse attention, the last part of upstream's kernel signature. Phi-3-small
 // attended, per head, the most recent sparse blocks and one remote sparse block in every
 // vert_stride, with the remote ones shifted from head to head. The kernel applies the rule per
 // kv_block: a skipped kv_block gets -FLT_MAX logits and is never read.
@@ -58,7 +58,7 @@ void show_rule(Walkthrough& w) {
   const Scenario& s = w.scenario();
   const BlockSparseParams& p = s.block_sparse;
   Terminal& out = w.out();
-  out.heading("14.1 The pattern: local blocks and a vertical stride");
+  out.heading("15.1 The pattern: local blocks and a vertical stride");
   out.paragraph("Block sparsity (upstream's IS_BLOCK_SPARSE, on when --blocksparse-vert-stride > 1) cuts each "
                 "sequence into sparse blocks of blocksparse_block_size tokens, a whole number of kv_blocks. The query "
                 "is the last token, in sparse block q_bs. A head attends the local_blocks most recent sparse blocks "
@@ -97,7 +97,7 @@ void show_rule(Walkthrough& w) {
 
 void show_upstream_example(Walkthrough& w) {
   Terminal& out = w.out();
-  out.heading("14.2 Phi-3-small's numbers");
+  out.heading("15.2 Phi-3-small's numbers");
   out.paragraph("Phi-3-small, the model this was built for, used sparse blocks of 64 tokens, 16 local blocks and "
                 "vert_stride 8, and a sliding step of max(1, vert_stride / heads). Computed with the same rule for "
                 "a 4000-token sequence and 32 heads (step 1, tp_rank 0):");
@@ -131,7 +131,7 @@ void show_skipping(Walkthrough& w) {
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
   const RecordDims& d = w.dims();
-  out.heading("14.3 What the kernel does with a skipped kv_block");
+  out.heading("15.3 What the kernel does with a skipped kv_block");
   out.paragraph("The rule is applied per kv_block, once per warp iteration, before any key is loaded. A skipped "
                 "kv_block's logits are set to -FLT_MAX (its exponentials are then exactly 0) and the value loop "
                 "passes over it: neither its keys nor its values are read. The kv_blocks are still dealt to the "
@@ -205,7 +205,7 @@ void show_skipping(Walkthrough& w) {
 void show_sliding(Walkthrough& w) {
   const Scenario& s = w.scenario();
   Terminal& out = w.out();
-  out.heading("14.4 Sliding by kv head, and tp_rank");
+  out.heading("15.4 Sliding by kv head, and tp_rank");
   out.paragraph("A negative sliding step shifts the remote blocks per kv head instead of per query head, so the "
                 "query heads of a GQA group read the same remote kv_blocks (the 'homo_head_group' setting). tp_rank "
                 "makes the head index global under tensor parallelism: the GPU of rank 1 holds heads num_heads .. "
@@ -224,7 +224,7 @@ void show_sliding(Walkthrough& w) {
 
 void show_history(Walkthrough& w) {
   Terminal& out = w.out();
-  out.heading("14.5 Why it was in this kernel, and where it went");
+  out.heading("15.5 Why it was in this kernel, and where it went");
   out.paragraph("vLLM added block-sparse attention in May 2024 (pull request 4799) for Phi-3-small: a Triton kernel "
                 "for the prompt and these few lines in the paged decode kernel, where skipping whole kv_blocks costs "
                 "one test per kv_block. The doubled template argument (IS_BLOCK_SPARSE) doubled the kernel "
@@ -239,7 +239,7 @@ void show_history(Walkthrough& w) {
 int main(int argc, char** argv) {
   using namespace pal::walkthrough;
   ChapterInfo chapter;
-  chapter.number = 14;
+  chapter.number = 15;
   chapter.teaches = "Block-sparse attention: local blocks plus a per-head vertical stride, applied per kv_block; "
                     "skipped kv_blocks are never read.";
   chapter.scenario = teaching_scenario();
@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
     show_skipping(w);
     show_sliding(w);
     show_history(w);
-    w.out().heading("14.6 Checks");
+    w.out().heading("15.6 Checks");
     w.check_stage(pal::Stage::qk_logits);
     w.check_stage(pal::Stage::softmax);
     w.check_stage(pal::Check::final_output);

@@ -1,4 +1,4 @@
-// Chapter 13: the fp8 KV cache. The cache holds one-byte codes (E4M3 or E5M2) of value / scale, and
+// Chapter 14: the fp8 KV cache. The cache holds one-byte codes (E4M3 or E5M2) of value / scale, and
 // the kernel turns each code back into a number of the query's type at the very load that reads it.
 // What the two formats can hold, what the scale is for, what changes in the layout and the loads,
 // and what quantisation costs in accuracy and saves in bytes, measured on this run's inputs.
@@ -67,7 +67,7 @@ CalibratedScales calibrate(const Scenario& scenario) {
 
 void show_formats(Walkthrough& w) {
   Terminal& out = w.out();
-  out.heading("13.1 Two formats in one byte");
+  out.heading("14.1 Two formats in one byte");
   out.paragraph("An fp8 cache (--kv-cache-dtype fp8_e4m3, or fp8 as upstream spells it, or fp8_e5m2) keeps one "
                 "byte per key or value element instead of two (fp16, bf16) or four (fp32). Both formats are the "
                 "OCP 8-bit floats that Hopper and Ada convert in hardware. E4M3 spends its bits on precision and "
@@ -109,7 +109,7 @@ void show_scales(Walkthrough& w, const CalibratedScales& calibrated) {
   const Scenario& s = w.scenario();
   Terminal& out = w.out();
   const Fp8Format format = fp8_format_of(s.kv_cache_dtype);
-  out.heading("13.2 The scale: value ~ decode(code) * scale");
+  out.heading("14.2 The scale: value ~ decode(code) * scale");
   out.paragraph("A cache write stores code = fp8(value / scale), rounded to nearest even and saturated at the "
                 "largest finite value; a read gives decode(code) * scale. This kernel has one scale for the whole "
                 "key cache (k_scale) and one for the value cache (v_scale), as upstream's has since 2024 (per-head "
@@ -141,7 +141,7 @@ void show_dequantisation(Walkthrough& w) {
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
   const Fp8Format format = fp8_format_of(s.kv_cache_dtype);
-  out.heading("13.3 From a code to a number, at the load");
+  out.heading("14.3 From a code to a number, at the load");
   out.paragraph("The kernel dequantises where upstream's does: per element, as each K or V vector is loaded, "
                 "before the dot products; the scale is not folded into the softmax scale or the output. Code -> "
                 "fp16 (exact) -> fp32, times the scale in fp32, rounded once to the query's type (" +
@@ -184,7 +184,7 @@ void show_loads(Walkthrough& w) {
   const Scenario& s = w.scenario();
   const KernelGeometry g = w.geometry();
   Terminal& out = w.out();
-  out.heading("13.4 What the loads look like");
+  out.heading("14.4 What the loads look like");
   KernelGeometry same_cache = g;
   same_cache.cache_element_size = g.query_element_size;
   out.paragraph("x, the width of the key layout's innermost chunk, follows the cache's element (16 / sizeof(cache_t)), "
@@ -289,7 +289,7 @@ CostRow quantisation_cost(const Scenario& scenario, const DenseOutput& exact) {
 void show_cost(Walkthrough& w) {
   const Scenario& s = w.scenario();
   Terminal& out = w.out();
-  out.heading("13.5 What quantisation costs, and what it saves");
+  out.heading("14.5 What quantisation costs, and what it saves");
   Scenario unquantised = s;
   unquantised.kv_cache_dtype = KvCacheDtype::automatic;
   unquantised.k_scale = unquantised.v_scale = 1.0f;
@@ -341,7 +341,7 @@ void show_cost(Walkthrough& w) {
 int main(int argc, char** argv) {
   using namespace pal::walkthrough;
   ChapterInfo chapter;
-  chapter.number = 13;
+  chapter.number = 14;
   chapter.teaches = "The fp8 KV cache: one-byte codes and a per-tensor scale, dequantised at each load; what the "
                     "loads look like and what quantisation costs.";
   chapter.scenario = teaching_scenario();
@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
     show_dequantisation(w);
     show_loads(w);
     show_cost(w);
-    w.out().heading("13.6 Checks");
+    w.out().heading("14.6 Checks");
     w.check_stage(pal::Check::dequantized_kv);
     w.check_stage(pal::Stage::qk_logits);
     w.check_stage(pal::Check::final_output);
