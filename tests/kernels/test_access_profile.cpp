@@ -11,6 +11,9 @@
 
 #include "kernels/simt/access_profile.h"
 #include "kernels/simt/emulator.h"
+#include "kernels/stage_registry.h"
+#include "run/access_report.h"
+#include "run/recorded_run.h"
 
 using namespace pal;
 using namespace pal::simt;
@@ -219,4 +222,114 @@ TEST_CASE("without a profiler, noted accesses are dropped; two profilers at once
   CHECK(detail::access_profiler_active());
   CHECK_THROWS_AS(AccessProfiler(), std::logic_error);
   CHECK(profiler.profile().sites.empty());
+}
+
+// ---- the profile of emulated kernel runs -----------------------------------------------------------
+
+namespace {
+
+Scenario one_sequence(DType dtype, KernelVersion version, int head_size, int block_size, int seq_len) {
+  Scenario s;
+  s.dtype = dtype;
+  s.version = version;
+  s.num_seqs = 1;
+  s.seq_lens = {seq_len};
+  s.num_heads = 2;
+  s.num_kv_heads = 1;
+  s.head_size = head_size;
+  s.block_size = block_size;
+  return s;
+}
+
+AccessProfile profile_of(const Scenario& scenario) {
+  AccessProfiler profiler;
+  RecordedRunOptions options;
+  options.backend = Backend::emulator;
+  const RecordedRun run = RecordedRun::from_scenario(scenario, options);
+  return profiler.profile();
+}
+
+const SiteProfile& site_named(const AccessProfile& profile, const std::string& name) {
+  for (const SiteProfile& site : profile.sites)
+    if (site.name == name) return site;
+  FAIL("no access site named " << name);
+  return profile.sites.front();
+}
+
+}  // namespace
+
+TEST_CASE("every access site of the v1/v2 kernel names a stage, and the report lists it") {
+  for (KernelVersion version : {KernelVersion::v1, KernelVersion::v2}) {
+    const AccessProfile profile = profile_of(one_sequence(DType::fp16, version, 128, 16, 700));
+    REQUIRE(profile.sites.size() >= 10);
+    for (const SiteProfile& site : profile.sites) {
+      Stage stage{};
+      INFO(site.name << " at " << site.location());
+      CHECK(parse_stage(site.stage, stage));
+      CHECK(site.file == "paged_attention_kernel.h");
+      CHECK(site.instructions > 0);
+    }
+    const std::string table = access_profile_table(profile);
+    CHECK_THAT(table, Catch::Contains("q_vecs read"));
+    CHECK_THAT(access_profile_totals(profile), Catch::Contains("shared_ld_wavefronts = "));
+  }
+}
+
+TEST_CASE("key and value loads of an auto cache read whole sectors: sectors x 32 bytes = bytes requested") {
+  for (DType dtype : {DType::fp32, DType::fp16})
+    for (int block_size : {8, 16, 32}) {
+      const AccessProfile profile = profile_of(one_sequence(dtype, KernelVersion::v1, 64, block_size, 3 * block_size));
+      for (const char* name : {"k_cache load", "v_cache load"}) {
+        const SiteProfile& site = site_named(profile, name);
+        INFO(name << ", " << dtype_name(dtype) << ", block " << block_size);
+        CHECK(site.sectors * kSectorBytes == site.lane_accesses * site.bytes_per_lane);
+      }
+    }
+}
+
+TEST_CASE("a thread_block's query is read by every warp and every token: q_vecs reads count per token") {
+  // v1, one sequence of 64 tokens (4 kv_blocks of 16, one per warp), fp16, head 128: each of the 4
+  // warps executes the q_vecs read NUM_VECS_PER_THREAD = 16 times per token of its thread_group, and
+  // each thread_group has 1 token per kv_block: 16 instructions per warp, 64 per thread_block.
+  const AccessProfile profile = profile_of(one_sequence(DType::fp16, KernelVersion::v1, 128, 16, 64));
+  const SiteProfile& q_reads = site_named(profile, "q_vecs read");
+  CHECK(q_reads.instructions == 2 * 64);  // two thread_blocks (heads)
+  CHECK(q_reads.bytes_per_lane == 8);
+}
+
+TEST_CASE("q_vecs reads are free of bank conflicts for every dtype, head size and block size (padded rows)") {
+  // Before the rows were padded (kernels/geometry.h, q_row_padding_vecs), 12 of these configurations
+  // read q_vecs with 2-way conflicts (e.g. fp16 head 128 block 16, run 11's: pal-run --profile showed
+  // 2.00 ways, and ncu measured the same wavefronts on the H200, docs/performance/NOTES.md). A padding
+  // of 16 bytes everywhere was wrong too: it made head 112's rows 128 bytes long (this test caught it).
+  for (DType dtype : {DType::fp32, DType::fp16, DType::bf16})
+    for (int head_size : {32, 64, 80, 96, 112, 120, 128, 192, 256})
+      for (int block_size : {8, 16, 32}) {
+        Scenario s = one_sequence(dtype, KernelVersion::v1, head_size, block_size, 4 * block_size);
+        s.num_heads = 1;
+        const AccessProfile profile = profile_of(s);
+        const SiteProfile& q_reads = site_named(profile, "q_vecs read");
+        INFO(dtype_name(dtype) << " head " << head_size << " block " << block_size);
+        CHECK(q_reads.wavefronts == q_reads.ideal_wavefronts);
+        CHECK(q_reads.conflicted_instructions == 0);
+      }
+}
+
+TEST_CASE("the v1 kernel's run-11 thread_block: predicted counts per thread_block match ncu's on the H200") {
+  // Run 11 (docs/device-runs/2026-11-29-h200-run11-ncu/ncu_v1.txt): fp16, head 128, block 16, 8192
+  // tokens, 1024 thread_blocks, before the q_vecs padding. ncu's sums divided by 1024: global-load
+  // requests 13317 and sectors 132108 per thread_block, shared stores 1057 instructions, shared-load
+  // instructions 5664 = the emulator's count minus the 4096 q_vecs reads that ptxas merges pairwise
+  // into 16-byte loads. These do not depend on the padding; the wavefronts do (the test above).
+  Scenario s = one_sequence(DType::fp16, KernelVersion::v1, 128, 16, 8192);
+  s.num_heads = 1;
+  const AccessProfile profile = profile_of(s);
+  const AccessTotals global = access_totals(profile, MemorySpace::global, AccessDirection::load);
+  const AccessTotals shared_st = access_totals(profile, MemorySpace::shared, AccessDirection::store);
+  const AccessTotals shared_ld = access_totals(profile, MemorySpace::shared, AccessDirection::load);
+  CHECK(profile.num_thread_blocks == 1);
+  CHECK(global.instructions == 13317);
+  CHECK(global.sectors == 132108);
+  CHECK(shared_st.instructions == 1057);
+  CHECK(shared_ld.instructions - site_named(profile, "q_vecs read").instructions / 2 == 5664);
 }

@@ -23,11 +23,18 @@ Session::Session(RecordedRun run) : RecordedRun(std::move(run)) {
   (void)paged();      // throws for a kernel variant this visualizer does not show
 }
 
+Session::Session(RecordedRun run, simt::AccessProfile access_profile) : Session(std::move(run)) {
+  access_profile_ = std::move(access_profile);
+}
+
 Session make_session(const Scenario& scenario, Backend backend) {
   refuse_grouped(scenario.version);
   RecordedRunOptions options;
   options.backend = backend;
-  return Session(RecordedRun::from_scenario(scenario, options));
+  // The emulator reports every lane's shared and global access to it (nothing when the GPU runs).
+  simt::AccessProfiler profiler;
+  RecordedRun run = RecordedRun::from_scenario(scenario, options);
+  return Session(std::move(run), profiler.profile());
 }
 
 Session session_from_dump(const std::string& path, Backend backend) {
