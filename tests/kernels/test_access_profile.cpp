@@ -298,7 +298,7 @@ TEST_CASE("a thread_block's query is read by every warp and every token: q_vecs 
 }
 
 TEST_CASE("q_vecs reads are free of bank conflicts for every dtype, head size and block size (padded rows)") {
-  // Before the rows were padded (kernels/geometry.h, q_row_padding_vecs), 12 of these configurations
+  // Before the rows were padded (kernels/geometry.h, q_row_padding_vecs), 16 of these configurations
   // read q_vecs with 2-way conflicts (e.g. fp16 head 128 block 16, run 11's: pal-run --profile showed
   // 2.00 ways, and ncu measured the same wavefronts on the H200, docs/performance/NOTES.md). A padding
   // of 16 bytes everywhere was wrong too: it made head 112's rows 128 bytes long (this test caught it).

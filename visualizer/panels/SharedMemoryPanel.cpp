@@ -21,7 +21,7 @@ constexpr ImU32 kServedColour = IM_COL32(90, 170, 110, 255);    // a word its ba
 constexpr ImU32 kConflictColour = IM_COL32(215, 80, 70, 255);   // a word that shares its bank with another
 
 std::string lanes_text(const std::vector<int>& lanes) {
-  if (lanes.size() > 3) return std::to_string(lanes.size()) + " ln";
+  if (lanes.size() > 2) return "x" + std::to_string(lanes.size());  // a broadcast to that many lanes
   std::string text;
   for (const int lane : lanes) text += (text.empty() ? "" : ",") + std::to_string(lane);
   return text;
@@ -33,7 +33,7 @@ void draw_instruction(const simt::SiteProfile& site, UiState& ui) {
               "ideal %d",
               view.warp, view.thread_block, site.bytes_per_lane, view.lanes_per_phase, view.wavefronts,
               view.ideal_wavefronts);
-  const float cell_w = 34.0f, cell_h = 22.0f, left = 70.0f, top = 18.0f;
+  const float cell_w = 38.0f, cell_h = 22.0f, left = 76.0f, top = 18.0f;
   const int rows = std::max(view.wavefronts, 1);
   const Canvas c = begin_canvas("##banks", ImVec2(left + 32 * cell_w, top + float(rows) * cell_h + 70));
   for (int bank = 0; bank < simt::kNumSharedBanks; ++bank)
@@ -78,7 +78,6 @@ void draw_instruction(const simt::SiteProfile& site, UiState& ui) {
 }  // namespace
 
 void draw_shared_memory_panel(const ViewModel& model, UiState& ui) {
-  panel_header(PanelId::shared_memory, model, ui);
   const simt::AccessProfile* profile = model.session().access_profile();
   if (profile == nullptr) {
     text_wrapped("The access profile is the emulator's: run the scenario with the emulator backend in this session "
