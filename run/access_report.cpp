@@ -33,17 +33,18 @@ std::string format_row(const std::string& stage, const std::string& name, const 
                        const char* kind, int bytes, const SiteProfile& sums) {
   char text[512];
   const double lanes = sums.instructions > 0 ? double(sums.lane_accesses) / double(sums.instructions) : 0.0;
+  const std::string width = bytes > 0 ? std::to_string(bytes) : "";  // subtotals mix widths
   if (sums.space == MemorySpace::shared) {
     const double conflicted =
         sums.instructions > 0 ? 100.0 * double(sums.conflicted_instructions) / double(sums.instructions) : 0.0;
-    std::snprintf(text, sizeof text, "%-18s %-24s %-30s %-9s %3d %11lld %6.1f %12lld %12lld %6.2f %6.1f%%\n",
-                  stage.c_str(), name.c_str(), where.c_str(), kind, bytes, static_cast<long long>(sums.instructions),
+    std::snprintf(text, sizeof text, "%-18s %-24s %-30s %-9s %3s %11lld %6.1f %12lld %12lld %6.2f %6.1f%%\n",
+                  stage.c_str(), name.c_str(), where.c_str(), kind, width.c_str(), static_cast<long long>(sums.instructions),
                   lanes, static_cast<long long>(sums.wavefronts), static_cast<long long>(sums.ideal_wavefronts),
                   sums.conflict_ways(), conflicted);
   } else {
     const double lines = sums.instructions > 0 ? double(sums.lines) / double(sums.instructions) : 0.0;
-    std::snprintf(text, sizeof text, "%-18s %-24s %-30s %-9s %3d %11lld %6.1f %12s %12s %6s %7s %9lld %6.2f %6.2f\n",
-                  stage.c_str(), name.c_str(), where.c_str(), kind, bytes, static_cast<long long>(sums.instructions),
+    std::snprintf(text, sizeof text, "%-18s %-24s %-30s %-9s %3s %11lld %6.1f %12s %12s %6s %7s %9lld %6.2f %6.2f\n",
+                  stage.c_str(), name.c_str(), where.c_str(), kind, width.c_str(), static_cast<long long>(sums.instructions),
                   lanes, "", "", "", "", static_cast<long long>(sums.sectors), sums.sectors_per_request(), lines);
   }
   return text;
