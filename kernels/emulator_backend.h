@@ -40,7 +40,7 @@ void emulate_paged_attention(const LaunchShape& shape, const LaunchBuffers& buff
       emulate_main_kernel<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, IS_BLOCK_SPARSE, 0>(shape, buffers, probe);
     }
   };
-  if (record != nullptr) run(RecordingProbe{*record});
+  if (record != nullptr) run(RecordingProbe{{}, *record});
   else run(NoopProbe{});
 }
 

@@ -44,6 +44,32 @@ struct KernelGeometry {
   PAL_HOST_DEVICE constexpr int vec_size() const { return max_of(16 / (thread_group_size() * query_element_size), 1); }
   PAL_HOST_DEVICE constexpr int num_elems_per_thread() const { return head_size / thread_group_size(); }
   PAL_HOST_DEVICE constexpr int num_vecs_per_thread() const { return num_elems_per_thread() / vec_size(); }
+  // Shared q_vecs has one row per lane offset of a thread_group; at a given step every lane of
+  // offset r reads row r at the same column. Rows whose starts fall on the same banks collide: with
+  // rows 128 bytes long (head 128 in fp16/bf16) both rows start in bank 0 and every q_vecs read
+  // takes 2 wavefronts instead of 1, predicted by the emulator's access profile and measured by ncu
+  // (docs/performance/NOTES.md, run 11). Each row is therefore padded by the fewest bytes that put
+  // the rows' starts at least one access apart modulo 128 bytes (the 32 banks): 16 bytes when the
+  // rows stay 16-byte aligned (ptxas then merges two reads into one 16-byte load), else whole vecs.
+  // Upstream declares the rows unpadded; the padding is this project's deviation.
+  PAL_HOST_DEVICE constexpr int q_vec_bytes() const { return vec_size() * query_element_size; }
+  PAL_HOST_DEVICE constexpr int q_row_bytes() const { return num_vecs_per_thread() * q_vec_bytes(); }
+  PAL_HOST_DEVICE constexpr bool q_rows_apart_in_banks(int row_stride_bytes) const {
+    const int access_bytes = row_stride_bytes % 16 == 0 ? 16 : q_vec_bytes();
+    for (int k = 1; k < thread_group_size(); ++k) {
+      const int offset = (k * row_stride_bytes) % 128;
+      if (min_of(offset, 128 - offset) < access_bytes) return false;
+    }
+    return true;
+  }
+  PAL_HOST_DEVICE constexpr int q_row_padding_vecs() const {
+    const int step = q_row_bytes() % 16 == 0 ? 16 : q_vec_bytes();
+    for (int padding = 0; padding < 128; padding += step)
+      if (q_rows_apart_in_banks(q_row_bytes() + padding)) return padding / q_vec_bytes();
+    return 0;
+  }
+  PAL_HOST_DEVICE constexpr int q_row_vecs() const { return num_vecs_per_thread() + q_row_padding_vecs(); }
+  PAL_HOST_DEVICE constexpr int q_vecs_shared_bytes() const { return thread_group_size() * q_row_vecs() * q_vec_bytes(); }
   // Elements per 16-byte chunk of the key layout's innermost dimension (core/kv_cache_layout.h):
   // the cache's element size decides it, 16 for fp8.
   PAL_HOST_DEVICE constexpr int x() const { return key_x_for(cache_element_size); }

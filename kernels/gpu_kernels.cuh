@@ -67,7 +67,7 @@ void gpu_launch_config(const LaunchShape& shape, const LaunchBuffers& buffers, c
                                                                                              stream);
     }
   };
-  if (record != nullptr) launch(RecordingProbe{*record});
+  if (record != nullptr) launch(RecordingProbe{{}, *record});
   else launch(NoopProbe{});
 }
 

@@ -37,6 +37,7 @@
 #include "kernels/geometry.h"
 #include "kernels/grouped_geometry.h"
 #include "core/softmax_merge.h"
+#include "kernels/access_site.h"
 #include "kernels/grouped_probe.h"
 #include "kernels/simt/fragments.h"
 #include "kernels/simt/simt.h"
@@ -256,8 +257,12 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
       const std::int64_t source_element = kv_offset + std::int64_t(region_unit) * X;
       const cache_t* source = (is_value ? args.v_cache : args.k_cache) + source_element;
       unsigned char* region = is_value ? value_dst : key_dst;
-      simt::cp_async_16(region + swizzled_unit(copy_block_in_tile * KV_BLOCK_UNITS + region_unit) * kUnitBytes,
-                        source, src_bytes);
+      unsigned char* destination = region + swizzled_unit(copy_block_in_tile * KV_BLOCK_UNITS + region_unit) * kUnitBytes;
+      simt::cp_async_16(destination, source, src_bytes);
+      if (src_bytes > 0)
+        probe.global_load(PAL_ACCESS_SITE("kv_tile_load", is_value ? "v_cache cp.async" : "k_cache cp.async"),
+                          is_value ? args.v_cache : args.k_cache, source, src_bytes);
+      probe.shared_store(PAL_ACCESS_SITE("kv_tile_load", "tile cp.async store"), destination, kUnitBytes);
       probe.kv_copy(tile_idx, unit + copy_block_in_tile * 2 * KV_BLOCK_UNITS, logical_block_idx, source_element, src_bytes);
     }
   };
@@ -307,6 +312,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
     const int row = warp_first_row + lane % fragment::kLdmatrixRows + fragment::a_row(0, matrix);
     const int dim = k_step * fragment::kMmaK + fragment::a_col(0, matrix);
     simt::ldmatrix<4, false>(a, query_shared + (row * C::QUERY_ROW_ELEMENTS + dim) * int(sizeof(scalar_t)));
+    probe.shared_load(PAL_ACCESS_SITE("query_load", "query ldmatrix.x4"),
+                      query_shared + (row * C::QUERY_ROW_ELEMENTS + dim) * int(sizeof(scalar_t)), 16);
   };
   [[maybe_unused]] std::uint32_t query_fragments[C::QUERY_IN_REGISTERS ? C::NUM_K_STEPS : 1][fragment::kARegisters];
   if constexpr (TENSOR_CORES && C::QUERY_IN_REGISTERS) {
@@ -428,6 +435,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             const int key_unit = 2 * k_step + (matrix & 1);
             std::uint32_t k_regs[4];
             simt::ldmatrix<4, false>(k_regs, tile_unit(key_tile, key_unit_of(8 * n_tile + row_in_matrix, key_unit)));
+            probe.shared_load(PAL_ACCESS_SITE("qk_logits", "key ldmatrix.x4"),
+                              tile_unit(key_tile, key_unit_of(8 * n_tile + row_in_matrix, key_unit)), 16);
             const std::uint32_t b0[2] = {k_regs[0], k_regs[1]};
             const std::uint32_t b1[2] = {k_regs[2], k_regs[3]};
             simt::mma_m16n8k16<cache_t>(scores[0], a, b0, scores[0]);
@@ -438,6 +447,9 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             const int n_tile = matrix & 1;
             std::uint32_t k_regs[2];
             simt::ldmatrix<2, false>(k_regs, tile_unit(key_tile, key_unit_of(8 * n_tile + row_in_matrix, 2 * k_step)));
+            if (lane < 2 * fragment::kLdmatrixRows)  // x2 reads the row addresses of lanes 0-15 only
+              probe.shared_load(PAL_ACCESS_SITE("qk_logits", "key ldmatrix.x2"),
+                                tile_unit(key_tile, key_unit_of(8 * n_tile + row_in_matrix, 2 * k_step)), 16);
             const std::uint32_t b0[2] = {k_regs[0], 0u};
             const std::uint32_t b1[2] = {k_regs[1], 0u};
             simt::mma_m16n8k16<cache_t>(scores[0], a, b0, scores[0]);
@@ -466,6 +478,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
           const int key_unit = 2 * i + lane_half;
           if (key_unit < C::NUM_KEY_UNITS) {
             const UnitVec k = load_vec<UnitVec>(tile_unit(key_tile, key_unit_of(lane_token, key_unit)));
+            probe.shared_load(PAL_ACCESS_SITE("qk_logits", "key unit read"),
+                              tile_unit(key_tile, key_unit_of(lane_token, key_unit)), int(sizeof(UnitVec)));
             PAL_UNROLL
             for (int r = 0; r < ROWS; ++r) {
               if (r >= rows_in_warp) break;
@@ -473,6 +487,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
               PAL_UNROLL
               for (int e = 0; e < X; e += 4) {
                 const Vec<float, 4> q = load_vec<Vec<float, 4>>(q_row + e);  // a broadcast read
+                probe.shared_load(PAL_ACCESS_SITE("qk_logits", "query row read"), q_row + e, int(sizeof(q)));
                 PAL_UNROLL
                 for (int f = 0; f < 4; ++f) logits[r] += q.elem[f] * to_float(k.elem[e + f]);
               }
@@ -541,6 +556,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
           for (int j = 0; j < C::DIMS_PER_LANE; ++j) state.acc[r][j] *= rescale;
           if (lane_half == 0) {
             warp_probs[r * kGroupedWarpTokens + lane_token] = round_to<scalar_t>(p);
+            probe.shared_store(PAL_ACCESS_SITE("online_softmax", "warp_probs store"),
+                               &warp_probs[r * kGroupedWarpTokens + lane_token], int(sizeof(float)));
             probe.probability(warp_idx, step_idx, r, lane_token, round_to<scalar_t>(p));
           }
           if (lane == 0) probe.softmax_step(warp_idx, step_idx, r, step_max, running_max, rescale);
@@ -580,6 +597,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             const int dim = (nd + (matrix >> 1)) * 8 + row_in_matrix;
             std::uint32_t v_regs[4];
             simt::ldmatrix<4, false>(v_regs, tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)));
+            probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value ldmatrix.x4"),
+                              tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)), 16);
             const std::uint32_t b0[2] = {v_regs[0], v_regs[1]};
             const std::uint32_t b1[2] = {v_regs[2], v_regs[3]};
             simt::mma_m16n8k16<cache_t>(state.acc[nd], p_fragment, b0, state.acc[nd]);
@@ -588,6 +607,9 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             const int dim = nd * 8 + row_in_matrix;
             std::uint32_t v_regs[2];
             simt::ldmatrix<2, false>(v_regs, tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)));
+            if (lane < 2 * fragment::kLdmatrixRows)  // x2 reads the row addresses of lanes 0-15 only
+              probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value ldmatrix.x2"),
+                                tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)), 16);
             simt::mma_m16n8k16<cache_t>(state.acc[nd], p_fragment, v_regs, state.acc[nd]);
           }
         }
@@ -601,12 +623,16 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
           PAL_UNROLL
           for (int first = 0; first < kGroupedWarpTokens; first += X) {
             const UnitVec v = load_vec<UnitVec>(tile_unit(value_tile, value_unit_of(first, dim)));
+            probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value unit read"),
+                              tile_unit(value_tile, value_unit_of(first, dim)), int(sizeof(UnitVec)));
             PAL_UNROLL
             for (int r = 0; r < ROWS; ++r) {
               if (r >= rows_in_warp) break;
               PAL_UNROLL
               for (int e = 0; e < X; e += 4) {
                 const Vec<float, 4> p = load_vec<Vec<float, 4>>(warp_probs + r * kGroupedWarpTokens + first + e);
+                probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "warp_probs read"),
+                                  warp_probs + r * kGroupedWarpTokens + first + e, int(sizeof(p)));
                 PAL_UNROLL
                 for (int f = 0; f < 4; ++f) state.acc[r][j] += p.elem[f] * to_float(v.elem[e + f]);
               }

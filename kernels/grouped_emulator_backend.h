@@ -12,7 +12,7 @@ template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void emulate_grouped(const LaunchShape& shape, const LaunchBuffers& buffers, const GroupedWorkspace& workspace,
                      const GroupedPlan& plan, const RecordPointers* record) {
   const GroupedArgs<scalar_t, scalar_t> args = grouped_args<scalar_t>(shape, buffers, workspace, plan);
-  GroupedRecordingProbe probe{record};  // records nothing when `record` is null
+  GroupedRecordingProbe probe{{}, record};  // records nothing when `record` is null
   probe.kv_block_units = plan.geometry.kv_block_units();
   simt::launch_emulated({plan.grid_x(shape.num_kv_heads), shape.num_seqs, plan.num_splits}, kGroupedNumThreads,
                         std::size_t(plan.shared_bytes), [&] {

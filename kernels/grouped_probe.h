@@ -11,6 +11,8 @@
 #include <cstdint>
 
 #include "core/host_device.h"
+#include "kernels/access_site.h"
+#include "kernels/probes.h"
 #include "kernels/record_schema.h"
 
 namespace pal {
@@ -68,6 +70,10 @@ struct GroupedNoopProbe {
   PAL_DEVICE PAL_FORCE_INLINE void merge_begin(int /*seq_idx*/, int /*head_idx*/, int /*thread_idx*/) {}
   PAL_DEVICE PAL_FORCE_INLINE void merge_state(float /*max_logit*/, float /*exp_sum*/) {}  // thread 0
   PAL_DEVICE PAL_FORCE_INLINE void merge_output(int /*dim*/, float /*value*/) {}
+  // The memory-access sites of the profile (kernels/simt/access_profile.h): nothing in this build.
+  PAL_DEVICE PAL_FORCE_INLINE void shared_load(const AccessSite&, const void*, int) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void shared_store(const AccessSite&, const void*, int) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void global_load(const AccessSite&, const void*, const void*, int) const {}
 };
 
 // Records into the grouped_* arrays of a recording, or nothing when `record` is null: the emulator
@@ -75,7 +81,7 @@ struct GroupedNoopProbe {
 // instead of two; the emulator's cost is its fibers, not these branches). Each thread's copy keeps
 // the coordinates its prologue announced. Hooks for rows past the block's query heads (the padding
 // rows of a tensor-core tile) record nothing: no head owns them.
-struct GroupedRecordingProbe {
+struct GroupedRecordingProbe : AccessProbeHooks {
   static constexpr bool kRecords = true;
   const RecordPointers* record = nullptr;
   // 16-byte units of one kv_block's K (and of its V): a copy's `unit` tells K from V with it

@@ -21,7 +21,9 @@ std::size_t LaunchShape::main_shared_memory_bytes() const {
 
 std::size_t LaunchShape::main_static_shared_memory_bytes() const {
   const int num_warps = kNumThreads / kWarpSize;
-  const std::size_t q_vecs = std::size_t(head_size) * std::size_t(dtype_size_bytes(dtype));
+  const KernelGeometry geometry{dtype_size_bytes(dtype), head_size, block_size, kNumThreads,
+                                is_fp8(kv_cache_dtype) ? 1 : dtype_size_bytes(dtype)};
+  const std::size_t q_vecs = std::size_t(geometry.q_vecs_shared_bytes());
   const std::size_t red_smem = 2 * std::size_t(num_warps) * sizeof(float);
   return q_vecs + red_smem;
 }

@@ -36,7 +36,8 @@ struct LaunchShape {
   // cross-warp partial outputs, whichever is larger (the two uses never overlap in time).
   std::size_t main_shared_memory_bytes() const;
   // Static shared memory of the main kernel (bytes), the arrays its body declares: q_vecs, one head
-  // of q in the query dtype, and red_smem, 2 floats per warp (each warp's max, then its sum).
+  // of q in the query dtype plus 16 bytes of padding per row (KernelGeometry::q_vecs_shared_bytes),
+  // and red_smem, 2 floats per warp (each warp's max, then its sum).
   std::size_t main_static_shared_memory_bytes() const;
   // Dynamic + static: what one thread_block of the main kernel occupies, the figure a device's
   // per-block opt-in limit (cudaDevAttrMaxSharedMemoryPerBlockOptin) is checked against.

@@ -24,6 +24,7 @@
 #include "core/fp8.h"
 #include "core/kv_cache_layout.h"
 #include "core/softmax_state.h"
+#include "kernels/access_site.h"
 #include "kernels/geometry.h"
 #include "kernels/probes.h"
 #include "kernels/thread_mapping.h"
@@ -87,6 +88,7 @@ struct KernelConstants {
   static constexpr int NUM_WARPS = geometry.num_warps();
   static constexpr int VEC_SIZE = geometry.vec_size();
   static constexpr int NUM_VECS_PER_THREAD = geometry.num_vecs_per_thread();
+  static constexpr int Q_ROW_VECS = geometry.q_row_vecs();
   static constexpr int X = geometry.x();
   static constexpr int V_VEC_SIZE = geometry.v_vec_size();
   static constexpr int NUM_V_VECS_PER_ROW = geometry.num_v_vecs_per_row();
@@ -119,10 +121,14 @@ PAL_DEVICE PAL_FORCE_INLINE float block_sum(float* red_smem, float sum, Hooks ho
     sum += simt::shfl_xor(sum, mask);
     hooks.warp_step(step, sum);
   }
-  if (lane == 0) red_smem[warp_idx] = sum;
+  if (lane == 0) {
+    red_smem[warp_idx] = sum;
+    hooks.shared_store(PAL_ACCESS_SITE("exp_sum", "red_smem sum store"), &red_smem[warp_idx], int(sizeof(float)));
+  }
   simt::sync_threads();
   hooks.red_smem(red_smem);
   sum = lane < NUM_WARPS ? red_smem[lane] : 0.0f;
+  if (lane < NUM_WARPS) hooks.shared_load(PAL_ACCESS_SITE("exp_sum", "red_smem sum read"), &red_smem[lane], int(sizeof(float)));
   hooks.cross_warp_step(0, sum);
   step = 1;
   for (int mask = NUM_WARPS / 2; mask >= 1; mask /= 2, ++step) {
@@ -139,11 +145,15 @@ struct ExpSumHooks {
   PAL_DEVICE PAL_FORCE_INLINE void warp_step(int step, float v) const { probe->exp_sum_warp(step, v); }
   PAL_DEVICE PAL_FORCE_INLINE void red_smem(const float* r) const { probe->red_smem_sum(r, NUM_WARPS); }
   PAL_DEVICE PAL_FORCE_INLINE void cross_warp_step(int step, float v) const { probe->exp_sum_cross_warp(step, v); }
+  PAL_DEVICE PAL_FORCE_INLINE void shared_load(const AccessSite& site, const void* a, int n) const { probe->shared_load(site, a, n); }
+  PAL_DEVICE PAL_FORCE_INLINE void shared_store(const AccessSite& site, const void* a, int n) const { probe->shared_store(site, a, n); }
 };
 struct NoHooks {
   PAL_DEVICE PAL_FORCE_INLINE void warp_step(int, float) const {}
   PAL_DEVICE PAL_FORCE_INLINE void red_smem(const float*) const {}
   PAL_DEVICE PAL_FORCE_INLINE void cross_warp_step(int, float) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void shared_load(const AccessSite&, const void*, int) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void shared_store(const AccessSite&, const void*, int) const {}
 };
 
 // Loads N consecutive cached elements with one memory instruction (N * sizeof(cache_t) bytes) and
@@ -170,8 +180,10 @@ PAL_DEVICE PAL_FORCE_INLINE Vec<scalar_t, N> load_kv_vec(const cache_t* address,
 // The dot product of a thread_group's share of q and of one key, completed across the group:
 // each lane multiplies its vecs, then a butterfly over the group's lanes adds the lanes' parts,
 // so that every lane of the group ends with the full q.k.
-template <int THREAD_GROUP_SIZE, int NUM_VECS, typename VecT>
-PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS], const VecT (&k_vecs)[NUM_VECS]) {
+template <int THREAD_GROUP_SIZE, int Q_ROW_VECS, int NUM_VECS, typename VecT, typename Probe>
+PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[Q_ROW_VECS], const VecT (&k_vecs)[NUM_VECS],
+                                                   Probe& probe) {
+  static_assert(Q_ROW_VECS >= NUM_VECS, "a q row holds the lane's vecs (and its padding)");
   constexpr int kVecSize = int(sizeof(VecT::elem) / sizeof(VecT::elem[0]));
   // One partial sum per vector element: kVecSize independent chains of multiply-adds instead of
   // one long one, so the arithmetic does not serialise on the latency of each FMA.
@@ -182,6 +194,7 @@ PAL_DEVICE PAL_FORCE_INLINE float thread_group_dot(const VecT (&q_vecs)[NUM_VECS
   for (int j = 0; j < NUM_VECS; ++j) {
     // One vector read of q from shared memory per key vector (not one read per element).
     const VecT q = load_vec<VecT>(&q_vecs[j]);
+    probe.shared_load(PAL_ACCESS_SITE("qk_logits", "q_vecs read"), &q_vecs[j], int(sizeof(VecT)));
     PAL_UNROLL
     for (int e = 0; e < kVecSize; ++e) partial[e] += to_float(q.elem[e]) * to_float(k_vecs[j].elem[e]);
   }
@@ -221,6 +234,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   const int num_heads = simt::grid_dim_x();
   const int max_num_partitions = simt::grid_dim_z();
   const int seq_len = args.seq_lens[seq_idx];
+  probe.global_load(PAL_ACCESS_SITE("prologue", "seq_lens read"), args.seq_lens, &args.seq_lens[seq_idx], int(sizeof(int)));
   // A v2 partition that starts past the end of this sequence has nothing to do. Its exp_sums,
   // max_logits and tmp_out slots stay unwritten; the reduce kernel never reads them.
   if (USE_PARTITIONING && partition_idx * PARTITION_SIZE >= seq_len) return;
@@ -250,11 +264,14 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   // r, r + THREAD_GROUP_SIZE, r + 2 * THREAD_GROUP_SIZE, ... of the head, because those are the
   // positions it will meet in every key it reads.
   const std::int64_t q_offset = std::int64_t(seq_idx) * args.q_stride + std::int64_t(head_idx) * HEAD_SIZE;
-  PAL_SHARED QVec q_vecs[THREAD_GROUP_SIZE][NUM_VECS_PER_THREAD];
+  // Rows padded (kernels/geometry.h, q_row_padding_vecs: the rows' reads would collide in banks).
+  PAL_SHARED QVec q_vecs[THREAD_GROUP_SIZE][C::Q_ROW_VECS];
   for (int i = thread_group_idx; i < NUM_VECS_PER_THREAD; i += C::NUM_THREAD_GROUPS) {
     const int vec_idx = MAP.vec_idx(thread_group_offset, i);
     const std::int64_t element = q_offset + std::int64_t(vec_idx) * VEC_SIZE;
     q_vecs[thread_group_offset][i] = load_vec<QVec>(args.q + element);
+    probe.global_load(PAL_ACCESS_SITE("query_load", "q load"), args.q, args.q + element, int(sizeof(QVec)));
+    probe.shared_store(PAL_ACCESS_SITE("query_load", "q_vecs store"), &q_vecs[thread_group_offset][i], int(sizeof(QVec)));
     probe.load(LoadKind::query, element, i, vec_idx);
     probe.q_vec(thread_group_offset, i, NUM_VECS_PER_THREAD, q_vecs[thread_group_offset][i]);
   }
@@ -276,11 +293,18 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   int next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
                                 ? block_table[range.start_block_idx + warp_idx]
                                 : 0;
+  if (range.start_block_idx + warp_idx < range.end_block_idx)
+    probe.global_load(PAL_ACCESS_SITE("qk_logits", "block_table read"), args.block_tables,
+                      &block_table[range.start_block_idx + warp_idx], int(sizeof(int)));
   for (int block_idx = range.start_block_idx + warp_idx; block_idx < range.end_block_idx;
        block_idx += NUM_WARPS, ++iteration) {
     // 64-bit from here on: physical_block_number * kv_block_stride overflows int32 on large pools.
     const std::int64_t physical_block_number = next_physical_block;
-    if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
+    if (block_idx + NUM_WARPS < range.end_block_idx) {
+      next_physical_block = block_table[block_idx + NUM_WARPS];
+      probe.global_load(PAL_ACCESS_SITE("qk_logits", "block_table read ahead"), args.block_tables,
+                        &block_table[block_idx + NUM_WARPS], int(sizeof(int)));
+    }
     if constexpr (IS_BLOCK_SPARSE) {
       if (!sparse_mask.attends(block_idx, BLOCK_SIZE)) {
         // A kv_block this head does not attend: no key is read. NOTE: -FLT_MAX rather than -inf, as
@@ -316,12 +340,14 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
         // Vec j of this lane starts at head dim vec_idx * VEC_SIZE: its x-chunk, and where in it.
         const int offset = key_dim_offset(MAP.vec_idx(thread_group_offset, j) * VEC_SIZE, BLOCK_SIZE, X);
         k_vecs[j] = load_kv_vec<scalar_t, KV_DTYPE, VEC_SIZE>(k_ptr + offset, args.k_scale);
+        probe.global_load(PAL_ACCESS_SITE("qk_logits", "k_cache load"), args.k_cache, k_ptr + offset,
+                          int(VEC_SIZE * sizeof(cache_t)));
         probe.load(LoadKind::key, key_base + offset, iteration, j);
         if constexpr (is_fp8(KV_DTYPE)) {
           probe.dequantized(k_vecs[j]);
         }
       }
-      float qk = args.scale * thread_group_dot<THREAD_GROUP_SIZE>(q_vecs[thread_group_offset], k_vecs);
+      float qk = args.scale * thread_group_dot<THREAD_GROUP_SIZE>(q_vecs[thread_group_offset], k_vecs, probe);
       // ALiBi: a linear penalty on distance to the newest token (0 for the last token).
       if (alibi_slope != 0.0f) qk += alibi_slope * float(token_idx - seq_len + 1);
 
@@ -330,6 +356,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
         // probabilities in the V loop, where they must not be garbage.
         const bool masked = token_idx >= seq_len;
         logits[token_idx - range.start_token_idx] = masked ? 0.0f : qk;
+        probe.shared_store(PAL_ACCESS_SITE("qk_logits", "logits store"), &logits[token_idx - range.start_token_idx],
+                           int(sizeof(float)));
         qk_max = masked ? qk_max : fmaxf(qk_max, qk);
         probe.token(token_idx - range.start_token_idx,
                     TokenRecord{warp_idx, thread_group_idx, lane, iteration, physical_block_number,
@@ -351,11 +379,15 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
       probe.qk_max_warp(step, qk_max);
     }
   }
-  if (lane == 0) red_smem[warp_idx] = qk_max;
+  if (lane == 0) {
+    red_smem[warp_idx] = qk_max;
+    probe.shared_store(PAL_ACCESS_SITE("qk_max", "red_smem max store"), &red_smem[warp_idx], int(sizeof(float)));
+  }
   // This barrier also publishes every logit written above to all threads.
   simt::sync_threads();
   probe.red_smem_max(red_smem, NUM_WARPS);
   qk_max = lane < NUM_WARPS ? red_smem[lane] : -FLT_MAX;
+  if (lane < NUM_WARPS) probe.shared_load(PAL_ACCESS_SITE("qk_max", "red_smem max read"), &red_smem[lane], int(sizeof(float)));
   probe.qk_max_cross_warp(0, qk_max);
   {
     int step = 1;
@@ -376,6 +408,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   for (int i = thread_idx; i < num_tokens; i += NUM_THREADS) {
     const float value = simt::fast_exp(logits[i] - qk_max);
     logits[i] = value;
+    probe.shared_load(PAL_ACCESS_SITE("exp_sum", "logits read"), &logits[i], int(sizeof(float)));
+    probe.shared_store(PAL_ACCESS_SITE("exp_sum", "exp store"), &logits[i], int(sizeof(float)));
     exp_sum += value;
     probe.exp_value(i, value);
   }
@@ -389,6 +423,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   const float inv_sum = simt::fast_divide(1.0f, exp_sum + kSoftmaxEpsilon);
   for (int i = thread_idx; i < num_tokens; i += NUM_THREADS) {
     logits[i] *= inv_sum;
+    probe.shared_load(PAL_ACCESS_SITE("softmax", "exp read"), &logits[i], int(sizeof(float)));
+    probe.shared_store(PAL_ACCESS_SITE("softmax", "probability store"), &logits[i], int(sizeof(float)));
     probe.prob(i, logits[i]);
   }
   simt::sync_threads();  // probabilities are read by other warps in the V loop
@@ -415,10 +451,17 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
                             ? block_table[range.start_block_idx + warp_idx]
                             : 0;
+  if (range.start_block_idx + warp_idx < range.end_block_idx)
+    probe.global_load(PAL_ACCESS_SITE("value_accumulation", "block_table read"), args.block_tables,
+                      &block_table[range.start_block_idx + warp_idx], int(sizeof(int)));
   for (int block_idx = range.start_block_idx + warp_idx; block_idx < range.end_block_idx;
        block_idx += NUM_WARPS, ++iteration) {
     const std::int64_t physical_block_number = next_physical_block;  // read one iteration ahead
-    if (block_idx + NUM_WARPS < range.end_block_idx) next_physical_block = block_table[block_idx + NUM_WARPS];
+    if (block_idx + NUM_WARPS < range.end_block_idx) {
+      next_physical_block = block_table[block_idx + NUM_WARPS];
+      probe.global_load(PAL_ACCESS_SITE("value_accumulation", "block_table read ahead"), args.block_tables,
+                        &block_table[block_idx + NUM_WARPS], int(sizeof(int)));
+    }
     // Block sparsity: a kv_block whose keys were skipped is not read here either (its probabilities
     // are 0, or uniform in a partition that skipped everything, and must not weigh its values).
     if constexpr (IS_BLOCK_SPARSE) {
@@ -430,6 +473,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
     // products and their sums are then computed in fp32 (upstream multiplies in scalar_t).
     const Vec<float, V_VEC_SIZE> logits_vec =
         load_vec<Vec<float, V_VEC_SIZE>>(logits + token_idx - range.start_token_idx);
+    probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "probabilities read"), logits + token_idx - range.start_token_idx,
+                      int(sizeof(logits_vec)));
     float probs[V_VEC_SIZE];
     PAL_UNROLL
     for (int e = 0; e < V_VEC_SIZE; ++e) probs[e] = round_to<scalar_t>(logits_vec.elem[e]);
@@ -453,6 +498,8 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
         if (row_idx < HEAD_SIZE) {
           const int offset = value_offset_in_kv_head(row_idx, physical_block_offset, BLOCK_SIZE);
           v_vecs[b] = load_kv_vec<scalar_t, KV_DTYPE, V_VEC_SIZE>(v_ptr + offset, args.v_scale);
+          probe.global_load(PAL_ACCESS_SITE("value_accumulation", "v_cache load"), args.v_cache, v_ptr + offset,
+                            int(V_VEC_SIZE * sizeof(cache_t)));
           probe.load(LoadKind::value, value_base + offset, iteration, i);
           if constexpr (is_fp8(KV_DTYPE)) {
             probe.dequantized(v_vecs[b]);
@@ -509,7 +556,10 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
         PAL_UNROLL
         for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
           const int row_idx = MAP.value_row_idx(lane, i);
-          if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) dst[row_idx] = accs[i];
+          if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) {
+            dst[row_idx] = accs[i];
+            probe.shared_store(PAL_ACCESS_SITE("cross_warp_tree", "out_smem store"), &dst[row_idx], int(sizeof(float)));
+          }
         }
       }
       simt::sync_threads();
@@ -518,7 +568,10 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
         PAL_UNROLL
         for (int i = 0; i < NUM_ROWS_PER_THREAD; ++i) {
           const int row_idx = MAP.value_row_idx(lane, i);
-          if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) accs[i] += src[row_idx];
+          if (row_idx < HEAD_SIZE && MAP.is_row_writer(lane)) {
+            accs[i] += src[row_idx];
+            probe.shared_load(PAL_ACCESS_SITE("cross_warp_tree", "out_smem read"), &src[row_idx], int(sizeof(float)));
+          }
         }
       }
       simt::sync_threads();

@@ -12,7 +12,11 @@
 
 #include "core/host_device.h"
 #include "core/dtype.h"
+#include "kernels/access_site.h"
 #include "kernels/recording.h"
+#if !defined(__CUDACC__)
+#include "kernels/simt/access_profile.h"
+#endif
 
 namespace pal {
 
@@ -43,11 +47,48 @@ struct NoopProbe {
   PAL_DEVICE PAL_FORCE_INLINE void reduce_max_logit(float) {}
   PAL_DEVICE PAL_FORCE_INLINE void reduce_rescaled_exp_sum(int, float) {}
   PAL_DEVICE PAL_FORCE_INLINE void reduce_global_exp_sum(float) {}
+  PAL_DEVICE PAL_FORCE_INLINE void shared_load(const AccessSite&, const void*, int) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void shared_store(const AccessSite&, const void*, int) const {}
+  PAL_DEVICE PAL_FORCE_INLINE void global_load(const AccessSite&, const void*, const void*, int) const {}
+};
+
+// The memory-access hooks of the recording probes (v1/v2's and the grouped kernel's): in the
+// emulator each reports to the access profiler (kernels/simt/access_profile.h) when one is
+// collecting; on the GPU they are empty. A global load names its tensor's base, so that the profile
+// counts sectors from the tensor's start, as the GPU allocator aligns it, not from the host's.
+struct AccessProbeHooks {
+  PAL_DEVICE PAL_FORCE_INLINE void shared_load(const AccessSite& site, const void* address, int bytes) const {
+#if !PAL_DEVICE_PASS && !defined(__CUDACC__)
+    simt::detail::note_access(site, simt::MemorySpace::shared, simt::AccessDirection::load,
+                              reinterpret_cast<std::uintptr_t>(address), bytes);
+#else
+    (void)site, (void)address, (void)bytes;
+#endif
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void shared_store(const AccessSite& site, const void* address, int bytes) const {
+#if !PAL_DEVICE_PASS && !defined(__CUDACC__)
+    simt::detail::note_access(site, simt::MemorySpace::shared, simt::AccessDirection::store,
+                              reinterpret_cast<std::uintptr_t>(address), bytes);
+#else
+    (void)site, (void)address, (void)bytes;
+#endif
+  }
+  PAL_DEVICE PAL_FORCE_INLINE void global_load(const AccessSite& site, const void* tensor, const void* address,
+                                               int bytes) const {
+#if !PAL_DEVICE_PASS && !defined(__CUDACC__)
+    simt::detail::note_access(site, simt::MemorySpace::global, simt::AccessDirection::load,
+                              std::uint64_t(static_cast<const unsigned char*>(address) -
+                                            static_cast<const unsigned char*>(tensor)),
+                              bytes);
+#else
+    (void)site, (void)tensor, (void)address, (void)bytes;
+#endif
+  }
 };
 
 // Each hook writes one element of a recorded array through the schema's accessor
 // (`RecordPointers::<array>_at`), so the index of every record is the array's declared shape.
-struct RecordingProbe {
+struct RecordingProbe : AccessProbeHooks {
   static constexpr bool kRecords = true;
   RecordPointers rec;
   std::int64_t tb = 0;      // this thread_block's record index

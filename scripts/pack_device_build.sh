@@ -11,6 +11,8 @@
 #
 # Then run on the device, carrying build-device:
 #   device run (carry ["build-device"]):  bash scripts/device_suite.sh
+#   device run (carry ["build-device"]):  bash scripts/ncu_vs_emulator.sh   (ncu's shared-memory wavefronts,
+#       bank conflicts and global sectors beside the emulator's prediction, pal-run --profile; ncu_vs_emulator.md)
 #
 # What build-device/ holds:
 #   bin/       pal-bench, pal-run and the gpu-labelled test executables (v1/v2 and grouped), stripped

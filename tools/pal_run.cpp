@@ -6,6 +6,7 @@
 //   pal-run --backend gpu --record --against emulator      (GPU recording vs emulator recording)
 //   pal-run --version grouped --backend emulator --record  (the grouped kernel, every stage)
 //   pal-run --compare v1,grouped --num-heads 8 --num-kv-heads 2   (two versions on the same inputs)
+//   pal-run --version v1 --head-size 128 --seq-lens 8192 --profile   (bank conflicts and sectors per line)
 //
 // Exit status: 0 when every stage is within tolerance, 1 when a stage is not, 2 for bad input.
 #include <CLI/CLI.hpp>
@@ -22,6 +23,8 @@
 #include "core/output_file.h"
 #include "core/safetensors.h"
 #include "kernels/simt/emulator.h"
+#include "kernels/simt/access_profile.h"
+#include "run/access_report.h"
 #include "run/recorded_run.h"
 #include "run/run_dump.h"
 #include "run/version_compare.h"
@@ -36,6 +39,7 @@ int main(int argc, char** argv) {
   std::string inputs_path, output_path, against_text, compare_text;
   double max_recording_mib = double(kDefaultMaxRecordingBytes >> 20);
   bool exact_fp32 = false;
+  bool profile = false;
   app.add_option("--backend", backend_text, "gpu, emulator, or auto (the GPU when one is present)")
       ->check(CLI::IsMember({"gpu", "emulator", "auto"}));
   app.add_flag("--record", record, "build with the recording probe and compare every intermediate stage");
@@ -50,12 +54,25 @@ int main(int argc, char** argv) {
   app.add_option("--max-recording-mib", max_recording_mib, "refuse recordings larger than this");
   app.add_flag("--exact-fp32-probabilities", exact_fp32,
                "reference multiplies V by fp32 probabilities (the kernel rounds them to the dtype first)");
+  app.add_flag("--profile", profile,
+               "profile memory accesses on the emulator (implies --record --backend emulator): per stage and source "
+               "line, shared-memory wavefronts, bank conflicts and global sectors per request");
   if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
 
   try {
     RecordedRunOptions options;
+    options.record = record || profile || !against_text.empty();
+    std::optional<simt::AccessProfiler> profiler;
+    if (profile) {
+      // The profile is the emulator's: it sees every lane's address. A GPU's counters are ncu's
+      // (scripts/ncu_vs_emulator.sh sets the two side by side).
+      if (backend_text == "gpu")
+        throw ScenarioError("--profile counts accesses on the emulator: use --backend emulator (or leave --backend "
+                            "out); for the GPU's counters run scripts/ncu_vs_emulator.sh");
+      backend_text = "emulator";
+      profiler.emplace();
+    }
     parse_backend(backend_text, options.backend);
-    options.record = record || !against_text.empty();
     options.max_recording_bytes = mib_flag_to_bytes("--max-recording-mib", max_recording_mib);
     options.precision = exact_fp32 ? ProbabilityPrecision::exact_fp32 : ProbabilityPrecision::rounded_to_dtype;
     options.writes_dump = !output_path.empty();
@@ -153,6 +170,13 @@ int main(int argc, char** argv) {
     }
     std::printf("\n%s", run->report().table().c_str());
     bool passed = run->report().passed();
+    if (profiler) {
+      const simt::AccessProfile access_profile = profiler->profile();
+      std::printf("\nmemory accesses (emulator; model in kernels/simt/access_profile.h): per warp-wide instruction\n");
+      std::printf("%s", access_profile_table(access_profile).c_str());
+      std::printf("\nprofile totals:\n%s", access_profile_totals(access_profile).c_str());
+      profiler.reset();  // a run --against below is not profiled
+    }
 
     if (!against_text.empty()) {
       RunOptions other;

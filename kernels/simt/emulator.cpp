@@ -7,6 +7,7 @@
 // an error instead of hanging.
 #include "kernels/simt/emulator.h"
 
+#include "kernels/simt/access_profile.h"
 #include "kernels/simt/fragments.h"
 
 #include <boost/context/pooled_fixedsize_stack.hpp>
@@ -366,7 +367,10 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
               // Copies never waited for do not land in the next thread_block's shared memory.
               launch.async_copies[static_cast<std::size_t>(t)] = detail::AsyncCopies{};
               detail::wait_at(launch.between_blocks);
-              if (t == 0) std::memset(launch.dynamic_shared.data(), 0xFF, launch.dynamic_shared.size());
+              if (t == 0) {
+                std::memset(launch.dynamic_shared.data(), 0xFF, launch.dynamic_shared.size());
+                detail::access_profile_block_end();  // every thread is done with the block: fold its accesses
+              }
               detail::wait_at(launch.between_blocks);
             }
       } catch (const detail::AbortLaunch&) {

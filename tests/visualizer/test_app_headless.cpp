@@ -138,7 +138,7 @@ TEST_CASE("every panel renders under Xvfb, is not blank, and changes with the st
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   const std::vector<std::string> panels = {"timeline", "scenario", "paging", "threads", "softmax", "reductions", "output",
-                                           "coalescing", "memory-query", "memory-q_vecs", "memory-key", "memory-k_vecs",
+                                           "coalescing", "shared", "memory-query", "memory-q_vecs", "memory-key", "memory-k_vecs",
                                            "memory-value", "memory-logits_vec", "memory-v_vec"};
   std::vector<std::string> first_and_last;
   int images = 0;

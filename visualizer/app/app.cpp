@@ -34,6 +34,7 @@ void draw_panel(PanelId id, ViewModel& model, UiState& ui) {
     case PanelId::reductions: draw_reductions_panel(model, ui); break;
     case PanelId::output: draw_output_panel(model, ui); break;
     case PanelId::coalescing: draw_coalescing_panel(model, ui); break;
+    case PanelId::shared_memory: draw_shared_memory_panel(model, ui); break;
   }
 }
 
@@ -264,7 +265,7 @@ void draw_frame(ViewModel& model, UiState& ui, double dt) {
   tabbed_window("##left", ImVec2(0, body_top), ImVec2(left_width, body_height),
                 {PanelId::scenario, PanelId::threads, PanelId::paging}, model, ui);
   tabbed_window("##upper", ImVec2(left_width, body_top), ImVec2(right_width, upper_height),
-                {PanelId::memory, PanelId::coalescing}, model, ui);
+                {PanelId::memory, PanelId::coalescing, PanelId::shared_memory}, model, ui);
   tabbed_window("##lower", ImVec2(left_width, body_top + upper_height), ImVec2(right_width, body_height - upper_height),
                 {PanelId::softmax, PanelId::reductions, PanelId::output}, model, ui);
 }

@@ -80,7 +80,7 @@ PanelId resolve_panel(const std::string& name, const std::string& flag) {
   PanelId id{};
   if (!parse_panel(name, id))
     throw ScenarioError(flag + " " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
-                        "softmax, reductions, output, coalescing" +
+                        "softmax, reductions, output, coalescing, shared" +
                         (flag == "--panel" ? std::string(", or app (the whole window)") : std::string(", or all")));
   return id;
 }
@@ -265,7 +265,7 @@ int main_with_errors(int argc, char** argv) {
   app.add_option("--head", options.head, "query head in focus");
   app.add_option("--step", options.step, "step to show: an index, 'last', or a stage name (its first step)");
   app.add_option("--lane", options.lane, "select this thread (threadIdx.x) of the focused thread block");
-  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, or app (the whole window)");
+  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, shared, or app (the whole window)");
   app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec (default: the "
                  "figure of the current step's data; --batch-dir without it writes every figure)");
   app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane, iteration (the kv_block loop) or vec_index (the inner k_vecs[j] / row i loop)");

@@ -44,6 +44,10 @@ SessionMemory session_memory(const Scenario& scenario, Backend backend) {
   return memory;
 }
 
+Session::Session(RecordedRun run, simt::AccessProfile access_profile) : Session(std::move(run)) {
+  access_profile_ = std::move(access_profile);
+}
+
 Session make_session(const Scenario& scenario, Backend backend) {
   refuse_grouped(scenario.version);
   const SessionMemory memory = session_memory(scenario, backend);
@@ -62,7 +66,10 @@ Session make_session(const Scenario& scenario, Backend backend) {
   RecordedRunOptions options;
   options.backend = backend;
   options.max_recording_bytes = kVizMemoryBudgetBytes;  // the budget above is the limit that applies
-  return Session(RecordedRun::from_scenario(scenario, options));
+  // The emulator reports every lane's shared and global access to it (nothing when the GPU runs).
+  simt::AccessProfiler profiler;
+  RecordedRun run = RecordedRun::from_scenario(scenario, options);
+  return Session(std::move(run), profiler.profile());
 }
 
 Session session_from_dump(const std::string& path, Backend backend) {

@@ -18,6 +18,7 @@
 
 #include "core/inputs.h"
 #include "core/scenario.h"
+#include "kernels/simt/access_profile.h"
 #include "run/paged_lookups.h"
 #include "run/recorded_run.h"
 
@@ -27,6 +28,14 @@ class Session : public RecordedRun {
  public:
   // The run must be recorded and of the v1/v2 kernel (throws ScenarioError otherwise).
   explicit Session(RecordedRun run);
+  // With the access profile of the kernel run (an emulated run made in this process).
+  Session(RecordedRun run, simt::AccessProfile access_profile);
+
+  // Shared-memory banks and global sectors per access site (kernels/simt/access_profile.h): null
+  // when the kernel did not run on the emulator here (a GPU run, a recording read from a dump).
+  const simt::AccessProfile* access_profile() const {
+    return access_profile_.sites.empty() ? nullptr : &access_profile_;
+  }
 
   // The v1/v2 look-ups the panels use most (run/paged_lookups.h has the rest: paged()).
   bool is_v2() const { return paged().is_v2(); }
@@ -35,6 +44,9 @@ class Session : public RecordedRun {
   std::int64_t tb_index(int seq_idx, int head_idx, int partition_idx) const {
     return paged().tb_index(seq_idx, head_idx, partition_idx);
   }
+
+ private:
+  simt::AccessProfile access_profile_;
 };
 
 // pal-viz keeps one whole recorded run in memory: the tensors, the kernel's recording and the

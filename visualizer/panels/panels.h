@@ -44,5 +44,6 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui);
 void draw_reductions_panel(const ViewModel& model, UiState& ui);
 void draw_output_panel(const ViewModel& model, UiState& ui);
 void draw_coalescing_panel(const ViewModel& model, UiState& ui);
+void draw_shared_memory_panel(const ViewModel& model, UiState& ui);
 
 }  // namespace pal::viz

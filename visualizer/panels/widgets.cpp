@@ -74,6 +74,12 @@ constexpr std::array<PanelInfo, kNumPanels> kPanels{{
      "For every warp-wide load: the byte address each lane asks for, the 32-byte sectors and 128-byte lines the "
      "memory system must fetch, and the efficiency = bytes used / bytes fetched. The K layout's x-chunks and the V "
      "layout's token-minor rows are what make neighbouring lanes read neighbouring bytes."},
+    {PanelId::shared_memory, "shared", "Shared memory",
+     {{{"chapter_03_query", "Chapter 3: Query"}, {"chapter_05_qk", "Chapter 5: QK, one logit per token"}}},
+     "For every shared-memory access of the current stage (from the emulator's access profile): how many "
+     "wavefronts its warp-wide instructions took against the ideal, and the worst instruction drawn on the 32 "
+     "banks, one row per wavefront. Lanes that read the same 4-byte word share it (a broadcast); a bank that must "
+     "deliver different words to different lanes serialises them: those cells are red (a bank conflict)."},
 }};
 
 constexpr std::array<std::string_view, kNumMemoryFigures> kFigureNames{"query", "q_vecs", "key", "k_vecs", "value",
