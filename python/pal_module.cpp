@@ -180,12 +180,18 @@ py::dict report_dict(const ComparisonReport& report) {
   return dict;
 }
 
-// The stage (or check) each `kernel.<name>` tensor of a dump belongs to, from the record schema:
-// an array's owner, and for a record struct each field's tensor goes with its array.
-py::dict kernel_tensor_owners() {
+// The stage (or check) each `kernel.<name>` tensor of a dump of `version` belongs to, from the
+// record schema: an array's owner, and for a record struct each field's tensor goes with its array.
+// Per version, because two variants' arrays can share field tensors (the load records of v1/v2 and
+// the grouped kernel's tile copies are both `kernel.load_*`).
+py::dict kernel_tensor_owners(const std::string& version_text) {
+  KernelVersion version{};
+  if (!parse_version(version_text, version) || version == KernelVersion::automatic)
+    throw py::value_error("kernel_tensor_owners: '" + version_text + "' is not v1, v2 or grouped");
   py::dict owners;
   for (int i = 0; i < kNumRecordArrays; ++i) {
     const RecordArrayInfo& info = record_array_info(static_cast<RecordArray>(i));
+    if (!info.variants.contains(version)) continue;
     const std::string owner(info.owner.name());
 #define PAL_FIELD_OWNER(field, type, dump, meaning) owners[py::str(std::string(dump_name(RecordDumpName(dump))))] = owner;
     switch (info.element) {
@@ -365,8 +371,8 @@ PYBIND11_MODULE(_pal, m) {
     for (const StageInfo& info : all_stages()) names[py::str(std::string(info.name))] = std::string(info.dump_name);
     return names;
   }, "stage name -> its dump name ('' when the stage has no headline array)");
-  m.def("kernel_tensor_owners", &kernel_tensor_owners,
-        "kernel.<name> tensor -> the stage or check that records it (the record schema)");
+  m.def("kernel_tensor_owners", &kernel_tensor_owners, py::arg("version"),
+        "kernel.<name> tensor of a run of `version` -> the stage or check that records it (the record schema)");
   m.def("gpu_available", [] {
     std::string why;
     const bool available = gpu_available(&why);

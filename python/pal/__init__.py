@@ -247,7 +247,7 @@ class Result:
         self._group()
 
     def _group(self):
-        owners = dict(_pal.kernel_tensor_owners())
+        owners = dict(_pal.kernel_tensor_owners(self.version))
         dump_stage = {dump: stage for stage, dump in _pal.stage_dump_names().items() if dump}
 
         def place(owner, side, name, array):
