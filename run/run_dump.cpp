@@ -72,7 +72,9 @@ using TensorMap = std::map<std::string, Tensor>;
 template <typename T>
 void export_array(TensorMap& tensors, std::string_view name, const T* data, const RecordArrayShape& shape) {
   Tensor tensor(dump_type_of<T>(), shape_vector(shape));
-  std::memcpy(tensor.bytes.data(), data, tensor.bytes.size());
+  // An empty array (dequantized_kv of an auto cache) has no bytes and may have no storage: memcpy
+  // must not see its null pointers, even for zero bytes.
+  if (!tensor.bytes.empty()) std::memcpy(tensor.bytes.data(), data, tensor.bytes.size());
   tensors[kKernelPrefix + std::string(name)] = std::move(tensor);
 }
 
