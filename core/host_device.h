@@ -20,8 +20,10 @@
 #define PAL_DEVICE_PASS 0
 #endif
 
-// Loop unrolling hint for the GPU compiler; the host compiler decides for itself.
-#if defined(__CUDACC__)
+// Loop unrolling hint for the GPU compiler; the host compiler decides for itself. Only in nvcc's
+// device pass: its host pass hands host-device code to the host compiler, which warns that it
+// ignores the pragma.
+#if PAL_DEVICE_PASS
 #define PAL_UNROLL _Pragma("unroll")
 #else
 #define PAL_UNROLL
