@@ -15,8 +15,8 @@
 using namespace pal;
 
 // This build's share of the grid: the configurations it compiled for the GPU. A build with the
-// reduced instantiation set (PAL_CUDA_INSTANTIATIONS=reduced, CI's) compiles only some; the others
-// are counted and named as skipped, not failed.
+// reduced instantiation set (PAL_CUDA_INSTANTIATIONS=reduced, CI's) or with some query dtypes only
+// (PAL_CUDA_QUERY_DTYPES) compiles only some; the others are counted and named as skipped, not failed.
 std::vector<Scenario> compiled_only(const std::vector<Scenario>& grid, const char* test_name) {
   std::vector<Scenario> compiled;
   for (const Scenario& s : grid)
@@ -24,9 +24,9 @@ std::vector<Scenario> compiled_only(const std::vector<Scenario>& grid, const cha
   const std::size_t skipped = grid.size() - compiled.size();
   if (skipped > 0)
     std::printf("%s: skipped %zu of %zu grid scenarios whose (dtype, head_size, block_size) this build did not "
-                "compile for the GPU (PAL_CUDA_INSTANTIATIONS=reduced; configure with =full to run them); "
-                "running %zu\n",
-                test_name, skipped, grid.size(), compiled.size());
+                "compile for the GPU (%s; configure with PAL_CUDA_INSTANTIATIONS=full and every query dtype to run "
+                "them); running %zu\n",
+                test_name, skipped, grid.size(), PAL_GPU_INSTANTIATION_SET, compiled.size());
   return compiled;
 }
 
@@ -77,8 +77,8 @@ std::vector<Scenario> gpu_compiled_variants(const std::vector<Scenario>& grid, c
       compiled.push_back(s);
   if (compiled.size() < grid.size())
     std::printf("%s: running %zu of %zu scenarios; the others need kernels this build did not compile for the GPU "
-                "(PAL_CUDA_INSTANTIATIONS=reduced; configure with =full to run them)\n",
-                test_name, compiled.size(), grid.size());
+                "(%s; configure with PAL_CUDA_INSTANTIATIONS=full and every query dtype to run them)\n",
+                test_name, compiled.size(), grid.size(), PAL_GPU_INSTANTIATION_SET);
   return compiled;
 }
 
