@@ -177,4 +177,8 @@ if [ "$size_kib" -gt $((limit_mib * 1024)) ]; then
   find "$pack" -type f -printf '%s %p\n' | sort -rn | head -8 >&2
   exit 2
 fi
-echo "ok: carry [\"$(basename "$pack")\"] and run: bash scripts/device_suite.sh"
+if [ "${PAL_PACK_XZ:-0}" = 1 ]; then
+  echo "ok: carry [\"$(basename "$pack").tar.xz\"] and run: tar -xJf $(basename "$pack").tar.xz && bash scripts/device_suite.sh $(basename "$pack")"
+else
+  echo "ok: carry [\"$(basename "$pack")\"] and run: bash scripts/device_suite.sh $(basename "$pack")"
+fi
