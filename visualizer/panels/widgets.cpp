@@ -244,6 +244,8 @@ ImU32 thread_colour(const ViewModel& model, const UiState& ui, int thread, int i
     case ColourBy::vec_index: return palette(iteration, 8, 0.6f, 0.9f);
     case ColourBy::thread_group: break;
   }
+  // The grouped kernel has no thread groups: its lanes are told apart by lane.
+  if (model.session().is_grouped()) return lane_colour(thread % kWarpSize);
   // Thread groups of one warp get distinct hues; the lanes of a group differ in brightness.
   const int group_in_warp = (thread % kWarpSize) / g.thread_group_size();
   const int offset = thread % g.thread_group_size();
