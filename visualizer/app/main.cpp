@@ -364,10 +364,13 @@ int main_with_errors(int argc, char** argv) {
   std::vector<PanelId> batch_panels;
   std::vector<int> batch_steps;
   if (!options.batch_dir.empty()) {
-    if (options.panels == "all")
-      for (int i = 0; i < kNumPanels; ++i) batch_panels.push_back(static_cast<PanelId>(i));
-    else
+    if (options.panels == "all") {  // the compare panel only with a comparison to show (--compare)
+      for (int i = 0; i < kNumPanels; ++i)
+        if (static_cast<PanelId>(i) != PanelId::compare || model.comparison() != nullptr)
+          batch_panels.push_back(static_cast<PanelId>(i));
+    } else {
       for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name, "--panels"));
+    }
     for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
     prepare_batch_dir(options.batch_dir);
   }
