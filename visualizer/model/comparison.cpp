@@ -7,9 +7,9 @@ namespace pal::viz {
 ComparisonView comparison_view(const RecordedRun& a, const RecordedRun& b) {
   ComparisonView view;
   view.comparison = compare_versions(a, b);
-  Scenario ran = a.scenario();
-  ran.version = KernelVersion::automatic;  // both ran it; only the version differs
-  view.scenario_summary = scenario_summary(ran);
+  // Both ran it; only the version differs, so the summary leaves out its first word (the version).
+  const std::string summary = scenario_summary(a.scenario());
+  view.scenario_summary = summary.substr(std::min(summary.size(), summary.find(' ') + 1));
   view.origin = a.origin();
   view.passed_a = a.report().passed();
   view.passed_b = b.report().passed();
