@@ -6,7 +6,8 @@
 #   pal_doc_picture(<chapter> <name> PANEL <panel> STEP <step> [FIGURE <figure>] [SIZE WxH] [EXTRA <flags...>])
 #
 # <chapter> is the walkthrough's base name (01_inputs_and_paging); <step> a pal-viz step: an index,
-# "last", or a stage name (its first step).
+# "last", or a stage name (its first step). EXTRA --compare A,B renders the chapter's scenario with
+# both versions (render_picture.cmake then drops the chapter's own --version).
 pal_doc_picture(01_inputs_and_paging ch01_paging PANEL paging STEP 0 SIZE 1200x500)
 pal_doc_picture(02_concepts ch02_threads PANEL threads STEP qk_logits SIZE 1200x400)
 pal_doc_picture(02_concepts ch02_timeline PANEL timeline STEP qk_logits SIZE 1200x760)
@@ -31,5 +32,6 @@ pal_doc_picture(11_gqa_alibi ch11_threads PANEL threads STEP qk_logits SIZE 1200
 pal_doc_picture(11_gqa_alibi ch11_softmax PANEL softmax STEP softmax SIZE 1200x800)
 pal_doc_picture(12_what_came_next ch12_paging PANEL paging STEP 0 SIZE 1200x580)
 pal_doc_picture(13_grouped_kernel ch13_paging PANEL paging STEP 0 SIZE 1200x580)
+pal_doc_picture(13_grouped_kernel ch13_compare PANEL compare STEP 0 SIZE 1200x760 EXTRA --compare v1,grouped)
 pal_doc_picture(14_fp8_kv_cache ch14_coalescing PANEL coalescing STEP qk_logits SIZE 1200x520)
 pal_doc_picture(15_block_sparse ch15_paging PANEL paging STEP 0 SIZE 1200x700)

@@ -189,6 +189,14 @@ OutputDifference output_difference(const Tensor& a, const Tensor& b, DType dtype
                         b.shape_string());
   OutputDifference diff;
   diff.num_elements = a.numel();
+  diff.num_heads = num_heads;
+  diff.head_size = head_size;
+  const std::int64_t head_elements = std::int64_t(num_heads) * head_size;
+  diff.num_seqs = head_elements > 0 ? int(a.numel() / head_elements) : 0;
+  diff.values_a.resize(std::size_t(a.numel()));
+  diff.values_b.resize(std::size_t(a.numel()));
+  diff.abs_diff.resize(std::size_t(a.numel()));
+  diff.head_max_abs.assign(std::size_t(diff.num_seqs) * std::size_t(num_heads), 0.0);
   const std::size_t element_bytes = a.numel() > 0 ? a.bytes.size() / std::size_t(a.numel()) : 0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {
     const float x = a.get_float(i), y = b.get_float(i);
@@ -196,6 +204,11 @@ OutputDifference output_difference(const Tensor& a, const Tensor& b, DType dtype
                     element_bytes) != 0)
       ++diff.num_different;
     const double abs_diff = std::fabs(double(x) - double(y));
+    diff.values_a[std::size_t(i)] = x;
+    diff.values_b[std::size_t(i)] = y;
+    diff.abs_diff[std::size_t(i)] = float(abs_diff);
+    double& head_max = diff.head_max_abs[std::size_t(i / head_size)];
+    if (abs_diff > head_max || std::isnan(abs_diff)) head_max = abs_diff;
     diff.max_ulps = std::max(diff.max_ulps, ulps_between(x, y, dtype));
     if (abs_diff > diff.max_abs || (std::isnan(abs_diff) && !std::isnan(diff.max_abs))) {
       diff.max_abs = abs_diff;
@@ -229,13 +242,70 @@ VersionComparison compare_versions(const RecordedRun& a, const RecordedRun& b) {
   return comparison;
 }
 
-std::string format_comparison(const VersionComparison& c) {
-  const std::string name_a(version_name(c.a.version)), name_b(version_name(c.b.version));
-  std::string text;
-  auto row = [&text](const std::string& what, const std::string& a, const std::string& b) {
-    text += format("  %-34s %22s %22s\n", what.c_str(), a.c_str(), b.c_str());
-  };
-  text += format("  %-34s %22s %22s\n", "", name_a.c_str(), name_b.c_str());
+std::vector<KernelVersion> parse_compared_versions(const std::string& text, const std::string& flag) {
+  std::vector<KernelVersion> versions;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    const std::string name = text.substr(begin, comma - begin);
+    KernelVersion version = KernelVersion::automatic;
+    if (!parse_version(name, version) || version == KernelVersion::automatic)
+      throw ScenarioError(flag + " " + text + ": '" + name +
+                          "' is not a version; give two of v1, v2, grouped, e.g. " + flag + " v1,grouped");
+    versions.push_back(version);
+    begin = comma + 1;
+  }
+  if (versions.size() != 2)
+    throw ScenarioError(flag + " " + text + ": give two versions of v1, v2, grouped, e.g. " + flag + " v1,grouped");
+  if (versions[0] == versions[1])
+    throw ScenarioError(flag + " " + text + ": the same version twice; give two different versions of v1, v2, "
+                        "grouped, e.g. " + flag + " v1,grouped");
+  return versions;
+}
+
+namespace {
+
+// The scenario as version `version` runs it, validated; a version the scenario cannot run is
+// refused naming it.
+Scenario scenario_for_version(Scenario scenario, KernelVersion version) {
+  scenario.version = version;
+  try {
+    validate_scenario(scenario);
+  } catch (const ScenarioError& error) {
+    throw ScenarioError("the comparison cannot run " + std::string(version_name(version)) + " on this scenario: " +
+                        error.what());
+  }
+  return scenario;
+}
+
+}  // namespace
+
+std::vector<RecordedRun> run_compared_versions(const Scenario& scenario, const std::vector<KernelVersion>& versions,
+                                               RecordedRunOptions options) {
+  options.record = true;
+  for (KernelVersion version : versions) (void)scenario_for_version(scenario, version);  // each valid, first
+  for (KernelVersion version : versions) check_run_fits(scenario_for_version(scenario, version), options);
+  const CheckedInputs checked = CheckedInputs::generate(scenario);
+  return run_compared_versions(checked, versions, options,
+                               "scenario (inputs generated from seed " + std::to_string(scenario.seed) + ")");
+}
+
+std::vector<RecordedRun> run_compared_versions(const CheckedInputs& checked, const std::vector<KernelVersion>& versions,
+                                               RecordedRunOptions options, const std::string& origin) {
+  options.record = true;  // the comparison counts recorded loads
+  for (KernelVersion version : versions) (void)scenario_for_version(checked.scenario(), version);
+  std::vector<RecordedRun> runs;
+  for (KernelVersion version : versions) {
+    CheckedInputs copy = checked;
+    copy.set_version(version);
+    runs.push_back(RecordedRun::from_checked(std::move(copy), options, origin));
+  }
+  return runs;
+}
+
+std::vector<ComparisonRow> comparison_rows(const VersionComparison& c) {
+  std::vector<ComparisonRow> rows;
+  auto row = [&rows](const std::string& what, const std::string& a, const std::string& b) { rows.push_back({what, a, b}); };
   row("kernel launches", std::to_string(c.a.num_launches), std::to_string(c.b.num_launches));
   row("thread_blocks (main kernel)", std::to_string(c.a.num_thread_blocks), std::to_string(c.b.num_thread_blocks));
   row("threads per thread_block", std::to_string(c.a.threads_per_block), std::to_string(c.b.threads_per_block));
@@ -257,6 +327,15 @@ std::string format_comparison(const VersionComparison& c) {
         kib(x.loaded_bytes) + " (" + format_fixed(x.reads_per_byte(), 2) + "x)",
         kib(y.loaded_bytes) + " (" + format_fixed(y.reads_per_byte(), 2) + "x)");
   }
+  return rows;
+}
+
+std::string format_comparison(const VersionComparison& c) {
+  const std::string name_a(version_name(c.a.version)), name_b(version_name(c.b.version));
+  std::string text;
+  text += format("  %-34s %22s %22s\n", "", name_a.c_str(), name_b.c_str());
+  for (const ComparisonRow& row : comparison_rows(c))
+    text += format("  %-34s %22s %22s\n", row.quantity.c_str(), row.a.c_str(), row.b.c_str());
   for (const VersionProfile* p : {&c.a, &c.b}) {
     text += "  stages of " + std::string(version_name(p->version)) + ":";
     for (const std::string& stage : p->stages) text += " " + stage;

@@ -45,6 +45,10 @@ struct VersionProfile {
 // Element by element, in the output dtype: the largest absolute difference and where, and the
 // largest distance in units in the last place (adjacent representable values of the dtype apart).
 struct OutputDifference {
+  int num_seqs = 0, num_heads = 0, head_size = 0;
+  // Element by element, [num_seqs, num_heads, head_size]: both outputs (as floats) and |a - b|.
+  std::vector<float> values_a, values_b, abs_diff;
+  std::vector<double> head_max_abs;  // [num_seqs, num_heads] the largest |a - b| of each head
   double max_abs = 0.0;
   std::int64_t max_ulps = 0;
   int seq_idx = 0, head_idx = 0, dim_idx = 0;  // where max_abs is (the first such element)
@@ -72,7 +76,30 @@ OutputDifference output_difference(const Tensor& a, const Tensor& b, DType dtype
 // Both runs must be recorded and have run the same scenario (but the version) on the same inputs.
 VersionComparison compare_versions(const RecordedRun& a, const RecordedRun& b);
 
-// The side-by-side table pal-run --compare prints (one line per quantity, then one per KV head).
+// "v1,grouped": two different kernel versions (auto is a choice between them, not one). Throws
+// ScenarioError quoting `flag` and `text` and saying what to give.
+std::vector<KernelVersion> parse_compared_versions(const std::string& text, const std::string& flag = "--compare");
+
+// The runs of a comparison, each recorded (the comparison counts recorded loads), on one set of
+// inputs. Each version's own validity is checked before anything runs: a version the scenario
+// cannot run (the grouped kernel takes no fp8 cache or block sparsity) is refused with the
+// version's name and the reason. From a scenario, the inputs are generated once from its seed,
+// after every version's run was checked to fit (check_run_fits); from checked inputs, they are used
+// as they are. pal-run --compare and pal-viz --compare both run their comparison through these.
+std::vector<RecordedRun> run_compared_versions(const Scenario& scenario, const std::vector<KernelVersion>& versions,
+                                               RecordedRunOptions options);
+std::vector<RecordedRun> run_compared_versions(const CheckedInputs& checked, const std::vector<KernelVersion>& versions,
+                                               RecordedRunOptions options, const std::string& origin);
+
+// The comparison's quantities side by side, as text: launches, thread_blocks, threads, shared
+// memory, stages, K/V bytes loaded and distinct, reads per byte, loads per lane, then one row per KV
+// head. pal-run --compare prints them; pal-viz's compare panel shows the same rows.
+struct ComparisonRow {
+  std::string quantity, a, b;
+};
+std::vector<ComparisonRow> comparison_rows(const VersionComparison& comparison);
+
+// The side-by-side table pal-run --compare prints (comparison_rows, the stages, the outputs' difference).
 std::string format_comparison(const VersionComparison& comparison);
 
 }  // namespace pal

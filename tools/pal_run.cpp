@@ -87,45 +87,19 @@ int main(int argc, char** argv) {
                             "compared with its own reference (and the dense oracle): drop the flag");
     };
     if (!compare_text.empty()) {
-      // Two versions, given once each: "v1,grouped".
-      std::vector<KernelVersion> versions;
-      std::stringstream list(compare_text);
-      for (std::string name; std::getline(list, name, ',');) {
-        KernelVersion version = KernelVersion::automatic;
-        if (!parse_version(name, version) || version == KernelVersion::automatic)
-          throw ScenarioError("--compare " + compare_text + ": '" + name +
-                              "' is not a version; give two of v1, v2, grouped, e.g. --compare v1,grouped");
-        versions.push_back(version);
-      }
-      if (versions.size() != 2 || versions[0] == versions[1])
-        throw ScenarioError("--compare " + compare_text + ": give two different versions of v1, v2, grouped, e.g. "
-                            "--compare v1,grouped");
+      // Two versions, given once each: "v1,grouped" (run/version_compare.h, as pal-viz --compare).
+      const std::vector<KernelVersion> versions = parse_compared_versions(compare_text);
       if (flags.version) throw ScenarioError("--compare chooses the versions; drop --version");
       if (!against_text.empty() || !output_path.empty())
         throw ScenarioError("--compare runs two versions; --against and --output take one run: drop them");
       for (KernelVersion version : versions) refuse_exact_fp32_for(version);
-      options.record = true;  // the comparison counts recorded loads
-      CheckedInputs checked = [&] {
-        if (!inputs_path.empty()) return load_checked_inputs(inputs_path);
-        Scenario scenario = resolve_scenario_flags(flags, front_end_scenario());
-        for (KernelVersion version : versions) {
-          scenario.version = version;
-          check_run_fits(scenario, options);
-        }
-        return CheckedInputs::generate(scenario);
-      }();
-      const std::string origin = inputs_path.empty() ? "scenario (inputs generated from seed " +
-                                                           std::to_string(checked.scenario().seed) + ")"
-                                                     : "inputs file " + inputs_path;
-      std::vector<RecordedRun> runs;
+      const std::vector<RecordedRun> runs =
+          inputs_path.empty()
+              ? run_compared_versions(resolve_scenario_flags(flags, front_end_scenario()), versions, options)
+              : run_compared_versions(load_checked_inputs(inputs_path), versions, options, "inputs file " + inputs_path);
       bool passed = true;
-      for (KernelVersion version : versions) {
-        CheckedInputs copy = checked;
-        copy.set_version(version);
-        // Each version's own validity (the grouped kernel takes no fp8 cache, no block sparsity).
-        validate_scenario(copy.scenario());
-        runs.push_back(RecordedRun::from_checked(std::move(copy), options, origin));
-        const RecordedRun& r = runs.back();
+      for (const RecordedRun& r : runs) {
+        const KernelVersion version = r.version();
         std::printf("%-8s : %s on %s, %s\n", std::string(version_name(version)).c_str(),
                     std::string(backend_name(r.kernel().backend)).c_str(), r.kernel().device_name.c_str(),
                     r.report().passed() ? "every stage within tolerance of its reference"

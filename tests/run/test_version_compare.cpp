@@ -135,3 +135,58 @@ TEST_CASE("ulps count the representable values of the dtype between two numbers"
   CHECK(ulps_between(2.0f, 1.0f, DType::fp16) == 1024);    // one binade
   CHECK(ulps_between(std::nanf(""), 1.0f, DType::fp16) == std::numeric_limits<std::int64_t>::max());
 }
+
+TEST_CASE("the element-wise difference holds both outputs and |a - b|; each head's maximum is its largest element") {
+  const VersionComparison c = compare_versions(recorded(KernelVersion::v1), recorded(KernelVersion::grouped));
+  const OutputDifference& d = c.difference;
+  REQUIRE(d.num_seqs == 1);
+  REQUIRE(d.num_heads == 8);
+  REQUIRE(d.head_size == 32);
+  REQUIRE(d.abs_diff.size() == std::size_t(d.num_elements));
+  REQUIRE(d.head_max_abs.size() == 8u);
+  double overall = 0.0;
+  for (int head = 0; head < 8; ++head) {
+    double largest = 0.0;
+    for (int dim = 0; dim < 32; ++dim) {
+      const std::size_t i = std::size_t(head * 32 + dim);
+      CHECK(d.abs_diff[i] == Approx(std::fabs(double(d.values_a[i]) - double(d.values_b[i]))));
+      largest = std::max(largest, double(d.abs_diff[i]));
+    }
+    CHECK(d.head_max_abs[std::size_t(head)] == Approx(largest));
+    overall = std::max(overall, largest);
+  }
+  CHECK(overall == Approx(d.max_abs));
+  // The outputs are each run's own.
+  const RecordedRun v1 = recorded(KernelVersion::v1);
+  CHECK(d.values_a[5] == v1.kernel().output.get_float(5));
+}
+
+TEST_CASE("--compare takes two different versions; anything else is refused saying what to give") {
+  CHECK(parse_compared_versions("v1,grouped") == std::vector<KernelVersion>{KernelVersion::v1, KernelVersion::grouped});
+  CHECK(parse_compared_versions("grouped,v2") == std::vector<KernelVersion>{KernelVersion::grouped, KernelVersion::v2});
+  CHECK_THROWS_WITH(parse_compared_versions("v1,v1"), Catch::Contains("the same version twice"));
+  CHECK_THROWS_WITH(parse_compared_versions("v1,auto"), Catch::Contains("'auto' is not a version"));
+  CHECK_THROWS_WITH(parse_compared_versions("v1,v3", "--compare"), Catch::Contains("'v3' is not a version"));
+  CHECK_THROWS_WITH(parse_compared_versions("v1"), Catch::Contains("give two versions"));
+  CHECK_THROWS_WITH(parse_compared_versions("v1,v2,grouped"), Catch::Contains("give two versions"));
+  CHECK_THROWS_WITH(parse_compared_versions(""), Catch::Contains("'' is not a version"));
+}
+
+TEST_CASE("compared runs share one set of inputs; a version the scenario cannot run is refused before any runs") {
+  RecordedRunOptions options;
+  options.backend = Backend::emulator;
+  options.record = false;  // the comparison records anyway
+  const std::vector<RecordedRun> runs =
+      run_compared_versions(gqa_scenario(KernelVersion::automatic), {KernelVersion::grouped, KernelVersion::v1}, options);
+  REQUIRE(runs.size() == 2u);
+  CHECK(runs[0].version() == KernelVersion::grouped);
+  CHECK(runs[1].version() == KernelVersion::v1);
+  CHECK(runs[0].recorded());
+  CHECK(runs[0].inputs().key_cache.bytes == runs[1].inputs().key_cache.bytes);
+  CHECK(compare_versions(runs[1], runs[0]).b.loaded_bytes == 2 * 2560);
+
+  Scenario fp8 = gqa_scenario(KernelVersion::automatic);
+  fp8.kv_cache_dtype = KvCacheDtype::fp8_e4m3;
+  CHECK_THROWS_WITH(run_compared_versions(fp8, {KernelVersion::v1, KernelVersion::grouped}, options),
+                    Catch::Contains("cannot run grouped on this scenario"));
+}

@@ -217,11 +217,16 @@ TEST_CASE("every program exits with 2 and points to --help for an unknown flag",
 }
 
 #ifdef PAL_VIZ_EXECUTABLE
-TEST_CASE("pal-viz refuses a grouped run with exit code 2 and says where its stages are shown", "[cli]") {
+TEST_CASE("pal-viz lists a grouped run's steps, and --compare with one version twice exits 2 saying what to give",
+          "[cli]") {
   const Result result = run(PAL_VIZ_EXECUTABLE, {"--version", "grouped", "--seq-lens", "5", "--list-steps"});
   INFO(result.output);
-  CHECK(result.exit_code == 2);
-  CHECK_THAT(result.output, Contains("grouped") && Contains("pal-run --version grouped --record"));
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("kv_tile_load") && Contains("online_softmax") && Contains("block_merge"));
+  const Result twice = run(PAL_VIZ_EXECUTABLE, {"--compare", "grouped,grouped", "--seq-lens", "5", "--list-steps"});
+  INFO(twice.output);
+  CHECK(twice.exit_code == 2);
+  CHECK_THAT(twice.output, Contains("the same version twice") && Contains("--compare v1,grouped"));
 }
 
 TEST_CASE("pal-viz refuses scenario flags given with --dump by name", "[cli]") {

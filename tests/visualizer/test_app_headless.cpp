@@ -297,3 +297,45 @@ TEST_CASE("a screenshot replaces an existing picture whole, and a failed run lea
 }
 
 }  // namespace
+
+TEST_CASE("pal-viz --compare refuses what it cannot compare with exit code 2 and says what to give") {
+  const std::string small = "--backend emulator --seq-lens 20 --num-heads 8 --num-kv-heads 2 ";
+  const std::pair<std::string, const char*> cases[] = {
+      {"--compare v1,v3", "'v3' is not a version"},
+      {"--compare v1,v1", "the same version twice"},
+      {"--compare v1", "give two versions"},
+      {"--compare v1,grouped --version v2", "drop --version"},
+      {"--compare v1,grouped --kv-cache-dtype fp8 --head-size 128", "cannot run grouped"},
+      {"--compare v1,grouped --dump nothing.safetensors", "a dump holds one run"}};
+  for (const auto& [arguments, phrase] : cases) {
+    const Result result = run((arguments.find("--dump") == std::string::npos ? small : std::string()) + arguments,
+                              "env -u DISPLAY -u WAYLAND_DISPLAY");
+    INFO(arguments << ": " << result.output);
+    CHECK(result.signal == 0);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Catch::Contains(phrase));
+  }
+}
+
+TEST_CASE("pal-viz --compare v1,grouped draws the comparison and writes it as SVG with its numbers as text") {
+  if (!have_xvfb()) return;
+  const std::string small = "--backend emulator --seq-lens 20 --head-size 32 --num-heads 8 --num-kv-heads 2 --compare v1,grouped ";
+  const fs::path svg = scratch() / "compare.svg";
+  fs::remove(svg);
+  const Result written = run(small + "--figure-only --size 1280x720 --svg '" + svg.string() + "'", kXvfb);
+  INFO(written.output);
+  REQUIRE(written.exit_code == 0);
+  std::ifstream in(svg);
+  std::stringstream text;
+  text << in.rdbuf();
+  // The numbers pal-run --compare prints for this scenario (tests/tools/test_pal_run_grouped.cpp),
+  // each word its own text element.
+  for (const char* word : {">16.0</text>", ">2.5</text>", ">(4.00x)</text>", ">(1.00x)</text>", ">head</text>"})
+    CHECK_THAT(text.str(), Catch::Contains(word));
+  CHECK_THAT(text.str(), Catch::EndsWith("</svg>\n"));
+  const fs::path png = scratch() / "compare.png";
+  const Result shot = run(small + "--screenshot '" + png.string() + "'", kXvfb);
+  INFO(shot.output);
+  CHECK(shot.exit_code == 0);
+  CHECK(distinct_colours(load_png(png)) >= 8);
+}

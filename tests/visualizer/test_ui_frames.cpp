@@ -1,6 +1,6 @@
 // The views without a window: ImGui builds every panel's frame (no rendering), at every step of
 // scenarios that cover the geometries (thread-group sizes 1, 2 and 4; vec sizes 1 to 8; rows a
-// warp skips; v2 partitions). An ImGui misuse asserts and aborts, so passing means none was found.
+// warp skips; v2 partitions; the grouped kernel on both math paths). An ImGui misuse asserts and aborts, so passing means none was found.
 // Also the keyboard, playback, the requests the scenario panel leaves for the app, and the docs pages
 // the panel headings link to.
 #include <catch2/catch.hpp>
@@ -94,7 +94,10 @@ TEST_CASE("every panel and memory figure draws at every step across geometries")
       scenario_from({{"num_heads", 2}, {"num_kv_heads", 1}}, {1100, 300}, DType::fp16, KernelVersion::v2),
       fp8_sparse_scenario(KvCacheDtype::fp8_e4m3, {200, 90}, KernelVersion::v1, 0),
       fp8_sparse_scenario(KvCacheDtype::fp8_e5m2, {300, 90}, KernelVersion::v1, 1),
-      fp8_sparse_scenario(KvCacheDtype::automatic, {600}, KernelVersion::v2, -1));
+      fp8_sparse_scenario(KvCacheDtype::automatic, {600}, KernelVersion::v2, -1),
+      // The grouped kernel: tensor cores with three splits and split_merge; CUDA cores, one split.
+      scenario_from({{"num_heads", 8}, {"num_kv_heads", 2}}, {300, 37}, DType::fp16, KernelVersion::grouped),
+      scenario_from({{"num_heads", 4}, {"num_kv_heads", 1}}, {90}, DType::fp32, KernelVersion::grouped, true));
   INFO(scenario_summary(scenario));
   HeadlessImGui imgui;
   ViewModel model;

@@ -35,6 +35,7 @@ void draw_panel(PanelId id, ViewModel& model, UiState& ui) {
     case PanelId::output: draw_output_panel(model, ui); break;
     case PanelId::coalescing: draw_coalescing_panel(model, ui); break;
     case PanelId::shared_memory: draw_shared_memory_panel(model, ui); break;
+    case PanelId::compare: draw_compare_panel(model, ui); break;
   }
 }
 
@@ -102,7 +103,7 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
                    ImGuiWindowFlags_HorizontalScrollbar | kTiledBackground |
                    (ui.figure_only ? ImGuiWindowFlags_NoTitleBar : ImGuiWindowFlags_None));
   if (!ui.figure_only) panel_header(id, model, ui);
-  if (!ui.figure_only && id != PanelId::timeline && id != PanelId::scenario && model.ready()) {
+  if (!ui.figure_only && id != PanelId::timeline && id != PanelId::scenario && id != PanelId::compare && model.ready()) {
     // Screenshots carry the step's explanation so a picture in the docs stands on its own.
     push_visible_wrap();
     ImGui::TextDisabled("%s", model.step(ui.step).description.c_str());
@@ -267,7 +268,7 @@ void draw_frame(ViewModel& model, UiState& ui, double dt) {
   tabbed_window("##upper", ImVec2(left_width, body_top), ImVec2(right_width, upper_height),
                 {PanelId::memory, PanelId::coalescing, PanelId::shared_memory}, model, ui);
   tabbed_window("##lower", ImVec2(left_width, body_top + upper_height), ImVec2(right_width, body_height - upper_height),
-                {PanelId::softmax, PanelId::reductions, PanelId::output}, model, ui);
+                {PanelId::softmax, PanelId::reductions, PanelId::output, PanelId::compare}, model, ui);
 }
 
 }  // namespace pal::viz

@@ -39,6 +39,7 @@ struct Options {
   std::string figure;
   std::string screenshot;
   std::string svg;
+  std::string compare;  // "v1,grouped": two versions on the same inputs (the compare panel)
   std::string batch_dir;
   std::string steps = "0,qk_logits,qk_max,exp_sum,softmax,value_accumulation,lv_warp_reduction,cross_warp_tree,last";
   std::string panels = "all";
@@ -67,11 +68,14 @@ void parse_size(const std::string& text, int& width, int& height) {
 
 int resolve_step(const ViewModel& model, const std::string& text) {
   const int step = model.timeline().parse_step(text);
-  if (step < 0)
+  if (step < 0) {
+    // The stages of the version that ran (the registry's), those this timeline has.
+    std::string stages;
+    for (const StageInfo& info : all_stages())
+      if (model.timeline().first_of(info.stage) >= 0) stages += (stages.empty() ? "" : ", ") + std::string(info.name);
     throw ScenarioError("--step " + text + " is not a step of this timeline; give 0-" +
-                        std::to_string(model.timeline().size() - 1) + ", 'last', or a stage name (query_load, qk_logits, "
-                        "qk_max, exp_sum, softmax, value_accumulation, lv_warp_reduction, cross_warp_tree, output, "
-                        "partition_reduce)");
+                        std::to_string(model.timeline().size() - 1) + ", 'last', or a stage name (" + stages + ")");
+  }
   return step;
 }
 
@@ -80,7 +84,7 @@ PanelId resolve_panel(const std::string& name, const std::string& flag) {
   PanelId id{};
   if (!parse_panel(name, id))
     throw ScenarioError(flag + " " + name + " is not a panel; panels are timeline, scenario, paging, memory, threads, "
-                        "softmax, reductions, output, coalescing, shared" +
+                        "softmax, reductions, output, coalescing, shared, compare" +
                         (flag == "--panel" ? std::string(", or app (the whole window)") : std::string(", or all")));
   return id;
 }
@@ -265,7 +269,10 @@ int main_with_errors(int argc, char** argv) {
   app.add_option("--head", options.head, "query head in focus");
   app.add_option("--step", options.step, "step to show: an index, 'last', or a stage name (its first step)");
   app.add_option("--lane", options.lane, "select this thread (threadIdx.x) of the focused thread block");
-  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, shared, or app (the whole window)");
+  app.add_option("--panel", options.panel, "panel for --screenshot: timeline, scenario, paging, memory, threads, softmax, reductions, output, coalescing, shared, compare, or app (the whole window)");
+  app.add_option("--compare", options.compare,
+                 "run two versions on the same inputs and compare them (the compare panel, the default --panel "
+                 "then), e.g. --compare v1,grouped; the other panels show the second");
   app.add_option("--figure", options.figure, "memory-layout figure: query, q_vecs, key, k_vecs, value, logits_vec, v_vec (default: the "
                  "figure of the current step's data; --batch-dir without it writes every figure)");
   app.add_option("--colour-by", options.colour_by, "colour loads by thread_group, warp, lane, iteration (the kv_block loop) or vec_index (the inner k_vecs[j] / row i loop)");
@@ -302,11 +309,23 @@ int main_with_errors(int argc, char** argv) {
   if (!options.dump.empty()) {
     if (!options.scenario.scenario_file.empty())
       throw ScenarioError("give either --dump or --scenario, not both: a dump carries its own scenario");
+    if (!options.compare.empty())
+      throw ScenarioError("--compare runs a scenario's inputs with two versions; a dump holds one run: drop --dump or "
+                          "--compare (pal-run --compare --inputs FILE compares a file's inputs)");
     refuse_scenario_flags(options.scenario, "--dump", false);
     model.open_dump(options.dump, ui.backend);
     load_draft(ui, model.session().requested_scenario());
     ui.dump_path = options.dump;
     ui.status = "opened " + options.dump + ": " + model.session().dump_check();
+  } else if (!options.compare.empty()) {
+    // As pal-run --compare (run/version_compare.h): the flag chooses the versions.
+    const std::vector<KernelVersion> versions = parse_compared_versions(options.compare, "--compare");
+    if (options.scenario.version) throw ScenarioError("--compare chooses the versions; drop --version");
+    const Scenario scenario = resolve_scenario_flags(options.scenario, front_end_scenario());
+    if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
+    model.open_comparison(scenario, versions, ui.backend);
+    load_draft(ui, model.session().requested_scenario());
+    if (options.panel.empty()) options.panel = "compare";
   } else {
     load_draft(ui, resolve_scenario_flags(options.scenario, front_end_scenario()));
     if (!options.scenario.scenario_file.empty()) ui.scenario_path = options.scenario.scenario_file;
@@ -345,10 +364,13 @@ int main_with_errors(int argc, char** argv) {
   std::vector<PanelId> batch_panels;
   std::vector<int> batch_steps;
   if (!options.batch_dir.empty()) {
-    if (options.panels == "all")
-      for (int i = 0; i < kNumPanels; ++i) batch_panels.push_back(static_cast<PanelId>(i));
-    else
+    if (options.panels == "all") {  // the compare panel only with a comparison to show (--compare)
+      for (int i = 0; i < kNumPanels; ++i)
+        if (static_cast<PanelId>(i) != PanelId::compare || model.comparison() != nullptr)
+          batch_panels.push_back(static_cast<PanelId>(i));
+    } else {
       for (const std::string& name : split_list(options.panels)) batch_panels.push_back(resolve_panel(name, "--panels"));
+    }
     for (const std::string& text : split_list(options.steps)) batch_steps.push_back(resolve_step(model, text));
     prepare_batch_dir(options.batch_dir);
   }

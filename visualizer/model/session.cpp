@@ -10,23 +10,9 @@
 
 namespace pal::viz {
 
-namespace {
-
-// Refused before anything runs: every panel reads the v1/v2 kernel's thread_blocks and lanes.
-void refuse_grouped(KernelVersion version) {
-  if (version == KernelVersion::grouped)
-    throw ScenarioError("pal-viz shows the v1/v2 kernel (one thread block per query head, its lanes and "
-                        "reductions); it has no panels for the grouped kernel yet. For a grouped run, "
-                        "`pal-run --version grouped --record` prints every stage against its reference; here, "
-                        "choose --version v1, v2 or auto");
-}
-
-}  // namespace
-
 Session::Session(RecordedRun run) : RecordedRun(std::move(run)) {
-  refuse_grouped(version());  // e.g. a grouped dump
   (void)recording();  // throws when the run was not recorded: every panel reads the recording
-  (void)paged();      // throws for a kernel variant this visualizer does not show
+  if (!is_grouped()) (void)paged();  // throws for a kernel variant this visualizer does not show
 }
 
 SessionMemory session_memory(const Scenario& scenario, Backend backend) {
@@ -49,7 +35,6 @@ Session::Session(RecordedRun run, simt::AccessProfile access_profile) : Session(
 }
 
 Session make_session(const Scenario& scenario, Backend backend) {
-  refuse_grouped(scenario.version);
   const SessionMemory memory = session_memory(scenario, backend);
   if (memory.total() > kVizMemoryBudgetBytes) {
     const std::uint64_t tokens = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(scenario.num_blocks_needed()) *

@@ -1,8 +1,9 @@
-// A Session is one recorded run of the v1/v2 kernel and everything the visualizer shows about it: a
-// RecordedRun of the run layer (run/recorded_run.h: the scenario, the inputs, the kernel's run with
-// its recording, the reference's stages for the same inputs, the comparison, where it came from)
-// with the v1/v2 thread_block look-ups at hand. No UI here: the tests and command-line tools build
-// Sessions without a window.
+// A Session is one recorded run of a kernel version (v1, v2 or grouped) and everything the
+// visualizer shows about it: a RecordedRun of the run layer (run/recorded_run.h: the scenario, the
+// inputs, the kernel's run with its recording, the reference's stages for the same inputs, the
+// comparison, where it came from) with the v1/v2 thread_block look-ups at hand (a grouped run's
+// views are in model/grouped.h). No UI here: the tests and command-line tools build Sessions
+// without a window.
 //
 // Where a run comes from:
 //   - a scenario: the inputs are generated from its seed (core/inputs.h), then the kernel runs;
@@ -26,7 +27,7 @@ namespace pal::viz {
 
 class Session : public RecordedRun {
  public:
-  // The run must be recorded and of the v1/v2 kernel (throws ScenarioError otherwise).
+  // The run must be recorded (throws ScenarioError otherwise).
   explicit Session(RecordedRun run);
   // With the access profile of the kernel run (an emulated run made in this process).
   Session(RecordedRun run, simt::AccessProfile access_profile);
@@ -37,8 +38,10 @@ class Session : public RecordedRun {
     return access_profile_.sites.empty() ? nullptr : &access_profile_;
   }
 
-  // The v1/v2 look-ups the panels use most (run/paged_lookups.h has the rest: paged()).
-  bool is_v2() const { return paged().is_v2(); }
+  bool is_grouped() const { return version() == KernelVersion::grouped; }
+  // The v1/v2 look-ups the panels use most (run/paged_lookups.h has the rest: paged()); a grouped
+  // run has none of these (they throw): its panels ask model/grouped.h.
+  bool is_v2() const { return version() == KernelVersion::v2; }
   int num_partitions(int seq_idx) const { return paged().num_partitions(seq_idx); }  // 1 in v1
   TokenRange range(int seq_idx, int partition_idx) const { return paged().range(seq_idx, partition_idx); }
   std::int64_t tb_index(int seq_idx, int head_idx, int partition_idx) const {

@@ -24,6 +24,14 @@ Stage stage_of(StepKind kind) {
     case StepKind::reduce_max:
     case StepKind::reduce_rescale:
     case StepKind::reduce_output: return Stage::partition_reduce;
+    case StepKind::tile_copies: return Stage::kv_tile_load;
+    case StepKind::tile_wait: return Stage::kv_tile_wait;
+    case StepKind::grouped_qk_step: return Stage::qk_logits;
+    case StepKind::grouped_softmax_step: return Stage::online_softmax;
+    case StepKind::grouped_pv_step: return Stage::value_accumulation;
+    case StepKind::grouped_block_merge: return Stage::block_merge;
+    case StepKind::grouped_output: return Stage::output;
+    case StepKind::grouped_split_merge: return Stage::split_merge;
   }
   return Stage::query_load;
 }

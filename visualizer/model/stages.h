@@ -2,7 +2,8 @@
 //
 // The stages themselves (their names, titles and docs chapters) are the registry's,
 // kernels/stage_registry.h. A StepKind is one thing that happens inside a stage: one warp iteration,
-// one butterfly exchange, one level of the cross-warp tree. The prologue has no step of its own (it
+// one butterfly exchange, one level of the cross-warp tree; for the grouped kernel one tile's copies
+// or one warp's 16-token step. The prologue has no step of its own (it
 // is index arithmetic; the first step is query_load).
 #pragma once
 
@@ -33,6 +34,15 @@ enum class StepKind : unsigned char {
   reduce_max,            // v2 reduce: the global max over the partitions' maxima
   reduce_rescale,        // v2 reduce: each partition's exp_sum moved onto the global max, summed
   reduce_output,         // v2 reduce: the partial outputs weighted by their share (or copied)
+  // The grouped kernel (kernels/grouped_attention_kernel.h): one thread_block per (KV head, seq, split).
+  tile_copies,           // cp.async copies of one tile of kv_blocks issued (the pipeline's fill, then one per wait)
+  tile_wait,             // wait for the oldest tile in flight and the barrier: the tile is in shared memory
+  grouped_qk_step,       // one warp's 16-token step: the logits of its query heads
+  grouped_softmax_step,  //   ... the step's max, the running max, the rescale of the old state, the probabilities
+  grouped_pv_step,       //   ... the probabilities times the step's V rows added to the accumulators
+  grouped_block_merge,   // the warps' states and accumulators merged per query head
+  grouped_output,        // the block writes the output, or its split's partial output and state
+  grouped_split_merge,   // the second kernel merges the sequence's splits
 };
 
 Stage stage_of(StepKind kind);                  // the registry stage the step belongs to

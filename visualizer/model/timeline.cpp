@@ -9,6 +9,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
+#include "visualizer/model/grouped.h"
 #include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
 
@@ -551,6 +552,7 @@ Timeline build_timeline(const Session& session, int seq_idx, int head_idx) {
   if (head_idx < 0 || head_idx >= session.scenario().num_heads)
     throw ScenarioError("head " + std::to_string(head_idx) + " is out of range; this run has heads 0-" +
                         std::to_string(session.scenario().num_heads - 1));
+  if (session.is_grouped()) return build_grouped_timeline(session, seq_idx, head_idx);
   Timeline timeline;
   timeline.seq_idx = seq_idx;
   timeline.head_idx = head_idx;

@@ -1,5 +1,6 @@
 // The timeline: the kernel's story for one (seq, head) as a list of small steps, in the order the
-// kernel runs them (for v2: every partition's thread_block in turn, then the reduce kernel).
+// kernel runs them (for v2: every partition's thread_block in turn, then the reduce kernel; for the
+// grouped kernel: every split's thread_block in turn, then split_merge, model/grouped.h).
 //
 // Each step says which threads of the thread_block do its work (the lanes a view highlights) and
 // carries a description with the values the recording holds at that point, beside the reference's
@@ -16,7 +17,7 @@ namespace pal::viz {
 
 struct Step {
   StepKind kind = StepKind::query_load;
-  int partition_idx = 0;  // v2 partition of the thread_block (0 in v1); -1 for the reduce kernel
+  int partition_idx = 0;  // v2 partition (grouped: split) of the thread_block (0 in v1); -1 for the second kernel
   int index = 0;          // iteration or pass (from 0); butterfly step (from 1, as recorded); tree level (from 0)
   int xor_mask = 0;       // the shuffle's lane mask for butterfly steps, else 0
   std::vector<unsigned char> active_threads;  // [num_threads]: 1 where the thread does this step's work

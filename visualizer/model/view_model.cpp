@@ -5,6 +5,8 @@
 #include <exception>
 #include <utility>
 
+#include "visualizer/model/grouped.h"
+
 namespace pal::viz {
 
 void ViewModel::open_scenario(const Scenario& scenario, Backend backend) {
@@ -16,6 +18,15 @@ void ViewModel::open_scenario(const Scenario& scenario, Backend backend) {
 void ViewModel::open_dump(const std::string& path, Backend backend) {
   const auto start = std::chrono::steady_clock::now();
   open_session(session_from_dump(path, backend));
+  last_build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ViewModel::open_comparison(const Scenario& scenario, const std::vector<KernelVersion>& versions, Backend backend) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<RecordedRun> runs = run_comparison(scenario, versions, backend);
+  ComparisonView view = comparison_view(runs.front(), runs.back());
+  open_session(Session(std::move(runs.back())));
+  comparison_ = std::move(view);
   last_build_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -59,6 +70,12 @@ void ViewModel::set_focus(int seq_idx, int head_idx) {
   if (!session_) return;
   Timeline timeline = build_timeline(*session_, seq_idx, head_idx);  // validates the indices first
   timeline_ = std::move(timeline);
+  if (session_->is_grouped()) {
+    // The grouped kernel's loads are its tiles' cp.async copies; it has no per-lane load index.
+    load_index_ = LoadIndex();
+    warp_loads_ = grouped_warp_copies(*session_, seq_idx, head_idx);
+    return;
+  }
   load_index_ = LoadIndex(*session_, seq_idx, head_idx);
   warp_loads_ = pal::viz::warp_loads(*session_, load_index_);
 }
@@ -75,6 +92,7 @@ bool ViewModel::reached(int current_step, StepKind kind, int partition_idx, int 
 int ViewModel::partition_of_step(int step_index) const {
   const Step& s = step(step_index);
   if (s.partition_idx >= 0) return s.partition_idx;
+  if (session_->is_grouped()) return grouped_active_splits(*session_, timeline_.seq_idx) - 1;
   return session_->num_partitions(timeline_.seq_idx) - 1;
 }
 

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "visualizer/model/coalescing.h"
+#include "visualizer/model/comparison.h"
 #include "visualizer/model/memory_lookup.h"
 #include "visualizer/model/session.h"
 #include "visualizer/model/timeline.h"
@@ -22,6 +24,11 @@ class ViewModel {
   void open_scenario(const Scenario& scenario, Backend backend);
   void open_dump(const std::string& path, Backend backend);
   void open_session(Session session);
+  // Runs the scenario with each of `versions` (two) on the same inputs, keeps their comparison for
+  // the compare panel, and opens the last version's run as the session the other panels show. On
+  // failure (ScenarioError) nothing changes.
+  void open_comparison(const Scenario& scenario, const std::vector<KernelVersion>& versions, Backend backend);
+  const ComparisonView* comparison() const { return comparison_ ? &*comparison_ : nullptr; }
   // Focus another (seq, head); rebuilds the timeline and indexes. Throws ScenarioError when out of range.
   void set_focus(int seq_idx, int head_idx);
 
@@ -50,13 +57,15 @@ class ViewModel {
   // True once the timeline has passed (or is at) the step (kind, partition, index). False when the
   // timeline has no such step.
   bool reached(int current_step, StepKind kind, int partition_idx, int index) const;
-  // The partition whose thread_block a step shows: the step's own, or for a reduce step the last one.
+  // The partition (grouped: split) whose thread_block a step shows: the step's own, or for a step of
+  // the second kernel (reduce, split_merge) the last one.
   int partition_of_step(int step) const;
-  std::int64_t tb_of_step(int step) const;
+  std::int64_t tb_of_step(int step) const;  // v1/v2 only
 
  private:
   void rebuild_focus();
   std::unique_ptr<Session> session_;
+  std::optional<ComparisonView> comparison_;
   std::future<Session> background_;
   std::chrono::steady_clock::time_point background_started_;
   Timeline timeline_;

@@ -28,7 +28,10 @@ void totals_columns(const CoalescingTotals& totals) {
   ImGui::Text("%.1f%%", 100.0 * totals.efficiency());
 }
 
-std::string load_name(const WarpLoad& load) {
+std::string load_name(const WarpLoad& load, bool grouped) {
+  if (grouped)  // model/grouped.h: iteration = the tile, trip = the copy of that kind in it
+    return "tile " + std::to_string(load.iteration) + (load.kind == LoadKind::key ? " K" : " V") + " copy " +
+           std::to_string(load.trip);
   switch (load.kind) {
     case LoadKind::query: return "q copy, pass " + std::to_string(load.trip);
     case LoadKind::key: return "it " + std::to_string(load.iteration) + " k_vecs[" + std::to_string(load.trip) + "]";
@@ -42,7 +45,7 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
   const Session& s = model.session();
   const Footprint& f = load.footprint;
   ImGui::Text("warp %d, %s: %d lanes x %d B = %s used; %d sectors = %s fetched; %d lines; efficiency %.0f%%", load.warp,
-              load_name(load).c_str(), static_cast<int>(load.lanes.size()), load.lanes.empty() ? 0 : load.lanes[0].num_bytes,
+              load_name(load, s.is_grouped()).c_str(), static_cast<int>(load.lanes.size()), load.lanes.empty() ? 0 : load.lanes[0].num_bytes,
               format_bytes(f.bytes_used).c_str(), static_cast<int>(f.sectors.size()), format_bytes(f.bytes_fetched()).c_str(),
               static_cast<int>(f.lines.size()), 100.0 * f.efficiency());
   const float px = 3.0f;  // pixels per byte
@@ -105,7 +108,14 @@ void draw_load(const ViewModel& model, const UiState& ui, const WarpLoad& load) 
                      : "The lanes of a row still read contiguous bytes, so the sectors stay full; half the bytes, the same "
                        "number of load instructions.");
   }
-  if (load.kind == LoadKind::key) {
+  if (s.is_grouped())
+    text_wrapped("A cp.async copy moves 16 bytes straight from global to shared memory. Each kv_block's K (and V) of one "
+                 "KV head is one contiguous run of head_size x block_size elements in upstream's layouts, and the "
+                 "grouped kernel gives each thread consecutive 16-byte units of it, so a warp's copy is %s of "
+                 "consecutive bytes whatever the x split; a lane missing here copied nothing (a token slot past the "
+                 "sequence's end).",
+                 format_bytes(32LL * 16).c_str());
+  if (load.kind == LoadKind::key && !s.is_grouped()) {
     const std::vector<std::vector<LaneAccess>> instructions =
         what_if_instructions(load, WhatIfLayout::key_token_major, s.kv_layout(), s.cache_element_size());
     const Footprint what_if = footprint_of(instructions.empty() ? std::vector<LaneAccess>{} : instructions.front());
@@ -168,12 +178,18 @@ void draw_coalescing_panel(const ViewModel& model, UiState& ui) {
   const int step = model.clamp_step(ui.step);
   const Step& current = model.step(step);
   const int partition = model.partition_of_step(step);
+  const bool grouped = model.session().is_grouped();
+  if (grouped)
+    ImGui::TextDisabled("grouped kernel: its K/V loads are the tiles' cp.async copies of split %d's thread_block "
+                        "(the query rows are loaded without a recording)",
+                        partition);
   std::vector<const WarpLoad*> shown;
   for (const WarpLoad& load : model.warp_loads()) {
     if (load.partition_idx != partition) continue;
     const bool in_step = (current.kind == StepKind::query_load && load.kind == LoadKind::query && load.trip == current.index) ||
                          (current.kind == StepKind::qk_iteration && load.kind == LoadKind::key && load.iteration == current.index) ||
-                         (current.kind == StepKind::v_iteration && load.kind == LoadKind::value && load.iteration == current.index);
+                         (current.kind == StepKind::v_iteration && load.kind == LoadKind::value && load.iteration == current.index) ||
+                         (current.kind == StepKind::tile_copies && load.iteration == current.index);
     if (in_step) shown.push_back(&load);
   }
   const bool step_loads = !shown.empty();
@@ -218,7 +234,7 @@ void draw_coalescing_panel(const ViewModel& model, UiState& ui) {
   ImGui::BeginChild("##loadlist", ImVec2(260, std::max(200.0f, ImGui::GetContentRegionAvail().y)), true);
   for (int i = 0; i < static_cast<int>(shown.size()); ++i) {
     const WarpLoad& load = *shown[static_cast<std::size_t>(i)];
-    const std::string label = "w" + std::to_string(load.warp) + " " + load_name(load) + "  " +
+    const std::string label = "w" + std::to_string(load.warp) + " " + load_name(load, grouped) + "  " +
                               std::to_string(static_cast<int>(100.0 * load.footprint.efficiency() + 0.5)) + "%";
     if (ImGui::Selectable(label.c_str(), i == selected)) ui.coalescing_load = selected = i;
   }

@@ -16,7 +16,9 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
+#include "visualizer/model/grouped.h"
 #include "visualizer/model/sparsity.h"
+#include "kernels/grouped_geometry.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -604,12 +606,90 @@ MemoryFigure figure_for_step(StepKind kind) {
     case StepKind::output_write: return MemoryFigure::v_vec;
     case StepKind::reduce_max:
     case StepKind::reduce_rescale:
-    case StepKind::reduce_output: break;
+    case StepKind::reduce_output:
+    case StepKind::tile_copies:  // the grouped kernel has one figure of its own (its K/V pipeline)
+    case StepKind::tile_wait:
+    case StepKind::grouped_qk_step:
+    case StepKind::grouped_softmax_step:
+    case StepKind::grouped_pv_step:
+    case StepKind::grouped_block_merge:
+    case StepKind::grouped_output:
+    case StepKind::grouped_split_merge: break;
   }
   return MemoryFigure::logits_vec;
 }
 
+namespace {
+
+// The grouped kernel's memory: its K/V pipeline in shared memory. Each column is a tile of the split
+// in focus, in the order its copies were issued; its cell sits in the row of the stage it lands in
+// (tile % num_stages), labelled with the kv_blocks its recorded copies read. The upstream figures
+// (q_vecs, k_vecs, v_vec) are the v1/v2 kernel's registers and do not exist here.
+void draw_grouped_pipeline(const ViewModel& model, const UiState& ui) {
+  const Session& s = model.session();
+  const GroupedPipeline pipeline = grouped_pipeline(s, model.seq_idx(), model.head_idx());
+  const int step_index = model.clamp_step(ui.step);
+  const Step& step = model.step(step_index);
+  const int split = model.partition_of_step(step_index);
+  const GroupedGeometry& geometry = s.kernel().grouped_plan.geometry;
+  // The tile the step works on: its own index for copies and waits, the tile holding a warp step.
+  int current_tile = -1;
+  if (step.kind == StepKind::tile_copies || step.kind == StepKind::tile_wait) current_tile = step.index;
+  if (step.kind == StepKind::grouped_qk_step || step.kind == StepKind::grouped_softmax_step ||
+      step.kind == StepKind::grouped_pv_step)
+    current_tile = step.index / geometry.steps_per_tile();
+  text_wrapped("Shared memory of one grouped thread_block: %d pipeline stages of %s (K then V of %d tokens of one KV "
+               "head), %s in all with the query rows%s. Each tile of kv_blocks is copied once by cp.async into the "
+               "stage tile %% %d, and every query head of the block reads it there. Split %d of seq %d; the current "
+               "tile is outlined.",
+               pipeline.num_stages, format_bytes(pipeline.tile_bytes).c_str(), pipeline.tile_tokens,
+               format_bytes(pipeline.shared_bytes).c_str(),
+               geometry.math == GroupedMath::cuda_cores ? " and the warps' probabilities" : "", pipeline.num_stages, split,
+               model.seq_idx());
+  std::vector<const GroupedTile*> tiles;
+  for (const GroupedTile& tile : pipeline.tiles)
+    if (tile.split_idx == split) tiles.push_back(&tile);
+  if (tiles.empty()) {
+    ImGui::TextDisabled("No copies recorded for this split.");
+    return;
+  }
+  const float cell_w = std::max(ImGui::CalcTextSize("L000-L000").x + 12.0f, 86.0f), cell_h = 46.0f, label_w = 70.0f;
+  const Canvas c = begin_canvas("##pipeline", ImVec2(label_w + cell_w * float(tiles.size()) + 4,
+                                                    cell_h * float(pipeline.num_stages) + 22));
+  for (int stage = 0; stage < pipeline.num_stages; ++stage)
+    c.draw->AddText(c.at(0, 20 + float(stage) * cell_h + 14), IM_COL32(200, 200, 200, 255),
+                    ("stage " + std::to_string(stage)).c_str());
+  for (std::size_t i = 0; i < tiles.size(); ++i) {
+    const GroupedTile& tile = *tiles[i];
+    const float x0 = label_w + float(i) * cell_w, y0 = 20 + float(tile.stage_idx) * cell_h;
+    c.draw->AddText(c.at(x0 + 4, 2), IM_COL32(170, 170, 170, 255), ("tile " + std::to_string(tile.tile_idx)).c_str());
+    const std::string label = tile.logical_blocks.empty()
+                                  ? std::string("-")
+                                  : "L" + std::to_string(tile.logical_blocks.front()) + "-L" +
+                                        std::to_string(tile.logical_blocks.back());
+    const bool current = tile.tile_idx == current_tile;
+    ImU32 fill = palette(tile.tile_idx, 8, 0.45f, 0.85f);
+    if (current_tile >= 0 && tile.tile_idx > current_tile) fill = dimmed(fill, 0.6f);
+    draw_cell(c, x0 + 2, y0 + 2, x0 + cell_w - 2, y0 + cell_h - 4, fill, label.c_str(), current ? kSelectionColour : 0, 2.5f);
+    if (c.hovered(x0, y0, x0 + cell_w, y0 + cell_h)) {
+      std::string blocks;
+      for (std::size_t b = 0; b < tile.logical_blocks.size(); ++b)
+        blocks += (b ? ", L" : "L") + std::to_string(tile.logical_blocks[b]) + "->P" + std::to_string(tile.physical_blocks[b]);
+      ImGui::SetTooltip("tile %d of split %d -> stage %d\nkv_blocks (logical->physical): %s\n%d cp.async copies: K %s, V %s "
+                        "read from the cache",
+                        tile.tile_idx, tile.split_idx, tile.stage_idx, blocks.c_str(), tile.num_copies,
+                        format_bytes(tile.key_bytes).c_str(), format_bytes(tile.value_bytes).c_str());
+    }
+  }
+}
+
+}  // namespace
+
 void draw_memory_layout_panel(const ViewModel& model, UiState& ui) {
+  if (model.ready() && model.session().is_grouped()) {
+    draw_grouped_pipeline(model, ui);
+    return;
+  }
   const MemoryFigure shown = ui.memory_follow_step && model.ready() && model.timeline().size() > 0
                                  ? figure_for_step(model.step(model.clamp_step(ui.step)).kind)
                                  : ui.memory_figure;

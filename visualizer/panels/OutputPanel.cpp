@@ -200,6 +200,25 @@ void error_heatmap(const ViewModel& model) {
 }  // namespace
 
 void draw_output_panel(const ViewModel& model, UiState& ui) {
+  if (model.session().is_grouped()) {
+    // The per-lane accumulator view is v1/v2's (accs[] rows per lane); the grouped kernel keeps its
+    // accumulators per warp (mma fragments or per-dim lanes) and records them only at block_merge.
+    const Session& s = model.session();
+    const int seq = model.seq_idx(), head = model.head_idx();
+    const Scenario& sc = s.scenario();
+    double largest = 0.0;
+    int at = 0;
+    for (int d = 0; d < sc.head_size; ++d) {
+      const std::int64_t i = (std::int64_t(seq) * sc.num_heads + head) * sc.head_size + d;
+      const double diff = std::fabs(double(s.kernel().output.get_float(i)) - double(s.grouped_reference().output_at(seq, head, d)));
+      if (diff > largest) largest = diff, at = d;
+    }
+    text_wrapped("Per-lane accumulators are the v1/v2 kernel's view; the grouped kernel's warps merge theirs at "
+                 "block_merge (Reductions panel). Head %d of seq %d against the grouped reference: max |out - ref| = %s at "
+                 "dim %d; pal-viz --compare v1,grouped sets its output beside v1's.",
+                 head, seq, format_value(float(largest), 3).c_str(), at);
+    return;
+  }
   const int step = model.clamp_step(ui.step);
   accs_heatmap(model, ui, step);
   ImGui::Separator();

@@ -12,6 +12,7 @@
 #include "core/softmax_state.h"
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
+#include "visualizer/model/grouped.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -208,9 +209,95 @@ void draw_partition_merge(const ViewModel& model) {
               format_value(ref.global_exp_sum, 6).c_str());
 }
 
+// The grouped kernel has no butterflies over a token's lanes: its reductions are block_merge (the
+// token slices' online softmax states of each head merged in shared memory) and split_merge (the
+// splits' states). Both merge (max, sum) states with core/softmax_merge.h; the running column here
+// merges the recorded states one by one with SoftmaxState::merged_with, the same rule.
+void draw_grouped_merges(const ViewModel& model, UiState& ui) {
+  const Session& s = model.session();
+  const int step = model.clamp_step(ui.step);
+  const GroupedMergeView view = grouped_merge_view(s, model.seq_idx(), model.head_idx());
+  text_wrapped("block_merge: the warps that share head %d's row tile each ran an online softmax over their own 16-token "
+               "steps (token slices), ending with a state (max m_w, sum s_w) and unnormalised accumulators. The block "
+               "moves each onto the largest max (s_w * exp(m_w - M)) and adds them. With several splits, split_merge "
+               "then does the same over the splits' states.",
+               model.head_idx());
+  for (const GroupedSplitStates& split : view.splits) {
+    const bool known = model.reached(step, StepKind::grouped_block_merge, split.split_idx, 0);
+    ImGui::Text("split %d (tokens %d-%d)%s", split.split_idx, split.range.start_token_idx, split.range.end_token_idx - 1,
+                known ? "" : ": block_merge not reached yet");
+    const std::string id = "block_merge" + std::to_string(split.split_idx);
+    if (!ImGui::BeginTable(id.c_str(), 6, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg))
+      continue;
+    for (const char* title : {"warp", "token slice", "steps", "m_w (reference)", "s_w (reference)", "running state (max, sum)"})
+      ImGui::TableSetupColumn(title);
+    ImGui::TableHeadersRow();
+    SoftmaxState running = SoftmaxState::empty();
+    for (const GroupedWarpStateRow& warp : split.warps) {
+      running = running.merged_with(SoftmaxState{warp.max_logit, warp.exp_sum});
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", warp.warp_idx);
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", warp.token_slice);
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", warp.num_steps);
+      ImGui::TableNextColumn();
+      ImGui::Text("%s (%s)", known ? format_value(warp.max_logit, 6).c_str() : "-", format_value(warp.reference_max_logit, 6).c_str());
+      ImGui::TableNextColumn();
+      ImGui::Text("%s (%s)", known ? format_value(warp.exp_sum, 6).c_str() : "-", format_value(warp.reference_exp_sum, 6).c_str());
+      ImGui::TableNextColumn();
+      if (known) ImGui::Text("(%s, %s)", format_value(running.max_logit, 6).c_str(), format_value(running.exp_sum, 6).c_str());
+      else ImGui::TextUnformatted("-");
+    }
+    ImGui::EndTable();
+    ImGui::Text("merged: max %s, exp_sum %s (reference %s, %s)", known ? format_value(split.max_logit, 6).c_str() : "-",
+                known ? format_value(split.exp_sum, 6).c_str() : "-", format_value(split.reference_max_logit, 6).c_str(),
+                format_value(split.reference_exp_sum, 6).c_str());
+  }
+  if (!view.has_split_merge) {
+    ImGui::TextDisabled("seq %d fits in one split: block_merge's output is the output, and split_merge leaves it alone.",
+                        model.seq_idx());
+    return;
+  }
+  const bool merged = model.reached(step, StepKind::grouped_split_merge, -1, 0);
+  ImGui::Separator();
+  ImGui::Text("split_merge over %s%s", counted(static_cast<long long>(view.splits.size()), "split").c_str(),
+              merged ? "" : ": not reached yet");
+  if (ImGui::BeginTable("split_merge", 4, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
+    for (const char* title : {"split", "state (max, sum)", "share (reference)", "running state (max, sum)"})
+      ImGui::TableSetupColumn(title);
+    ImGui::TableHeadersRow();
+    SoftmaxState running = SoftmaxState::empty();
+    for (std::size_t i = 0; i < view.splits.size(); ++i) {
+      const GroupedSplitStates& split = view.splits[i];
+      running = running.merged_with(SoftmaxState{split.max_logit, split.exp_sum});
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", split.split_idx);
+      ImGui::TableNextColumn();
+      ImGui::Text("(%s, %s)", format_value(split.max_logit, 6).c_str(), format_value(split.exp_sum, 6).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(i < view.reference_weights.size() ? format_value(view.reference_weights[i], 4).c_str() : "-");
+      ImGui::TableNextColumn();
+      ImGui::Text("(%s, %s)", format_value(running.max_logit, 6).c_str(), format_value(running.exp_sum, 6).c_str());
+    }
+    ImGui::EndTable();
+  }
+  ImGui::Text("split_merge recorded: max %s, exp_sum %s (reference %s, %s)",
+              merged ? format_value(view.merged_max_logit, 6).c_str() : "-",
+              merged ? format_value(view.merged_exp_sum, 6).c_str() : "-",
+              format_value(view.reference_merged_max_logit, 6).c_str(),
+              format_value(view.reference_merged_exp_sum, 6).c_str());
+}
+
 }  // namespace
 
 void draw_reductions_panel(const ViewModel& model, UiState& ui) {
+  if (model.session().is_grouped()) {
+    draw_grouped_merges(model, ui);
+    return;
+  }
   const Session& s = model.session();
   const KernelGeometry g = s.geometry();
   const int step = model.clamp_step(ui.step);

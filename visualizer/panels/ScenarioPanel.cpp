@@ -163,14 +163,17 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
 
   ImGui::TextDisabled("Kernel");
   int version = static_cast<int>(draft.version);
-  const char* versions[] = {"v1", "v2", "auto"};
-  if (ImGui::Combo("version", &version, versions, 3)) {
+  // In KernelVersion's order (v1, v2, automatic, grouped).
+  const char* versions[] = {"v1", "v2", "auto", "grouped"};
+  if (ImGui::Combo("version", &version, versions, 4)) {
     draft.version = static_cast<KernelVersion>(version);
     changed = true;
   }
   ImGui::SameLine();
   help_marker("v1: one thread block per (head, sequence). v2: the sequence is cut into partition_size-token "
-              "partitions, each its own thread block, merged by a second 'reduce' kernel. auto: upstream's rule.");
+              "partitions, each its own thread block, merged by a second 'reduce' kernel. auto: upstream's rule. "
+              "grouped: this project's kernel, one thread block per (KV head, sequence, split) reading each kv_block "
+              "once for the whole query group (chapter 13).");
   field_problems(problems, "version");
   changed |= ImGui::Checkbox("alibi", &draft.alibi);
   if (ImGui::Checkbox("custom scale", &ui.custom_scale)) {

@@ -11,6 +11,8 @@
 #include <imgui.h>
 
 #include "visualizer/model/format.h"
+#include "visualizer/model/grouped.h"
+#include "kernels/grouped_geometry.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -125,9 +127,81 @@ int plot(const Series& series, int num_slots, int num_tokens, const std::functio
   return -1;
 }
 
+// The grouped kernel's online softmax for the head in focus, over the whole sequence: each token's
+// logit, the running max of its warp after the token's step, and its probability exp(logit - running
+// max) as it enters P.V (not yet divided by the sum: block_merge and split_merge do that).
+void draw_grouped_softmax(const ViewModel& model, UiState& ui) {
+  const Session& s = model.session();
+  const int step = model.clamp_step(ui.step);
+  const std::vector<GroupedToken> tokens = grouped_head_tokens(s, model.seq_idx(), model.head_idx());
+  const int num_tokens = static_cast<int>(tokens.size());
+  auto token = [&](int t) -> const GroupedToken& { return tokens[static_cast<std::size_t>(t)]; };
+  auto logit_shown = [&](int t) {
+    return t < num_tokens && model.reached(step, StepKind::grouped_qk_step, token(t).split_idx, token(t).step_idx);
+  };
+  auto softmax_shown = [&](int t) {
+    return t < num_tokens && model.reached(step, StepKind::grouped_softmax_step, token(t).split_idx, token(t).step_idx);
+  };
+  ImGui::Text("seq %d, head %d: tokens 0-%d in %s, scale %s%s", model.seq_idx(), model.head_idx(), num_tokens - 1,
+              counted(grouped_active_splits(s, model.seq_idx()), "split").c_str(),
+              format_value(s.inputs().scale, 5).c_str(), s.scenario().alibi ? ", ALiBi on" : "");
+  ImGui::TextDisabled("Online softmax: no max over the whole sequence first. Each warp keeps a running max over its "
+                      "16-token steps and rescales its old sum and accumulators when the max grows.");
+  ImGui::Checkbox("probability plot from 0", &ui.plots_from_zero);
+  const int num_warps = kGroupedNumWarps;
+  auto dot_colour = [&](int t) { return palette(token(t).warp_idx, num_warps, 0.6f, 0.95f); };
+  auto not_ringed = [](int) { return false; };
+  Series logits{"logits = scale * q.k  (dots: kernel, by warp; line: reference)", logit_shown,
+                [&](int t) { return token(t).logit; }, [&](int t) { return token(t).reference_logit; }, true, {}};
+  Series running{"running max of the token's warp after its step  (dots: kernel; line: reference)", softmax_shown,
+                 [&](int t) { return token(t).running_max; }, [&](int t) { return token(t).reference_running_max; },
+                 false, {}};
+  Series probs{"exp(logit - running max), rounded to the dtype: what enters P.V", softmax_shown,
+               [&](int t) { return token(t).prob; }, [&](int t) { return token(t).reference_prob; }, ui.plots_from_zero,
+               {}};
+  const float width = std::max(300.0f, ImGui::GetContentRegionAvail().x);
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float avail_y = ImGui::GetContentRegionAvail().y;
+  const bool side_by_side = avail_y < 3.0f * (110.0f + 2.0f * line + 6.0f) && width >= 3.0f * 240.0f;
+  const Series* series[] = {&logits, &running, &probs};
+  const char* ids[] = {"##grouped_logits", "##grouped_running_max", "##grouped_probs"};
+  int hovered = -1;
+  for (int i = 0; i < 3; ++i) {
+    int at = -1;
+    if (side_by_side) {
+      constexpr float kGap = 8.0f;
+      const float each = (width - 2.0f * kGap) / 3.0f;
+      const float height = std::max(64.0f, avail_y - 2.0f * line - 10.0f);
+      if (i) ImGui::SameLine(0.0f, kGap);
+      ImGui::BeginChild(ids[i] + 1, ImVec2(each, height + 2.0f * line + 4.0f), false, ImGuiWindowFlags_NoScrollbar);
+      at = plot(*series[i], num_tokens, num_tokens, dot_colour, not_ringed, each, height, ids[i]);
+      ImGui::EndChild();
+    } else {
+      const float height = std::max(64.0f, (avail_y - 6.0f * line) / 3.0f - 6.0f);
+      at = plot(*series[i], num_tokens, num_tokens, dot_colour, not_ringed, width, height, ids[i]);
+    }
+    if (at >= 0) hovered = at;
+  }
+  if (hovered >= 0 && hovered < num_tokens) {
+    const GroupedToken& t = token(hovered);
+    ImGui::SetTooltip("token %d: split %d, step %d, warp %d\nlogit %s (reference %s)\nrunning max %s (reference %s)\n"
+                      "exp(logit - running max) %s (reference %s)",
+                      t.token_idx, t.split_idx, t.step_idx, t.warp_idx, format_value(t.logit, 6).c_str(),
+                      format_value(t.reference_logit, 6).c_str(),
+                      softmax_shown(hovered) ? format_value(t.running_max, 6).c_str() : "-",
+                      format_value(t.reference_running_max, 6).c_str(),
+                      softmax_shown(hovered) ? format_value(t.prob, 6).c_str() : "-",
+                      format_value(t.reference_prob, 6).c_str());
+  }
+}
+
 }  // namespace
 
 void draw_softmax_panel(const ViewModel& model, UiState& ui) {
+  if (model.session().is_grouped()) {
+    draw_grouped_softmax(model, ui);
+    return;
+  }
   const Session& s = model.session();
   const KernelGeometry g = s.geometry();
   const int step = model.clamp_step(ui.step);

@@ -9,6 +9,7 @@
 
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
+#include "visualizer/model/grouped.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -22,7 +23,9 @@ namespace {
 std::string value_now(const ViewModel& model, int step_index, int thread) {
   const Session& s = model.session();
   const Step& step = model.step(step_index);
-  if (step.partition_idx < 0) return "the reduce kernel runs in its own thread block";
+  if (step.partition_idx < 0) return "the second kernel runs in its own thread block";
+  if (s.is_grouped())  // its per-lane values live in registers and fragments it does not record per lane
+    return step.is_active(thread) ? "works at this step" : "idle at this step";
   const ThreadBlockRecord r(s.recording(), model.tb_of_step(step_index));
   const int rows = s.dims().num_rows_per_thread;
   switch (step.kind) {
@@ -58,6 +61,11 @@ std::string value_now(const ViewModel& model, int step_index, int thread) {
 
 void thread_details(const ViewModel& model, const UiState& ui, int thread) {
   const Session& s = model.session();
+  if (s.is_grouped()) {
+    ImGui::TextDisabled("%s: the grouped kernel records its values per warp step and head, not per lane; its cp.async "
+                        "copies are in the Coalescing panel.", thread_label(model, thread).c_str());
+    return;
+  }
   const KernelGeometry g = s.geometry();
   const int partition = model.partition_of_step(ui.step);
   const TokenRange range = s.range(model.seq_idx(), partition);
@@ -105,17 +113,22 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
   const KernelGeometry g = s.geometry();
 
   // The grid.
-  ImGui::TextDisabled("Grid (num_heads = %d) x (num_seqs = %d)%s: one thread block each. Colour = kv head (GQA: %d query "
-                      "heads per kv head). Click to focus.",
-                      s.scenario().num_heads, s.scenario().num_seqs, s.is_v2() ? " x partitions" : "",
-                      s.scenario().num_heads / s.scenario().num_kv_heads);
+  if (s.is_grouped())
+    ImGui::TextDisabled("Grouped kernel: one thread block per (KV head, seq, split) serves every query head of the KV head's "
+                        "group; below, (query head, seq) boxes sliced by the sequence's splits, coloured by KV head. "
+                        "Click to focus a head.");
+  else
+    ImGui::TextDisabled("Grid (num_heads = %d) x (num_seqs = %d)%s: one thread block each. Colour = kv head (GQA: %d query "
+                        "heads per kv head). Click to focus.",
+                        s.scenario().num_heads, s.scenario().num_seqs, s.is_v2() ? " x partitions" : "",
+                        s.scenario().num_heads / s.scenario().num_kv_heads);
   const float box_w = 46.0f, box_h = 24.0f;
   const int shown_seqs = std::min(s.scenario().num_seqs, 64), shown_heads = std::min(s.scenario().num_heads, 64);
   const Canvas grid = begin_canvas("##grid", ImVec2(50 + box_w * float(shown_heads), box_h * float(shown_seqs) + 2));
   std::optional<std::pair<int, int>> clicked;
   for (int seq = 0; seq < shown_seqs; ++seq) {
     grid.draw->AddText(grid.at(0, float(seq) * box_h + 4), IM_COL32(200, 200, 200, 255), ("seq " + std::to_string(seq)).c_str());
-    const int partitions = s.num_partitions(seq);
+    const int partitions = s.is_grouped() ? grouped_active_splits(s, seq) : s.num_partitions(seq);
     for (int head = 0; head < shown_heads; ++head) {
       const float x0 = 50 + float(head) * box_w, y0 = float(seq) * box_h;
       const ImU32 colour = palette(s.kv_head_of(head), s.scenario().num_kv_heads, 0.45f, 0.8f);
@@ -128,7 +141,7 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
         grid.draw->AddRect(grid.at(x0 - 1, y0 - 1), grid.at(x0 + box_w - 2, y0 + box_h - 2), kSelectionColour, 0, 0, 2.5f);
       if (grid.hovered(x0, y0, x0 + box_w, y0 + box_h)) {
         ImGui::SetTooltip("thread block (head %d, seq %d%s): kv head %d, %d tokens", head, seq,
-                          partitions > 1 ? (", " + std::to_string(partitions) + " partitions").c_str() : "",
+                          partitions > 1 ? (", " + std::to_string(partitions) + (s.is_grouped() ? " splits" : " partitions")).c_str() : "",
                           s.kv_head_of(head), s.seq_len(seq));
         if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) clicked = std::pair{seq, head};
       }
@@ -145,9 +158,14 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
   // The thread block.
   const Step& step = model.step(ui.step);
   ImGui::Separator();
-  ImGui::TextDisabled("Thread block: %d warps x 32 lanes; thread groups of %d lanes bracketed. Bright = works at this step "
-                      "(%d threads). Click a lane to select it (Esc clears).",
-                      g.num_warps(), g.thread_group_size(), step.num_active());
+  if (s.is_grouped())
+    ImGui::TextDisabled("Thread block: %d warps x 32 lanes (no thread groups: a warp computes whole 16-token steps for "
+                        "its query heads). Bright = works at this step (%d threads).",
+                        g.num_warps(), step.num_active());
+  else
+    ImGui::TextDisabled("Thread block: %d warps x 32 lanes; thread groups of %d lanes bracketed. Bright = works at this step "
+                        "(%d threads). Click a lane to select it (Esc clears).",
+                        g.num_warps(), g.thread_group_size(), step.num_active());
   const float cell = 24.0f;
   const float row_h = cell + 10.0f;
   // A warp is one row of 32 lanes where that fits the panel, else two rows of 16 (a narrow window
@@ -175,7 +193,7 @@ void draw_threads_panel(ViewModel& model, UiState& ui) {
         if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) ui.selected_thread = ui.selected_thread == thread ? -1 : thread;
       }
     }
-    if (g.thread_group_size() > 1)
+    if (g.thread_group_size() > 1 && !s.is_grouped())
       for (int group = 0; group < kWarpSize / g.thread_group_size(); ++group) {
         const int first_lane = group * g.thread_group_size();
         const float x0 = 60 + float(first_lane % lanes_per_row) * cell + 2;

@@ -50,11 +50,14 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
   }
   ImGui::SameLine();
   const Step& step = model.step(ui.step);
+  const bool grouped = model.session().is_grouped();
   if (step.partition_idx >= 0)
     ImGui::TextDisabled("seq %d, head %d%s", model.seq_idx(), model.head_idx(),
-                        model.session().is_v2() ? (", partition " + std::to_string(step.partition_idx)).c_str() : "");
+                        model.session().is_v2() ? (", partition " + std::to_string(step.partition_idx)).c_str()
+                        : grouped               ? (", split " + std::to_string(step.partition_idx)).c_str()
+                                                : "");
   else
-    ImGui::TextDisabled("seq %d, head %d, reduce kernel", model.seq_idx(), model.head_idx());
+    ImGui::TextDisabled("seq %d, head %d, %s kernel", model.seq_idx(), model.head_idx(), grouped ? "split_merge" : "reduce");
 
   // The strip: one segment per step, coloured by stage; click or drag to move.
   const float width = ImGui::GetContentRegionAvail().x;
@@ -123,9 +126,11 @@ void draw_timeline_panel(const ViewModel& model, UiState& ui) {
       }
       ImGui::TableNextColumn();
       // v2: which thread block (partition) the step belongs to, or the reduce kernel.
-      const std::string where = !model.session().is_v2() ? std::string()
-                                : s.partition_idx < 0    ? std::string("reduce  ")
-                                                         : "p" + std::to_string(s.partition_idx) + "  ";
+      // grouped: which split's thread block, or split_merge.
+      const bool multi = model.session().is_v2() || grouped;
+      const std::string where = !multi                ? std::string()
+                                : s.partition_idx < 0 ? std::string(grouped ? "merge  " : "reduce  ")
+                                                      : (grouped ? "s" : "p") + std::to_string(s.partition_idx) + "  ";
       ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(stage_colour(s.stage())), "%s%s", where.c_str(),
                          std::string(stage_name(s.stage())).c_str());
       ImGui::TableNextColumn();

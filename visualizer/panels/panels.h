@@ -45,5 +45,6 @@ void draw_reductions_panel(const ViewModel& model, UiState& ui);
 void draw_output_panel(const ViewModel& model, UiState& ui);
 void draw_coalescing_panel(const ViewModel& model, UiState& ui);
 void draw_shared_memory_panel(const ViewModel& model, UiState& ui);
+void draw_compare_panel(const ViewModel& model, UiState& ui);
 
 }  // namespace pal::viz

@@ -80,6 +80,12 @@ constexpr std::array<PanelInfo, kNumPanels> kPanels{{
      "wavefronts its warp-wide instructions took against the ideal, and the worst instruction drawn on the 32 "
      "banks, one row per wavefront. Lanes that read the same 4-byte word share it (a broadcast); a bank that must "
      "deliver different words to different lanes serialises them: those cells are red (a bank conflict)."},
+    {PanelId::compare, "compare", "Compare versions",
+     {{{"chapter_13_grouped_kernel", "Chapter 13: The grouped kernel: one read per KV head"}}},
+     "Two kernel versions run on the same inputs (pal-viz --compare v1,grouped), side by side: the numbers pal-run "
+     "--compare prints (launches, thread blocks, shared memory, stages, bytes, loads per lane), the bytes each "
+     "loaded per KV head against the distinct bytes (v1 and v2 read a KV head once per query head of its group, "
+     "the grouped kernel once), and how far apart the two outputs are, element by element. Hover for values."},
 }};
 
 constexpr std::array<std::string_view, kNumMemoryFigures> kFigureNames{"query", "q_vecs", "key", "k_vecs", "value",
@@ -156,7 +162,7 @@ void panel_header(PanelId id, const ViewModel& model, UiState& ui) {
     }
     ImGui::PopID();
   }
-  if (id != PanelId::timeline && id != PanelId::scenario && model.ready()) step_badge(model, ui);
+  if (id != PanelId::timeline && id != PanelId::scenario && id != PanelId::compare && model.ready()) step_badge(model, ui);
   ImGui::Separator();
 }
 
@@ -218,8 +224,8 @@ ImU32 stage_colour(Stage stage) {
   const int first = static_cast<int>(Stage::query_load);
   const int position = std::max(static_cast<int>(stage) - first, 0);
   float r, g, b;
-  // Over the v1/v2 kernel's stages (the visualizer shows that kernel; the grouped stages follow them).
-  const int num_shown = static_cast<int>(Stage::partition_reduce) + 1;
+  // Over every stage of every kernel variant (the grouped kernel's own stages follow v1/v2's).
+  const int num_shown = kNumStages;
   ImGui::ColorConvertHSVtoRGB(float(position) / float(num_shown - first), 0.5f, 0.95f, r, g, b);
   return ImGui::ColorConvertFloat4ToU32(ImVec4(r, g, b, 1.0f));
 }
@@ -238,6 +244,8 @@ ImU32 thread_colour(const ViewModel& model, const UiState& ui, int thread, int i
     case ColourBy::vec_index: return palette(iteration, 8, 0.6f, 0.9f);
     case ColourBy::thread_group: break;
   }
+  // The grouped kernel has no thread groups: its lanes are told apart by lane.
+  if (model.session().is_grouped()) return lane_colour(thread % kWarpSize);
   // Thread groups of one warp get distinct hues; the lanes of a group differ in brightness.
   const int group_in_warp = (thread % kWarpSize) / g.thread_group_size();
   const int offset = thread % g.thread_group_size();
@@ -331,6 +339,9 @@ int focus_thread(const UiState& ui) { return ui.selected_thread >= 0 ? ui.select
 
 std::string thread_label(const ViewModel& model, int thread) {
   const KernelGeometry g = model.session().geometry();
+  if (model.session().is_grouped())  // no thread groups: a warp computes whole 16-token steps
+    return "thread " + std::to_string(thread) + " (warp " + std::to_string(thread / kWarpSize) + ", lane " +
+           std::to_string(thread % kWarpSize) + ")";
   return "thread " + std::to_string(thread) + " (warp " + std::to_string(thread / kWarpSize) + ", lane " +
          std::to_string(thread % kWarpSize) + ", group " + std::to_string(thread / g.thread_group_size()) + ")";
 }
