@@ -166,10 +166,10 @@ template <typename scalar_t, KvCacheDtype KV_DTYPE, int N, typename cache_t>
 PAL_DEVICE PAL_FORCE_INLINE Vec<scalar_t, N> load_kv_vec(const cache_t* address, float kv_scale) {
   if constexpr (KV_DTYPE == KvCacheDtype::automatic) {
     static_assert(std::is_same_v<cache_t, scalar_t>, "an auto cache stores the query's own type");
-    return load_vec<Vec<scalar_t, N>>(address);
+    return load_vec_read_only<Vec<scalar_t, N>>(address);
   } else {
     static_assert(std::is_same_v<cache_t, std::uint8_t>, "an fp8 cache stores one-byte codes");
-    const Vec<std::uint8_t, N> codes = load_vec<Vec<std::uint8_t, N>>(address);
+    const Vec<std::uint8_t, N> codes = load_vec_read_only<Vec<std::uint8_t, N>>(address);
     Vec<scalar_t, N> values;
     PAL_UNROLL
     for (int e = 0; e < N; ++e) values.elem[e] = dequantize_fp8<scalar_t>(codes.elem[e], fp8_format_of(KV_DTYPE), kv_scale, N);
@@ -233,7 +233,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   const int partition_idx = simt::block_idx_z();
   const int num_heads = simt::grid_dim_x();
   const int max_num_partitions = simt::grid_dim_z();
-  const int seq_len = args.seq_lens[seq_idx];
+  const int seq_len = load_read_only(&args.seq_lens[seq_idx]);
   probe.global_load(PAL_ACCESS_SITE("prologue", "seq_lens read"), args.seq_lens, &args.seq_lens[seq_idx], int(sizeof(int)));
   // A v2 partition that starts past the end of this sequence has nothing to do. Its exp_sums,
   // max_logits and tmp_out slots stay unwritten; the reduce kernel never reads them.
@@ -269,7 +269,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   for (int i = thread_group_idx; i < NUM_VECS_PER_THREAD; i += C::NUM_THREAD_GROUPS) {
     const int vec_idx = MAP.vec_idx(thread_group_offset, i);
     const std::int64_t element = q_offset + std::int64_t(vec_idx) * VEC_SIZE;
-    q_vecs[thread_group_offset][i] = load_vec<QVec>(args.q + element);
+    q_vecs[thread_group_offset][i] = load_vec_read_only<QVec>(args.q + element);
     probe.global_load(PAL_ACCESS_SITE("query_load", "q load"), args.q, args.q + element, int(sizeof(QVec)));
     probe.shared_store(PAL_ACCESS_SITE("query_load", "q_vecs store"), &q_vecs[thread_group_offset][i], int(sizeof(QVec)));
     probe.load(LoadKind::query, element, i, vec_idx);
@@ -291,7 +291,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   // The block-table entry of each iteration is read one iteration ahead, so that the key loads do
   // not wait for two memory round trips in a row (table, then cache) on every kv_block.
   int next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
-                                ? block_table[range.start_block_idx + warp_idx]
+                                ? load_read_only(&block_table[range.start_block_idx + warp_idx])
                                 : 0;
   if (range.start_block_idx + warp_idx < range.end_block_idx)
     probe.global_load(PAL_ACCESS_SITE("qk_logits", "block_table read"), args.block_tables,
@@ -301,7 +301,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
     // 64-bit from here on: physical_block_number * kv_block_stride overflows int32 on large pools.
     const std::int64_t physical_block_number = next_physical_block;
     if (block_idx + NUM_WARPS < range.end_block_idx) {
-      next_physical_block = block_table[block_idx + NUM_WARPS];
+      next_physical_block = load_read_only(&block_table[block_idx + NUM_WARPS]);
       probe.global_load(PAL_ACCESS_SITE("qk_logits", "block_table read ahead"), args.block_tables,
                         &block_table[block_idx + NUM_WARPS], int(sizeof(int)));
     }
@@ -449,7 +449,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
 
   iteration = 0;
   next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
-                            ? block_table[range.start_block_idx + warp_idx]
+                            ? load_read_only(&block_table[range.start_block_idx + warp_idx])
                             : 0;
   if (range.start_block_idx + warp_idx < range.end_block_idx)
     probe.global_load(PAL_ACCESS_SITE("value_accumulation", "block_table read"), args.block_tables,
@@ -458,7 +458,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
        block_idx += NUM_WARPS, ++iteration) {
     const std::int64_t physical_block_number = next_physical_block;  // read one iteration ahead
     if (block_idx + NUM_WARPS < range.end_block_idx) {
-      next_physical_block = block_table[block_idx + NUM_WARPS];
+      next_physical_block = load_read_only(&block_table[block_idx + NUM_WARPS]);
       probe.global_load(PAL_ACCESS_SITE("value_accumulation", "block_table read ahead"), args.block_tables,
                         &block_table[block_idx + NUM_WARPS], int(sizeof(int)));
     }
@@ -506,20 +506,32 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
           }
         }
       }
-      PAL_UNROLL
-      for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
-        const int i = first + b;
-        if (MAP.value_row_idx(lane, i) < HEAD_SIZE) {
-          float sum = 0.0f;
-          PAL_UNROLL
-          for (int e = 0; e < V_VEC_SIZE; ++e) {
-            // Slots past seq_len in the last kv_block may hold anything (NaN included), and
-            // 0 * NaN = NaN: such values are replaced by zero, not just weighted by zero.
-            const float v = (is_last_block && token_idx + e >= seq_len) ? 0.0f : to_float(v_vecs[b].elem[e]);
-            sum += probs[e] * v;
+      // Slots past seq_len in the last kv_block may hold anything (NaN included), and 0 * NaN = NaN:
+      // such values are replaced by zero, not just weighted by zero. Only the last kv_block has
+      // them, so the choice is one branch (per load batch) that all lanes of the warp take alike,
+      // after the batch's loads, and every other kv_block sums without a select per element.
+      // Upstream also branches on the last block. A select per element on every kv_block made
+      // ptxas interleave v1's V loads with the arithmetic: three memory round trips per kv_block
+      // instead of one (docs/performance/upstream-sass-v1.md). The sums are the same either way.
+      const auto weigh_rows = [&](auto in_last_block) {
+        PAL_UNROLL
+        for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
+          const int i = first + b;
+          if (MAP.value_row_idx(lane, i) < HEAD_SIZE) {
+            float sum = 0.0f;
+            PAL_UNROLL
+            for (int e = 0; e < V_VEC_SIZE; ++e) {
+              const float v = (in_last_block && token_idx + e >= seq_len) ? 0.0f : to_float(v_vecs[b].elem[e]);
+              sum += probs[e] * v;
+            }
+            accs[i] += sum;
           }
-          accs[i] += sum;
         }
+      };
+      if (is_last_block) {
+        weigh_rows(std::true_type{});
+      } else {
+        weigh_rows(std::false_type{});
       }
     }
   }

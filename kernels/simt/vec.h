@@ -30,6 +30,46 @@ PAL_HOST_DEVICE PAL_FORCE_INLINE VecT load_vec(const T* address) {
 #endif
 }
 
+// The same load through the GPU's read-only (non-coherent) data path, `ld.global.nc` (LDG.E.CONSTANT
+// in SASS), for memory that no thread writes while the kernel runs: the KV cache, the block table,
+// the query. Upstream gets these instructions implicitly, from its `const T* __restrict__` kernel
+// parameters; this kernel's pointers travel in an argument struct, where nvcc cannot see that they
+// do not alias, so it asks for them explicitly. On the host it is load_vec.
+template <typename VecT, typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE VecT load_vec_read_only(const T* address) {
+#if PAL_DEVICE_PASS
+  static_assert(sizeof(VecT) == 1 || sizeof(VecT) == 2 || sizeof(VecT) == 4 || sizeof(VecT) == 8 ||
+                    sizeof(VecT) == 16,
+                "one read-only load moves 1, 2, 4, 8 or 16 bytes");
+  VecT value;
+  if constexpr (sizeof(VecT) == 16) {
+    const uint4 bits = __ldg(reinterpret_cast<const uint4*>(address));
+    std::memcpy(&value, &bits, sizeof(VecT));
+  } else if constexpr (sizeof(VecT) == 8) {
+    const uint2 bits = __ldg(reinterpret_cast<const uint2*>(address));
+    std::memcpy(&value, &bits, sizeof(VecT));
+  } else if constexpr (sizeof(VecT) == 4) {
+    const unsigned int bits = __ldg(reinterpret_cast<const unsigned int*>(address));
+    std::memcpy(&value, &bits, sizeof(VecT));
+  } else if constexpr (sizeof(VecT) == 2) {
+    const unsigned short bits = __ldg(reinterpret_cast<const unsigned short*>(address));
+    std::memcpy(&value, &bits, sizeof(VecT));
+  } else {
+    const unsigned char bits = __ldg(reinterpret_cast<const unsigned char*>(address));
+    std::memcpy(&value, &bits, sizeof(VecT));
+  }
+  return value;
+#else
+  return load_vec<VecT>(address);
+#endif
+}
+
+// One element through the read-only path (see load_vec_read_only).
+template <typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE T load_read_only(const T* address) {
+  return load_vec_read_only<T>(address);
+}
+
 // Two 16-bit elements in one 32-bit register, the first in the low half: the element order of an
 // mma or ldmatrix register (kernels/simt/fragments.h). The rounding is from_float's, on both sides.
 template <typename T>
