@@ -162,14 +162,15 @@ struct NoHooks {
 // fp16 (exact) -> fp32, times the tensor's scale, rounded once to scalar_t (core/fp8.h; for fp32
 // queries N decides whether the product goes through fp16). The same functions run on the GPU and
 // in the emulator, so both backends dequantise bit for bit alike.
-template <typename scalar_t, KvCacheDtype KV_DTYPE, int N, typename cache_t>
+// READ_ONLY picks the GPU's read-only data path for the load (see kLoadsReadOnly in the body).
+template <typename scalar_t, KvCacheDtype KV_DTYPE, int N, bool READ_ONLY, typename cache_t>
 PAL_DEVICE PAL_FORCE_INLINE Vec<scalar_t, N> load_kv_vec(const cache_t* address, float kv_scale) {
   if constexpr (KV_DTYPE == KvCacheDtype::automatic) {
     static_assert(std::is_same_v<cache_t, scalar_t>, "an auto cache stores the query's own type");
-    return load_vec_read_only<Vec<scalar_t, N>>(address);
+    return load_vec_via<Vec<scalar_t, N>, READ_ONLY>(address);
   } else {
     static_assert(std::is_same_v<cache_t, std::uint8_t>, "an fp8 cache stores one-byte codes");
-    const Vec<std::uint8_t, N> codes = load_vec_read_only<Vec<std::uint8_t, N>>(address);
+    const Vec<std::uint8_t, N> codes = load_vec_via<Vec<std::uint8_t, N>, READ_ONLY>(address);
     Vec<scalar_t, N> values;
     PAL_UNROLL
     for (int e = 0; e < N; ++e) values.elem[e] = dequantize_fp8<scalar_t>(codes.elem[e], fp8_format_of(KV_DTYPE), kv_scale, N);
@@ -222,6 +223,12 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   constexpr int NUM_V_VECS_PER_ROW = C::NUM_V_VECS_PER_ROW;
   constexpr int NUM_ROWS_PER_THREAD = C::NUM_ROWS_PER_THREAD;
   constexpr bool USE_PARTITIONING = PARTITION_SIZE > 0;
+  // v1 reads its inputs (q, seq_lens, block table, K, V) through the GPU's read-only data path, as
+  // upstream's `const __restrict__` parameters make nvcc do for both versions; measured on the H200
+  // (run 20): v1 3 % faster with it, v2 1.24x slower (ptxas schedules v2's one-row V loop worse), so
+  // v2 keeps plain loads. The emulator loads alike either way.
+  constexpr bool kLoadsReadOnly = !USE_PARTITIONING;
+  const auto load_int = [](const int* address) { return load_vec_via<int, kLoadsReadOnly>(address); };
   constexpr ThreadMapping MAP = C::mapping;
   using QVec = Vec<scalar_t, VEC_SIZE>;  // one thread's share of 16 bytes of q (and of k, once loaded)
   using KVec = QVec;                     // loaded from VEC_SIZE cache elements (fp8: VEC_SIZE bytes)
@@ -233,7 +240,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   const int partition_idx = simt::block_idx_z();
   const int num_heads = simt::grid_dim_x();
   const int max_num_partitions = simt::grid_dim_z();
-  const int seq_len = load_read_only(&args.seq_lens[seq_idx]);
+  const int seq_len = load_int(&args.seq_lens[seq_idx]);
   probe.global_load(PAL_ACCESS_SITE("prologue", "seq_lens read"), args.seq_lens, &args.seq_lens[seq_idx], int(sizeof(int)));
   // A v2 partition that starts past the end of this sequence has nothing to do. Its exp_sums,
   // max_logits and tmp_out slots stay unwritten; the reduce kernel never reads them.
@@ -269,7 +276,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   for (int i = thread_group_idx; i < NUM_VECS_PER_THREAD; i += C::NUM_THREAD_GROUPS) {
     const int vec_idx = MAP.vec_idx(thread_group_offset, i);
     const std::int64_t element = q_offset + std::int64_t(vec_idx) * VEC_SIZE;
-    q_vecs[thread_group_offset][i] = load_vec_read_only<QVec>(args.q + element);
+    q_vecs[thread_group_offset][i] = load_vec_via<QVec, kLoadsReadOnly>(args.q + element);
     probe.global_load(PAL_ACCESS_SITE("query_load", "q load"), args.q, args.q + element, int(sizeof(QVec)));
     probe.shared_store(PAL_ACCESS_SITE("query_load", "q_vecs store"), &q_vecs[thread_group_offset][i], int(sizeof(QVec)));
     probe.load(LoadKind::query, element, i, vec_idx);
@@ -291,7 +298,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
   // The block-table entry of each iteration is read one iteration ahead, so that the key loads do
   // not wait for two memory round trips in a row (table, then cache) on every kv_block.
   int next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
-                                ? load_read_only(&block_table[range.start_block_idx + warp_idx])
+                                ? load_int(&block_table[range.start_block_idx + warp_idx])
                                 : 0;
   if (range.start_block_idx + warp_idx < range.end_block_idx)
     probe.global_load(PAL_ACCESS_SITE("qk_logits", "block_table read"), args.block_tables,
@@ -301,7 +308,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
     // 64-bit from here on: physical_block_number * kv_block_stride overflows int32 on large pools.
     const std::int64_t physical_block_number = next_physical_block;
     if (block_idx + NUM_WARPS < range.end_block_idx) {
-      next_physical_block = load_read_only(&block_table[block_idx + NUM_WARPS]);
+      next_physical_block = load_int(&block_table[block_idx + NUM_WARPS]);
       probe.global_load(PAL_ACCESS_SITE("qk_logits", "block_table read ahead"), args.block_tables,
                         &block_table[block_idx + NUM_WARPS], int(sizeof(int)));
     }
@@ -339,7 +346,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
       for (int j = 0; j < NUM_VECS_PER_THREAD; ++j) {
         // Vec j of this lane starts at head dim vec_idx * VEC_SIZE: its x-chunk, and where in it.
         const int offset = key_dim_offset(MAP.vec_idx(thread_group_offset, j) * VEC_SIZE, BLOCK_SIZE, X);
-        k_vecs[j] = load_kv_vec<scalar_t, KV_DTYPE, VEC_SIZE>(k_ptr + offset, args.k_scale);
+        k_vecs[j] = load_kv_vec<scalar_t, KV_DTYPE, VEC_SIZE, kLoadsReadOnly>(k_ptr + offset, args.k_scale);
         probe.global_load(PAL_ACCESS_SITE("qk_logits", "k_cache load"), args.k_cache, k_ptr + offset,
                           int(VEC_SIZE * sizeof(cache_t)));
         probe.load(LoadKind::key, key_base + offset, iteration, j);
@@ -449,7 +456,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
 
   iteration = 0;
   next_physical_block = range.start_block_idx + warp_idx < range.end_block_idx
-                            ? load_read_only(&block_table[range.start_block_idx + warp_idx])
+                            ? load_int(&block_table[range.start_block_idx + warp_idx])
                             : 0;
   if (range.start_block_idx + warp_idx < range.end_block_idx)
     probe.global_load(PAL_ACCESS_SITE("value_accumulation", "block_table read"), args.block_tables,
@@ -458,7 +465,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
        block_idx += NUM_WARPS, ++iteration) {
     const std::int64_t physical_block_number = next_physical_block;  // read one iteration ahead
     if (block_idx + NUM_WARPS < range.end_block_idx) {
-      next_physical_block = load_read_only(&block_table[block_idx + NUM_WARPS]);
+      next_physical_block = load_int(&block_table[block_idx + NUM_WARPS]);
       probe.global_load(PAL_ACCESS_SITE("value_accumulation", "block_table read ahead"), args.block_tables,
                         &block_table[block_idx + NUM_WARPS], int(sizeof(int)));
     }
@@ -497,7 +504,7 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
         const int row_idx = MAP.value_row_idx(lane, i);
         if (row_idx < HEAD_SIZE) {
           const int offset = value_offset_in_kv_head(row_idx, physical_block_offset, BLOCK_SIZE);
-          v_vecs[b] = load_kv_vec<scalar_t, KV_DTYPE, V_VEC_SIZE>(v_ptr + offset, args.v_scale);
+          v_vecs[b] = load_kv_vec<scalar_t, KV_DTYPE, V_VEC_SIZE, kLoadsReadOnly>(v_ptr + offset, args.v_scale);
           probe.global_load(PAL_ACCESS_SITE("value_accumulation", "v_cache load"), args.v_cache, v_ptr + offset,
                             int(V_VEC_SIZE * sizeof(cache_t)));
           probe.load(LoadKind::value, value_base + offset, iteration, i);
@@ -508,11 +515,13 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
       }
       // Slots past seq_len in the last kv_block may hold anything (NaN included), and 0 * NaN = NaN:
       // such values are replaced by zero, not just weighted by zero. Only the last kv_block has
-      // them, so the choice is one branch (per load batch) that all lanes of the warp take alike,
-      // after the batch's loads, and every other kv_block sums without a select per element.
-      // Upstream also branches on the last block. A select per element on every kv_block made
-      // ptxas interleave v1's V loads with the arithmetic: three memory round trips per kv_block
-      // instead of one (docs/performance/upstream-sass-v1.md). The sums are the same either way.
+      // them. v1 (all rows in one batch) makes the choice one branch that all lanes of the warp
+      // take alike, after the batch's loads, and sums every other kv_block without a select per
+      // element, as upstream branches on the last block: a select per element on every kv_block
+      // made ptxas interleave v1's V loads with the arithmetic, three memory round trips per
+      // kv_block instead of one (docs/performance/upstream-sass-v1.md). v2 (one row per batch)
+      // keeps the select: the two-path form doubled its V loop and made it 1.4x slower on the
+      // H200 (run 18). The sums are the same either way.
       const auto weigh_rows = [&](auto in_last_block) {
         PAL_UNROLL
         for (int b = 0; b < ROWS_PER_LOAD_BATCH; ++b) {
@@ -528,10 +537,14 @@ PAL_DEVICE void paged_attention_body(const AttentionArgs<scalar_t, cache_t>& arg
           }
         }
       };
-      if (is_last_block) {
-        weigh_rows(std::true_type{});
+      if constexpr (ROWS_PER_LOAD_BATCH > 1) {
+        if (is_last_block) {
+          weigh_rows(std::true_type{});
+        } else {
+          weigh_rows(std::false_type{});
+        }
       } else {
-        weigh_rows(std::false_type{});
+        weigh_rows(is_last_block);
       }
     }
   }

@@ -70,6 +70,16 @@ PAL_HOST_DEVICE PAL_FORCE_INLINE T load_read_only(const T* address) {
   return load_vec_read_only<T>(address);
 }
 
+// load_vec_read_only when READ_ONLY, else load_vec: for kernels that choose the path per variant.
+template <typename VecT, bool READ_ONLY, typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE VecT load_vec_via(const T* address) {
+  if constexpr (READ_ONLY) {
+    return load_vec_read_only<VecT>(address);
+  } else {
+    return load_vec<VecT>(address);
+  }
+}
+
 // Two 16-bit elements in one 32-bit register, the first in the low half: the element order of an
 // mma or ldmatrix register (kernels/simt/fragments.h). The rounding is from_float's, on both sides.
 template <typename T>
