@@ -316,9 +316,34 @@ TEST_CASE("--versions selects variants by version, and auto selects the version 
   mha.num_kv_heads = mha.num_heads;
   CHECK(versions_of(variants_for(mha, {"grouped"}, KernelVersion::v1)) ==
         std::vector<KernelVersion>{KernelVersion::grouped});
+  // A shape that already has an fp8 cache gets the grouped kernel on it, and no cache variants.
   BenchShape fp8 = shape;
   fp8.kv_cache_dtype = KvCacheDtype::fp8_e4m3;
-  CHECK(variants_for(fp8, {"grouped"}, KernelVersion::v1).empty());
+  const std::vector<KernelVariant> on_fp8 = variants_for(fp8, {"grouped"}, KernelVersion::v1);
+  REQUIRE(on_fp8.size() == 1);
+  CHECK(on_fp8[0].version == KernelVersion::grouped);
+  CHECK_FALSE(on_fp8[0].kv_cache_dtype);
+}
+
+TEST_CASE("the grouped kernel gets E4M3- and E5M2-cache rows on fp16-query head-128 block-16 shapes, after its fp16 row") {
+  BenchShape shape;  // fp16, head 128, block 16
+  shape.num_kv_heads = 8;
+  const std::vector<KernelVariant> rows = variants_for(shape, {"grouped"}, KernelVersion::v1);
+  REQUIRE(rows.size() == 3);
+  CHECK_FALSE(rows[0].kv_cache_dtype);  // the baseline first: its time is known when the fp8 rows report
+  std::set<KvCacheDtype> formats;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    CHECK(rows[i].version == KernelVersion::grouped);
+    REQUIRE(rows[i].kv_cache_dtype);
+    formats.insert(*rows[i].kv_cache_dtype);
+    CHECK(baseline_of(rows[i])->version == KernelVersion::grouped);
+    CHECK(shape_for(shape, rows[i]).name() ==
+          "fp16/kv-" + std::string(kv_cache_dtype_name(*rows[i].kv_cache_dtype)) + "/h128/bs16/32x8/b1/c512");
+  }
+  CHECK(formats == std::set<KvCacheDtype>{KvCacheDtype::fp8_e4m3, KvCacheDtype::fp8_e5m2});
+  BenchShape other = shape;
+  other.head_size = 64;
+  CHECK(variants_for(other, {"grouped"}, KernelVersion::v1).size() == 1);
 }
 
 TEST_CASE("every variant's row is named after its shape and version, and only cache variants have a baseline") {

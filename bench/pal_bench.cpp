@@ -193,7 +193,8 @@ DeviceLimits Benchmark::kernel_limits() const {
 
 KernelVersion Benchmark::auto_pick_here(const BenchShape& shape) const {
   const GroupedMath math = default_grouped_math(dtype_size_bytes(shape.dtype));
-  return auto_pick(shape, kernel_limits(), gpu_grouped_config_compiled(shape.dtype, shape.head_size, shape.block_size, math));
+  return auto_pick(shape, kernel_limits(),
+                   gpu_grouped_config_compiled(shape.dtype, shape.cache_format(), shape.head_size, shape.block_size, math));
 }
 
 DeviceLimits Benchmark::device_limits() const {
@@ -379,7 +380,7 @@ void Benchmark::run_input_set(const std::string& section, const BenchShape& base
           add_row(std::move(row));
           continue;
         }
-        if (!gpu_grouped_config_compiled(shape.dtype, shape.head_size, shape.block_size, math)) {
+        if (!gpu_grouped_config_compiled(shape.dtype, shape.cache_format(), shape.head_size, shape.block_size, math)) {
           row.skipped = "this build did not compile the grouped kernel for this dtype/head_size/block_size "
                         "(configure with -DPAL_CUDA_INSTANTIATIONS=full)";
           add_row(std::move(row));

@@ -11,9 +11,10 @@
 //     shapes are there; baseline_of() compares each with the same version on the fp16 cache (the
 //     fp8/fp16 time ratio). An E5M2 row is one more entry each:
 //       {KernelVersion::v1, KvCacheDtype::fp8_e5m2, fp16_query_h128_bs16}
-//   - the grouped kernel (issue 11), an entry: on every shape with the query dtype's cache; its
-//     vLLM figures are those of the version vLLM picks (bench/upstream_anchors.h), and
-//     describe_grouped_launch() says the split plan it chose on the GPU.
+//   - the grouped kernel (issue 11), an entry: on every shape; its vLLM figures are those of the
+//     version vLLM picks (bench/upstream_anchors.h), and describe_grouped_launch() says the split
+//     plan it chose on the GPU. Its E4M3 and E5M2 rows are two more entries, against its own
+//     fp16-cache row.
 // Rows of variants that do not exist are simply absent.
 #pragma once
 

@@ -354,16 +354,14 @@ std::vector<std::string> scenario_problems(const Scenario& s, std::int64_t max_b
   block_sparse_problems(s, heads_in_range && kv_heads_ok, block_size_ok, seq_lens_ok && !s.seq_lens.empty(), problems);
 
   if (s.version == KernelVersion::grouped) {
-    // The grouped kernel runs every dtype, head size, block size and group size (num_heads /
-    // num_kv_heads, MHA to MQA) that v1/v2 run; it does not take fp8 caches or block sparsity yet.
-    if (is_fp8(s.kv_cache_dtype))
-      problem("version = grouped with kv_cache_dtype = " + std::string(kv_cache_dtype_name(s.kv_cache_dtype)) +
-              ": the grouped kernel reads the KV cache in the query dtype only (fp8 caches are issue 10's next "
-              "phase); use --kv-cache-dtype auto with grouped");
+    // The grouped kernel runs every dtype, head size, block size, group size (num_heads /
+    // num_kv_heads, MHA to MQA) and KV cache dtype (auto, fp8 E4M3 / E5M2 with their scales) that
+    // v1/v2 run; it does not take block sparsity yet.
     if (s.block_sparse.enabled())
       problem("version = grouped with blocksparse_vert_stride = " + std::to_string(s.block_sparse.vert_stride) +
-              ": the grouped kernel attends every token (block-sparse attention is issue 10's next phase); use "
-              "--blocksparse-vert-stride 0 with grouped");
+              ": the grouped kernel attends every token (block sparsity is not built into it yet; v1 and v2 "
+              "run it); use --version v1 or v2 for block-sparse attention, or --blocksparse-vert-stride 0 with "
+              "grouped");
   }
 
   if (s.num_threads != kNumThreads)

@@ -42,7 +42,7 @@ bool grouped_measured_faster(const Scenario& scenario, std::string* why) {
     if (why) *why = std::move(text);
   };
   if (is_fp8(scenario.kv_cache_dtype)) {
-    say("the grouped kernel reads no fp8 cache");
+    say("the grouped kernel was not timed with an fp8 cache (the rule below is from auto-cache timings)");
     return false;
   }
   if (scenario.block_sparse.enabled()) {

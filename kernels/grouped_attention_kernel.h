@@ -18,6 +18,20 @@
 // heads as mma rows, the FA2 register reuse (QK's C fragment is P.V's A fragment) and the split-KV
 // merge are the techniques of FlashInfer, FlashAttention and TensorRT-LLM's XQA
 // (../shared/gqa-decode-facts.md); the code, the tiling and the names are this project's.
+// fp8 caches (E4M3, E5M2 with per-tensor k_scale / v_scale, core/fp8.h): the tile copy moves the
+// raw one-byte codes (16 per cp.async; the K layout's x is 16, core/kv_cache_layout.h), so a tile
+// holds twice the tokens' worth of bytes it would in fp16 and the copy moves half the bytes. Each
+// code is dequantised where a tile element is read from shared memory into registers (the B
+// fragments of the two mma products, or the CUDA-core path's floats), per element, by the function
+// v1/v2's load_kv_vec calls (dequantize_fp8: code -> fp16 exactly -> fp32, times the scale,
+// rounded once to scalar_t), so all three versions compute with bit-identical K and V. Upstream's
+// paged kernel dequantises in registers right after each global load. FlashInfer's CUDA-core
+// decode keeps its shared-memory tiles in the cache's type too (k_smem / v_smem are DTypeKV arrays
+// filled by cp.async) and converts on the read back (vec_t<float>::cast_load in compute_qk and
+// update_local_state, include/flashinfer/attention/decode.cuh at 00b57feb); it applies no scale
+// there. Where this kernel gains over v1/v2: each code is converted once per row tile, i.e. once
+// for up to 16 query heads of the group (8 on CUDA cores), where v1/v2 convert it once per head.
+//
 // Numerically this kernel differs from v1/v2 by design: exp(logit - running max) instead of
 // exp(logit - final max), rounded to scalar_t at that point, and no 1e-6 epsilon in the final
 // division (the sum is >= 1: the token with the final maximum contributes exp(0)).
@@ -33,6 +47,7 @@
 #include <type_traits>
 
 #include "core/dtype.h"
+#include "core/fp8.h"
 #include "core/softmax_state.h"
 #include "kernels/geometry.h"
 #include "kernels/grouped_geometry.h"
@@ -46,8 +61,7 @@
 namespace pal {
 
 // Arguments of the main kernel. Pointers are device memory on the GPU, host memory in the emulator.
-// cache_t is the K/V cache's element type, kept apart from scalar_t (q and out) so that an fp8 cache
-// (issue 10) can be dequantised where a tile becomes fragments; today both are the same type.
+// cache_t is the K/V cache's element type: scalar_t for an auto cache, std::uint8_t codes for fp8.
 template <typename scalar_t, typename cache_t>
 struct GroupedArgs {
   scalar_t* out;                 // [num_seqs, num_heads, head_size]
@@ -67,6 +81,10 @@ struct GroupedArgs {
   std::int64_t q_stride;         // elements between two sequences' queries
   std::int64_t kv_block_stride;  // elements between two physical kv_blocks (same for K and V)
   std::int64_t kv_head_stride;   // elements between two kv heads inside a kv_block
+  // fp8 caches: a cached key is decode(code) * k_scale, a value decode(code) * v_scale (as v1/v2's
+  // AttentionArgs, values rather than upstream's device pointers).
+  float k_scale;
+  float v_scale;
   // The launch plan (kernels/split_planner.h).
   int num_head_chunks;           // thread_blocks per query group (1 unless the group exceeds 4 row tiles)
   int heads_per_chunk;
@@ -89,13 +107,25 @@ struct SplitMergeArgs {
 };
 
 // The derived constants of one instantiation (kernels/grouped_geometry.h says what each counts).
-template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 struct GroupedConstants {
-  static constexpr GroupedGeometry geometry{int(sizeof(cache_t)), HEAD_SIZE, BLOCK_SIZE, MATH};
+  static constexpr GroupedGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, MATH, int(sizeof(cache_t))};
+  static constexpr bool FP8 = is_fp8(KV_DTYPE);
   static constexpr int ROWS_PER_WARP = geometry.rows_per_warp();
   static constexpr int X = geometry.unit_elements();  // elements per 16-byte unit (the K layout's x)
   static constexpr int NUM_KEY_UNITS = geometry.num_key_units();
   static constexpr int KV_BLOCK_UNITS = geometry.kv_block_units();
+  static constexpr int KV_BLOCK_ELEMENTS = HEAD_SIZE * BLOCK_SIZE;  // of K (or V) of one KV head
+  static constexpr int VALUE_ROW_RUN = geometry.value_row_run();
+  // With an fp8 cache and fp32 queries, how many codes one conversion takes decides whether the
+  // product is rounded through fp16 (core/fp8.h). This kernel converts element by element but
+  // passes v1/v2's widths (a key load's VEC_SIZE, a value load's V_VEC_SIZE), so that the three
+  // versions see the same dequantised K and V and the reference's gathers serve all of them.
+  // (The thread count does not enter the vec widths; v1/v2 have 128 threads as well.)
+  static constexpr KernelGeometry v1_loads{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, kGroupedNumThreads,
+                                           int(sizeof(cache_t))};
+  static constexpr int KEY_CODES_PER_CONVERSION = v1_loads.vec_size();
+  static constexpr int VALUE_CODES_PER_CONVERSION = v1_loads.v_vec_size();
   static constexpr int TILE_TOKENS = geometry.tile_tokens();
   static constexpr int TILE_BLOCKS = geometry.tile_blocks();
   static constexpr int TILE_BYTES = geometry.tile_bytes();
@@ -114,20 +144,36 @@ struct GroupedConstants {
   // accumulators of head 256 leave no room for 64 more, and each k-step reloads them by ldmatrix.
   static constexpr bool QUERY_IN_REGISTERS = HEAD_SIZE <= 128;
 
-  static_assert(std::is_same_v<scalar_t, cache_t>,
-                "an fp8 cache needs the dequantisation step at the tile -> fragment reads (issue 10)");
+  static_assert(FP8 ? std::is_same_v<cache_t, std::uint8_t> : std::is_same_v<cache_t, scalar_t>,
+                "an auto cache stores scalar_t, an fp8 cache one-byte codes");
+  static_assert(!FP8 || HEAD_SIZE % 16 == 0, "an fp8 cache takes head sizes that are whole 16-code x-chunks");
   static_assert(TILE_TOKENS % BLOCK_SIZE == 0, "a tile is whole kv_blocks");
   static_assert(TILE_TOKENS % kGroupedWarpTokens == 0, "a tile is whole warp steps");
   static_assert(kGroupedNumThreads % TILE_BLOCKS == 0, "each kv_block of a tile has the same number of copying threads");
   static_assert((2 * KV_BLOCK_UNITS) % THREADS_PER_KV_BLOCK == 0, "K and V of a kv_block split evenly over its threads");
   static_assert(KV_BLOCK_UNITS % 8 == 0, "the swizzle permutes groups of 8 units inside a region");
-  static_assert(BLOCK_SIZE % X == 0 && BLOCK_SIZE % 8 == 0,
-                "a V unit and an 8-token half step never straddle two kv_blocks");
+  static_assert(BLOCK_SIZE % 8 == 0 && (BLOCK_SIZE % X == 0 || X % BLOCK_SIZE == 0),
+                "a V unit holds part of one dim's row or whole rows, and an 8-token half step never "
+                "straddles two kv_blocks");
   static_assert(HEAD_SIZE % X == 0, "a key is whole 16-byte units");
-  static_assert(MATH == GroupedMath::cuda_cores || sizeof(cache_t) == 2, "mma.sync takes 16-bit inputs");
+  static_assert(MATH == GroupedMath::cuda_cores || sizeof(scalar_t) == 2, "mma.sync takes 16-bit inputs");
+  static_assert(MATH == GroupedMath::cuda_cores || FP8 || BLOCK_SIZE % X == 0,
+                "ldmatrix reads 8 consecutive tokens of one V row from one unit");
   static_assert(MATH == GroupedMath::cuda_cores || HEAD_SIZE % 8 == 0, "P.V n-tiles are 8 dims");
   static_assert(NUM_STAGES >= 2, "the pipeline overlaps one tile's copy with another's compute");
 };
+
+// A cached K or V element as the math computes with it: an auto cache's as stored; an fp8 code
+// dequantised with the tensor's scale by core/fp8.h's dequantize_fp8, the function v1/v2's
+// load_kv_vec calls, with v1/v2's codes per conversion (GroupedConstants says why).
+template <typename scalar_t, KvCacheDtype KV_DTYPE, int CODES_PER_CONVERSION, typename cache_t>
+PAL_DEVICE PAL_FORCE_INLINE scalar_t cached_element(cache_t stored, float kv_scale) {
+  if constexpr (is_fp8(KV_DTYPE)) {
+    return dequantize_fp8<scalar_t>(stored, fp8_format_of(KV_DTYPE), kv_scale, CODES_PER_CONVERSION);
+  } else {
+    return stored;
+  }
+}
 
 // The 16-byte unit `unit` of a (swizzled) K or V region of a tile in shared memory.
 PAL_DEVICE PAL_FORCE_INLINE const unsigned char* tile_unit(const unsigned char* region, int unit) {
@@ -153,15 +199,23 @@ struct CudaCoreWarpState {
 
 // grid (num_kv_heads * num_head_chunks, num_seqs, num_splits), kGroupedNumThreads threads.
 // Dynamic shared memory: GroupedGeometry::shared_bytes(row_tiles).
-template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH, typename Probe>
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH,
+          typename Probe>
 PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& args, Probe probe) {
-  using C = GroupedConstants<scalar_t, cache_t, HEAD_SIZE, BLOCK_SIZE, MATH>;
+  using C = GroupedConstants<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>;
   constexpr int ROWS = C::ROWS_PER_WARP;
   constexpr int X = C::X;
   constexpr int KV_BLOCK_UNITS = C::KV_BLOCK_UNITS;
   constexpr int NUM_STAGES = C::NUM_STAGES;
   constexpr bool TENSOR_CORES = MATH == GroupedMath::tensor_cores;
   using UnitVec = Vec<cache_t, X>;  // one 16-byte unit of K or V
+  // K and V elements as the math uses them (identity for an auto cache).
+  auto key_element = [&](cache_t stored) {
+    return cached_element<scalar_t, KV_DTYPE, C::KEY_CODES_PER_CONVERSION>(stored, args.k_scale);
+  };
+  auto value_element = [&](cache_t stored) {
+    return cached_element<scalar_t, KV_DTYPE, C::VALUE_CODES_PER_CONVERSION>(stored, args.v_scale);
+  };
 
   //! [prologue]
   const int seq_idx = simt::block_idx_y();
@@ -248,11 +302,17 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
       int src_bytes = kUnitBytes;
       if (!block_full) {
         // A K unit is one token's x dims ([head_size/x][block_size][x]); a V unit is X tokens of
-        // one dim's row ([head_size][block_size]).
-        const int unit_first_token = block_first_token + (is_value ? (region_unit % (BLOCK_SIZE / X)) * X
+        // one dim's row ([head_size][block_size]), or, when X > BLOCK_SIZE (fp8 at block size 8),
+        // the whole rows of X / BLOCK_SIZE dims. Those rows cannot each be cut short by one copy:
+        // such a unit is copied whole, and the slots past the split's end (NaN in the tests) are
+        // replaced by zeros where V is read.
+        constexpr int VALUE_UNITS_PER_ROW = max_of(1, BLOCK_SIZE / X);
+        const int unit_first_token = block_first_token + (is_value ? (region_unit % VALUE_UNITS_PER_ROW) * X
                                                                    : region_unit % BLOCK_SIZE);
-        const int valid_tokens = max_of(0, min_of(is_value ? X : 1, end_token_idx - unit_first_token));
-        src_bytes = is_value ? valid_tokens * int(sizeof(cache_t)) : (valid_tokens > 0 ? kUnitBytes : 0);
+        const int valid_tokens = max_of(0, min_of(is_value ? C::VALUE_ROW_RUN : 1, end_token_idx - unit_first_token));
+        if (!is_value) src_bytes = valid_tokens > 0 ? kUnitBytes : 0;
+        else if (X > BLOCK_SIZE) src_bytes = block_in_split ? kUnitBytes : 0;
+        else src_bytes = valid_tokens * int(sizeof(cache_t));
       }
       const std::int64_t source_element = kv_offset + std::int64_t(region_unit) * X;
       const cache_t* source = (is_value ? args.v_cache : args.k_cache) + source_element;
@@ -281,17 +341,18 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   const scalar_t* q_block = args.q + std::int64_t(seq_idx) * args.q_stride + std::int64_t(first_head_idx) * HEAD_SIZE;
   const int num_query_rows = args.row_tiles * ROWS;
   if constexpr (TENSOR_CORES) {
-    constexpr int UNITS_PER_ROW = C::QUERY_ROW_ELEMENTS / X;
+    constexpr int QUERY_UNIT = kUnitBytes / int(sizeof(scalar_t));  // query elements per 16 bytes
+    constexpr int UNITS_PER_ROW = C::QUERY_ROW_ELEMENTS / QUERY_UNIT;
     scalar_t* query_rows = reinterpret_cast<scalar_t*>(query_shared);
     for (int i = thread_idx; i < num_query_rows * UNITS_PER_ROW; i += kGroupedNumThreads) {
       const int row = i / UNITS_PER_ROW;
       const int unit = i % UNITS_PER_ROW;
-      Vec<scalar_t, X> value;
+      Vec<scalar_t, QUERY_UNIT> value;
       PAL_UNROLL
-      for (int e = 0; e < X; ++e) value.elem[e] = from_float<scalar_t>(0.0f);
-      if (row < num_block_heads && unit < C::NUM_KEY_UNITS)
-        value = load_vec<Vec<scalar_t, X>>(q_block + std::int64_t(row) * HEAD_SIZE + unit * X);
-      *reinterpret_cast<Vec<scalar_t, X>*>(query_rows + row * C::QUERY_ROW_ELEMENTS + unit * X) = value;
+      for (int e = 0; e < QUERY_UNIT; ++e) value.elem[e] = from_float<scalar_t>(0.0f);
+      if (row < num_block_heads && unit < HEAD_SIZE / QUERY_UNIT)
+        value = load_vec<Vec<scalar_t, QUERY_UNIT>>(q_block + std::int64_t(row) * HEAD_SIZE + unit * QUERY_UNIT);
+      *reinterpret_cast<Vec<scalar_t, QUERY_UNIT>*>(query_rows + row * C::QUERY_ROW_ELEMENTS + unit * QUERY_UNIT) = value;
     }
   } else {
     float* query_rows = reinterpret_cast<float*>(query_shared);
@@ -394,9 +455,25 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
         const int token_in_tile = step_in_tile * kGroupedWarpTokens + token_in_step;
         return (token_in_tile / BLOCK_SIZE) * KV_BLOCK_UNITS + key_unit * BLOCK_SIZE + token_in_tile % BLOCK_SIZE;
       };
-      auto value_unit_of = [&](int token_in_step, int dim) {
+      [[maybe_unused]] auto value_unit_of = [&](int token_in_step, int dim) {  // when BLOCK_SIZE % X == 0
         const int token_in_tile = step_in_tile * kGroupedWarpTokens + token_in_step;
         return (token_in_tile / BLOCK_SIZE) * KV_BLOCK_UNITS + dim * (BLOCK_SIZE / X) + (token_in_tile % BLOCK_SIZE) / X;
+      };
+      // The shared-memory address of V element (token, dim) at any unit size: its element offset in
+      // the tile's V region, then its unit (swizzled) and its place in the unit.
+      [[maybe_unused]] auto value_address = [&](int token_in_step, int dim) {
+        const int token_in_tile = step_in_tile * kGroupedWarpTokens + token_in_step;
+        const int element = (token_in_tile / BLOCK_SIZE) * C::KV_BLOCK_ELEMENTS + dim * BLOCK_SIZE + token_in_tile % BLOCK_SIZE;
+        return tile_unit(value_tile, element / X) + (element % X) * int(sizeof(cache_t));
+      };
+      // V element as the math uses it, and zero past the split's end where a V unit holds whole rows
+      // (copied whole: its slots past the end hold whatever the cache has, NaN included, and
+      // 0 * NaN = NaN in P.V); elsewhere the copy's zero fill already put zeros there.
+      [[maybe_unused]] auto value_at = [&](cache_t stored, int token_in_step) {
+        if constexpr (X > BLOCK_SIZE) {
+          if (step_first_token + token_in_step >= end_token_idx) return from_float<scalar_t>(0.0f);
+        }
+        return value_element(stored);
       };
 
       // What the three stages of a step hand each other. Tensor cores: the step's 16 x 16 logits
@@ -427,9 +504,27 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
           } else {
             load_query_fragment(k_step, a);
           }
-          const int matrix = lane / fragment::kLdmatrixRows;
-          const int row_in_matrix = lane % fragment::kLdmatrixRows;
-          if (!(C::HAS_HALF_K_STEP && k_step == C::NUM_K_STEPS - 1)) {
+          [[maybe_unused]] const int matrix = lane / fragment::kLdmatrixRows;
+          [[maybe_unused]] const int row_in_matrix = lane % fragment::kLdmatrixRows;
+          if constexpr (C::FP8) {
+            // fp8: a k-step's 16 dims of a token are one unit of codes. ldmatrix would hand each lane
+            // 4 consecutive codes, not the pairs 2 quad_lane + {0, 1} and 8 + 2 quad_lane + {0, 1}
+            // that its B registers hold, so each lane reads its two code pairs itself (two 2-byte
+            // shared loads per n-tile; the 8 tokens of an n-tile are 8 consecutive units, no bank
+            // conflict) and dequantises them into the pair of scalar_t the mma takes.
+            PAL_UNROLL
+            for (int n_tile = 0; n_tile < 2; ++n_tile) {
+              const unsigned char* unit = tile_unit(key_tile, key_unit_of(8 * n_tile + fragment::b_col(lane), k_step));
+              std::uint32_t b[fragment::kBRegisters];
+              PAL_UNROLL
+              for (int reg = 0; reg < fragment::kBRegisters; ++reg) {
+                const Vec<std::uint8_t, 2> codes = load_vec<Vec<std::uint8_t, 2>>(unit + fragment::b_row(lane, reg));
+                probe.shared_load(PAL_ACCESS_SITE("qk_logits", "key code pair read"), unit + fragment::b_row(lane, reg), 2);
+                b[reg] = pack_elements<scalar_t>(key_element(codes.elem[0]), key_element(codes.elem[1]));
+              }
+              simt::mma_m16n8k16<scalar_t>(scores[n_tile], a, b, scores[n_tile]);
+            }
+          } else if (!(C::HAS_HALF_K_STEP && k_step == C::NUM_K_STEPS - 1)) {
             // Matrices: (n-tile 0, dims +0..7), (n-tile 0, dims +8..15), (n-tile 1, +0..7), (n-tile 1, +8..15).
             const int n_tile = matrix >> 1;
             const int key_unit = 2 * k_step + (matrix & 1);
@@ -439,8 +534,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
                               tile_unit(key_tile, key_unit_of(8 * n_tile + row_in_matrix, key_unit)), 16);
             const std::uint32_t b0[2] = {k_regs[0], k_regs[1]};
             const std::uint32_t b1[2] = {k_regs[2], k_regs[3]};
-            simt::mma_m16n8k16<cache_t>(scores[0], a, b0, scores[0]);
-            simt::mma_m16n8k16<cache_t>(scores[1], a, b1, scores[1]);
+            simt::mma_m16n8k16<scalar_t>(scores[0], a, b0, scores[0]);
+            simt::mma_m16n8k16<scalar_t>(scores[1], a, b1, scores[1]);
           } else {
             // The last k-step of a head that is not a multiple of 16 (120) has only dims +0..7: the
             // query's padding columns are zero, and so is the B register they would meet.
@@ -452,8 +547,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
                                 tile_unit(key_tile, key_unit_of(8 * n_tile + row_in_matrix, 2 * k_step)), 16);
             const std::uint32_t b0[2] = {k_regs[0], 0u};
             const std::uint32_t b1[2] = {k_regs[1], 0u};
-            simt::mma_m16n8k16<cache_t>(scores[0], a, b0, scores[0]);
-            simt::mma_m16n8k16<cache_t>(scores[1], a, b1, scores[1]);
+            simt::mma_m16n8k16<scalar_t>(scores[0], a, b0, scores[0]);
+            simt::mma_m16n8k16<scalar_t>(scores[1], a, b1, scores[1]);
           }
         }
         PAL_UNROLL
@@ -480,6 +575,9 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
             const UnitVec k = load_vec<UnitVec>(tile_unit(key_tile, key_unit_of(lane_token, key_unit)));
             probe.shared_load(PAL_ACCESS_SITE("qk_logits", "key unit read"),
                               tile_unit(key_tile, key_unit_of(lane_token, key_unit)), int(sizeof(UnitVec)));
+            float key[X];  // converted once (fp8: dequantised), used by every row
+            PAL_UNROLL
+            for (int e = 0; e < X; ++e) key[e] = to_float(key_element(k.elem[e]));
             PAL_UNROLL
             for (int r = 0; r < ROWS; ++r) {
               if (r >= rows_in_warp) break;
@@ -489,7 +587,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
                 const Vec<float, 4> q = load_vec<Vec<float, 4>>(q_row + e);  // a broadcast read
                 probe.shared_load(PAL_ACCESS_SITE("qk_logits", "query row read"), q_row + e, int(sizeof(q)));
                 PAL_UNROLL
-                for (int f = 0; f < 4; ++f) logits[r] += q.elem[f] * to_float(k.elem[e + f]);
+                for (int f = 0; f < 4; ++f) logits[r] += q.elem[f] * key[e + f];
               }
             }
           }
@@ -589,52 +687,79 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
         // tokens is 8 rows of upstream's V layout ([head_size][block_size] per kv_block), again
         // with no transpose. One ldmatrix.x4 feeds two n-tiles: (dims nd, tokens 0-7), (nd, 8-15),
         // (nd + 1, 0-7), (nd + 1, 8-15).
-        const int matrix = lane / fragment::kLdmatrixRows;
-        const int row_in_matrix = lane % fragment::kLdmatrixRows;
-        PAL_UNROLL
-        for (int nd = 0; nd < C::NUM_DIM_TILES; nd += 2) {
-          if (nd + 1 < C::NUM_DIM_TILES) {
-            const int dim = (nd + (matrix >> 1)) * 8 + row_in_matrix;
-            std::uint32_t v_regs[4];
-            simt::ldmatrix<4, false>(v_regs, tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)));
-            probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value ldmatrix.x4"),
-                              tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)), 16);
-            const std::uint32_t b0[2] = {v_regs[0], v_regs[1]};
-            const std::uint32_t b1[2] = {v_regs[2], v_regs[3]};
-            simt::mma_m16n8k16<cache_t>(state.acc[nd], p_fragment, b0, state.acc[nd]);
-            simt::mma_m16n8k16<cache_t>(state.acc[nd + 1], p_fragment, b1, state.acc[nd + 1]);
-          } else {  // an odd number of n-tiles (head 120): the last one alone
-            const int dim = nd * 8 + row_in_matrix;
-            std::uint32_t v_regs[2];
-            simt::ldmatrix<2, false>(v_regs, tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)));
-            if (lane < 2 * fragment::kLdmatrixRows)  // x2 reads the row addresses of lanes 0-15 only
-              probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value ldmatrix.x2"),
+        [[maybe_unused]] const int matrix = lane / fragment::kLdmatrixRows;
+        [[maybe_unused]] const int row_in_matrix = lane % fragment::kLdmatrixRows;
+        if constexpr (C::FP8) {
+          // fp8: a V unit is 16 tokens of one dim (8 tokens of two dims at block size 8), and each
+          // lane reads the two token pairs its B registers hold (tokens b_row(lane, reg) + {0, 1}
+          // of dim b_col(lane) of the n-tile), dequantising them into the mma's scalar_t pairs.
+          PAL_UNROLL
+          for (int nd = 0; nd < C::NUM_DIM_TILES; ++nd) {
+            const int dim = nd * 8 + fragment::b_col(lane);
+            std::uint32_t b[fragment::kBRegisters];
+            PAL_UNROLL
+            for (int reg = 0; reg < fragment::kBRegisters; ++reg) {
+              const int token_in_step = fragment::b_row(lane, reg);
+              const Vec<std::uint8_t, 2> codes = load_vec<Vec<std::uint8_t, 2>>(value_address(token_in_step, dim));
+              probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value code pair read"),
+                                value_address(token_in_step, dim), 2);
+              b[reg] = pack_elements<scalar_t>(value_at(codes.elem[0], token_in_step),
+                                               value_at(codes.elem[1], token_in_step + 1));
+            }
+            simt::mma_m16n8k16<scalar_t>(state.acc[nd], p_fragment, b, state.acc[nd]);
+          }
+        } else {
+          PAL_UNROLL
+          for (int nd = 0; nd < C::NUM_DIM_TILES; nd += 2) {
+            if (nd + 1 < C::NUM_DIM_TILES) {
+              const int dim = (nd + (matrix >> 1)) * 8 + row_in_matrix;
+              std::uint32_t v_regs[4];
+              simt::ldmatrix<4, false>(v_regs, tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)));
+              probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value ldmatrix.x4"),
                                 tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)), 16);
-            simt::mma_m16n8k16<cache_t>(state.acc[nd], p_fragment, v_regs, state.acc[nd]);
+              const std::uint32_t b0[2] = {v_regs[0], v_regs[1]};
+              const std::uint32_t b1[2] = {v_regs[2], v_regs[3]};
+              simt::mma_m16n8k16<scalar_t>(state.acc[nd], p_fragment, b0, state.acc[nd]);
+              simt::mma_m16n8k16<scalar_t>(state.acc[nd + 1], p_fragment, b1, state.acc[nd + 1]);
+            } else {  // an odd number of n-tiles (head 120): the last one alone
+              const int dim = nd * 8 + row_in_matrix;
+              std::uint32_t v_regs[2];
+              simt::ldmatrix<2, false>(v_regs, tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)));
+              if (lane < 2 * fragment::kLdmatrixRows)  // x2 reads the row addresses of lanes 0-15 only
+                probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value ldmatrix.x2"),
+                                  tile_unit(value_tile, value_unit_of(8 * (matrix & 1), dim)), 16);
+              simt::mma_m16n8k16<scalar_t>(state.acc[nd], p_fragment, v_regs, state.acc[nd]);
+            }
           }
         }
       } else {
-        // Lane l accumulates head dims l, l + 32, ...: it reads X tokens of its dim's V row per unit
-        // (the swizzle puts the 8 rows a quarter-warp reads in 8 different bank groups).
+        // Lane l accumulates head dims l, l + 32, ...: it reads VALUE_ROW_RUN tokens of its dim's V
+        // row at a time, a unit (or, fp8 at block size 8, the half of one that is its row; the
+        // swizzle puts the 8 rows a quarter-warp reads in 8 different bank groups).
+        constexpr int RUN = C::VALUE_ROW_RUN;
+        using RunVec = Vec<cache_t, RUN>;
         PAL_UNROLL
         for (int j = 0; j < C::DIMS_PER_LANE; ++j) {
           const int dim = lane + j * kWarpSize;
           if (dim >= HEAD_SIZE) break;
           PAL_UNROLL
-          for (int first = 0; first < kGroupedWarpTokens; first += X) {
-            const UnitVec v = load_vec<UnitVec>(tile_unit(value_tile, value_unit_of(first, dim)));
-            probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value unit read"),
-                              tile_unit(value_tile, value_unit_of(first, dim)), int(sizeof(UnitVec)));
+          for (int first = 0; first < kGroupedWarpTokens; first += RUN) {
+            const RunVec v = load_vec<RunVec>(value_address(first, dim));
+            probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value unit read"), value_address(first, dim),
+                              int(sizeof(RunVec)));
+            float value[RUN];  // converted once (fp8: dequantised), used by every row
+            PAL_UNROLL
+            for (int e = 0; e < RUN; ++e) value[e] = to_float(value_at(v.elem[e], first + e));
             PAL_UNROLL
             for (int r = 0; r < ROWS; ++r) {
               if (r >= rows_in_warp) break;
               PAL_UNROLL
-              for (int e = 0; e < X; e += 4) {
+              for (int e = 0; e < RUN; e += 4) {
                 const Vec<float, 4> p = load_vec<Vec<float, 4>>(warp_probs + r * kGroupedWarpTokens + first + e);
                 probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "warp_probs read"),
                                   warp_probs + r * kGroupedWarpTokens + first + e, int(sizeof(p)));
                 PAL_UNROLL
-                for (int f = 0; f < 4; ++f) state.acc[r][j] += p.elem[f] * to_float(v.elem[e + f]);
+                for (int f = 0; f < 4; ++f) state.acc[r][j] += p.elem[f] * value[e + f];
               }
             }
           }

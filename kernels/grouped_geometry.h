@@ -46,34 +46,42 @@ inline constexpr int kGroupedPipelineBudgetBytes = 96 * 1024;
 // The swizzle of a kv tile in shared memory: unit u of a K or V region is stored at unit
 // u ^ ((u >> 3) & 7). It only permutes units inside aligned groups of 8 (128 bytes), so a warp's
 // cp.async writes stay conflict-free, and it spreads the 8 rows an ldmatrix (or a lane-per-dim
-// read) takes from a V region (rows block_size * element bytes apart: 16 to 128 bytes) over the 8
-// distinct 16-byte bank groups. K rows (8 consecutive tokens of one x-chunk) are consecutive units
-// and stay conflict-free. Every region is a multiple of 8 units (head_size * block_size * 2 >= 512
-// bytes), so the swizzle never leaves it.
+// read) takes from a V region (rows block_size * element bytes apart: 16 to 128 bytes; fp8: 8 to
+// 32) over the 8 distinct 16-byte bank groups. K rows (8 consecutive tokens of one x-chunk) are
+// consecutive units and stay conflict-free. Every region is a multiple of 8 units (head_size *
+// block_size * element bytes >= 512 bytes; fp8: head_size is a multiple of 16, so >= 256 bytes =
+// 16 units), so the swizzle never leaves it.
 PAL_HOST_DEVICE constexpr int swizzled_unit(int unit) { return unit ^ ((unit >> 3) & 7); }
 
 struct GroupedGeometry {
-  int element_size;  // bytes of one q / k / v element (4 fp32, 2 fp16 / bf16)
+  int query_element_size;  // bytes of one q (and out) element, scalar_t: 4 fp32, 2 fp16 / bf16
   int head_size;
-  int block_size;    // tokens per kv_block
+  int block_size;          // tokens per kv_block
   GroupedMath math;
+  // Bytes of one cached K/V element, cache_t: the query's for an auto cache, 1 for fp8. Everything
+  // the tile copy moves (units, tiles, the pipeline) follows it; the query rows follow scalar_t.
+  int cache_element_size;
 
   // Query heads one warp computes: an mma's 16 rows; on CUDA cores 8 (registers for 8 logits and 8
   // accumulator rows per lane; the real heads of the row are a runtime count, padding costs nothing).
   PAL_HOST_DEVICE constexpr int rows_per_warp() const { return math == GroupedMath::tensor_cores ? 16 : 8; }
   PAL_HOST_DEVICE constexpr int max_rows_per_block() const { return rows_per_warp() * kGroupedNumWarps; }
-  // x of the K layout: elements per 16-byte unit.
-  PAL_HOST_DEVICE constexpr int unit_elements() const { return kUnitBytes / element_size; }
+  // x of the K layout (core/kv_cache_layout.h: 16 / sizeof(cache_t), 16 for fp8): cached elements
+  // per 16-byte unit.
+  PAL_HOST_DEVICE constexpr int unit_elements() const { return kUnitBytes / cache_element_size; }
   PAL_HOST_DEVICE constexpr int num_key_units() const { return head_size / unit_elements(); }  // per token
   // K (or V) of one KV head in one kv_block, in 16-byte units.
-  PAL_HOST_DEVICE constexpr int kv_block_units() const { return head_size * block_size * element_size / kUnitBytes; }
+  PAL_HOST_DEVICE constexpr int kv_block_units() const { return head_size * block_size * cache_element_size / kUnitBytes; }
+  // Tokens of one head dim's V row that one unit holds: x, or the whole kv_block when a unit is
+  // longer than a V row of it (fp8 at block size 8: a unit then holds 8 tokens of two dims).
+  PAL_HOST_DEVICE constexpr int value_row_run() const { return min_of(unit_elements(), block_size); }
   // Tokens per pipeline stage: 64 (4 warp steps, one per warp with a single row tile) unless that
   // exceeds 64 KB of K + V (fp32 at head sizes 192 and 256), then 32.
   PAL_HOST_DEVICE constexpr int tile_tokens() const {
-    return 2 * 64 * head_size * element_size > 64 * 1024 ? 32 : 64;
+    return 2 * 64 * head_size * cache_element_size > 64 * 1024 ? 32 : 64;
   }
   PAL_HOST_DEVICE constexpr int tile_blocks() const { return tile_tokens() / block_size; }
-  PAL_HOST_DEVICE constexpr int tile_bytes() const { return 2 * tile_tokens() * head_size * element_size; }
+  PAL_HOST_DEVICE constexpr int tile_bytes() const { return 2 * tile_tokens() * head_size * cache_element_size; }
   PAL_HOST_DEVICE constexpr int steps_per_tile() const { return tile_tokens() / kGroupedWarpTokens; }
   PAL_HOST_DEVICE constexpr int num_stages() const {
     return max_of(2, min_of(4, kGroupedPipelineBudgetBytes / tile_bytes()));
@@ -93,10 +101,10 @@ struct GroupedGeometry {
   // 16 bytes so that consecutive rows start an odd number of units apart (rows of an 8-row
   // ldmatrix land in 8 different bank groups).
   PAL_HOST_DEVICE constexpr int query_row_elements() const {
-    return math == GroupedMath::tensor_cores ? num_k_steps() * 16 + unit_elements() : head_size;
+    return math == GroupedMath::tensor_cores ? num_k_steps() * 16 + kUnitBytes / query_element_size : head_size;
   }
-  PAL_HOST_DEVICE constexpr int query_element_size() const {
-    return math == GroupedMath::tensor_cores ? element_size : 4;  // CUDA cores keep q as fp32
+  PAL_HOST_DEVICE constexpr int query_shared_element_size() const {
+    return math == GroupedMath::tensor_cores ? query_element_size : 4;  // CUDA cores keep q as fp32
   }
   // CUDA cores: head dims per lane in P.V (lane, lane + 32, ...).
   PAL_HOST_DEVICE constexpr int dims_per_lane() const { return divide_round_up(head_size, kWarpSize); }
@@ -110,7 +118,7 @@ struct GroupedGeometry {
   PAL_HOST_DEVICE constexpr int kv_or_merge_bytes() const { return max_of(pipeline_bytes(), merge_bytes()); }
   // Then the query rows of the block's row tiles, then (CUDA cores) each warp's probabilities of a step.
   PAL_HOST_DEVICE constexpr int query_bytes(int row_tiles) const {
-    return row_tiles * rows_per_warp() * query_row_elements() * query_element_size();
+    return row_tiles * rows_per_warp() * query_row_elements() * query_shared_element_size();
   }
   PAL_HOST_DEVICE constexpr int probs_bytes() const {
     return math == GroupedMath::cuda_cores ? kGroupedNumWarps * rows_per_warp() * kGroupedWarpTokens * 4 : 0;

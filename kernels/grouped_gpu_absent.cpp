@@ -15,7 +15,7 @@ bool grouped_gpu_available(std::string* why_not) {
 }
 std::string grouped_gpu_device_name() { return "no GPU backend"; }
 GroupedDevice gpu_grouped_device(const LaunchShape&, GroupedMath, int) { no_cuda(); }
-bool gpu_grouped_config_compiled(DType, int, int, GroupedMath) { return false; }
+bool gpu_grouped_config_compiled(DType, KvCacheDtype, int, int, GroupedMath) { return false; }
 GroupedPlan gpu_plan_grouped(const LaunchShape&, GroupedMath, int, int) { no_cuda(); }
 GroupedRun run_grouped_on_gpu(const LaunchShape&, const Inputs&, GroupedMath, const GroupedOptions&) { no_cuda(); }
 void gpu_launch_grouped(const LaunchShape&, const LaunchBuffers&, const GroupedWorkspace&, const GroupedPlan&, void*) {

@@ -22,8 +22,9 @@ std::string grouped_gpu_device_name();
 // was not compiled (PAL_CUDA_INSTANTIATIONS=reduced) and std::runtime_error on CUDA errors.
 GroupedDevice gpu_grouped_device(const LaunchShape& shape, GroupedMath math, int row_tiles);
 
-// Whether this build compiled the grouped GPU kernel for (dtype, head_size, block_size, math).
-bool gpu_grouped_config_compiled(DType dtype, int head_size, int block_size, GroupedMath math);
+// Whether this build compiled the grouped GPU kernel for (dtype, kv_cache_dtype, head_size, block_size, math).
+bool gpu_grouped_config_compiled(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                                 GroupedMath math);
 
 // The plan for this shape on the current GPU (the two-step occupancy query and planning).
 GroupedPlan gpu_plan_grouped(const LaunchShape& shape, GroupedMath math, int forced_num_splits,

@@ -16,17 +16,19 @@ namespace pal {
 // reserved per block), given to ptxas as __launch_bounds__' minimum: registers are then budgeted for
 // that many blocks and no more (without it ptxas stopped at 168 registers and spilled in the head-128
 // tensor-core kernel, which shared memory limits to 2 blocks per SM anyway, i.e. 255 registers).
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+template <typename scalar_t, typename cache_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 constexpr int grouped_min_blocks_per_sm() {
-  constexpr GroupedGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, MATH};
+  constexpr GroupedGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, MATH, int(sizeof(cache_t))};
   return max_of(1, min_of(4, 228 * 1024 / (geometry.shared_bytes(1) + 1024)));
 }
 
 // The main kernel: grid (num_kv_heads * num_head_chunks, num_seqs, num_splits), 128 threads.
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH, typename Probe>
-__global__ void __launch_bounds__(kGroupedNumThreads, (grouped_min_blocks_per_sm<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>()))
-    grouped_attention_kernel(const GroupedArgs<scalar_t, scalar_t> args, const Probe probe) {
-  grouped_attention_body<scalar_t, scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>(args, probe);
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH,
+          typename Probe>
+__global__ void __launch_bounds__(kGroupedNumThreads,
+                                  (grouped_min_blocks_per_sm<scalar_t, cache_t, HEAD_SIZE, BLOCK_SIZE, MATH>()))
+    grouped_attention_kernel(const GroupedArgs<scalar_t, cache_t> args, const Probe probe) {
+  grouped_attention_body<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>(args, probe);
 }
 
 // split_merge: grid (num_heads, num_seqs), 128 threads.
@@ -44,25 +46,25 @@ inline void throw_on_grouped_cuda_error(cudaError_t status, const char* what) {
 
 // Above 48 KB a kernel must opt in to its dynamic shared memory; the largest the grouped kernel can
 // ask for is its pipeline (or merge area) plus 4 row tiles of query rows and the probabilities.
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void grouped_opt_in_shared_memory() {
   static std::once_flag once;
   std::call_once(once, [] {
-    constexpr GroupedGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, MATH};
+    constexpr GroupedGeometry geometry{int(sizeof(scalar_t)), HEAD_SIZE, BLOCK_SIZE, MATH, int(sizeof(cache_t))};
     throw_on_grouped_cuda_error(
-        cudaFuncSetAttribute(&grouped_attention_kernel<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>,
+        cudaFuncSetAttribute(&grouped_attention_kernel<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, geometry.shared_bytes(kGroupedNumWarps)),
         "cudaFuncSetAttribute(MaxDynamicSharedMemorySize) for the grouped kernel");
   });
 }
 
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 int grouped_gpu_blocks_per_sm(int shared_bytes) {
-  grouped_opt_in_shared_memory<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>();
+  grouped_opt_in_shared_memory<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>();
   int blocks = 0;
   throw_on_grouped_cuda_error(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-          &blocks, &grouped_attention_kernel<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>,
+          &blocks, &grouped_attention_kernel<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>,
           kGroupedNumThreads, std::size_t(shared_bytes)),
       "cudaOccupancyMaxActiveBlocksPerMultiprocessor (grouped kernel)");
   return blocks;
@@ -71,14 +73,14 @@ int grouped_gpu_blocks_per_sm(int shared_bytes) {
 // Whether split_merge may overlap the main kernel's tail (programmatic dependent launch, sm_90+).
 bool grouped_use_programmatic_launch();
 
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void grouped_gpu_launch(const LaunchShape& shape, const LaunchBuffers& buffers, const GroupedWorkspace& workspace,
                         const GroupedPlan& plan, cudaStream_t stream) {
-  grouped_opt_in_shared_memory<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>();
+  grouped_opt_in_shared_memory<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>();
   const dim3 grid(unsigned(plan.grid_x(shape.num_kv_heads)), unsigned(shape.num_seqs), unsigned(plan.num_splits));
-  grouped_attention_kernel<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>
+  grouped_attention_kernel<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>
       <<<grid, kGroupedNumThreads, std::size_t(plan.shared_bytes), stream>>>(
-          grouped_args<scalar_t>(shape, buffers, workspace, plan), GroupedNoopProbe{});
+          grouped_args<scalar_t, cache_t>(shape, buffers, workspace, plan), GroupedNoopProbe{});
   throw_on_grouped_cuda_error(cudaGetLastError(), "grouped_attention_kernel launch");
   if (!plan.uses_split_merge()) return;
 
@@ -98,10 +100,9 @@ void grouped_gpu_launch(const LaunchShape& shape, const LaunchBuffers& buffers, 
                               "grouped_split_merge_kernel launch (cudaLaunchKernelEx)");
 }
 
-#define PAL_INSTANTIATE_GROUPED_GPU(scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH)                                          \
-  template int grouped_gpu_blocks_per_sm<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>(int);                                \
-  template void grouped_gpu_launch<scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH>(const LaunchShape&, const LaunchBuffers&, \
-                                                                          const GroupedWorkspace&, const GroupedPlan&, \
-                                                                          cudaStream_t);
+#define PAL_INSTANTIATE_GROUPED_GPU(scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH)                       \
+  template int grouped_gpu_blocks_per_sm<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>(int);             \
+  template void grouped_gpu_launch<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>(                        \
+      const LaunchShape&, const LaunchBuffers&, const GroupedWorkspace&, const GroupedPlan&, cudaStream_t);
 
 }  // namespace pal

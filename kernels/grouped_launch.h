@@ -75,16 +75,16 @@ GroupedWorkspaceBytes grouped_workspace_bytes(const LaunchShape& shape, const Gr
 GroupedPlanRequest grouped_plan_request(const LaunchShape& shape, GroupedMath math, int forced_num_splits,
                                         int min_split_tokens = kMinSplitTokens);
 
-template <typename scalar_t>
-GroupedArgs<scalar_t, scalar_t> grouped_args(const LaunchShape& shape, const LaunchBuffers& buffers,
-                                             const GroupedWorkspace& workspace, const GroupedPlan& plan) {
-  return GroupedArgs<scalar_t, scalar_t>{static_cast<scalar_t*>(buffers.out),
+template <typename scalar_t, typename cache_t>
+GroupedArgs<scalar_t, cache_t> grouped_args(const LaunchShape& shape, const LaunchBuffers& buffers,
+                                            const GroupedWorkspace& workspace, const GroupedPlan& plan) {
+  return GroupedArgs<scalar_t, cache_t>{static_cast<scalar_t*>(buffers.out),
                                          workspace.partial_out,
                                          workspace.max_logits,
                                          workspace.exp_sums,
                                          static_cast<const scalar_t*>(buffers.q),
-                                         static_cast<const scalar_t*>(buffers.k_cache),
-                                         static_cast<const scalar_t*>(buffers.v_cache),
+                                         static_cast<const cache_t*>(buffers.k_cache),
+                                         static_cast<const cache_t*>(buffers.v_cache),
                                          buffers.block_tables,
                                          buffers.seq_lens,
                                          buffers.alibi_slopes,
@@ -95,6 +95,8 @@ GroupedArgs<scalar_t, scalar_t> grouped_args(const LaunchShape& shape, const Lau
                                          shape.q_stride,
                                          shape.kv_block_stride,
                                          shape.kv_head_stride,
+                                         shape.k_scale,
+                                         shape.v_scale,
                                          plan.num_head_chunks,
                                          plan.heads_per_chunk,
                                          plan.row_tiles,
@@ -110,10 +112,17 @@ SplitMergeArgs<scalar_t> split_merge_args(const LaunchShape& shape, const Launch
                                   plan.num_splits};
 }
 
-// The emulator backend, one instantiation per (scalar_t, HEAD_SIZE, BLOCK_SIZE, MATH); explicitly
-// instantiated in kernels/grouped_emulator_instances_*.cpp.
-template <typename scalar_t, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
+// The emulator backend, one instantiation per (scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH);
+// explicitly instantiated in kernels/grouped_emulator_instances_*.cpp (auto caches: every
+// configuration) and in the files kernels/grouped.cmake generates for fp8 caches
+// (PAL_EMULATOR_INSTANTIATIONS chooses which).
+template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void emulate_grouped(const LaunchShape& shape, const LaunchBuffers& buffers, const GroupedWorkspace& workspace,
                      const GroupedPlan& plan, const RecordPointers* record);  // record: null = none
+
+// Whether this build compiled the grouped kernel's emulator for a configuration (every auto-cache
+// one; fp8 ones per PAL_EMULATOR_INSTANTIATIONS).
+bool grouped_emulator_config_compiled(DType dtype, KvCacheDtype kv_cache_dtype, int head_size, int block_size,
+                                      GroupedMath math);
 
 }  // namespace pal

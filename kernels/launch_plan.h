@@ -32,6 +32,9 @@ struct LaunchShape {
   std::int64_t kv_block_stride = 0;  // num_kv_heads * head_size * block_size
   std::int64_t kv_head_stride = 0;   // head_size * block_size
 
+  // Bytes of one cached key/value element (cache_t): the query dtype's, or 1 for an fp8 cache.
+  int cache_element_size() const { return is_fp8(kv_cache_dtype) ? 1 : dtype_size_bytes(dtype); }
+
   // Dynamic shared memory of the main kernel (bytes): the logits of the longest range, or the
   // cross-warp partial outputs, whichever is larger (the two uses never overlap in time).
   std::size_t main_shared_memory_bytes() const;

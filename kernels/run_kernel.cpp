@@ -65,7 +65,7 @@ AutoContext auto_context(const Scenario& scenario, Backend backend, bool record)
   if (!grouped_measured_faster(scenario, &ctx.why_not_grouped)) return ctx;
   const LaunchShape shape = make_launch_shape(scenario, KernelVersion::grouped);
   const GroupedMath math = default_grouped_math(dtype_size_bytes(scenario.dtype));
-  if (!gpu_grouped_config_compiled(scenario.dtype, scenario.head_size, scenario.block_size, math)) {
+  if (!gpu_grouped_config_compiled(scenario.dtype, scenario.kv_cache_dtype, scenario.head_size, scenario.block_size, math)) {
     ctx.why_not_grouped = "this build did not compile the grouped GPU kernel for this dtype, head size and block size";
     return ctx;
   }

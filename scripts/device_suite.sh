@@ -186,10 +186,10 @@ if wants sanitize; then
     work=$(mktemp -d)
     sanitize_start=$(date +%s)
     # The kernel's full signature: an E5M2 cache at non-unit scales with block sparsity (v1 and v2;
-    # the grouped kernel takes neither).
+    # the grouped kernel takes the fp8 cache, not block sparsity).
     full_signature=(--kv-cache-dtype fp8_e5m2 --k-scale 0.5 --v-scale 0.25 --blocksparse-vert-stride 4
                     --blocksparse-local-blocks 2 --blocksparse-block-size 64 --blocksparse-head-sliding-step 1)
-    for version in v1 v2 grouped v1+fp8-sparse v2+fp8-sparse; do
+    for version in v1 v2 grouped v1+fp8-sparse v2+fp8-sparse grouped+fp8; do
       cases=("memcheck record" "racecheck record" "synccheck record" "initcheck record"
              "memcheck production" "racecheck production")
       # The grouped kernel records on the emulator only: on the GPU every tool checks its production
@@ -200,6 +200,10 @@ if wants sanitize; then
       if [[ $version == *+fp8-sparse ]]; then
         extra=("${full_signature[@]}")
         cases=("memcheck record" "racecheck record" "initcheck record" "memcheck production")
+      fi
+      if [ "$version" = grouped+fp8 ]; then
+        extra=(--kv-cache-dtype fp8_e5m2 --k-scale 0.5 --v-scale 0.25)
+        cases=("memcheck production" "racecheck production")
       fi
       for case in "${cases[@]}"; do
         read -r tool mode <<<"$case"

@@ -87,6 +87,12 @@ PAL_HOST_DEVICE PAL_FORCE_INLINE std::uint32_t pack_pair(float first, float seco
   static_assert(sizeof(T) == 2, "pack_pair packs two 16-bit elements");
   return std::uint32_t(from_float<T>(first).bits) | (std::uint32_t(from_float<T>(second).bits) << 16);
 }
+// Two 16-bit elements already in their type, packed the same way (no conversion at all).
+template <typename T>
+PAL_HOST_DEVICE PAL_FORCE_INLINE std::uint32_t pack_elements(T first, T second) {
+  static_assert(sizeof(T) == 2, "pack_elements packs two 16-bit elements");
+  return std::uint32_t(first.bits) | (std::uint32_t(second.bits) << 16);
+}
 // Element `which` (0: low half, 1: high half) of a packed pair, as float.
 template <typename T>
 PAL_HOST_DEVICE PAL_FORCE_INLINE float pair_element(std::uint32_t pair, int which) {

@@ -71,8 +71,10 @@ inline std::vector<Scenario> grouped_grid(const std::string& which) {
 // running max, v1 against the final max), so each is within that rule of the oracle and of each
 // other within twice it; the kernel differs from its reference only by fp32 summation order and
 // the rounding flips that causes (measured: a few 1e-6, tests print the largest).
-inline Tolerance grouped_output_tolerance(DType dtype) {
-  const Tolerance single = reference_vs_oracle_tolerance(dtype);
+// With an fp8 cache the rule is the paged reference's fp8 one (the oracle takes the exact code
+// values, the kernel and the references the dequantised ones rounded to the query dtype), doubled.
+inline Tolerance grouped_output_tolerance(DType dtype, KvCacheDtype cache = KvCacheDtype::automatic) {
+  const Tolerance single = reference_vs_oracle_tolerance(dtype, cache);
   return {2 * single.atol, 2 * single.rtol};
 }
 
@@ -117,7 +119,7 @@ inline GroupedCheck check_grouped_run(const Scenario& scenario, const Inputs& in
   const GroupedReferenceRun reference = grouped_reference(scenario, inputs, run.plan);
   const DenseOutput oracle = dense_attention_oracle(inputs);
   const ReferenceRun v1 = reference_attention(scenario, inputs, KernelVersion::v1);
-  const Tolerance tolerance = grouped_output_tolerance(scenario.dtype);
+  const Tolerance tolerance = grouped_output_tolerance(scenario.dtype, scenario.kv_cache_dtype);
   auto got = [&](int s, int h, int d) {
     return double(run.output.get_float((std::int64_t(s) * scenario.num_heads + h) * scenario.head_size + d));
   };

@@ -29,6 +29,15 @@ pal_add_test(pal_grouped_emulator_tests
   SOURCES test_grouped_emulator.cpp
   LIBS pal_kernels pal_reference pal_compare
   LABELS kernels grouped)
+# fp8 caches in the grouped kernel: the reduced set's configurations (kernels/grouped.cmake), every
+# one with unit and non-unit scales, against the references, and bit for bit against an auto cache.
+pal_add_test(pal_grouped_fp8_tests
+  SOURCES test_grouped_fp8.cpp
+  LIBS pal_kernels pal_reference pal_compare pal_run
+  LABELS kernels grouped)
+if(PAL_SANITIZE)
+  set_tests_properties(pal_grouped_fp8_tests PROPERTIES ENVIRONMENT PAL_KERNEL_GRID=quick)
+endif()
 set(pal_grouped_shards 4)
 add_executable(pal_grouped_emulator_grid_tests test_grouped_emulator_grid.cpp)
 target_link_libraries(pal_grouped_emulator_grid_tests PRIVATE pal_test_main pal_kernels pal_reference pal_compare pal_warnings)

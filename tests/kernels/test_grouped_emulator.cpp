@@ -200,13 +200,13 @@ TEST_CASE("each thread block copies each 16 bytes of its kv_blocks' K and V exac
   buffers.v_cache = inputs.value_cache.bytes.data();
   buffers.block_tables = inputs.block_tables.data<int>();
   buffers.seq_lens = inputs.seq_lens.data<int>();
-  const auto args = grouped_args<fp16_t>(shape, buffers, {partial.data(), max_logits.data(), exp_sums.data()}, plan);
+  const auto args = grouped_args<fp16_t, fp16_t>(shape, buffers, {partial.data(), max_logits.data(), exp_sums.data()}, plan);
   CopyCount count;
   CopyCountingProbe probe;
   probe.count = &count;
   probe.key_units = plan.geometry.kv_block_units();
   simt::launch_emulated({plan.grid_x(2), 2, plan.num_splits}, kGroupedNumThreads, std::size_t(plan.shared_bytes), [&] {
-    grouped_attention_body<fp16_t, fp16_t, 64, 16, GroupedMath::tensor_cores>(args, probe);
+    grouped_attention_body<fp16_t, fp16_t, KvCacheDtype::automatic, 64, 16, GroupedMath::tensor_cores>(args, probe);
   });
 
   // What each block must copy: every unit of K and of V of every kv_block of its split, once, with

@@ -15,7 +15,7 @@ using namespace pal;
 namespace {
 
 bool compiled(const Scenario& scenario) {
-  return gpu_grouped_config_compiled(scenario.dtype, scenario.head_size, scenario.block_size,
+  return gpu_grouped_config_compiled(scenario.dtype, scenario.kv_cache_dtype, scenario.head_size, scenario.block_size,
                                      default_grouped_math(dtype_size_bytes(scenario.dtype)));
 }
 
@@ -98,6 +98,71 @@ TEST_CASE("on the GPU, 1, 2 or many splits of long contexts give the reference's
       CHECK(check.failures.empty());
     }
   }
+}
+
+TEST_CASE("the GPU grouped kernel reads fp8 caches: against its reference, the dense oracle, v1 and the emulator") {
+  // Both formats, unit and non-unit scales (0.0625 exact, 0.3 rounding), every query dtype and the
+  // head / block sizes a full build compiles (the reduced one: fp16 at head 128, block 16). The
+  // compiled scenarios are sharded over the test's processes.
+  std::vector<Scenario> compiled_scenarios;
+  int not_compiled = 0;
+  int config = 0;
+  for (DType dtype : {DType::fp16, DType::bf16, DType::fp32})
+    for (KvCacheDtype kv : {KvCacheDtype::fp8_e4m3, KvCacheDtype::fp8_e5m2})
+      for (int head_size : {64, 128, 256})
+        for (int block_size : {8, 16, 32})
+          for (bool unit_scales : {true, false}) {
+            Scenario s;
+            s.dtype = dtype;
+            s.kv_cache_dtype = kv;
+            s.k_scale = unit_scales ? 1.0f : 0.0625f;
+            s.v_scale = unit_scales ? 1.0f : 0.3f;
+            s.head_size = head_size;
+            s.block_size = block_size;
+            s.num_heads = config % 2 == 0 ? 32 : 8;
+            s.num_kv_heads = config % 2 == 0 ? 8 : 1;
+            s.alibi = config % 3 == 1;
+            s.seq_lens = {1, block_size + 1, 3 * block_size + 5, 700, 3001};
+            s.num_seqs = int(s.seq_lens.size());
+            s.seed = std::uint64_t(8100 + config++);
+            if (compiled(s)) compiled_scenarios.push_back(s);
+            else ++not_compiled;
+          }
+  REQUIRE_FALSE(compiled_scenarios.empty());  // the reduced set has fp16 with both formats
+  int ran = 0, against_emulator = 0;
+  double worst_reference = 0, worst_oracle = 0, worst_emulator = 0;
+  for (const Scenario& s : test::shard_of(compiled_scenarios)) {
+    const Inputs inputs = generate_inputs(s);
+    const GroupedRun gpu = run_grouped(s, inputs, Backend::gpu);
+    const test::GroupedCheck check = test::check_grouped_run(s, inputs, gpu);
+    INFO(test::describe(s, gpu) << " | " << kv_cache_dtype_name(s.kv_cache_dtype) << " k_scale " << s.k_scale
+                                << " v_scale " << s.v_scale);
+    INFO(check.failures);
+    CHECK(check.failures.empty());
+    worst_reference = std::fmax(worst_reference, check.max_vs_reference);
+    worst_oracle = std::fmax(worst_oracle, check.max_vs_oracle);
+    ++ran;
+    const GroupedMath math = default_grouped_math(dtype_size_bytes(s.dtype));
+    if (!grouped_emulator_config_compiled(s.dtype, s.kv_cache_dtype, s.head_size, s.block_size, math)) continue;
+    GroupedOptions same_splits;
+    same_splits.forced_num_splits = gpu.plan.num_splits;
+    const GroupedRun emulated = run_grouped(s, inputs, Backend::emulator, same_splits);
+    REQUIRE(emulated.plan.kv_blocks_per_split == gpu.plan.kv_blocks_per_split);
+    // The same dequantised K and V on both sides: only __expf and the summation order differ.
+    const test::Tolerance tolerance = test::grouped_output_tolerance(s.dtype);
+    int mismatches = 0;
+    for (std::int64_t i = 0; i < gpu.output.numel(); ++i) {
+      const double a = gpu.output.get_float(i), b = emulated.output.get_float(i);
+      worst_emulator = std::fmax(worst_emulator, std::fabs(a - b));
+      if (!tolerance.allows(a, b)) ++mismatches;
+    }
+    CHECK(mismatches == 0);
+    ++against_emulator;
+  }
+  std::printf("grouped GPU fp8: %d scenarios run in this shard (%d also against the emulator); %zu compiled, %d not "
+              "compiled in this build; largest |diff| vs reference %.3g, vs oracle %.3g, vs emulator %.3g\n",
+              ran, against_emulator, compiled_scenarios.size(), not_compiled, worst_reference, worst_oracle,
+              worst_emulator);
 }
 
 int main(int argc, char* argv[]) {

@@ -15,7 +15,8 @@ GroupedPlanRequest request_for(int num_seqs, int num_heads, int num_kv_heads, in
   request.num_heads = num_heads;
   request.num_kv_heads = num_kv_heads;
   request.max_seq_len = max_seq_len;
-  request.geometry = GroupedGeometry{math == GroupedMath::tensor_cores ? 2 : 4, head_size, block_size, math};
+  const int element_size = math == GroupedMath::tensor_cores ? 2 : 4;
+  request.geometry = GroupedGeometry{element_size, head_size, block_size, math, element_size};
   request.device = GroupedDevice{132, blocks_per_sm};
   return request;
 }
@@ -87,15 +88,18 @@ TEST_CASE("the plan's shared memory grows with the row tiles and fits an H200 bl
   for (int head_size : kSupportedHeadSizes)
     for (int block_size : kSupportedBlockSizes)
       for (GroupedMath math : {GroupedMath::tensor_cores, GroupedMath::cuda_cores})
-        for (int element_size : {2, 4}) {
-          if (math == GroupedMath::tensor_cores && element_size == 4) continue;
-          const GroupedGeometry geometry{element_size, head_size, block_size, math};
-          INFO("head " << head_size << " block " << block_size << " element " << element_size);
-          CHECK(geometry.shared_bytes(1) < geometry.shared_bytes(2));
-          CHECK(geometry.shared_bytes(4) <= 227 * 1024);
-          CHECK(geometry.copies_per_thread() * geometry.threads_per_kv_block() == 2 * geometry.kv_block_units());
-          CHECK(modeled_h200(geometry.shared_bytes(1)).blocks_per_sm >= 1);
-        }
+        for (int element_size : {2, 4})
+          for (int cache_element_size : {element_size, 1}) {  // an auto cache, an fp8 one
+            if (math == GroupedMath::tensor_cores && element_size == 4) continue;
+            if (cache_element_size == 1 && head_size % 16 != 0) continue;  // fp8 takes multiples of 16
+            const GroupedGeometry geometry{element_size, head_size, block_size, math, cache_element_size};
+            INFO("head " << head_size << " block " << block_size << " element " << element_size << " cache element "
+                         << cache_element_size);
+            CHECK(geometry.shared_bytes(1) < geometry.shared_bytes(2));
+            CHECK(geometry.shared_bytes(4) <= 227 * 1024);
+            CHECK(geometry.copies_per_thread() * geometry.threads_per_kv_block() == 2 * geometry.kv_block_units());
+            CHECK(modeled_h200(geometry.shared_bytes(1)).blocks_per_sm >= 1);
+          }
 }
 
 TEST_CASE("the planner refuses heads that are not a multiple of the KV heads, naming both") {

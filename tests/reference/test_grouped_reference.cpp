@@ -18,7 +18,8 @@ GroupedPlan plan_for(const Scenario& scenario, GroupedMath math, int forced_num_
   request.num_heads = scenario.num_heads;
   request.num_kv_heads = scenario.num_kv_heads;
   request.max_seq_len = scenario.max_seq_len();
-  request.geometry = GroupedGeometry{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size, math};
+  request.geometry = GroupedGeometry{dtype_size_bytes(scenario.dtype), scenario.head_size, scenario.block_size, math,
+                                     scenario.kv_cache_element_size()};
   request.device = modeled_h200(request.geometry.shared_bytes(1));
   request.forced_num_splits = forced_num_splits;
   return plan_grouped(request);

@@ -92,7 +92,7 @@ TEST_CASE("a recorded grouped dump reads back as inputs, and the emulator agrees
 TEST_CASE("pal-run refuses what the grouped kernel does not run, naming grouped, with exit code 2",
           "[cli][grouped]") {
   for (const std::vector<std::string>& refused : std::vector<std::vector<std::string>>{
-           {"--kv-cache-dtype", "fp8"}, {"--blocksparse-vert-stride", "4", "--blocksparse-local-blocks", "1"}}) {
+           {"--blocksparse-vert-stride", "4", "--blocksparse-local-blocks", "1"}}) {
     std::vector<std::string> args = {"--backend", "emulator", "--version", "grouped"};
     args.insert(args.end(), refused.begin(), refused.end());
     const Result result = pal_run(args);
@@ -100,6 +100,11 @@ TEST_CASE("pal-run refuses what the grouped kernel does not run, naming grouped,
     CHECK(result.exit_code == 2);
     CHECK_THAT(result.output, Contains("version = grouped"));
   }
+  // An fp8 cache is no longer refused: the grouped kernel reads it (recorded, every stage checked).
+  const Result fp8 = pal_run({"--backend", "emulator", "--version", "grouped", "--head-size", "128", "--kv-cache-dtype",
+                              "fp8_e5m2", "--k-scale", "0.5", "--v-scale", "0.25", "--record", "--seq-lens", "5,40"});
+  INFO(fp8.output);
+  CHECK(fp8.exit_code == 0);
   const Result unknown = pal_run({"--version", "grouped2"});
   CHECK(unknown.exit_code == 2);
   const Result help = pal_run({"--help"});
@@ -119,7 +124,7 @@ TEST_CASE("pal-run --compare runs two versions on the same inputs and prints byt
   for (const std::vector<std::string>& refused : std::vector<std::vector<std::string>>{
            {"--compare", "v1"}, {"--compare", "v1,v1"}, {"--compare", "v1,auto"}, {"--compare", "v1,v3"},
            {"--compare", "v1,grouped", "--version", "v2"},
-           {"--compare", "v1,grouped", "--kv-cache-dtype", "fp8"}}) {
+           {"--compare", "v1,grouped", "--blocksparse-vert-stride", "4"}}) {
     std::vector<std::string> args = {"--backend", "emulator"};
     args.insert(args.end(), refused.begin(), refused.end());
     const Result bad = pal_run(args);

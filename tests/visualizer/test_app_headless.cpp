@@ -305,7 +305,8 @@ TEST_CASE("pal-viz --compare refuses what it cannot compare with exit code 2 and
       {"--compare v1,v1", "the same version twice"},
       {"--compare v1", "give two versions"},
       {"--compare v1,grouped --version v2", "drop --version"},
-      {"--compare v1,grouped --kv-cache-dtype fp8 --head-size 128", "cannot run grouped"},
+      {"--compare v1,grouped --blocksparse-vert-stride 4 --blocksparse-local-blocks 1 --head-size 128",
+       "cannot run grouped"},
       {"--compare v1,grouped --dump nothing.safetensors", "a dump holds one run"}};
   for (const auto& [arguments, phrase] : cases) {
     const Result result = run((arguments.find("--dump") == std::string::npos ? small : std::string()) + arguments,

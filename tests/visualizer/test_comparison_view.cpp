@@ -72,10 +72,11 @@ TEST_CASE("the view model opens a comparison: the compare panel's data, and the 
 
 TEST_CASE("a comparison the scenario cannot run, or one beyond pal-viz's memory budget, is refused before it runs") {
   ViewModel model;
-  Scenario fp8 = small_gqa();
-  fp8.head_size = 128;
-  fp8.kv_cache_dtype = KvCacheDtype::fp8_e4m3;
-  CHECK_THROWS_WITH(model.open_comparison(fp8, {KernelVersion::v1, KernelVersion::grouped}, Backend::emulator),
+  Scenario sparse = small_gqa();  // the grouped kernel has no block sparsity
+  sparse.head_size = 128;
+  sparse.block_sparse.vert_stride = 4;
+  sparse.block_sparse.local_blocks = 1;
+  CHECK_THROWS_WITH(model.open_comparison(sparse, {KernelVersion::v1, KernelVersion::grouped}, Backend::emulator),
                     Catch::Contains("cannot run grouped"));
   Scenario huge = small_gqa();
   huge.seq_lens = {1048576};
