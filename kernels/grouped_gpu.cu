@@ -68,14 +68,18 @@ namespace {
 // compile (and that may not exist at all, e.g. an fp8 cache at head 120).
 template <typename Result, typename Fn>
 Result grouped_gpu_dispatch(const LaunchShape& shape, GroupedMath math, Fn&& fn) {
-  return dispatch_kernel_config(shape.dtype, shape.head_size, shape.block_size,
-                                [&](auto scalar, auto head, auto block) -> Result {
-    using scalar_t = decltype(scalar);
-    constexpr int HEAD_SIZE = decltype(head)::value;
-    constexpr int BLOCK_SIZE = decltype(block)::value;
-    return dispatch_kv_cache_dtype<scalar_t>(shape.kv_cache_dtype, [&](auto cache, auto kv) -> Result {
+  // One flat lambda whose template arguments all come from its own parameters: with the cache
+  // dtype dispatched in a lambda nested inside the head / block one, nvcc 13 compiled every
+  // GroupedGpuCompiled test below as false (H200 run 22: every grouped configuration "not
+  // compiled"), while g++ and the emulator's copy of this pattern were right.
+  return dispatch_kernel_variant(shape.dtype, shape.kv_cache_dtype, shape.head_size, shape.block_size,
+                                 /*block_sparse=*/false,
+                                 [&](auto scalar, auto cache, auto kv, auto head, auto block, auto) -> Result {
+      using scalar_t = decltype(scalar);
       using cache_t = decltype(cache);
       constexpr KvCacheDtype KV_DTYPE = decltype(kv)::value;
+      constexpr int HEAD_SIZE = decltype(head)::value;
+      constexpr int BLOCK_SIZE = decltype(block)::value;
       if (math == GroupedMath::tensor_cores) {
         if constexpr (GroupedGpuCompiled<scalar_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, GroupedMath::tensor_cores>::value)
           return fn.template operator()<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, GroupedMath::tensor_cores>();
@@ -91,7 +95,6 @@ Result grouped_gpu_dispatch(const LaunchShape& shape, GroupedMath math, Fn&& fn)
                           " (PAL_CUDA_INSTANTIATIONS=reduced compiles head 64 and 128 at block 16, fp8 caches only "
                           "for fp16 at head 128, and CUDA cores for 16-bit types only at head 128, block 16 with an "
                           "auto cache); configure with -DPAL_CUDA_INSTANTIATIONS=full, or use --backend emulator");
-    });
   });
 }
 
