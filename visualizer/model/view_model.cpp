@@ -5,6 +5,8 @@
 #include <exception>
 #include <utility>
 
+#include "core/cancellation.h"
+
 namespace pal::viz {
 
 void ViewModel::open_scenario(const Scenario& scenario, Backend backend) {
@@ -22,8 +24,18 @@ void ViewModel::open_dump(const std::string& path, Backend backend) {
 void ViewModel::start_background(const Scenario& scenario, Backend backend) {
   if (background_running()) throw ScenarioError("a background run is still running; wait for it before starting another");
   background_started_ = std::chrono::steady_clock::now();
-  background_ = std::async(std::launch::async, [scenario, backend] { return make_session(scenario, backend); });
+  cancel_ = std::make_shared<std::atomic<bool>>(false);
+  background_ = std::async(std::launch::async, [scenario, backend, cancel = cancel_] {
+    const ScopedCancellation cancellable(*cancel);  // on the run's own thread, for the run's duration
+    return make_session(scenario, backend);
+  });
 }
+
+void ViewModel::cancel_background() {
+  if (background_running() && cancel_) cancel_->store(true);
+}
+
+ViewModel::~ViewModel() { cancel_background(); }
 
 double ViewModel::background_seconds() const {
   if (!background_running()) return 0.0;
@@ -39,6 +51,9 @@ ViewModel::Poll ViewModel::poll_background(std::string& error) {
     open_session(std::move(session));
     last_build_ms_ = seconds * 1e3;
     return Poll::opened;
+  } catch (const RunCancelled& stopped) {
+    error = stopped.what();
+    return Poll::cancelled;
   } catch (const std::exception& failure) {
     error = failure.what();
     return Poll::failed;
