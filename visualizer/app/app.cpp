@@ -114,7 +114,11 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
     ImGui::PopTextWrapPos();
     ImGui::Separator();
   }
+  // A figure for a page or a slide is as wide as its picture: the panels' one-line texts wrap at
+  // its edge instead of running past it (the window would scroll; a picture cannot).
+  if (ui.figure_only) push_visible_wrap();
   draw_panel(id, model, ui);
+  if (ui.figure_only) ImGui::PopTextWrapPos();
   // The cursor after the last item is where the contents end, in the window's coordinates (which
   // scroll with the contents); the padding below them is the window's own.
   ui.solo_content_height = ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y;

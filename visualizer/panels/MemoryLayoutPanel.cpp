@@ -133,7 +133,7 @@ std::string dim_range(int first, int count) {
 void draw_query(const Now& now) {
   const Session& s = now.s;
   const int head_size = now.g.head_size, vec = now.g.vec_size();
-  const float avail = ImGui::GetContentRegionAvail().x - 90.0f;
+  const float avail = ImGui::GetContentRegionAvail().x - 94.0f;  // the label column and the 4-px margin
   const float cw = std::clamp(avail / float(head_size), 6.0f, 30.0f) * now.ui.memory_zoom;
   const float ch = 22.0f * now.ui.memory_zoom;
   text_wrapped("q [num_seqs, num_heads, head_size] = [%d, %d, %d], %s: the rows of seq %d. Thread block (head %d) "
@@ -490,7 +490,9 @@ void draw_logits_vec(const Now& now) {
     ImGui::SameLine(0, 3);
     ImGui::TextDisabled("%s", std::string(logits_state_name(static_cast<LogitsState>(st))).c_str());
   }
-  const float cw = std::max(34.0f, 52.0f * now.ui.memory_zoom);
+  // Cells as wide as the zoom asks, narrower (down to 34 px) when the panel is narrower than that.
+  const float fit_width = (ImGui::GetContentRegionAvail().x - 114.0f) / float(bs);
+  const float cw = std::max(34.0f, std::min(52.0f * now.ui.memory_zoom, fit_width));
   const float ch = 22.0f;
   const int num_blocks = now.range.num_blocks();
   const float row_h = ch + 34.0f;
