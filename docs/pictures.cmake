@@ -24,6 +24,7 @@ pal_doc_picture(04_key ch04_k_vecs PANEL memory FIGURE k_vecs STEP qk_logits SIZ
 pal_doc_picture(04_key ch04_coalescing PANEL coalescing STEP qk_logits SIZE 720x520)
 pal_doc_picture(05_qk ch05_logits PANEL softmax STEP qk_max SIZE 720x420)
 pal_doc_picture(06_softmax ch06_qk_max_butterfly PANEL reductions STEP qk_max SIZE 720x700)
+pal_doc_picture(06_softmax ch06_logits_buffer PANEL memory FIGURE logits_vec STEP exp_sum SIZE 720x420)
 pal_doc_picture(06_softmax ch06_softmax PANEL softmax STEP softmax SIZE 720x800)
 pal_doc_picture(07_value ch07_value PANEL memory FIGURE value STEP value_accumulation SIZE 720x1020)
 pal_doc_picture(07_value ch07_logits_vec PANEL memory FIGURE logits_vec STEP value_accumulation SIZE 720x440)
