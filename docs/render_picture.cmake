@@ -1,5 +1,8 @@
 # Renders one picture of the docs with pal-viz, off-screen under Xvfb (cmake -P): the panel's figure
-# alone (--figure-only: no window title, docs heading or controls, which a page has no use for).
+# alone (--figure-only: no window title, docs heading or controls, which a page has no use for), as
+# tall as the figure (--fit-height: SIZE's height is only the first guess). SIZE's width is chosen
+# for the page (pictures.cmake says how); a figure wider than it fails the build, as pal-viz reports
+# it cut on the right.
 #
 # The run is the chapter's own: the walkthrough prints the pal-viz flags of its default scenario and
 # focus (--viz-args), so the picture and the captured output of a chapter show the same run.
@@ -22,7 +25,7 @@ if(compare_at GREATER -1)
   endif()
 endif()
 set(command ${XVFB_RUN} -a ${VIZ} ${args} --backend emulator --panel ${PANEL} --step ${STEP} --figure-only
-    --screenshot ${OUTPUT})
+    --screenshot ${OUTPUT} --fit-height)
 if(FIGURE)
   list(APPEND command --figure ${FIGURE})
 endif()
@@ -34,7 +37,11 @@ if(EXTRA)
 endif()
 file(REMOVE ${OUTPUT})
 execute_process(COMMAND ${command} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(REPLACE ";" " " shown "${command}")
 if(NOT status EQUAL 0 OR NOT EXISTS ${OUTPUT})
-  string(REPLACE ";" " " shown "${command}")
   message(FATAL_ERROR "pal-viz did not write ${OUTPUT} (exit ${status})\ncommand: ${shown}\n${out}\n${err}")
+endif()
+if(err MATCHES "cut on the right")
+  file(REMOVE ${OUTPUT})
+  message(FATAL_ERROR "${err}command: ${shown}\n(a wider SIZE in docs/pictures.cmake, or a narrower figure)")
 endif()

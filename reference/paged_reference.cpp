@@ -7,6 +7,8 @@
 // a disagreement here instead of being repeated on both sides.
 #include "reference/paged_reference.h"
 
+#include "core/cancellation.h"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -383,6 +385,7 @@ ReferenceRun reference_of_valid(const Scenario& scenario, const Inputs& inputs, 
   for (int seq_idx = 0; seq_idx < run.num_seqs; ++seq_idx) {
     const int seq_len = seq_len_of(inputs, seq_idx);
     for (int head_idx = 0; head_idx < run.num_heads; ++head_idx) {
+      throw_if_cancelled("in the reference");  // a run cancelled from another thread (core/cancellation.h)
       const int kv_head_idx = kv_head_for(head_idx, run.num_heads, scenario.num_kv_heads);
       const std::vector<float> q_vecs = query_load(inputs, run.geometry, seq_idx, head_idx);
       const std::vector<float> query = query_from_q_vecs(q_vecs, run.geometry);

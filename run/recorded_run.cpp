@@ -1,5 +1,7 @@
 #include "run/recorded_run.h"
 
+#include "core/cancellation.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -134,6 +136,7 @@ RecordedRun RecordedRun::run_checked(CheckedInputs checked, const RecordedRunOpt
   const auto start = std::chrono::steady_clock::now();
   KernelRun kernel = run_kernel(checked, run_options);
   const double kernel_ms = milliseconds_since(start);
+  throw_if_cancelled("after the kernel, before the reference");  // core/cancellation.h
   Scenario requested = checked.scenario();
   return RecordedRun(std::move(checked), std::move(requested), std::move(kernel), std::move(origin), options.precision,
                      kernel_ms);

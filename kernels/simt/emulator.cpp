@@ -7,6 +7,8 @@
 // an error instead of hanging.
 #include "kernels/simt/emulator.h"
 
+#include "core/cancellation.h"
+
 #include "kernels/simt/access_profile.h"
 #include "kernels/simt/fragments.h"
 
@@ -75,6 +77,8 @@ struct EmulatedLaunch {
   std::vector<AsyncCopies> async_copies;  // one per thread
   long progress = 0;                   // bumps on every arrival and every thread exit
   bool aborted = false;
+  bool cancelled = false;              // the run's cancellation flag was set: stop before the next block
+  long num_blocks_done = 0;
   std::string error;
 };
 
@@ -337,6 +341,13 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
   std::vector<EmulatedThread> threads(static_cast<std::size_t>(threads_per_block));
   std::exception_ptr body_exception;
 
+  // A run may be cancelled from another thread (core/cancellation.h). The flag is read here, on the
+  // launching OS thread (fibers must not read thread-local storage), and polled by thread 0 between
+  // two thread_blocks, where every thread has left one block and none has entered the next.
+  const std::atomic<bool>* cancel = installed_cancellation();
+  const long num_blocks = long(grid.x) * grid.y * grid.z;
+  if (cancellation_requested(cancel)) throw RunCancelled("cancelled before the kernel started");
+
   detail::current_launch = &launch;
   struct ResetOnExit {
     ~ResetOnExit() {
@@ -358,21 +369,26 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
       self.thread_idx = t;
       detail::current_thread = &self;
       try {
-        for (int z = 0; z < grid.z; ++z)
-          for (int y = 0; y < grid.y; ++y)
-            for (int x = 0; x < grid.x; ++x) {
-              self.block_idx = {x, y, z};
-              kernel_body();
-              detail::current_thread = &self;
-              // Copies never waited for do not land in the next thread_block's shared memory.
-              launch.async_copies[static_cast<std::size_t>(t)] = detail::AsyncCopies{};
-              detail::wait_at(launch.between_blocks);
-              if (t == 0) {
-                std::memset(launch.dynamic_shared.data(), 0xFF, launch.dynamic_shared.size());
-                detail::access_profile_block_end();  // every thread is done with the block: fold its accesses
+        [&] {
+          for (int z = 0; z < grid.z; ++z)
+            for (int y = 0; y < grid.y; ++y)
+              for (int x = 0; x < grid.x; ++x) {
+                self.block_idx = {x, y, z};
+                kernel_body();
+                detail::current_thread = &self;
+                // Copies never waited for do not land in the next thread_block's shared memory.
+                launch.async_copies[static_cast<std::size_t>(t)] = detail::AsyncCopies{};
+                detail::wait_at(launch.between_blocks);
+                if (t == 0) {
+                  std::memset(launch.dynamic_shared.data(), 0xFF, launch.dynamic_shared.size());
+                  detail::access_profile_block_end();  // every thread is done with the block: fold its accesses
+                  ++launch.num_blocks_done;
+                  launch.cancelled = launch.num_blocks_done < num_blocks && cancellation_requested(cancel);
+                }
+                detail::wait_at(launch.between_blocks);
+                if (launch.cancelled) return;  // every thread sees the same decision after the barrier
               }
-              detail::wait_at(launch.between_blocks);
-            }
+        }();
       } catch (const detail::AbortLaunch&) {
         // unwinding after another thread reported the error
       } catch (...) {
@@ -393,6 +409,9 @@ void launch_emulated(Dim3 grid, int threads_per_block, std::size_t dynamic_share
     }
   }
   if (launch.aborted) throw EmulatorError(launch.error);
+  if (launch.cancelled)
+    throw RunCancelled("cancelled after " + std::to_string(launch.num_blocks_done) + " of " +
+                       std::to_string(num_blocks) + " thread_blocks of the kernel");
 }
 
 }  // namespace pal::simt

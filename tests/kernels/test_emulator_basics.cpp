@@ -1,9 +1,12 @@
 // The SIMT emulator's semantics, the probe's neutrality and the kernel's refusals.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
+#include "core/cancellation.h"
 #include "kernels/dispatch.h"
 #include "kernels/launch.h"
 #include "kernels/simt/emulator.h"
@@ -108,6 +111,43 @@ TEST_CASE("thread blocks run in blockIdx order, each starting with poisoned dyna
   });
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5});
   CHECK(fresh == std::vector<bool>(6, true));
+}
+
+TEST_CASE("a launch whose cancellation flag is set stops between two thread blocks and says how far it got") {
+  std::atomic<bool> cancel{false};
+  const ScopedCancellation cancellable(cancel);
+  std::vector<int> started;
+  // The body sets the flag in block 2, as another thread would: the block finishes (every thread of
+  // it still reaches its barrier), and no later block starts.
+  REQUIRE_THROWS_WITH(simt::launch_emulated({4, 2, 1}, 64, 0,
+                                            [&] {
+                                              const int block = simt::block_idx_y() * 4 + simt::block_idx_x();
+                                              if (simt::thread_idx() == 0) started.push_back(block);
+                                              if (block == 2 && simt::thread_idx() == 5) cancel = true;
+                                              simt::sync_threads();
+                                            }),
+                      Catch::Contains("cancelled after 3 of 8 thread_blocks"));
+  CHECK(started == std::vector<int>{0, 1, 2});
+  // A flag set before the launch stops it before any block; without a flag nothing is cancelled.
+  started.clear();
+  REQUIRE_THROWS_AS(simt::launch_emulated({2, 1, 1}, 32, 0, [&] { started.push_back(0); }), RunCancelled);
+  CHECK(started.empty());
+}
+
+TEST_CASE("a cancellation flag belongs to the thread that installed it and ends with its scope") {
+  std::atomic<bool> cancel{true};
+  {
+    const ScopedCancellation cancellable(cancel);
+    CHECK_THROWS_AS(throw_if_cancelled("here"), RunCancelled);
+    int blocks_on_another_thread = 0;
+    std::thread other([&] { simt::launch_emulated({3, 1, 1}, 32, 0, [&] { blocks_on_another_thread += simt::thread_idx() == 0; }); });
+    other.join();
+    CHECK(blocks_on_another_thread == 3);
+  }
+  CHECK_NOTHROW(throw_if_cancelled("here"));
+  int blocks = 0;
+  simt::launch_emulated({3, 1, 1}, 32, 0, [&] { blocks += simt::thread_idx() == 0; });
+  CHECK(blocks == 3);
 }
 
 TEST_CASE("a barrier that some threads never reach is reported as a deadlock, not a hang") {

@@ -1,6 +1,7 @@
 // Sessions from scenarios and from dump files; bad input gives a message, never a crash.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/cancellation.h"
 #include "core/safetensors.h"
 #include "run/run_dump.h"
 #include "tests/visualizer/viz_test_support.h"
@@ -159,6 +161,41 @@ TEST_CASE("a background run replaces the session only when it has finished, and 
   REQUIRE(wait_for_background(model, error) == ViewModel::Poll::failed);
   CHECK_THAT(error, Catch::Contains("head_size = 100"));
   CHECK(model.session().seq_len(1) == 300);
+}
+
+TEST_CASE("a cancelled background run stops early and keeps the session that was shown") {
+  ViewModel model;
+  model.open_scenario(Scenario{}, Backend::emulator);
+  const int steps_before = model.timeline().size();
+  std::string error;
+  model.cancel_background();  // nothing runs: nothing happens
+  CHECK(model.poll_background(error) == ViewModel::Poll::idle);
+  // 30,000 tokens x 4 heads: seconds of emulation, against the microseconds before the cancel.
+  Scenario long_run;
+  long_run.num_seqs = 1;
+  long_run.seq_lens = {30000};
+  long_run.version = KernelVersion::v1;
+  model.start_background(long_run, Backend::emulator);
+  model.cancel_background();
+  CHECK(model.background_cancelling());
+  REQUIRE(wait_for_background(model, error) == ViewModel::Poll::cancelled);
+  CHECK_THAT(error, Catch::StartsWith("cancelled"));
+  CHECK_FALSE(model.background_running());
+  CHECK_FALSE(model.background_cancelling());
+  CHECK(model.session().scenario().seq_lens == std::vector<int>{37, 100});
+  CHECK(model.timeline().size() == steps_before);
+  // The next run starts clean (no flag left set) and opens.
+  Scenario next;
+  next.seq_lens = {37, 60};
+  model.start_background(next, Backend::emulator);
+  REQUIRE(wait_for_background(model, error) == ViewModel::Poll::opened);
+  CHECK(model.session().seq_len(1) == 60);
+}
+
+TEST_CASE("a run under a cancellation flag that is already set is refused before the kernel starts") {
+  std::atomic<bool> cancel{true};
+  const ScopedCancellation cancellable(cancel);
+  CHECK_THROWS_AS(make_session(Scenario{}, Backend::emulator), RunCancelled);
 }
 
 TEST_CASE("a million-token context is refused at once, naming pal-viz's memory budget and what to do") {

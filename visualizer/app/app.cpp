@@ -48,7 +48,12 @@ void keyboard_and_playback(const ViewModel& model, UiState& ui, double dt) {
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Home))) ui.step = 0;
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_End))) ui.step = model.timeline().size() - 1;
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space))) ui.playing = !ui.playing;
-    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) ui.selected_thread = -1;
+    // Escape stops a background run when one is going (the step keys still work meanwhile), else
+    // clears the selected lane.
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
+      if (model.background_running()) ui.request = Request::cancel_background;
+      else ui.selected_thread = -1;
+    }
   }
   if (ui.playing) {
     ui.play_clock += dt * ui.steps_per_second;
@@ -110,7 +115,15 @@ void solo_window(PanelId id, ViewModel& model, UiState& ui) {
     ImGui::PopTextWrapPos();
     ImGui::Separator();
   }
+  // A figure for a page or a slide is as wide as its picture: the panels' one-line texts wrap at
+  // its edge instead of running past it (the window would scroll; a picture cannot).
+  if (ui.figure_only) push_visible_wrap();
   draw_panel(id, model, ui);
+  if (ui.figure_only) ImGui::PopTextWrapPos();
+  // The cursor after the last item is where the contents end, in the window's coordinates (which
+  // scroll with the contents); the padding below them is the window's own.
+  ui.solo_content_height = ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y;
+  ui.solo_cut_right = ImGui::GetScrollMaxX();
   ImGui::End();
 }
 
@@ -190,6 +203,10 @@ void background_runs(ViewModel& model, UiState& ui) {
                   " ms in the background (kernel with recording, reference)";
       break;
     case ViewModel::Poll::failed: ui.run_error = error; break;
+    case ViewModel::Poll::cancelled:
+      ui.run_error.clear();
+      ui.status = "cancelled (" + error + "); still showing the previous run";
+      break;
     case ViewModel::Poll::idle:
     case ViewModel::Poll::running: break;
   }
@@ -207,6 +224,13 @@ void handle_requests(ViewModel& model, UiState& ui) {
       case Request::none: return;
       case Request::rerun: run_draft(model, ui); return;
       case Request::rerun_background: start_background_run(model, ui); return;
+      case Request::cancel_background:
+        // The pending edit goes too: cancelling means "not this run", not "run it after".
+        ui.rerun_pending = false;
+        if (!model.background_running()) return;
+        model.cancel_background();
+        ui.status = "cancelling " + scenario_summary(ui.draft) + " ...";
+        return;
       case Request::open_scenario_file: {
         const Scenario scenario = load_scenario_file(ui.scenario_path);
         load_draft(ui, scenario);

@@ -4,6 +4,7 @@
 // file gives a message and exit code 2 even where no display exists.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -47,6 +48,7 @@ struct Options {
   std::string colour_by = "thread_group";
   bool benchmark = false;
   bool figure_only = false;
+  bool fit_height = false;
   int frames = 120;
   bool list_steps = false;
 };
@@ -117,12 +119,28 @@ void prepare_batch_dir(const std::string& path) {
 }
 
 // Renders a few frames (ImGui sizes windows and tab bars over the first ones) and writes the last.
-void render_to_png(Window& window, ViewModel& model, UiState& ui, const std::string& path) {
-  for (int frame = 0; frame < 3; ++frame) {
-    window.begin_frame();
-    draw_frame(model, ui, 0.0);
-    window.end_frame();
+// With fit_height (a solo panel), the picture is then made as tall as the panel's contents and
+// drawn again; a figure that runs past the right edge is reported on stderr ("cut on the right"),
+// since a wider --size is the only cure.
+void render_to_png(Window& window, ViewModel& model, UiState& ui, const std::string& path, bool fit_height = false) {
+  const auto draw_frames = [&] {
+    for (int frame = 0; frame < 3; ++frame) {
+      window.begin_frame();
+      draw_frame(model, ui, 0.0);
+      window.end_frame();
+    }
+  };
+  draw_frames();
+  if (fit_height && ui.solo) {
+    const int fitted = std::clamp(int(std::ceil(ui.solo_content_height)), 40, 8192);
+    if (fitted != window.height()) {
+      window.resize_offscreen(window.width(), fitted);
+      draw_frames();
+    }
   }
+  if (ui.solo && ui.solo_cut_right > 0.5f)
+    std::fprintf(stderr, "pal-viz: %s is cut on the right by %d px at width %d: give a wider --size\n", path.c_str(),
+                 int(std::ceil(ui.solo_cut_right)), window.width());
   window.finish();
   window.write_png(path);
 }
@@ -286,6 +304,9 @@ int main_with_errors(int argc, char** argv) {
   app.add_flag("--figure-only", options.figure_only,
                "with --screenshot or --batch-dir: the panel's figure alone, for slides: no window title, docs "
                "heading, step explanation or memory-panel controls");
+  app.add_flag("--fit-height", options.fit_height,
+               "with --screenshot of one panel: make the picture as tall as the panel's contents (the --size height "
+               "is only the first guess), for pages whose pictures must not be cut");
   app.add_flag("--benchmark", options.benchmark, "measure frame time and edit -> re-run time, then exit");
   app.add_option("--frames", options.frames, "frames measured by --benchmark");
   app.add_flag("--list-steps", options.list_steps, "print the timeline of the focused (seq, head) and exit");
@@ -358,6 +379,9 @@ int main_with_errors(int argc, char** argv) {
   const bool offscreen = !options.screenshot.empty() || !options.svg.empty() || !options.batch_dir.empty() || options.benchmark;
   if (options.figure_only && (options.screenshot.empty() && options.svg.empty() && options.batch_dir.empty()))
     throw ScenarioError("--figure-only applies to pictures: give --screenshot FILE.png, --svg FILE.svg or --batch-dir DIR with it");
+  if (options.fit_height && (options.screenshot.empty() || options.panel == "app"))
+    throw ScenarioError("--fit-height sizes the picture of one panel: give --screenshot FILE.png with a --panel other "
+                        "than app");
   if (options.figure_only && options.panel == "app")
     throw ScenarioError("--figure-only draws one panel's figure; --panel app is the whole window: give a panel");
   ui.figure_only = options.figure_only;
@@ -388,7 +412,7 @@ int main_with_errors(int argc, char** argv) {
   if (options.benchmark) return run_benchmark(window, model, ui, std::max(10, options.frames));
   if (!options.screenshot.empty()) {
     ui.solo = screenshot_panel;
-    render_to_png(window, model, ui, options.screenshot);
+    render_to_png(window, model, ui, options.screenshot, options.fit_height);
     std::printf("wrote %s (%s at step %d)\n", options.screenshot.c_str(),
                 screenshot_app ? "the whole app" : std::string(panel_info(*ui.solo).name).c_str(), ui.step);
   }

@@ -148,6 +148,14 @@ void Window::end_frame() {
 
 void Window::finish() const { glFinish(); }
 
+void Window::resize_offscreen(int width, int height) {
+  if (visible_) throw WindowError("resize_offscreen: the window is on screen; its size is the user's");
+  gl_fbo.bind_renderbuffer(GL_RENDERBUFFER, colour_buffer_);
+  gl_fbo.renderbuffer_storage(GL_RENDERBUFFER, GL_RGBA8, width, height);
+  width_ = width;
+  height_ = height;
+}
+
 std::string Window::renderer() const {
   const auto* text = reinterpret_cast<const char*>(glGetString(GL_RENDERER));
   return text ? text : "unknown";

@@ -30,6 +30,8 @@ class Window {
   void begin_frame(double wait_seconds = 0.0);
   void end_frame();                 // render ImGui; swap (visible) or into the off-screen target
   void finish() const;              // glFinish: wait until the GPU (or llvmpipe) is done
+  // Off-screen windows only: draw the next frames at another size (pal-viz --fit-height).
+  void resize_offscreen(int width, int height);
   int width() const { return width_; }
   int height() const { return height_; }
   std::string renderer() const;     // GL_RENDERER, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"

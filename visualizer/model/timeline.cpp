@@ -10,6 +10,7 @@
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
 #include "visualizer/model/grouped.h"
+#include "visualizer/model/logits_buffer.h"
 #include "kernels/record_view.h"
 #include "kernels/thread_mapping.h"
 
@@ -283,11 +284,10 @@ void TimelineBuilder::qk_max(const ThreadBlockRecord& record) {
 
 void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
   const int num_tokens = range_.num_tokens();
-  const int passes = std::max(1, divide_round_up(num_tokens, num_threads_));
+  const int passes = num_token_passes(num_threads_, num_tokens);
   for (int pass = 0; pass < passes; ++pass) {
     Step& step = add(StepKind::exp_pass, pass);
-    const int begin = pass * num_threads_;
-    const int end = std::min(begin + num_threads_, num_tokens);
+    const auto [begin, end] = token_pass_slots(pass, num_threads_, num_tokens);
     for (int slot = begin; slot < end; ++slot) step.active_threads[static_cast<std::size_t>(slot - begin)] = 1;
     step.title = titled(step, "exp pass " + std::to_string(pass + 1) + " of " + std::to_string(passes));
     float largest_difference = 0.0f;
@@ -348,12 +348,11 @@ void TimelineBuilder::exp_sum(const ThreadBlockRecord& record) {
 
 void TimelineBuilder::normalize(const ThreadBlockRecord& record) {
   const int num_tokens = range_.num_tokens();
-  const int passes = std::max(1, divide_round_up(num_tokens, num_threads_));
+  const int passes = num_token_passes(num_threads_, num_tokens);
   const float exp_sum = record.exp_sum_block();
   for (int pass = 0; pass < passes; ++pass) {
     Step& step = add(StepKind::normalize_pass, pass);
-    const int begin = pass * num_threads_;
-    const int end = std::min(begin + num_threads_, num_tokens);
+    const auto [begin, end] = token_pass_slots(pass, num_threads_, num_tokens);
     for (int slot = begin; slot < end; ++slot) step.active_threads[static_cast<std::size_t>(slot - begin)] = 1;
     step.title = titled(step, "normalize pass " + std::to_string(pass + 1) + " of " + std::to_string(passes));
     int best = begin;

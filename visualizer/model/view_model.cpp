@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "visualizer/model/grouped.h"
+#include "core/cancellation.h"
 
 namespace pal::viz {
 
@@ -33,8 +34,18 @@ void ViewModel::open_comparison(const Scenario& scenario, const std::vector<Kern
 void ViewModel::start_background(const Scenario& scenario, Backend backend) {
   if (background_running()) throw ScenarioError("a background run is still running; wait for it before starting another");
   background_started_ = std::chrono::steady_clock::now();
-  background_ = std::async(std::launch::async, [scenario, backend] { return make_session(scenario, backend); });
+  cancel_ = std::make_shared<std::atomic<bool>>(false);
+  background_ = std::async(std::launch::async, [scenario, backend, cancel = cancel_] {
+    const ScopedCancellation cancellable(*cancel);  // on the run's own thread, for the run's duration
+    return make_session(scenario, backend);
+  });
 }
+
+void ViewModel::cancel_background() {
+  if (background_running() && cancel_) cancel_->store(true);
+}
+
+ViewModel::~ViewModel() { cancel_background(); }
 
 double ViewModel::background_seconds() const {
   if (!background_running()) return 0.0;
@@ -50,6 +61,9 @@ ViewModel::Poll ViewModel::poll_background(std::string& error) {
     open_session(std::move(session));
     last_build_ms_ = seconds * 1e3;
     return Poll::opened;
+  } catch (const RunCancelled& stopped) {
+    error = stopped.what();
+    return Poll::cancelled;
   } catch (const std::exception& failure) {
     error = failure.what();
     return Poll::failed;

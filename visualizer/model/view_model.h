@@ -3,6 +3,7 @@
 // so tests and command-line tools drive it directly.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -38,10 +39,23 @@ class ViewModel {
   void start_background(const Scenario& scenario, Backend backend);
   bool background_running() const { return background_.valid(); }
   double background_seconds() const;  // since the running background run started
-  enum class Poll : unsigned char { idle, running, opened, failed };
+  // Asks the running background run to stop and returns at once: the emulator stops before its next
+  // thread_block, the run layer and the reference between their phases (core/cancellation.h). The
+  // next poll that finds the run ended answers `cancelled`, and the current session stays. No-op
+  // when nothing runs.
+  void cancel_background();
+  bool background_cancelling() const { return background_running() && cancel_ && cancel_->load(); }
+  enum class Poll : unsigned char { idle, running, opened, failed, cancelled };
   // opened: the run's session replaced the current one; failed: `error` says why (the current
-  // session stays); running / idle: nothing changed.
+  // session stays); cancelled: cancel_background() stopped it (the current session stays; `error`
+  // says where it stopped); running / idle: nothing changed.
   Poll poll_background(std::string& error);
+
+  ViewModel() = default;
+  ViewModel(const ViewModel&) = delete;
+  ViewModel& operator=(const ViewModel&) = delete;
+  // A background run still going is cancelled, then waited for (its future's destructor waits).
+  ~ViewModel();
 
   bool ready() const { return session_ != nullptr; }
   const Session& session() const { return *session_; }
@@ -67,6 +81,7 @@ class ViewModel {
   std::unique_ptr<Session> session_;
   std::optional<ComparisonView> comparison_;
   std::future<Session> background_;
+  std::shared_ptr<std::atomic<bool>> cancel_;  // the running background run's flag (shared with its thread)
   std::chrono::steady_clock::time_point background_started_;
   Timeline timeline_;
   LoadIndex load_index_;

@@ -17,6 +17,7 @@
 #include "visualizer/model/derived.h"
 #include "visualizer/model/format.h"
 #include "visualizer/model/grouped.h"
+#include "visualizer/model/logits_buffer.h"
 #include "visualizer/model/sparsity.h"
 #include "kernels/grouped_geometry.h"
 #include "kernels/record_view.h"
@@ -134,7 +135,7 @@ std::string dim_range(int first, int count) {
 void draw_query(const Now& now) {
   const Session& s = now.s;
   const int head_size = now.g.head_size, vec = now.g.vec_size();
-  const float avail = ImGui::GetContentRegionAvail().x - 90.0f;
+  const float avail = ImGui::GetContentRegionAvail().x - 94.0f;  // the label column and the 4-px margin
   const float cw = std::clamp(avail / float(head_size), 6.0f, 30.0f) * now.ui.memory_zoom;
   const float ch = 22.0f * now.ui.memory_zoom;
   text_wrapped("q [num_seqs, num_heads, head_size] = [%d, %d, %d], %s: the rows of seq %d. Thread block (head %d) "
@@ -457,21 +458,57 @@ void draw_value(const Now& now) {
 
 // ---- logits_vec ----------------------------------------------------------------------------------
 
+// The buffer's state colours: the cells' fill (darker for lower values) and the legend.
+ImU32 logits_state_colour(LogitsState state) {
+  switch (state) {
+    case LogitsState::empty: return kEmptyColour;
+    case LogitsState::raw_logit: return IM_COL32(110, 150, 230, 255);
+    case LogitsState::exp_value: return IM_COL32(240, 160, 60, 255);
+    case LogitsState::probability: return IM_COL32(90, 200, 110, 255);
+  }
+  return kEmptyColour;
+}
+
 void draw_logits_vec(const Now& now) {
   const int bs = now.g.block_size, vv = now.g.v_vec_size(), nvr = now.g.num_v_vecs_per_row();
-  const bool have_probs = now.model.reached(now.step, StepKind::normalize_pass, now.partition, 0);
-  text_wrapped("The logits buffer in shared memory, one row per kv_block, read by the V loop as logits_vec: %d "
-                     "probabilities (the same %d tokens as the lane's v_vec), converted to %s. Chunk c of a block is read "
-                     "by the lanes L with L %% %d == c of the warp that owns the block. %s",
-                     vv, vv, std::string(dtype_name(now.s.scenario().dtype)).c_str(), nvr,
-                     have_probs ? "Values: the recorded probabilities." : "Not normalised yet at this step: shown once the softmax stage has run.");
-  const ThreadBlockRecord record(now.s.recording(), now.tb);
-  const float cw = std::max(34.0f, 52.0f * now.ui.memory_zoom);
+  const DType dtype = now.s.scenario().dtype;
+  const std::string dtype_text(dtype_name(dtype));
+  const LogitsBuffer buffer = logits_buffer_at(now.s, now.model.timeline(), now.step);
+  text_wrapped("The logits buffer in shared memory, one float per token slot (one row per kv_block), rewritten in "
+               "place: the QK loop stores raw logits (scale * q.k%s), the exp passes overwrite them with exp(logit - "
+               "max), the normalise passes with probabilities. The V loop reads it as logits_vec: %d probabilities "
+               "(the same %d tokens as the lane's v_vec), converted to %s; chunk c of a block is read by the lanes L "
+               "with L %% %d == c of the warp that owns the block.",
+               now.s.scenario().alibi ? " + ALiBi" : "", vv, vv, dtype_text.c_str(), nvr);
+  // The figure's label: what the buffer holds now, where, and its range.
+  ImGui::TextColored(ImVec4(1.0f, 0.86f, 0.3f, 1.0f), "At this step: %s", buffer.caption().c_str());
+  for (int st = 1; st < kNumLogitsStates; ++st) {
+    if (st > 1) ImGui::SameLine(0, 14);
+    const ImVec2 at = ImGui::GetCursorScreenPos();
+    const float h = ImGui::GetTextLineHeight();
+    ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(at.x, at.y + h * 0.35f), ImVec2(at.x + 14, at.y + h * 0.65f),
+                                              logits_state_colour(static_cast<LogitsState>(st)));
+    ImGui::Dummy(ImVec2(16, h));
+    ImGui::SameLine(0, 3);
+    ImGui::TextDisabled("%s", std::string(logits_state_name(static_cast<LogitsState>(st))).c_str());
+  }
+  // Cells as wide as the zoom asks, narrower (down to 34 px) when the panel is narrower than that.
+  const float fit_width = (ImGui::GetContentRegionAvail().x - 114.0f) / float(bs);
+  const float cw = std::max(34.0f, std::min(52.0f * now.ui.memory_zoom, fit_width));
   const float ch = 22.0f;
   const int num_blocks = now.range.num_blocks();
   const float row_h = ch + 34.0f;
   const Canvas c = begin_canvas("##logits_vec", ImVec2(110 + cw * float(bs) + 4, row_h * float(num_blocks)));
   const int v_iteration = now.model.step(now.step).kind == StepKind::v_iteration ? now.model.step(now.step).index : -1;
+  // A slot's fill is its state's colour, darker the lower its value lies in that state's range (raw
+  // logits can be negative); which lanes read a chunk is said under it and by the separators.
+  auto fill_of = [&](const LogitsSlot& slot) {
+    const LogitsStateSpan& span = buffer.span(slot.state);
+    if (!span.has_values || slot.skipped) return dimmed(logits_state_colour(slot.state), 0.75f);
+    const float spread = span.max_value - span.min_value;
+    const float share = spread > 0.0f ? (slot.value - span.min_value) / spread : 1.0f;
+    return dimmed(logits_state_colour(slot.state), 0.7f * (1.0f - std::clamp(share, 0.0f, 1.0f)));
+  };
   for (int b = 0; b < num_blocks; ++b) {
     const int logical = now.range.start_block_idx + b;
     const int warp = b % now.g.num_warps(), iteration = b / now.g.num_warps();
@@ -479,24 +516,36 @@ void draw_logits_vec(const Now& now) {
     if (!ImGui::IsRectVisible(c.at(0, y), c.at(110 + cw * float(bs), y + row_h))) continue;
     c.draw->AddText(c.at(0, y + 3), iteration == v_iteration ? kSelectionColour : IM_COL32(200, 200, 200, 255),
                     ("block " + std::to_string(logical) + "\nwarp " + std::to_string(warp)).c_str());
-    for (int slot = 0; slot < bs; ++slot) {
-      const int t = logical * bs + slot - now.range.start_token_idx;
-      const bool valid = t < now.range.num_tokens();
-      const float p = valid ? record.prob(t) : 0.0f;
-      const int chunk = slot / vv;
-      const int lane_class = chunk;  // lanes L with L % NUM_V_VECS_PER_ROW == chunk
-      ImU32 fill = have_probs ? palette(lane_class, std::max(2, nvr), 0.25f + 0.6f * std::min(1.0f, p * 8.0f), 0.95f) : kEmptyColour;
+    for (int offset = 0; offset < bs; ++offset) {
+      const int t = b * bs + offset;  // slot of the buffer (partitions start on a kv_block edge)
+      const LogitsSlot& slot = buffer.slots[static_cast<std::size_t>(t)];
+      const bool written = slot.state != LogitsState::empty;
+      const int chunk = offset / vv;  // lanes L with L % NUM_V_VECS_PER_ROW == chunk read it
+      ImU32 fill = written ? fill_of(slot) : kEmptyColour;
       if (v_iteration >= 0 && iteration != v_iteration) fill = dimmed(fill, 0.6f);
-      const float x0 = 110 + float(slot) * cw;
-      const std::string text = !have_probs ? "" : valid ? format_value(round_to_dtype(p, now.s.scenario().dtype), 3) : "0";
+      const float x0 = 110 + float(offset) * cw;
+      std::string text = !written ? "" : slot.skipped ? "-max" : format_value(slot.value, 3);
+      if (ImGui::CalcTextSize(text.c_str()).x > cw - 4) text = format_value(slot.value, 1);  // 1.914e-05 -> 2e-05
       const bool selected_lane = now.focus >= 0 && now.focus / kWarpSize == warp && (now.focus % kWarpSize) % nvr == chunk;
       draw_cell(c, x0, y, x0 + cw - 1, y + ch, fill, text.c_str(), selected_lane ? kSelectionColour : 0, 1.5f);
-      if (!valid) hatch(c, x0, y, x0 + cw - 1, y + ch);
-      if (c.hovered(x0, y, x0 + cw, y + ch))
-        ImGui::SetTooltip("logits[%d] (token %d)%s\nprobability %s, as %s %s\nread by lanes L %% %d == %d of warp %d", t,
-                          logical * bs + slot, valid ? "" : ": padding slot, holds the 0 the QK loop wrote",
-                          format_value(p, 6).c_str(), std::string(dtype_name(now.s.scenario().dtype)).c_str(),
-                          format_value(round_to_dtype(p, now.s.scenario().dtype), 6).c_str(), nvr, chunk, warp);
+      if (slot.padding) hatch(c, x0, y, x0 + cw - 1, y + ch);
+      if (!c.hovered(x0, y, x0 + cw, y + ch)) continue;
+      std::string tip = "logits[" + std::to_string(t) + "], token " + std::to_string(slot.token_idx) + "\n";
+      if (!written) {
+        tip += "not written yet: the QK loop writes it at iteration " +
+               std::to_string(qk_iteration_of_slot(t, bs, now.g.num_warps()));
+      } else if (slot.padding) {
+        tip += "padding slot past seq_len: holds the 0 the QK loop wrote (the exp and normalise loops stop at the "
+               "last token)";
+      } else {
+        tip += std::string(logits_state_name(slot.state)) + ": " + format_value(slot.value, 6);
+        if (slot.skipped) tip += " (kv_block skipped by block sparsity: the QK loop wrote -FLT_MAX)";
+        if (slot.state == LogitsState::probability)
+          tip += "\nas " + dtype_text + " in logits_vec: " + format_value(round_to_dtype(slot.value, dtype), 6);
+      }
+      tip += "\nread in the V loop by lanes L % " + std::to_string(nvr) + " == " + std::to_string(chunk) + " of warp " +
+             std::to_string(warp);
+      ImGui::SetTooltip("%s", tip.c_str());
     }
     for (int chunk = 0; chunk < bs / vv; ++chunk) {
       std::string lanes = "lanes ";

@@ -141,6 +141,10 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   const float box_w = overview ? 9.0f : ImGui::CalcTextSize("L00 -> P000").x + 10.0f;
   const float box_h = overview ? 12.0f : 34.0f, gap = overview ? 2.0f : 6.0f, label_w = 110.0f;
   const float pool_row_extra = overview ? 0.0f : 14.0f;
+  // v2: a band above each row of logical blocks for the partition labels, so that they cover
+  // neither the blocks nor each other.
+  const float partition_band = s.is_v2() ? ImGui::GetTextLineHeight() + 1.0f : 0.0f;
+  const float row_pitch = box_h + gap + partition_band;
   const float width = std::max(ImGui::GetContentRegionAvail().x, label_w + 4 * (box_w + gap));
   const int per_row = std::max(1, int((width - label_w) / (box_w + gap)));
 
@@ -150,7 +154,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   for (int seq = 0; seq < scenario.num_seqs; ++seq) {
     seq_top[static_cast<std::size_t>(seq)] = logical_height + (overview ? 0.0f : 12.0f);
     const int blocks = divide_round_up(s.seq_len(seq), block_size);
-    logical_height += float(divide_round_up(std::max(blocks, 1), per_row)) * (box_h + gap) + (overview ? 30.0f : 20.0f);
+    logical_height += float(divide_round_up(std::max(blocks, 1), per_row)) * row_pitch + (overview ? 30.0f : 20.0f);
   }
   const float pool_label = 30.0f;
   const float pool_top = logical_height + (overview ? 10.0f : 40.0f);
@@ -172,7 +176,7 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   auto logical_box = [&](int seq, int logical) {
     const int row = logical / per_row, column = logical % per_row;
     const float x = label_w + float(column) * (box_w + gap);
-    const float y = seq_top[static_cast<std::size_t>(seq)] + float(row) * (box_h + gap);
+    const float y = seq_top[static_cast<std::size_t>(seq)] + partition_band + float(row) * row_pitch;
     return ImVec4(x, y, x + box_w, y + box_h);
   };
   auto pool_box = [&](int physical) {
@@ -217,7 +221,10 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
   }
 
   // v2: each partition of the focused sequence shaded behind its blocks, the current one in the
-  // selection colour; a label where a partition starts.
+  // selection colour; in the band above each row, a tick where a partition starts and its label
+  // where there is room: "partition N", "p N" or "N", the longest that fits before the next
+  // partition's start on that row, else "N" when it clears the previous label, else none (narrow
+  // partitions then get every k-th label; hovering a block names its partition).
   if (s.is_v2()) {
     for (int logical = 0; logical < divide_round_up(s.seq_len(focus_seq), block_size); ++logical) {
       const ImVec4 box = logical_box(focus_seq, logical);
@@ -227,9 +234,35 @@ void draw_paging_panel(const ViewModel& model, UiState& ui) {
                                                          : IM_COL32(255, 255, 255, 12);
       canvas.draw->AddRectFilled(canvas.at(box.x - gap * 0.5f, box.y - gap * 0.5f), canvas.at(box.z + gap * 0.5f, box.w + gap * 0.5f),
                                  shade);
-      if (!overview && (logical * block_size) % scenario.partition_size == 0)
-        canvas.draw->AddText(canvas.at(box.x, box.y - 13), partition == current_partition ? kSelectionColour : kTextLight,
-                             ("partition " + std::to_string(partition)).c_str());
+    }
+    const int blocks_per_partition = scenario.partition_size / block_size;
+    const float row_end = label_w + float(per_row) * (box_w + gap);
+    for (int seq = 0; seq < scenario.num_seqs; ++seq) {
+      const int blocks = divide_round_up(s.seq_len(seq), block_size);
+      float last_label_end = -1.0f;
+      int last_row = -1;
+      for (int first = 0; first < blocks; first += blocks_per_partition) {
+        const int partition = first / blocks_per_partition;
+        const ImVec4 box = logical_box(seq, first);
+        const int row = first / per_row;
+        if (row != last_row) last_label_end = -1.0f;
+        last_row = row;
+        const int next = first + blocks_per_partition;
+        // Room on this row: up to the next partition's start when it is on the same row.
+        const float room = (next < blocks && next / per_row == row ? logical_box(seq, next).x : row_end) - box.x - 4.0f;
+        const bool current = seq == focus_seq && partition == current_partition;
+        const ImU32 colour = current ? kSelectionColour : seq == focus_seq ? kTextLight : IM_COL32(150, 150, 160, 255);
+        const float band_top = box.y - partition_band - gap * 0.5f;
+        canvas.draw->AddLine(canvas.at(box.x - gap * 0.5f, band_top + 2), canvas.at(box.x - gap * 0.5f, box.y), colour, 1.0f);
+        const std::string number = std::to_string(partition);
+        std::string text;
+        for (const std::string& option : {"partition " + number, "p " + number})
+          if (text.empty() && ImGui::CalcTextSize(option.c_str()).x <= room) text = option;
+        if (text.empty() && box.x >= last_label_end) text = number;
+        if (text.empty() || box.x < last_label_end) continue;
+        canvas.draw->AddText(canvas.at(box.x + 1, band_top), colour, text.c_str());
+        last_label_end = box.x + 1 + ImGui::CalcTextSize(text.c_str()).x + 6.0f;
+      }
     }
   }
 

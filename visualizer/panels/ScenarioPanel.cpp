@@ -292,7 +292,16 @@ void draw_scenario_panel(const ViewModel& model, UiState& ui) {
     // A progress indicator: the run goes on in the background, the window stays live.
     static const char* const kSpinner[] = {"|", "/", "-", "\\"};
     ImGui::SameLine();
-    ImGui::TextColored(kOkText, "%s running... %.1f s", kSpinner[int(ImGui::GetTime() * 8.0) % 4], model.background_seconds());
+    if (model.background_cancelling()) {
+      ImGui::TextDisabled("%s cancelling... %.1f s", kSpinner[int(ImGui::GetTime() * 8.0) % 4], model.background_seconds());
+    } else {
+      ImGui::TextColored(kOkText, "%s running... %.1f s", kSpinner[int(ImGui::GetTime() * 8.0) % 4], model.background_seconds());
+      ImGui::SameLine();
+      if (ImGui::SmallButton("Cancel")) ui.request = Request::cancel_background;
+      ImGui::SameLine();
+      help_marker("Stops the run before its next thread_block (Escape does the same, outside a text field); the run "
+                  "shown now stays.");
+    }
   } else if (ui.rerun_pending) {
     ImGui::SameLine();
     ImGui::TextDisabled("(runs when you stop typing)");

@@ -13,6 +13,7 @@
 #include "visualizer/model/format.h"
 #include "visualizer/model/grouped.h"
 #include "kernels/grouped_geometry.h"
+#include "visualizer/model/logits_buffer.h"
 #include "kernels/record_view.h"
 #include "visualizer/panels/panels.h"
 #include "visualizer/panels/widgets.h"
@@ -215,14 +216,16 @@ void draw_softmax_panel(const ViewModel& model, UiState& ui) {
   const bool max_known = model.reached(step, StepKind::qk_max_broadcast, partition, 0);
   const bool sum_known = model.reached(step, StepKind::exp_sum_broadcast, partition, 0);
   const bool smem_max_known = model.reached(step, StepKind::qk_max_red_smem, partition, 0);
-  auto logit_shown = [&](int slot) {
-    const int block = slot / g.block_size;  // block inside the range
-    return model.reached(step, StepKind::qk_iteration, partition, block / g.num_warps());
+  // Which values the timeline has computed: the shared logits buffer's state at this step (a slot
+  // moves raw logit -> exp -> probability; model/logits_buffer.h says which step writes which slot).
+  const LogitsBuffer buffer = logits_buffer_at(s, model.timeline(), step);
+  auto state_at_least = [&](int slot, LogitsState state) {
+    return slot >= 0 && slot < static_cast<int>(buffer.slots.size()) &&
+           static_cast<int>(buffer.slots[static_cast<std::size_t>(slot)].state) >= static_cast<int>(state);
   };
-  auto exp_shown = [&](int slot) { return slot < num_tokens && model.reached(step, StepKind::exp_pass, partition, slot / s.dims().num_threads); };
-  auto prob_shown = [&](int slot) {
-    return slot < num_tokens && model.reached(step, StepKind::normalize_pass, partition, slot / s.dims().num_threads);
-  };
+  auto logit_shown = [&](int slot) { return state_at_least(slot, LogitsState::raw_logit); };
+  auto exp_shown = [&](int slot) { return slot < num_tokens && state_at_least(slot, LogitsState::exp_value); };
+  auto prob_shown = [&](int slot) { return slot < num_tokens && state_at_least(slot, LogitsState::probability); };
   auto skipped = [&](int slot) { return slot < num_tokens && record.token(slot).skipped != 0; };
   int num_skipped = 0;
   for (int t = 0; t < num_tokens; ++t) num_skipped += skipped(t);

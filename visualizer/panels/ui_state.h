@@ -35,8 +35,11 @@ enum class ReductionView : unsigned char {
 
 // Work the panels ask for; the app does it after drawing, so a panel never rebuilds the model mid-frame.
 // rerun runs the draft before the next frame (command line, tests, benchmark); rerun_background
-// starts it off the UI thread (the Run button; debounced edits start one by themselves).
-enum class Request : unsigned char { none, rerun, rerun_background, open_scenario_file, save_scenario_file, open_dump };
+// starts it off the UI thread (the Run button; debounced edits start one by themselves);
+// cancel_background stops that run and keeps the current one (the Cancel button, Escape).
+enum class Request : unsigned char {
+  none, rerun, rerun_background, cancel_background, open_scenario_file, save_scenario_file, open_dump
+};
 inline constexpr double kRerunDebounceSeconds = 0.4;
 
 struct UiState {
@@ -87,6 +90,11 @@ struct UiState {
   // Screenshot mode for slides: the solo panel without the window title, the docs heading, the
   // step's explanation and the memory panel's controls (pal-viz --figure-only).
   bool figure_only = false;
+  // What the solo panel needed on the last frame (written by the app while drawing): the height of
+  // its contents, and how far they ran past the right edge (0: nothing cut). pal-viz --fit-height
+  // sizes a picture with the first, and says so when the second cuts a figure.
+  float solo_content_height = 0.0f;
+  float solo_cut_right = 0.0f;
 };
 
 }  // namespace pal::viz
