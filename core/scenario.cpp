@@ -728,8 +728,8 @@ void add_scenario_flags(CLI::App& app, ScenarioFlags& flags, const Scenario& def
   app.add_option("--version", flags.version,
                  "Kernel version: v1, v2 (upstream's kernel), grouped (one thread block per KV head and query "
                  "group), or auto: on an unrecorded GPU run grouped where this project measured it faster (fp16/bf16, "
-                 "query groups >= 2; multi-head with batch x KV heads <= 256 or > 2048 tokens), else upstream's v1/v2 "
-                 "heuristic")
+                 "query groups >= 2; multi-head with batch x KV heads <= 256 or > 2048 tokens; fp8 caches: query groups "
+                 ">= 2, multi-head up to 32 pairs and 2048 tokens), else upstream's v1/v2 heuristic")
       ->check(CLI::IsMember({"v1", "v2", "grouped", "auto"}))
       ->group(group);
   app.add_option_function<std::string>(

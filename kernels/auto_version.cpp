@@ -41,10 +41,6 @@ bool grouped_measured_faster(const Scenario& scenario, std::string* why) {
   auto say = [why](std::string text) {
     if (why) *why = std::move(text);
   };
-  if (is_fp8(scenario.kv_cache_dtype)) {
-    say("the grouped kernel was not timed with an fp8 cache (the rule below is from auto-cache timings)");
-    return false;
-  }
   if (scenario.block_sparse.enabled()) {
     say("the grouped kernel has no block-sparse attention");
     return false;
@@ -58,6 +54,28 @@ bool grouped_measured_faster(const Scenario& scenario, std::string* why) {
     return false;
   }
   const int group_size = scenario.num_heads / scenario.num_kv_heads;
+  if (is_fp8(scenario.kv_cache_dtype)) {
+    // fp8 caches, measured apart (H200 run 23, docs/device-runs/2026-11-29-h200-run23-integrated/
+    // bench.csv, commit e7eb834; fp16 queries, head 128, block 16, E4M3 and E5M2 alike; each row
+    // against the faster of v1 and v2 with the same cache): GQA 32/8, all 16 shapes: 0.39-0.995 (the
+    // grouped kernel converts each code once per group, v1/v2 once per query head); multi-head
+    // 32/32: 0.81-0.87 at batch 1 with 512 and 2048 tokens, 1.12-1.57 on every larger shape (its
+    // conversions on the shared-memory reads are not hidden once the GPU is full).
+    const std::int64_t fp8_pairs = std::int64_t(scenario.num_seqs) * scenario.num_kv_heads;
+    if (group_size >= 2) {
+      say("an fp8 cache with query groups of " + std::to_string(group_size) +
+          ": the grouped kernel converts each code once per group (H200: 0.39-0.995 of v1/v2's time at group 4)");
+      return true;
+    }
+    if (fp8_pairs <= kAutoGroupedFp8MaxMhaThreadBlocks && scenario.max_seq_len() <= kAutoGroupedFp8MhaMaxContext) {
+      say("multi-head with an fp8 cache, " + std::to_string(fp8_pairs) + " (sequence, KV head) pairs and at most " +
+          std::to_string(kAutoGroupedFp8MhaMaxContext) + " tokens (H200: 0.81-0.87 of v1/v2's time)");
+      return true;
+    }
+    say("multi-head with an fp8 cache beyond " + std::to_string(kAutoGroupedFp8MaxMhaThreadBlocks) + " pairs or " +
+        std::to_string(kAutoGroupedFp8MhaMaxContext) + " tokens: v1/v2 are faster (H200: grouped 1.12-1.57 of their time)");
+    return false;
+  }
   if (group_size >= 2) {
     say("query groups of " + std::to_string(group_size) +
         ": the grouped kernel reads each KV head once per group (H200: 0.45-0.997 of v1/v2's time at group 4)");

@@ -25,6 +25,9 @@ KernelVersion upstream_auto_version(const Scenario& scenario, std::size_t shared
 // 2048 tokens and matched or beat v1/v2 (and clearly beat upstream's pick, v1) at 8192 and more.
 inline constexpr std::int64_t kAutoGroupedMaxMhaThreadBlocks = 256;
 inline constexpr int kAutoGroupedMhaLongContext = 2048;  // longer than this: grouped at any batch
+// With an fp8 cache (H200 run 23): multi-head shapes take the grouped kernel only this small.
+inline constexpr std::int64_t kAutoGroupedFp8MaxMhaThreadBlocks = 32;
+inline constexpr int kAutoGroupedFp8MhaMaxContext = 2048;
 
 // Layer 2's rule as a pure function of the shape (no device, no build): whether the grouped kernel
 // was measured faster than the faster of v1/v2 for shapes like this one, and can run it at all
