@@ -3,6 +3,7 @@
 // The counts are the emulator's access profile (kernels/simt/access_profile.h); the coalescing panel
 // beside it shows the global loads.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,10 @@ void draw_instruction(const simt::SiteProfile& site, UiState& ui) {
               "ideal %d",
               view.warp, view.thread_block, site.bytes_per_lane, view.lanes_per_phase, view.wavefronts,
               view.ideal_wavefronts);
-  const float cell_w = 38.0f, cell_h = 22.0f, left = 76.0f, top = 18.0f;
+  const float cell_h = 22.0f, left = 76.0f, top = 18.0f;
+  // 32 banks across the panel: 38 px a cell where there is room, down to 35 (a "30:28" lane label
+  // still fits), so that a 1280-px window shows all 32 without scrolling.
+  const float cell_w = std::clamp(std::floor((ImGui::GetContentRegionAvail().x - left) / 32.0f), 35.0f, 38.0f);
   const int rows = std::max(view.wavefronts, 1);
   const Canvas c = begin_canvas("##banks", ImVec2(left + 32 * cell_w, top + float(rows) * cell_h + 70));
   for (int bank = 0; bank < simt::kNumSharedBanks; ++bank)
