@@ -29,8 +29,9 @@
 // decode keeps its shared-memory tiles in the cache's type too (k_smem / v_smem are DTypeKV arrays
 // filled by cp.async) and converts on the read back (the cast_load of its float vec_t, in
 // compute_qk and update_local_state, include/flashinfer/attention/decode.cuh at 00b57feb),
-// applying no scale there. Where this kernel gains over v1/v2: each code is converted once per row tile, i.e. once
-// for up to 16 query heads of the group (8 on CUDA cores), where v1/v2 convert it once per head.
+// applying no scale there. Where this kernel gains over v1/v2: each code is converted once per
+// row tile, i.e. once for up to 16 query heads of the group (8 on CUDA cores), where v1/v2 convert
+// it once per head.
 //
 // Numerically this kernel differs from v1/v2 by design: exp(logit - running max) instead of
 // exp(logit - final max), rounded to scalar_t at that point, and no 1e-6 epsilon in the final
