@@ -78,6 +78,24 @@ Scenario scenario_of(const std::string& name) {
   return s;
 }
 
+// Sorts a measured shape by grouped / fastest-of-v1-and-v2 and checks auto's pick against it: a
+// clear win must pick grouped, a clear loss must not; within 3 % either way is a tie between runs,
+// where either choice is right.
+struct PickTally {
+  int clear_wins = 0, clear_losses = 0, ties = 0;
+  void record(double ratio, bool picks_grouped) {
+    if (ratio < 0.97) {
+      CHECK(picks_grouped);
+      ++clear_wins;
+    } else if (ratio > 1.03) {
+      CHECK_FALSE(picks_grouped);
+      ++clear_losses;
+    } else {
+      ++ties;
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE("auto picks the grouped kernel on every shape where the committed H200 runs measured it clearly faster, "
@@ -92,29 +110,20 @@ TEST_CASE("auto picks the grouped kernel on every shape where the committed H200
     auto [it, inserted] = fastest_faithful.emplace(shape_name, us);
     if (!inserted) it->second = std::min(it->second, us);
   }
-  int clear_wins = 0, clear_losses = 0, ties = 0;
+  PickTally tally;
   for (const auto& row : read_csv("docs/device-runs/2026-11-29-h200-run12-grouped-merge8/grouped.csv")) {
     const std::string name = row.at("shape");
     REQUIRE(fastest_faithful.count(name) == 1);
     const double ratio = std::stod(row.at("hot_median_us")) / fastest_faithful.at(name);
     const bool picks_grouped = choose_auto_version(scenario_of(name), gpu_context(true)).version == KernelVersion::grouped;
     INFO(name << ": grouped / fastest of v1, v2 = " << ratio);
-    // Within 3 % either way is a tie between runs, where either choice is right.
-    if (ratio < 0.97) {
-      CHECK(picks_grouped);
-      ++clear_wins;
-    } else if (ratio > 1.03) {
-      CHECK_FALSE(picks_grouped);
-      ++clear_losses;
-    } else {
-      ++ties;
-    }
+    tally.record(ratio, picks_grouped);
   }
   // The files hold the whole primary grid, 32 shapes: 19 clear wins (14 GQA, 5 multi-head), the 2
   // multi-head losses at 512 tokens (batch 32 and 128), and 11 within 3 % either way.
-  CHECK(clear_wins == 19);
-  CHECK(clear_losses == 2);
-  CHECK(ties == 11);
+  CHECK(tally.clear_wins == 19);
+  CHECK(tally.clear_losses == 2);
+  CHECK(tally.ties == 11);
 }
 
 TEST_CASE("with an fp8 cache auto picks the grouped kernel on every shape where run 23 measured it clearly faster, "
@@ -132,7 +141,7 @@ TEST_CASE("with an fp8 cache auto picks the grouped kernel on every shape where 
       if (!inserted) it->second = std::min(it->second, us);
     }
   }
-  int clear_wins = 0, clear_losses = 0, ties = 0;
+  PickTally tally;
   for (const auto& [name, grouped_us] : grouped) {
     int head = 0, block = 0, heads = 0, kv_heads = 0, batch = 0, ctx = 0;
     char format[16] = {};
@@ -146,21 +155,13 @@ TEST_CASE("with an fp8 cache auto picks the grouped kernel on every shape where 
     const double ratio = grouped_us / fastest_faithful.at(name);
     const bool picks_grouped = choose_auto_version(s, gpu_context(true)).version == KernelVersion::grouped;
     INFO(name << ": grouped / fastest of v1, v2 = " << ratio);
-    if (ratio < 0.97) {
-      CHECK(picks_grouped);
-      ++clear_wins;
-    } else if (ratio > 1.03) {
-      CHECK_FALSE(picks_grouped);
-      ++clear_losses;
-    } else {
-      ++ties;
-    }
+    tally.record(ratio, picks_grouped);
   }
   // 64 shapes (the primary grid with E4M3 and E5M2): 34 clear wins (30 GQA, the multi-head batch 1
   // at 512 and 2048 tokens), 28 multi-head losses, 2 ties (GQA batch 1 x 512, 0.995).
-  CHECK(clear_wins == 34);
-  CHECK(clear_losses == 28);
-  CHECK(ties == 2);
+  CHECK(tally.clear_wins == 34);
+  CHECK(tally.clear_losses == 28);
+  CHECK(tally.ties == 2);
 }
 
 TEST_CASE("auto never picks the grouped kernel for block-sparse attention or fp32") {
