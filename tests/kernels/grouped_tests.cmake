@@ -29,8 +29,9 @@ pal_add_test(pal_grouped_emulator_tests
   SOURCES test_grouped_emulator.cpp
   LIBS pal_kernels pal_reference pal_compare
   LABELS kernels grouped)
-# fp8 caches in the grouped kernel: the reduced set's configurations (kernels/grouped.cmake), every
-# one with unit and non-unit scales, against the references, and bit for bit against an auto cache.
+# fp8 caches in the grouped kernel: every configuration the build compiled for the emulator (the
+# reduced set's 11, or a full build's 240: kernels/grouped.cmake), each with unit and non-unit
+# scales, against the references, and bit for bit against an auto cache.
 pal_add_test(pal_grouped_fp8_tests
   SOURCES test_grouped_fp8.cpp
   LIBS pal_kernels pal_reference pal_compare pal_run

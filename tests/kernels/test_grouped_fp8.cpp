@@ -1,5 +1,6 @@
 // The emulated grouped kernel with an fp8 KV cache (issue 11 x issue 10): both formats, unit and
-// non-unit scales, every query dtype, both math paths, block sizes 8, 16 and 32, against its
+// non-unit scales, every query dtype, both math paths, block sizes 8, 16 and 32 (a full build:
+// every fp8 configuration it compiled), against its
 // stage-by-stage reference, the dense oracle and v1's reference; a recorded run's stage checks; and
 // a property that needs no reference: an fp8 run equals an auto-cache run on the dequantised values
 // (bit for bit on tensor cores, within fp32 reordering on CUDA cores).
@@ -14,9 +15,14 @@
 // summation order differs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/fp8.h"
@@ -34,6 +40,7 @@ struct Fp8Config {
   int head_size;
   int block_size;
   GroupedMath math;
+  bool operator==(const Fp8Config&) const = default;
 };
 
 // The candidates: the emulator's reduced fp8 set (kernels/grouped.cmake) and a few more that a
@@ -60,6 +67,31 @@ bool compiled(const Fp8Config& c) {
   return grouped_emulator_config_compiled(c.dtype, c.kv, c.head_size, c.block_size, c.math);
 }
 
+// Every configuration this build compiled for the emulator: the compiled candidates first, in their
+// order (so that a reduced build's cases and seeds stay as they were), then every other compiled
+// one, which a full build adds (every dtype x format x head size x block size x math path that
+// kernels/grouped.cmake lists). fp32 runs on CUDA cores only (the dispatch maps any math request of
+// a 4-byte dtype to them, so its tensor-core "configuration" is not asked about).
+std::vector<Fp8Config> compiled_configs(int* not_compiled_candidates) {
+  std::vector<Fp8Config> configs;
+  for (const Fp8Config& c : kCandidates) {
+    if (compiled(c))
+      configs.push_back(c);
+    else
+      ++*not_compiled_candidates;
+  }
+  for (DType dtype : {DType::fp16, DType::bf16, DType::fp32})
+    for (KvCacheDtype kv : {KvCacheDtype::fp8_e4m3, KvCacheDtype::fp8_e5m2})
+      for (int head_size : kSupportedHeadSizes)
+        for (int block_size : kSupportedBlockSizes)
+          for (GroupedMath math : {GroupedMath::tensor_cores, GroupedMath::cuda_cores}) {
+            if (dtype == DType::fp32 && math == GroupedMath::tensor_cores) continue;
+            const Fp8Config c{dtype, kv, head_size, block_size, math};
+            if (compiled(c) && std::find(configs.begin(), configs.end(), c) == configs.end()) configs.push_back(c);
+          }
+  return configs;
+}
+
 struct Fp8Case {
   Scenario scenario;
   GroupedMath math;
@@ -75,11 +107,7 @@ std::vector<Fp8Case> fp8_cases() {
   const bool quick = test::grid_choice("ci") == "quick";
   int config = 0;
   int not_compiled = 0;
-  for (const Fp8Config& c : kCandidates) {
-    if (!compiled(c)) {
-      ++not_compiled;
-      continue;
-    }
+  for (const Fp8Config& c : compiled_configs(&not_compiled)) {
     for (bool unit_scales : {true, false}) {
       if (quick && unit_scales) continue;
       Scenario s;
@@ -157,6 +185,13 @@ Inputs dequantised_auto_inputs(const Scenario& fp8_scenario, const Inputs& fp8_i
 TEST_CASE("the emulated grouped kernel reads fp8 caches: both formats, any scale, every query dtype and math path") {
   const auto cases = fp8_cases();
   REQUIRE(cases.size() >= 11);  // the reduced set's 11 configurations (twice unless quick)
+  // How many configurations (head size x block size x math path) each (query dtype, format) walks.
+  std::map<std::string, std::set<std::tuple<int, int, GroupedMath>>> walked;
+  for (const Fp8Case& c : cases)
+    walked[std::string(dtype_name(c.scenario.dtype)) + " " + std::string(kv_cache_dtype_name(c.scenario.kv_cache_dtype))]
+        .insert({c.scenario.head_size, c.scenario.block_size, c.math});
+  for (const auto& [name, configs] : walked)
+    std::printf("grouped fp8: %s cache: %zu configurations\n", name.c_str(), configs.size());
   double worst_reference = 0, worst_oracle = 0, worst_v1 = 0;
   int states = 0;
   for (const Fp8Case& c : cases) {
