@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "core/dtype.h"
 #include "core/host_device.h"
@@ -184,6 +185,39 @@ PAL_HOST_DEVICE PAL_FORCE_INLINE float dequantize_fp8_to_fp32_via_half(std::uint
 template <typename scalar_t>
 PAL_HOST_DEVICE PAL_FORCE_INLINE scalar_t dequantize_fp8(std::uint8_t code, Fp8Format format, float scale,
                                                           int codes_per_conversion);
+
+// Two codes (the first in the low byte) dequantised for fp16 or bf16 queries, each exactly as
+// dequantize_fp8_to_fp16 / _to_bf16 does it, packed as two 16-bit elements (the first in the low
+// half): an mma's B register. On the GPU one cvt.rn.f16x2.{e4m3x2,e5m2x2} decodes both codes and one
+// cvt.rn.{f16x2,bf16x2}.f32 rounds both products, where the one-code functions take a conversion
+// and a rounding each (the grouped kernel's tensor-core path; tests/core checks every pair of codes
+// against the one-code functions on the GPU).
+template <typename scalar_t>
+PAL_HOST_DEVICE PAL_FORCE_INLINE std::uint32_t dequantize_fp8_pair(std::uint16_t codes, Fp8Format format, float scale) {
+  static_assert(sizeof(scalar_t) == 2, "a pair of 16-bit elements: fp16 or bf16 queries");
+#if PAL_DEVICE_PASS
+  const __half2_raw halves = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes),
+                                                        format == Fp8Format::e4m3 ? __NV_E4M3 : __NV_E5M2);
+  const float2 decoded = __half22float2(__half2(halves));
+  const float first = decoded.x * scale, second = decoded.y * scale;
+  if constexpr (std::is_same_v<scalar_t, fp16_t>) {
+    const __half2_raw rounded = __floats2half2_rn(first, second);
+    return std::uint32_t(rounded.x) | (std::uint32_t(rounded.y) << 16);
+  } else {
+    const __nv_bfloat162_raw rounded = __floats2bfloat162_rn(first, second);
+    return std::uint32_t(rounded.x) | (std::uint32_t(rounded.y) << 16);
+  }
+#else
+  const auto first = static_cast<std::uint8_t>(codes & 0xFFu), second = static_cast<std::uint8_t>(codes >> 8);
+  if constexpr (std::is_same_v<scalar_t, fp16_t>) {
+    return std::uint32_t(dequantize_fp8_to_fp16(first, format, scale).bits) |
+           (std::uint32_t(dequantize_fp8_to_fp16(second, format, scale).bits) << 16);
+  } else {
+    return std::uint32_t(dequantize_fp8_to_bf16(first, format, scale).bits) |
+           (std::uint32_t(dequantize_fp8_to_bf16(second, format, scale).bits) << 16);
+  }
+#endif
+}
 template <>
 PAL_HOST_DEVICE PAL_FORCE_INLINE fp16_t dequantize_fp8<fp16_t>(std::uint8_t code, Fp8Format format, float scale, int) {
   return dequantize_fp8_to_fp16(code, format, scale);

@@ -22,9 +22,11 @@
 // raw one-byte codes (16 per cp.async; the K layout's x is 16, core/kv_cache_layout.h), so a tile
 // holds twice the tokens' worth of bytes it would in fp16 and the copy moves half the bytes. Each
 // code is dequantised where a tile element is read from shared memory into registers (the B
-// fragments of the two mma products, or the CUDA-core path's floats), per element, by the function
-// v1/v2's load_kv_vec calls (dequantize_fp8: code -> fp16 exactly -> fp32, times the scale,
-// rounded once to scalar_t), so all three versions compute with bit-identical K and V. Upstream's
+// fragments of the two mma products, or the CUDA-core path's floats): on CUDA cores per element by
+// the function v1/v2's load_kv_vec calls (dequantize_fp8: code -> fp16 exactly -> fp32, times the
+// scale, rounded once to scalar_t); on tensor cores two codes at a time, the two codes of one B
+// register, by dequantize_fp8_pair (one pair conversion, the same arithmetic per element), so all
+// three versions compute with bit-identical K and V. Upstream's
 // paged kernel dequantises in registers right after each global load. FlashInfer's CUDA-core
 // decode keeps its shared-memory tiles in the cache's type too (k_smem / v_smem are DTypeKV arrays
 // filled by cp.async) and converts on the read back (the cast_load of its float vec_t, in
@@ -174,6 +176,11 @@ PAL_DEVICE PAL_FORCE_INLINE scalar_t cached_element(cache_t stored, float kv_sca
   } else {
     return stored;
   }
+}
+
+// Two fp8 codes as dequantize_fp8_pair takes them: the first in the low byte.
+PAL_DEVICE PAL_FORCE_INLINE std::uint16_t code_pair(const Vec<std::uint8_t, 2>& codes) {
+  return static_cast<std::uint16_t>(codes.elem[0] | (codes.elem[1] << 8));
 }
 
 // The 16-byte unit `unit` of a (swizzled) K or V region of a tile in shared memory.
@@ -521,7 +528,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
               for (int reg = 0; reg < fragment::kBRegisters; ++reg) {
                 const Vec<std::uint8_t, 2> codes = load_vec<Vec<std::uint8_t, 2>>(unit + fragment::b_row(lane, reg));
                 probe.shared_load(PAL_ACCESS_SITE("qk_logits", "key code pair read"), unit + fragment::b_row(lane, reg), 2);
-                b[reg] = pack_elements<scalar_t>(key_element(codes.elem[0]), key_element(codes.elem[1]));
+                // Both codes in one conversion: the bits of key_element() of each (core/fp8.h).
+                b[reg] = dequantize_fp8_pair<scalar_t>(code_pair(codes), fp8_format_of(KV_DTYPE), args.k_scale);
               }
               simt::mma_m16n8k16<scalar_t>(scores[n_tile], a, b, scores[n_tile]);
             }
@@ -704,8 +712,11 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
               const Vec<std::uint8_t, 2> codes = load_vec<Vec<std::uint8_t, 2>>(value_address(token_in_step, dim));
               probe.shared_load(PAL_ACCESS_SITE("value_accumulation", "value code pair read"),
                                 value_address(token_in_step, dim), 2);
-              b[reg] = pack_elements<scalar_t>(value_at(codes.elem[0], token_in_step),
-                                               value_at(codes.elem[1], token_in_step + 1));
+              if constexpr (X > BLOCK_SIZE)  // whole rows copied: value_at zeroes the slots past the end
+                b[reg] = pack_elements<scalar_t>(value_at(codes.elem[0], token_in_step),
+                                                 value_at(codes.elem[1], token_in_step + 1));
+              else
+                b[reg] = dequantize_fp8_pair<scalar_t>(code_pair(codes), fp8_format_of(KV_DTYPE), args.v_scale);
             }
             simt::mma_m16n8k16<scalar_t>(state.acc[nd], p_fragment, b, state.acc[nd]);
           }

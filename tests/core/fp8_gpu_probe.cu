@@ -33,6 +33,19 @@ __global__ void dequantize_every_code(const float* scales, int num_scales, std::
   fp32_via_half_bits[i] = float_to_bits(dequantize_fp8_to_fp32_via_half(code, format, scale));
 }
 
+// One thread per (format, scale, pair of codes).
+__global__ void dequantize_every_pair(const float* scales, int num_scales, std::uint32_t* fp16_pairs,
+                                      std::uint32_t* bf16_pairs) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  constexpr std::int64_t kNumPairs = std::int64_t(kNumCodes) * kNumCodes;
+  if (i >= 2 * num_scales * kNumPairs) return;
+  const auto codes = static_cast<std::uint16_t>(i % kNumPairs);
+  const float scale = scales[(i / kNumPairs) % num_scales];
+  const Fp8Format format = (i / (kNumPairs * num_scales)) == 0 ? Fp8Format::e4m3 : Fp8Format::e5m2;
+  fp16_pairs[i] = dequantize_fp8_pair<fp16_t>(codes, format, scale);
+  bf16_pairs[i] = dequantize_fp8_pair<bf16_t>(codes, format, scale);
+}
+
 // One thread per (format, value).
 __global__ void encode_every_value(const float* values, int num_values, std::uint8_t* codes) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -86,6 +99,11 @@ Fp8DeviceResults run_fp8_conversions_on_gpu(const std::vector<float>& scales, co
   encode_every_value<<<static_cast<unsigned>((2 * num_values + kThreads - 1) / kThreads), kThreads>>>(
       device_values.data, num_values, encoded.data);
   check(cudaGetLastError(), "encode_every_value launch");
+  const std::size_t num_pairs = std::size_t(2) * num_scales * kNumCodes * kNumCodes;
+  DeviceArray<std::uint32_t> fp16_pairs(num_pairs), bf16_pairs(num_pairs);
+  dequantize_every_pair<<<static_cast<unsigned>((num_pairs + kThreads - 1) / kThreads), kThreads>>>(
+      device_scales.data, num_scales, fp16_pairs.data, bf16_pairs.data);
+  check(cudaGetLastError(), "dequantize_every_pair launch");
   check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 
   Fp8DeviceResults results;
@@ -95,6 +113,8 @@ Fp8DeviceResults run_fp8_conversions_on_gpu(const std::vector<float>& scales, co
   results.fp32_bits = fp32_bits.download();
   results.fp32_via_half_bits = fp32_via_half_bits.download();
   results.encoded = encoded.download();
+  results.fp16_pair_bits = fp16_pairs.download();
+  results.bf16_pair_bits = bf16_pairs.download();
   return results;
 }
 

@@ -17,6 +17,9 @@ struct Fp8DeviceResults {
   std::vector<std::uint32_t> fp32_bits;            // dequantize_fp8_to_fp32
   std::vector<std::uint32_t> fp32_via_half_bits;   // dequantize_fp8_to_fp32_via_half
   std::vector<std::uint8_t> encoded;               // float_to_fp8, [format][value]
+  // dequantize_fp8_pair of every pair of codes (the first in the low byte), [format][scale][pair]
+  std::vector<std::uint32_t> fp16_pair_bits;
+  std::vector<std::uint32_t> bf16_pair_bits;
 };
 
 // False with the reason when there is no usable CUDA device.

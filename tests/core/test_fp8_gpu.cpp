@@ -113,6 +113,39 @@ TEST_CASE("the GPU decodes, dequantises and encodes fp8 exactly as the host func
   CHECK(num_mismatches == 0);
 }
 
+TEST_CASE("the GPU's pair dequantisation gives every pair of codes the bits of two one-code dequantisations") {
+  // dequantize_fp8_pair's device pass (one cvt.rn.f16x2.e4m3x2 / e5m2x2 and one two-lane rounding)
+  // against the host's, which is the one-code functions packed: all 65536 pairs, both formats, the
+  // scales of the test above, fp16 and bf16 queries. NaN halves may differ in payload only.
+  const std::vector<float> scales = {1.0f, 0.5f, 2.0f, 0.0123f, 0.37f, 3.7f, 1e-4f};
+  const test::Fp8DeviceResults gpu = test::run_fp8_conversions_on_gpu(scales, {1.0f});
+  const std::size_t num_pairs = 256 * 256;
+  REQUIRE(gpu.fp16_pair_bits.size() == 2 * scales.size() * num_pairs);
+  auto same_halves = [](std::uint32_t got, std::uint32_t want, bool (*is_nan)(std::uint16_t)) {
+    for (int half = 0; half < 2; ++half) {
+      const auto a = static_cast<std::uint16_t>(got >> (16 * half)), b = static_cast<std::uint16_t>(want >> (16 * half));
+      if (a != b && !(is_nan(a) && is_nan(b))) return false;
+    }
+    return true;
+  };
+  int num_mismatches = 0;
+  for (int f = 0; f < 2; ++f)
+    for (std::size_t s = 0; s < scales.size(); ++s)
+      for (std::size_t pair = 0; pair < num_pairs; ++pair) {
+        const std::size_t i = (std::size_t(f) * scales.size() + s) * num_pairs + pair;
+        const auto codes = static_cast<std::uint16_t>(pair);
+        const std::uint32_t fp16 = dequantize_fp8_pair<fp16_t>(codes, kFormats[f], scales[s]);
+        const std::uint32_t bf16 = dequantize_fp8_pair<bf16_t>(codes, kFormats[f], scales[s]);
+        const bool ok = same_halves(gpu.fp16_pair_bits[i], fp16, fp16_is_nan) &&
+                        same_halves(gpu.bf16_pair_bits[i], bf16, bf16_is_nan);
+        if (!ok && num_mismatches++ < 20)
+          UNSCOPED_INFO(fp8_format_name(kFormats[f]) << " scale " << scales[s] << " codes " << pair << ": GPU fp16 "
+                                                      << gpu.fp16_pair_bits[i] << " / host " << fp16 << ", GPU bf16 "
+                                                      << gpu.bf16_pair_bits[i] << " / host " << bf16);
+      }
+  CHECK(num_mismatches == 0);
+}
+
 int main(int argc, char* argv[]) {
   std::string why;
   if (!test::fp8_gpu_available(&why)) {
