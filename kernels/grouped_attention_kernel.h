@@ -230,6 +230,17 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   const int split_idx = simt::block_idx_z();
   const int kv_head_idx = simt::block_idx_x() / args.num_head_chunks;
   const int head_chunk_idx = simt::block_idx_x() % args.num_head_chunks;
+  // Launched with programmatic dependent launch, this grid may start while the stream's previous
+  // kernel is still running (its launch and prologue overlap that kernel's tail); every input is
+  // read after this wait, so it sees whatever that kernel wrote.
+  simt::wait_for_prerequisite_grids();
+  // The block-table entry of this thread's first copy, read before seq_len is known (any entry of
+  // the sequence's row lies inside the table; it is used only if the kv_block is in the split), so
+  // the two reads overlap instead of following each other.
+  const int first_copy_block_idx = simt::block_idx_z() * args.kv_blocks_per_split + simt::thread_idx() / C::THREADS_PER_KV_BLOCK;
+  const int first_table_entry = first_copy_block_idx < args.max_num_blocks_per_seq
+                                    ? args.block_tables[std::int64_t(seq_idx) * args.max_num_blocks_per_seq + first_copy_block_idx]
+                                    : 0;
   const int seq_len = args.seq_lens[seq_idx];
   const int num_seq_blocks = divide_round_up(seq_len, BLOCK_SIZE);
   // This split's kv_blocks [start, end) and tokens [start, end). A split that starts past the end
@@ -287,7 +298,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   };
   // Each tile's block-table entry is read one tile ahead, so a copy never waits for two memory
   // round trips in a row (table, then cache).
-  int next_physical_block = block_table_entry(0);
+  int next_physical_block = num_tiles > 0 && start_block_idx + copy_block_in_tile < end_block_idx ? first_table_entry : 0;
   auto issue_tile_copies = [&](int tile_idx) {
     if (tile_idx >= num_tiles) return;  // past the split: an empty group keeps the wait counts uniform
     const int logical_block_idx = start_block_idx + tile_idx * C::TILE_BLOCKS + copy_block_in_tile;
@@ -899,6 +910,9 @@ PAL_DEVICE void split_merge_body(const SplitMergeArgs<scalar_t>& args, Probe pro
   const int num_heads = simt::grid_dim_x();
   const int thread_idx = simt::thread_idx();
   probe.merge_begin(seq_idx, head_idx, thread_idx);
+  // The next kernel of the stream (the next attention call's main kernel) may start launching; it
+  // waits for this grid to finish before it reads anything.
+  simt::launch_dependents();
   simt::wait_for_prerequisite_grids();
   const int seq_len = args.seq_lens[seq_idx];
   const int num_active_splits = divide_round_up(divide_round_up(seq_len, args.block_size), args.kv_blocks_per_split);

@@ -35,8 +35,9 @@ GroupedRun run_grouped_on_gpu(const LaunchShape& shape, const Inputs& inputs, Gr
                               const GroupedOptions& options);
 
 // The production launch for benchmarks: device buffers, a stream (cudaStream_t as void*), the
-// no-op probe, no synchronisation. The main kernel, then (when plan.uses_split_merge()) split_merge
-// with programmatic dependent launch on sm_90+. `workspace` may be empty when the plan has one split.
+// no-op probe, no synchronisation. The main kernel, then (when plan.uses_split_merge()) split_merge,
+// both with programmatic dependent launch on sm_90+ (each waits for the stream's previous kernel
+// before it reads anything). `workspace` may be empty when the plan has one split.
 void gpu_launch_grouped(const LaunchShape& shape, const LaunchBuffers& device_buffers,
                         const GroupedWorkspace& device_workspace, const GroupedPlan& plan, void* stream);
 

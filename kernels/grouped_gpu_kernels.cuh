@@ -70,30 +70,34 @@ int grouped_gpu_blocks_per_sm(int shared_bytes) {
   return blocks;
 }
 
-// Whether split_merge may overlap the main kernel's tail (programmatic dependent launch, sm_90+).
+// Whether a grouped kernel may start launching during the previous kernel's tail (programmatic
+// dependent launch, sm_90+): split_merge after the main kernel, the main kernel after whatever ran before.
 bool grouped_use_programmatic_launch();
 
 template <typename scalar_t, typename cache_t, KvCacheDtype KV_DTYPE, int HEAD_SIZE, int BLOCK_SIZE, GroupedMath MATH>
 void grouped_gpu_launch(const LaunchShape& shape, const LaunchBuffers& buffers, const GroupedWorkspace& workspace,
                         const GroupedPlan& plan, cudaStream_t stream) {
   grouped_opt_in_shared_memory<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH>();
-  const dim3 grid(unsigned(plan.grid_x(shape.num_kv_heads)), unsigned(shape.num_seqs), unsigned(plan.num_splits));
-  grouped_attention_kernel<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>
-      <<<grid, kGroupedNumThreads, std::size_t(plan.shared_bytes), stream>>>(
-          grouped_args<scalar_t, cache_t>(shape, buffers, workspace, plan), GroupedNoopProbe{});
-  throw_on_grouped_cuda_error(cudaGetLastError(), "grouped_attention_kernel launch");
-  if (!plan.uses_split_merge()) return;
-
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(unsigned(shape.num_heads), unsigned(shape.num_seqs), 1u);
-  config.blockDim = dim3(unsigned(kGroupedNumThreads), 1u, 1u);
-  config.dynamicSmemBytes = 0;
-  config.stream = stream;
+  // Both kernels with programmatic dependent launch on sm_90+: each may start launching while the
+  // stream's previous kernel drains, and waits for it (griddepcontrol.wait) before reading.
   cudaLaunchAttribute attributes[1] = {};
   attributes[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attributes[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(unsigned(plan.grid_x(shape.num_kv_heads)), unsigned(shape.num_seqs), unsigned(plan.num_splits));
+  config.blockDim = dim3(unsigned(kGroupedNumThreads), 1u, 1u);
+  config.dynamicSmemBytes = std::size_t(plan.shared_bytes);
+  config.stream = stream;
   config.attrs = attributes;
   config.numAttrs = grouped_use_programmatic_launch() ? 1 : 0;
+  throw_on_grouped_cuda_error(
+      cudaLaunchKernelEx(&config, &grouped_attention_kernel<scalar_t, cache_t, KV_DTYPE, HEAD_SIZE, BLOCK_SIZE, MATH, GroupedNoopProbe>,
+                         grouped_args<scalar_t, cache_t>(shape, buffers, workspace, plan), GroupedNoopProbe{}),
+      "grouped_attention_kernel launch (cudaLaunchKernelEx)");
+  if (!plan.uses_split_merge()) return;
+
+  config.gridDim = dim3(unsigned(shape.num_heads), unsigned(shape.num_seqs), 1u);
+  config.dynamicSmemBytes = 0;
   throw_on_grouped_cuda_error(cudaLaunchKernelEx(&config, &grouped_split_merge_kernel<scalar_t, HEAD_SIZE, GroupedNoopProbe>,
                                                  split_merge_args<scalar_t>(shape, buffers, workspace, plan),
                                                  GroupedNoopProbe{}),
