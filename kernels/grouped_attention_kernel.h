@@ -164,6 +164,8 @@ struct GroupedConstants {
                 "ldmatrix reads 8 consecutive tokens of one V row from one unit");
   static_assert(MATH == GroupedMath::cuda_cores || HEAD_SIZE % 8 == 0, "P.V n-tiles are 8 dims");
   static_assert(NUM_STAGES >= 2, "the pipeline overlaps one tile's copy with another's compute");
+  static_assert((2 + kGroupedNumWarps) * 4 <= QUERY_ROW_ELEMENTS * geometry.query_shared_element_size(),
+                "a query row's bytes hold its head's merged state and one factor per token slice (output)");
 };
 
 // A cached K or V element as the math computes with it: an auto cache's as stored; an fp8 code
@@ -858,13 +860,16 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   //! [block_merge]
 
   //! [output]
-  // Each (query head, dim) of the block merges the token slices of its row tile (core/softmax_merge.h)
-  // and is written once: the output itself when the sequence has one split, else the split's
-  // normalised partial output and state for split_merge. Consecutive threads take consecutive dims.
-  const std::int64_t seq_head_base = std::int64_t(seq_idx) * args.num_heads + first_head_idx;
-  for (int i = thread_idx; i < num_block_heads * HEAD_SIZE; i += kGroupedNumThreads) {
-    const int row_in_block = i / HEAD_SIZE;
-    const int dim = i % HEAD_SIZE;
+  // Each query head of the block merges the token slices of its row tile (core/softmax_merge.h)
+  // once: its merged state and every slice's rescale factor, into the bytes where the query rows
+  // were (read by no one after the main loop). Then each (query head, dim) weighs the slices'
+  // accumulators by those factors and is written once: the output itself when the sequence has one
+  // split, else the split's normalised partial output and state for split_merge. Consecutive
+  // threads take consecutive dims. (Merging per (head, dim) instead repeated each head's merge for
+  // every dim: half of a batch-1 block's instructions, run 30.)
+  const int head_merge_stride = 2 + num_token_slices;  // max_logit, exp_sum, one factor per slice
+  float* head_merge = reinterpret_cast<float*>(query_shared);  // [num_block_heads, head_merge_stride]
+  for (int row_in_block = thread_idx; row_in_block < num_block_heads; row_in_block += kGroupedNumThreads) {
     const int tile_of_row = row_in_block / ROWS;
     const int row = row_in_block % ROWS;
     auto slice_state = [&](int slice) {
@@ -872,12 +877,25 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
       return SoftmaxState{merge_max[w * ROWS + row], merge_sum[w * ROWS + row]};
     };
     const SoftmaxState merged = merge_softmax_states(num_token_slices, slice_state);
+    float* mine = head_merge + row_in_block * head_merge_stride;
+    mine[0] = merged.max_logit;
+    mine[1] = merged.exp_sum;
+    for (int slice = 0; slice < num_token_slices; ++slice) mine[2 + slice] = part_rescale(slice_state(slice), merged.max_logit);
+  }
+  simt::sync_threads();  // every head's merged state and factors are in shared memory
+  const std::int64_t seq_head_base = std::int64_t(seq_idx) * args.num_heads + first_head_idx;
+  for (int i = thread_idx; i < num_block_heads * HEAD_SIZE; i += kGroupedNumThreads) {
+    const int row_in_block = i / HEAD_SIZE;
+    const int dim = i % HEAD_SIZE;
+    const int tile_of_row = row_in_block / ROWS;
+    const int row = row_in_block % ROWS;
+    const float* merged = head_merge + row_in_block * head_merge_stride;
     float acc = 0.0f;
     for (int slice = 0; slice < num_token_slices; ++slice) {
       const int w = tile_of_row + slice * args.row_tiles;
-      acc += merge_acc[(w * ROWS + row) * HEAD_SIZE + dim] * part_rescale(slice_state(slice), merged.max_logit);
+      acc += merge_acc[(w * ROWS + row) * HEAD_SIZE + dim] * merged[2 + slice];
     }
-    const float value = acc / merged.exp_sum;
+    const float value = acc / merged[1];
     const std::int64_t seq_head = seq_head_base + row_in_block;
     if (sequence_has_one_split) {
       const scalar_t stored = from_float<scalar_t>(value);
@@ -889,10 +907,10 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
     }
     if (dim == 0) {
       if (args.max_logits != nullptr) {
-        args.max_logits[seq_head * args.num_splits + split_idx] = merged.max_logit;
-        args.exp_sums[seq_head * args.num_splits + split_idx] = merged.exp_sum;
+        args.max_logits[seq_head * args.num_splits + split_idx] = merged[0];
+        args.exp_sums[seq_head * args.num_splits + split_idx] = merged[1];
       }
-      probe.block_state(row_in_block, merged.max_logit, merged.exp_sum);
+      probe.block_state(row_in_block, merged[0], merged[1]);
     }
   }
   //! [output]
