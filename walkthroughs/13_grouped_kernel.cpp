@@ -263,9 +263,10 @@ void show_splits(Walkthrough& w, const RecordedRun& grouped) {
   out.line();
   out.paragraph("On the H200 the planner gives batch 1 x 32k tokens (32/8 heads) 32 splits of 1024 tokens, batch 8 x "
                 "8k 4 splits, and from batch 32 one split. The measured times (docs page of this chapter, "
-                "docs/device-runs/2026-11-29-h200-run12-grouped-merge8): 0.45-0.60 of the faster of v1 and v2 on "
-                "the GQA 32/8 shapes of batch 8 or more and 2k tokens or more, 93.4 % of the 4.8 TB/s peak at batch 128 x 32k; this "
-                "project's `auto` picks the grouped kernel where it was measured faster (kernels/auto_version.h).");
+                "docs/device-runs/2026-11-29-h200-run31-output-merge): 0.45-0.58 of the faster of v1 and v2 on "
+                "the GQA 32/8 shapes of batch 8 or more and 2k tokens or more, 95.6 % of the 4.8 TB/s peak at batch 128 x "
+                "32k; this project's `auto` picks the grouped kernel where it was measured faster "
+                "(kernels/auto_version.h).");
   w.check("split_merge_state", ok,
           "split_merge's recorded {max, sum} of the focus (seq, head) equals the merge of its splits' recorded "
           "states (partition_state tolerance)");
