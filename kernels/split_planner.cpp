@@ -63,11 +63,24 @@ GroupedPlan plan_grouped(const GroupedPlanRequest& request) {
                   std::to_string(request.device.sm_count) + " SMs x " + std::to_string(request.device.blocks_per_sm) +
                   " resident: one split, no merge";
   } else {
-    const int wanted = std::max(1, capacity / plan.base_thread_blocks);
     const int min_tiles = std::max(1, divide_round_up(request.min_split_tokens, geometry.tile_tokens()));
-    tiles_per_split = std::max(min_tiles, divide_round_up(max_tiles, wanted));
-    plan.reason = std::to_string(plan.base_thread_blocks) + " thread blocks for " + std::to_string(capacity) +
-                  " resident slots: up to " + std::to_string(wanted) + " splits of >= " +
+    // Tiles per split when the grid aims at `slots` thread blocks.
+    auto tiles_for = [&](int slots) {
+      return std::max(min_tiles, divide_round_up(max_tiles, std::max(1, slots / plan.base_thread_blocks)));
+    };
+    int slots = capacity;
+    tiles_per_split = tiles_for(slots);
+    // Splits too short to keep two blocks of an SM busy run one block per SM instead.
+    const bool one_per_sm = request.device.blocks_per_sm > 1 && tiles_per_split < kMinTilesPerSharedSmSplit;
+    if (one_per_sm) {
+      slots = request.device.sm_count;
+      tiles_per_split = tiles_for(slots);
+    }
+    plan.reason = std::to_string(plan.base_thread_blocks) + " thread blocks for " + std::to_string(slots) +
+                  (one_per_sm ? " SMs (splits under " + std::to_string(kMinTilesPerSharedSmSplit) +
+                                    " tiles: one block per SM)"
+                              : std::string(" resident slots")) +
+                  ": up to " + std::to_string(std::max(1, slots / plan.base_thread_blocks)) + " splits of >= " +
                   std::to_string(min_tiles * geometry.tile_tokens()) + " tokens";
   }
   tiles_per_split = std::min(tiles_per_split, max_tiles);

@@ -7,11 +7,13 @@
 //   - splits: the batch gives num_seqs * num_kv_heads * num_head_chunks thread_blocks. When that is
 //     already a full GPU (>= SMs * thread_blocks per SM), there is one split and no merge kernel.
 //     Otherwise each sequence is cut into as many splits as keep the grid within one full GPU, but
-//     never into splits shorter than min_split_tokens, and always into whole kv tiles.
+//     never into splits shorter than min_split_tokens, and always into whole kv tiles; where that
+//     would give splits under kMinTilesPerSharedSmSplit tiles, the grid aims at one block per SM.
 // What differs from FlashInfer: one split length for the whole batch (from the longest sequence),
 // with the grid's split index running past a shorter sequence's end (those blocks exit at once),
 // where FlashInfer packs each request's chunks densely; and the count targets the resident capacity
-// (SMs x occupancy) because each of our blocks keeps whole tiles in flight on its own.
+// (SMs x occupancy) because each of our blocks keeps whole tiles in flight on its own, or the SM
+// count for short splits (measured: kMinTilesPerSharedSmSplit).
 #pragma once
 
 #include <string>
@@ -20,10 +22,16 @@
 
 namespace pal {
 
-// Shortest split the planner makes: below ~2 tiles a block spends more time starting, filling its
-// pipeline and writing a partial output than copying (FlashInfer's decode planner also keeps chunks
-// at 128+ tokens at page size 16 and above).
-inline constexpr int kMinSplitTokens = 128;
+// Shortest split the planner makes: one 64-token tile (FlashInfer's decode planner keeps chunks at
+// 128+ tokens at page size 16 and above; on the H200 this kernel's 32/8-head batch-1 x 512 call took
+// 8.27 us in 8 splits of 64 tokens against 8.97 in 4 of 128, run 32).
+inline constexpr int kMinSplitTokens = 64;
+// Two resident thread blocks per SM pay only when each split keeps a block busy for this many tiles;
+// a plan whose splits would be shorter aims at one block per SM (fewer, longer splits). Run 32 on
+// the H200, 32/8 heads at batch 1: 8k tokens in 32 splits of 4 tiles 23.1 us, in 16 of 8 tiles 17.2;
+// 32k in 32 splits of 16 tiles 44.9 us, in 16 of 32 tiles 50.3; batch 8 x 2k in 4 splits of 8 tiles
+// 26.6 us, in 2 of 16 tiles 29.3.
+inline constexpr int kMinTilesPerSharedSmSplit = 8;
 
 // The GPU as the planner sees it.
 struct GroupedDevice {

@@ -51,6 +51,24 @@ TEST_CASE("splits are never shorter than the minimum split length, so short cont
   CHECK(tiny.num_splits == 1);
 }
 
+TEST_CASE("splits shorter than the shared-SM minimum aim at one block per SM, longer ones at every slot") {
+  // 32/8 heads at batch 1: 8 thread blocks. 8k tokens = 128 tiles: 33 splits for 264 slots would
+  // be 4 tiles each, so the plan aims at 132 SMs: 16 splits of 8 tiles. 32k tokens = 512 tiles: 32
+  // splits of 16 tiles fill both slots of every SM.
+  const GroupedPlan short_splits = plan_grouped(request_for(1, 32, 8, 8192));
+  CHECK(short_splits.num_splits == 16);
+  CHECK(short_splits.kv_blocks_per_split / short_splits.geometry.tile_blocks() == kMinTilesPerSharedSmSplit);
+  CHECK(short_splits.reason.find("one block per SM") != std::string::npos);
+  const GroupedPlan long_splits = plan_grouped(request_for(1, 32, 8, 32768));
+  CHECK(long_splits.num_splits == 32);
+  CHECK(long_splits.reason.find("one block per SM") == std::string::npos);
+  // A GPU with one resident block per SM has nothing to choose.
+  const GroupedPlan single = plan_grouped(request_for(1, 32, 8, 8192, 1));
+  CHECK(single.num_splits == 16);
+  // Batch 8, 2k tokens: 64 blocks, 4 splits of 8 tiles already qualify for both slots.
+  CHECK(plan_grouped(request_for(8, 32, 8, 2048)).num_splits == 4);
+}
+
 TEST_CASE("a forced split count is honoured up to one split per tile of the longest sequence") {
   GroupedPlanRequest request = request_for(128, 32, 8, 1000);
   request.forced_num_splits = 2;
