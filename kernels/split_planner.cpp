@@ -71,7 +71,8 @@ GroupedPlan plan_grouped(const GroupedPlanRequest& request) {
     int slots = capacity;
     tiles_per_split = tiles_for(slots);
     // Splits too short to keep two blocks of an SM busy run one block per SM instead.
-    const bool one_per_sm = request.device.blocks_per_sm > 1 && tiles_per_split < kMinTilesPerSharedSmSplit;
+    const bool one_per_sm = request.device.blocks_per_sm > 1 && tiles_per_split < kMinTilesPerSharedSmSplit &&
+                            plan.base_thread_blocks * kSmallGridFraction <= request.device.sm_count;
     if (one_per_sm) {
       slots = request.device.sm_count;
       tiles_per_split = tiles_for(slots);

@@ -8,7 +8,8 @@
 //     already a full GPU (>= SMs * thread_blocks per SM), there is one split and no merge kernel.
 //     Otherwise each sequence is cut into as many splits as keep the grid within one full GPU, but
 //     never into splits shorter than min_split_tokens, and always into whole kv tiles; where that
-//     would give splits under kMinTilesPerSharedSmSplit tiles, the grid aims at one block per SM.
+//     would give splits under kMinTilesPerSharedSmSplit tiles on a small grid, the grid aims at one
+//     block per SM.
 // What differs from FlashInfer: one split length for the whole batch (from the longest sequence),
 // with the grid's split index running past a shorter sequence's end (those blocks exit at once),
 // where FlashInfer packs each request's chunks densely; and the count targets the resident capacity
@@ -32,6 +33,11 @@ inline constexpr int kMinSplitTokens = 64;
 // 32k in 32 splits of 16 tiles 44.9 us, in 16 of 32 tiles 50.3; batch 8 x 2k in 4 splits of 8 tiles
 // 26.6 us, in 2 of 16 tiles 29.3.
 inline constexpr int kMinTilesPerSharedSmSplit = 8;
+// ... and only for small batches, whose one-split grid covers at most 1 / kSmallGridFraction of the
+// SMs: at batch 8 (64 blocks of 32/8 heads) the shorter splits on both slots were the faster plan
+// (run 33: fp8 batch 8 x 512 and x 2048 1.10-1.13x slower one block per SM). Both constants are
+// fitted to the H200's primary grid (fp16 and fp8, 32/8 and 32/32 heads), not derived.
+inline constexpr int kSmallGridFraction = 4;
 
 // The GPU as the planner sees it.
 struct GroupedDevice {

@@ -65,8 +65,10 @@ TEST_CASE("splits shorter than the shared-SM minimum aim at one block per SM, lo
   // A GPU with one resident block per SM has nothing to choose.
   const GroupedPlan single = plan_grouped(request_for(1, 32, 8, 8192, 1));
   CHECK(single.num_splits == 16);
-  // Batch 8, 2k tokens: 64 blocks, 4 splits of 8 tiles already qualify for both slots.
+  // Batch 8, 2k tokens: 64 blocks, 4 splits of 8 tiles already qualify for both slots; at 512
+  // tokens the splits are 2 tiles, but 64 blocks are not a small grid: both slots all the same.
   CHECK(plan_grouped(request_for(8, 32, 8, 2048)).num_splits == 4);
+  CHECK(plan_grouped(request_for(8, 32, 8, 512)).num_splits == 4);
 }
 
 TEST_CASE("a forced split count is honoured up to one split per tile of the longest sequence") {
