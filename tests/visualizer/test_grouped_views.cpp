@@ -16,8 +16,9 @@
 namespace pal::viz {
 namespace {
 
-// 8 query heads over 2 KV heads (groups of 4); 300 tokens take three 128-token splits (the modeled
-// H200 has far more SMs than this batch has thread_blocks), 37 tokens one.
+// 8 query heads over 2 KV heads (groups of 4); 300 tokens take five 64-token splits (the modeled
+// H200 has far more SMs than this batch has thread_blocks: one tile per split), 37 tokens one.
+constexpr int kSplitsOfLongerSequence = 5;
 Scenario grouped_scenario(DType dtype) {
   Scenario s;
   s.num_heads = 8;
@@ -35,7 +36,7 @@ TEST_CASE("pal-viz opens a grouped run: the session keeps its recording and its 
   CHECK(s.is_grouped());
   CHECK_FALSE(s.is_v2());
   CHECK(s.report().passed());
-  CHECK(grouped_active_splits(s, 0) == 3);
+  CHECK(grouped_active_splits(s, 0) == kSplitsOfLongerSequence);
   CHECK(grouped_active_splits(s, 1) == 1);
 }
 
@@ -94,7 +95,7 @@ TEST_CASE("grouped_head_tokens lists every token of the sequence once, with the 
 TEST_CASE("merging the recorded warp states reproduces each split's state, and the split shares add up to 1") {
   const Session& s = grouped_session();
   const GroupedMergeView view = grouped_merge_view(s, 0, 6);
-  REQUIRE(view.splits.size() == 3u);
+  REQUIRE(view.splits.size() == std::size_t(kSplitsOfLongerSequence));
   CHECK(view.has_split_merge);
   for (const GroupedSplitStates& split : view.splits) {
     SoftmaxState merged = SoftmaxState::empty();
@@ -171,7 +172,8 @@ TEST_CASE("the view model focuses a grouped run: its loads are the copies, and o
   model.set_focus(0, 7);
   CHECK(model.timeline().size() > 0);
   CHECK_FALSE(model.warp_loads().empty());
-  CHECK(model.partition_of_step(model.timeline().size() - 1) == 2);  // split_merge: the last split
+  // split_merge's steps carry the last split's index
+  CHECK(model.partition_of_step(model.timeline().size() - 1) == kSplitsOfLongerSequence - 1);
   CHECK_THROWS_WITH(model.set_focus(0, 8), Catch::Contains("head 8 is out of range"));
   CHECK_THROWS_WITH(grouped_head_tokens(test::cached_session(test::default_scenario()), 0, 0),
                     Catch::Contains("need a grouped run"));
