@@ -225,8 +225,10 @@ void show_splits(Walkthrough& w, const RecordedRun& grouped) {
   out.paragraph("One thread_block per (KV head, sequence) leaves most of a GPU idle at small batches: " +
                 std::to_string(s.num_seqs * s.num_kv_heads) + " thread_blocks here, against the 132 SMs x " +
                 "2 blocks of an H200. The split planner (kernels/split_planner.h, after FlashInfer's) cuts each "
-                "sequence into KV splits of whole 64-token tiles, as many as keep the grid within one full GPU (one "
-                "block per SM where splits would be shorter than 8 tiles); each split writes its {max, sum} and its normalised output, and a second "
+                "sequence into KV splits of whole 64-token tiles, as many as keep the grid within one full GPU (on "
+                "a small grid, one block per SM where splits would be shorter than " +
+                std::to_string(kMinTilesPerSharedSmSplit) +
+                " tiles); each split writes its {max, sum} and its normalised output, and a second "
                 "kernel, split_merge, merges them with the softmax-state rule of chapter 12 (launched with "
                 "programmatic dependent launch on sm_90). This run's plan: " + plan.reason);
   Table table({{"split"}, {"tokens"}, {"max"}, {"exp sum"}});
