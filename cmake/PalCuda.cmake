@@ -18,6 +18,20 @@ set(PAL_CUDA_PORTABLE_ARCHITECTURES "80;86;89;90")
 set(PAL_CUDA_INSTANTIATIONS "full" CACHE STRING
     "Kernel configurations compiled for the GPU: 'full' (every dtype x head size x block size) or 'reduced' (a CI subset)")
 set_property(CACHE PAL_CUDA_INSTANTIATIONS PROPERTY STRINGS full reduced)
+# The grouped kernel's GPU set on its own: empty (the default) follows PAL_CUDA_INSTANTIATIONS. Its
+# instantiations compile in a few seconds each, v1/v2's full set in hours on a small machine, so a
+# device pack can check every grouped configuration beside a reduced v1/v2 set
+# (-DPAL_CUDA_INSTANTIATIONS=reduced -DPAL_CUDA_GROUPED_INSTANTIATIONS=full).
+set(PAL_CUDA_GROUPED_INSTANTIATIONS "" CACHE STRING
+    "Grouped-kernel configurations compiled for the GPU: '' (as PAL_CUDA_INSTANTIATIONS), 'full' or 'reduced'")
+set_property(CACHE PAL_CUDA_GROUPED_INSTANTIATIONS PROPERTY STRINGS "" full reduced)
+if(PAL_CUDA_GROUPED_INSTANTIATIONS STREQUAL "")
+  set(PAL_CUDA_GROUPED_SET "${PAL_CUDA_INSTANTIATIONS}")
+elseif(PAL_CUDA_GROUPED_INSTANTIATIONS STREQUAL "full" OR PAL_CUDA_GROUPED_INSTANTIATIONS STREQUAL "reduced")
+  set(PAL_CUDA_GROUPED_SET "${PAL_CUDA_GROUPED_INSTANTIATIONS}")
+else()
+  message(FATAL_ERROR "PAL_CUDA_GROUPED_INSTANTIATIONS: '${PAL_CUDA_GROUPED_INSTANTIATIONS}'; use full, reduced or leave it empty")
+endif()
 
 # Sets `out_list` to the architectures of the GPUs nvidia-smi lists ("90" for compute 9.0), or to
 # the portable list; `out_reason` says which and why, for the configure log.
@@ -86,7 +100,7 @@ if(PAL_ENABLE_CUDA)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
     set(PAL_HAVE_CUDA ON)
-    message(STATUS "Paged Attention Lab: CUDA backend ON (${CMAKE_CUDA_COMPILER}, archs ${PAL_CUDA_TARGET_ARCHITECTURES}: ${pal_arch_reason}; ${PAL_CUDA_INSTANTIATIONS} instantiations)")
+    message(STATUS "Paged Attention Lab: CUDA backend ON (${CMAKE_CUDA_COMPILER}, archs ${PAL_CUDA_TARGET_ARCHITECTURES}: ${pal_arch_reason}; ${PAL_CUDA_INSTANTIATIONS} instantiations, grouped ${PAL_CUDA_GROUPED_SET})")
   else()
     message(STATUS "Paged Attention Lab: no CUDA compiler found; building the CPU emulator only")
   endif()

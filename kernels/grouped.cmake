@@ -82,18 +82,25 @@ endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/grouped_emulator_fp8_configs.inc CONTENT "${pal_grouped_fp8_lines}")
 
 if(PAL_HAVE_CUDA)
-  # The same sets as v1/v2's (kernels/CMakeLists.txt): auto caches for every dtype, the reduced
-  # build at head 64 and 128, block 16; fp8 caches (both formats), the reduced build for fp16 queries
+  # The same sets as v1/v2's (kernels/CMakeLists.txt), chosen by PAL_CUDA_GROUPED_SET (cmake/PalCuda.cmake):
+  # auto caches for every dtype, the reduced build at head 64 and 128, block 16 (plus fp16's secondary
+  # benchmark shapes); fp8 caches (both formats), the reduced build for fp16 queries
   # at head 128, block 16 (tensor cores), the full one for every dtype x head (multiples of 16) x
   # block. Tensor cores for fp16/bf16, CUDA cores for fp32, plus the CUDA-core path of fp16/bf16 at
   # head 128, block 16 (to compare the two math paths on the primary benchmark shape).
   set(pal_grouped_gpu_block_sizes ${pal_all_block_sizes})
   set(pal_grouped_gpu_head_sizes ${pal_all_head_sizes})
   set(pal_grouped_gpu_kv_dtypes automatic fp8_e4m3 fp8_e5m2)
-  if(PAL_CUDA_INSTANTIATIONS STREQUAL "reduced")
-    set(pal_grouped_gpu_block_sizes 16)
-    set(pal_grouped_gpu_head_sizes 64 128)
-  endif()
+  # The reduced set: heads 64 and 128 at block 16, and the fp16 auto-cache configurations of the
+  # benchmark's secondary sweep that kernels/CMakeLists.txt adds for v1/v2 (pal_reduced_gpu_secondary).
+  function(pal_grouped_in_reduced_set out dtype kv head block)
+    set(${out} FALSE PARENT_SCOPE)
+    if(block EQUAL 16 AND (head EQUAL 64 OR head EQUAL 128))
+      set(${out} TRUE PARENT_SCOPE)
+    elseif("${dtype} ${kv} ${head} ${block} false" IN_LIST pal_reduced_gpu_secondary)
+      set(${out} TRUE PARENT_SCOPE)
+    endif()
+  endfunction()
   set(pal_grouped_config_lines "")
   set(pal_grouped_sources grouped_gpu.cu)
   foreach(dtype IN LISTS pal_gpu_dtypes)
@@ -106,12 +113,18 @@ if(PAL_HAVE_CUDA)
       foreach(block IN LISTS pal_grouped_gpu_block_sizes)
         set(body "")
         foreach(head IN LISTS pal_grouped_gpu_head_sizes)
+          if(PAL_CUDA_GROUPED_SET STREQUAL "reduced")
+            pal_grouped_in_reduced_set(in_reduced ${dtype} ${kv} ${head} ${block})
+            if(NOT in_reduced)
+              continue()
+            endif()
+          endif()
           if(NOT kv STREQUAL "automatic")
             math(EXPR head_rest "${head} % 16")
             if(NOT head_rest EQUAL 0)
               continue()  # an fp8 cache needs whole 16-code x-chunks
             endif()
-            if(PAL_CUDA_INSTANTIATIONS STREQUAL "reduced" AND NOT (dtype STREQUAL "fp16_t" AND head EQUAL 128))
+            if(PAL_CUDA_GROUPED_SET STREQUAL "reduced" AND NOT (dtype STREQUAL "fp16_t" AND head EQUAL 128))
               continue()
             endif()
           endif()
@@ -120,7 +133,7 @@ if(PAL_HAVE_CUDA)
             set(maths GroupedMath::cuda_cores)
           elseif(head EQUAL 128 AND block EQUAL 16 AND kv STREQUAL "automatic")
             list(APPEND maths GroupedMath::cuda_cores)
-          elseif(head EQUAL 128 AND block EQUAL 16 AND PAL_CUDA_INSTANTIATIONS STREQUAL "full")
+          elseif(head EQUAL 128 AND block EQUAL 16 AND PAL_CUDA_GROUPED_SET STREQUAL "full")
             list(APPEND maths GroupedMath::cuda_cores)
           endif()
           foreach(math IN LISTS maths)

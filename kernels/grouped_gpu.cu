@@ -92,9 +92,11 @@ Result grouped_gpu_dispatch(const LaunchShape& shape, GroupedMath math, Fn&& fn)
                           std::string(kv_cache_dtype_name(KV_DTYPE)) + ", head_size " + std::to_string(HEAD_SIZE) +
                           ", block_size " + std::to_string(BLOCK_SIZE) + " on " +
                           (math == GroupedMath::tensor_cores ? "tensor cores" : "CUDA cores") +
-                          " (PAL_CUDA_INSTANTIATIONS=reduced compiles head 64 and 128 at block 16, fp8 caches only "
-                          "for fp16 at head 128, and CUDA cores for 16-bit types only at head 128, block 16 with an "
-                          "auto cache); configure with -DPAL_CUDA_INSTANTIATIONS=full, or use --backend emulator");
+                          " (the reduced set compiles head 64 and 128 at block 16, plus fp16 at head 256 / block 16 "
+                          "and head 128 / blocks 8 and 32, fp8 caches only for fp16 at head 128, block 16, and CUDA "
+                          "cores for 16-bit types only at head 128, block 16 with an auto cache); configure with "
+                          "-DPAL_CUDA_GROUPED_INSTANTIATIONS=full (or -DPAL_CUDA_INSTANTIATIONS=full), or use "
+                          "--backend emulator");
   });
 }
 

@@ -6,7 +6,10 @@
 #
 #   scripts/pack_device_build.sh            build in build-device-work/, pack into build-device/
 #   JOBS=4 scripts/pack_device_build.sh     more parallel compile jobs (default 2)
-#   PAL_CUDA_INSTANTIATIONS=reduced ...     a quicker build (fp16/bf16/fp32 x head 64,128 x block 16)
+#   PAL_CUDA_INSTANTIATIONS=reduced ...     a quicker build (fp16/bf16/fp32 x head 64,128 x block 16,
+#                                           plus fp16's secondary benchmark shapes)
+#   PAL_CUDA_GROUPED_INSTANTIATIONS=full    the grouped kernel's whole set whatever the above says
+#                                           (its instantiations compile in seconds each)
 #   PAL_PACK_ONLY="pal-bench pal-run ..."  pack only the named executables
 #   PAL_CUDA_QUERY_DTYPES="fp16"            compile only these query dtypes' kernels (a ;-list of
 #                                           fp16, bf16, fp32; default all three)
@@ -57,6 +60,7 @@ cmake -S "$root" -B "$work" -G Ninja \
   -DCMAKE_CUDA_FLAGS="--compress-mode=size" \
   -DPAL_CUDA_INSTANTIATIONS="$instantiations" \
   -DPAL_CUDA_QUERY_DTYPES="$query_dtypes" \
+  -DPAL_CUDA_GROUPED_INSTANTIATIONS="${PAL_CUDA_GROUPED_INSTANTIATIONS:-}" \
   -DPAL_BUILD_VISUALIZER=OFF \
   -DPAL_BUILD_DOCS=OFF \
   -DPAL_SANITIZE=OFF >/dev/null
@@ -148,7 +152,7 @@ dirty=$( (git -C "$root" status --porcelain --untracked-files=no 2>/dev/null || 
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "source_dir $root"
   echo "build_dir $pack"
-  echo "instantiations $instantiations"
+  echo "instantiations $instantiations, grouped ${PAL_CUDA_GROUPED_INSTANTIATIONS:-as v1/v2}"
   echo "query_dtypes $query_dtypes"
   echo "cuda_architectures 90-real (SASS only), fatbin compressed (--compress-mode=size)"
   echo "nvcc $(/usr/local/cuda/bin/nvcc --version | tail -1)"

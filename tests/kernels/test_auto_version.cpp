@@ -65,19 +65,6 @@ std::vector<std::map<std::string, std::string>> read_csv(const std::string& rela
   return rows;
 }
 
-// "fp16/h128/bs16/32x8/b8/c2048" -> the scenario it names.
-Scenario scenario_of(const std::string& name) {
-  int head = 0, block = 0, heads = 0, kv_heads = 0, batch = 0, ctx = 0;
-  char dtype[8] = {};
-  REQUIRE(std::sscanf(name.c_str(), "%7[^/]/h%d/bs%d/%dx%d/b%d/c%d", dtype, &head, &block, &heads, &kv_heads, &batch,
-                      &ctx) == 7);
-  REQUIRE(std::string(dtype) == "fp16");
-  Scenario s = shape(heads, kv_heads, batch, ctx);
-  s.head_size = head;
-  s.block_size = block;
-  return s;
-}
-
 // Sorts a measured shape by grouped / fastest-of-v1-and-v2 and checks auto's pick against it: a
 // clear win must pick grouped, a clear loss must not; within 3 % either way is a tie between runs,
 // where either choice is right.
@@ -98,70 +85,50 @@ struct PickTally {
 
 }  // namespace
 
-TEST_CASE("auto picks the grouped kernel on every shape where the committed H200 runs measured it clearly faster, "
-          "and never where it was clearly slower") {
-  // v1 and v2 of run 10 and grouped of run 12 (the files the rule's comment cites), hot medians.
-  std::map<std::string, double> fastest_faithful;  // shape -> min(v1, v2)
-  for (const auto& row : read_csv("docs/device-runs/2026-11-29-h200-run10-merged/bench.csv")) {
-    if (row.at("section") != "primary") continue;
-    const std::string name = row.at("name");
-    const std::string shape_name = name.substr(0, name.rfind('/'));
-    const double us = std::stod(row.at("hot_median_us"));
-    auto [it, inserted] = fastest_faithful.emplace(shape_name, us);
-    if (!inserted) it->second = std::min(it->second, us);
-  }
-  PickTally tally;
-  for (const auto& row : read_csv("docs/device-runs/2026-11-29-h200-run12-grouped-merge8/grouped.csv")) {
-    const std::string name = row.at("shape");
-    REQUIRE(fastest_faithful.count(name) == 1);
-    const double ratio = std::stod(row.at("hot_median_us")) / fastest_faithful.at(name);
-    const bool picks_grouped = choose_auto_version(scenario_of(name), gpu_context(true)).version == KernelVersion::grouped;
-    INFO(name << ": grouped / fastest of v1, v2 = " << ratio);
-    tally.record(ratio, picks_grouped);
-  }
-  // The files hold the whole primary grid, 32 shapes: 19 clear wins (14 GQA, 5 multi-head), the 2
-  // multi-head losses at 512 tokens (batch 32 and 128), and 11 within 3 % either way.
-  CHECK(tally.clear_wins == 19);
-  CHECK(tally.clear_losses == 2);
-  CHECK(tally.ties == 11);
-}
+// The run the rule's figures come from (kernels/auto_version.cpp cites it).
+constexpr const char* kAutoRuleRun = "docs/device-runs/2026-11-29-h200-run34-planner2/bench.csv";
 
-TEST_CASE("with an fp8 cache auto picks the grouped kernel on every shape where run 23 measured it clearly faster, "
-          "and never where it was clearly slower") {
-  std::map<std::string, double> fastest_faithful, grouped;  // shape -> min(v1, v2), grouped
-  for (const auto& row : read_csv("docs/device-runs/2026-11-29-h200-run23-integrated/bench.csv")) {
-    if (row.at("section") != "primary" || row.at("kv_cache_dtype") == "auto" || !row.at("skipped").empty()) continue;
+TEST_CASE("auto picks the grouped kernel on every shape where the H200 run behind the rule measured it clearly "
+          "faster, and never where it was clearly slower") {
+  struct Measured {
+    Scenario scenario;
+    double fastest_faithful_us = 0;  // min(v1, v2)
+    double grouped_us = 0;
+  };
+  std::map<std::string, Measured> shapes;  // every shape of the run, auto and fp8 caches, fp16 and bf16
+  for (const auto& row : read_csv(kAutoRuleRun)) {
+    if (!row.at("skipped").empty() || row.at("section") == "recording") continue;
     const std::string name = row.at("name");
-    const std::string shape_name = name.substr(0, name.rfind('/'));
+    Scenario s = shape(std::stoi(row.at("num_heads")), std::stoi(row.at("num_kv_heads")), std::stoi(row.at("batch")),
+                       std::stoi(row.at("ctx")), row.at("dtype") == "bf16" ? DType::bf16 : DType::fp16);
+    REQUIRE((row.at("dtype") == "fp16" || row.at("dtype") == "bf16"));
+    s.head_size = std::stoi(row.at("head_size"));
+    s.block_size = std::stoi(row.at("block_size"));
+    const std::string kv = row.at("kv_cache_dtype");
+    s.kv_cache_dtype = kv == "fp8_e4m3" ? KvCacheDtype::fp8_e4m3
+                       : kv == "fp8_e5m2" ? KvCacheDtype::fp8_e5m2
+                                          : KvCacheDtype::automatic;
+    Measured& m = shapes[name.substr(0, name.rfind('/'))];
+    m.scenario = s;
     const double us = std::stod(row.at("hot_median_us"));
-    if (row.at("version") == "grouped") {
-      grouped[shape_name] = us;
-    } else {
-      auto [it, inserted] = fastest_faithful.emplace(shape_name, us);
-      if (!inserted) it->second = std::min(it->second, us);
-    }
+    if (row.at("version") == "grouped") m.grouped_us = us;
+    else m.fastest_faithful_us = m.fastest_faithful_us == 0 ? us : std::min(m.fastest_faithful_us, us);
   }
   PickTally tally;
-  for (const auto& [name, grouped_us] : grouped) {
-    int head = 0, block = 0, heads = 0, kv_heads = 0, batch = 0, ctx = 0;
-    char format[16] = {};
-    REQUIRE(std::sscanf(name.c_str(), "fp16/kv-%15[^/]/h%d/bs%d/%dx%d/b%d/c%d", format, &head, &block, &heads,
-                        &kv_heads, &batch, &ctx) == 7);
-    Scenario s = shape(heads, kv_heads, batch, ctx);
-    s.head_size = head;
-    s.block_size = block;
-    s.kv_cache_dtype = std::string(format) == "fp8_e5m2" ? KvCacheDtype::fp8_e5m2 : KvCacheDtype::fp8_e4m3;
-    REQUIRE(fastest_faithful.count(name) == 1);
-    const double ratio = grouped_us / fastest_faithful.at(name);
-    const bool picks_grouped = choose_auto_version(s, gpu_context(true)).version == KernelVersion::grouped;
+  for (const auto& [name, m] : shapes) {
+    REQUIRE(m.grouped_us > 0);
+    REQUIRE(m.fastest_faithful_us > 0);
+    const double ratio = m.grouped_us / m.fastest_faithful_us;
+    const bool picks_grouped = choose_auto_version(m.scenario, gpu_context(true)).version == KernelVersion::grouped;
     INFO(name << ": grouped / fastest of v1, v2 = " << ratio);
     tally.record(ratio, picks_grouped);
   }
-  // 64 shapes (the primary grid with E4M3 and E5M2): 34 clear wins (30 GQA, the multi-head batch 1
-  // at 512 and 2048 tokens), 28 multi-head losses, 2 ties (GQA batch 1 x 512, 0.995).
-  CHECK(tally.clear_wins == 34);
-  CHECK(tally.clear_losses == 28);
-  CHECK(tally.ties == 2);
+  // Run 34 measured 103 shapes (the head 256 and block 8 / 32 ones were not compiled): the primary grid
+  // with the auto cache, E4M3 and E5M2, and the secondary rows at head 64 and in bf16.
+  CHECK(tally.clear_wins + tally.clear_losses + tally.ties == 103);
+  CHECK(tally.clear_wins == 60);
+  CHECK(tally.clear_losses == 29);
+  CHECK(tally.ties == 14);
 }
 
 TEST_CASE("auto never picks the grouped kernel for block-sparse attention or fp32") {
@@ -191,13 +158,13 @@ TEST_CASE("auto picks the grouped kernel for every query group of two or more in
         }
 }
 
-TEST_CASE("for multi-head shapes auto picks the grouped kernel up to 256 (sequence, KV head) pairs or beyond 2048 "
-          "tokens, and once it stops at 2048 tokens or fewer it does not pick it again at larger batches") {
-  CHECK(grouped_measured_faster(shape(32, 32, 8, 2048)));    // 256 pairs: measured faster
-  CHECK_FALSE(grouped_measured_faster(shape(32, 32, 9, 2048)));
-  CHECK_FALSE(grouped_measured_faster(shape(32, 32, 32, 512)));  // 1024 pairs: v1 measured 14 % faster
-  CHECK(grouped_measured_faster(shape(32, 32, 32, 8192)));       // upstream's v1 there took 1.24x grouped's time
-  CHECK(grouped_measured_faster(shape(32, 32, 9, 2049)));
+TEST_CASE("for multi-head shapes from head 128 auto picks the grouped kernel up to 1024 (sequence, KV head) pairs or "
+          "beyond 2048 tokens, and once it stops at 2048 tokens or fewer it does not pick it again at larger batches") {
+  CHECK(grouped_measured_faster(shape(32, 32, 32, 2048)));  // 1024 pairs: measured faster
+  CHECK_FALSE(grouped_measured_faster(shape(32, 32, 33, 2048)));
+  CHECK_FALSE(grouped_measured_faster(shape(32, 32, 128, 512)));  // 4096 pairs: v1 measured 5 % faster
+  CHECK(grouped_measured_faster(shape(32, 32, 128, 8192)));
+  CHECK(grouped_measured_faster(shape(32, 32, 33, 2049)));
   for (int heads : {1, 8, 32, 64})
     for (int ctx : {1, 512, 2048, 2049, 8192, 40000}) {
       bool stopped = false;
@@ -208,6 +175,23 @@ TEST_CASE("for multi-head shapes auto picks the grouped kernel up to 256 (sequen
         stopped = stopped || !grouped;
       }
     }
+}
+
+TEST_CASE("for multi-head shapes below head 128 auto keeps v1/v2, and says so") {
+  for (int head_size : {32, 64, 80, 96, 112, 120}) {
+    Scenario s = shape(32, 32, 1, 512);
+    s.head_size = head_size;
+    std::string why;
+    CHECK_FALSE(grouped_measured_faster(s, &why));
+    CHECK_THAT(why, Catch::Contains("head size " + std::to_string(head_size)));
+    s.num_kv_heads = 8;  // a query group shares its KV reads at any head size
+    CHECK(grouped_measured_faster(s));
+  }
+  for (int head_size : {128, 192, 256}) {
+    Scenario s = shape(32, 32, 1, 512);
+    s.head_size = head_size;
+    CHECK(grouped_measured_faster(s));
+  }
 }
 
 TEST_CASE("without the grouped kernel as a candidate auto is upstream's v1/v2 heuristic, with v2 where v1's logits do "
