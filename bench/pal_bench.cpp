@@ -656,7 +656,7 @@ int main(int argc, char** argv) {
   app.add_option("--grouped-math", options.grouped_math,
                  "The grouped kernel's math path: auto (tensor cores for fp16/bf16, CUDA cores for fp32), tensor "
                  "or cuda (compiled for fp16/bf16 only at head 128, block 16 unless built with "
-                 "-DPAL_CUDA_INSTANTIATIONS=full)")
+                 "-DPAL_CUDA_GROUPED_INSTANTIATIONS=full or -DPAL_CUDA_INSTANTIATIONS=full)")
       ->check(CLI::IsMember({"auto", "tensor", "cuda"}));
   app.add_option("--grouped-splits", options.grouped_splits,
                  "KV splits of the grouped kernel (0: its split planner chooses from the SM count and occupancy)")

@@ -20,13 +20,13 @@ namespace pal {
 // bytes per thread_block. Never grouped; scenario.version is ignored.
 KernelVersion upstream_auto_version(const Scenario& scenario, std::size_t shared_memory_limit);
 
-// Multi-head shapes (a group of one) in H200 run 34 (auto_version.cpp has the figures): the grouped
-// kernel beat or tied v1/v2 up to 1024 (sequence, KV head) pairs (batch 32 x 32 heads) at head 128;
-// at 4096 pairs it lost at 512 and 2048 tokens and won at 8192 and more; at head 64 it lost.
+// Multi-head shapes (a group of one) in H200 run 35 (auto_version.cpp has the figures): at head 128
+// the grouped kernel beat or tied v1/v2 up to 1024 (sequence, KV head) pairs (batch 32 x 32 heads);
+// at 4096 pairs it lost at 512 tokens and tied or won from 2048 up; at heads 64 and 256 it lost.
+inline constexpr int kAutoGroupedMhaHeadSize = 128;  // the one head size where multi-head grouped won
 inline constexpr std::int64_t kAutoGroupedMaxMhaThreadBlocks = 1024;
 inline constexpr int kAutoGroupedMhaLongContext = 2048;  // longer than this: grouped at any batch
-inline constexpr int kAutoGroupedMhaMinHeadSize = 128;   // below this: v1/v2 for a group of one
-// With an fp8 cache (H200 run 34): multi-head shapes take the grouped kernel only this small.
+// With an fp8 cache (H200 run 35): multi-head shapes take the grouped kernel only this small.
 inline constexpr std::int64_t kAutoGroupedFp8MaxMhaThreadBlocks = 32;
 inline constexpr int kAutoGroupedFp8MhaMaxContext = 2048;
 
