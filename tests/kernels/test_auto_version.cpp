@@ -158,7 +158,7 @@ TEST_CASE("auto picks the grouped kernel for every query group of two or more in
         }
 }
 
-TEST_CASE("for multi-head shapes from head 128 auto picks the grouped kernel up to 1024 (sequence, KV head) pairs or "
+TEST_CASE("for multi-head shapes at head 128 auto picks the grouped kernel up to 1024 (sequence, KV head) pairs or "
           "beyond 2048 tokens, and once it stops at 2048 tokens or fewer it does not pick it again at larger batches") {
   CHECK(grouped_measured_faster(shape(32, 32, 32, 2048)));  // 1024 pairs: measured faster
   CHECK_FALSE(grouped_measured_faster(shape(32, 32, 33, 2048)));
