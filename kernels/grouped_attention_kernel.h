@@ -230,8 +230,10 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   //! [prologue]
   const int seq_idx = simt::block_idx_y();
   const int split_idx = simt::block_idx_z();
-  const int kv_head_idx = simt::block_idx_x() / args.num_head_chunks;
-  const int head_chunk_idx = simt::block_idx_x() % args.num_head_chunks;
+  // One chunk per query group is the usual plan (groups of up to 64 heads): that case skips the
+  // runtime division, which costs a short block more instructions than one might expect.
+  const int kv_head_idx = args.num_head_chunks == 1 ? simt::block_idx_x() : simt::block_idx_x() / args.num_head_chunks;
+  const int head_chunk_idx = args.num_head_chunks == 1 ? 0 : simt::block_idx_x() % args.num_head_chunks;
   // Launched with programmatic dependent launch, this grid may start while the stream's previous
   // kernel is still running (its launch and prologue overlap that kernel's tail); every input is
   // read after this wait, so it sees whatever that kernel wrote.
@@ -265,9 +267,13 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   const int warp_idx = thread_idx / kWarpSize;
   const int lane = thread_idx % kWarpSize;
   // Warps are laid out [token_slice][row_tile]: the warps of a row tile take turns over the steps.
-  const int row_tile = warp_idx % args.row_tiles;
-  const int token_slice = warp_idx / args.row_tiles;
-  const int num_token_slices = kGroupedNumWarps / args.row_tiles;
+  // row_tiles is 1, 2 or 4 (the planner rounds it up to a power of two), so these are shifts and
+  // masks, not runtime divisions; the tile loop's slice arithmetic below relies on it too.
+  const int row_tile_bits = args.row_tiles >= 4 ? 2 : args.row_tiles - 1;  // log2(row_tiles)
+  const int row_tile = warp_idx & (args.row_tiles - 1);
+  const int token_slice = warp_idx >> row_tile_bits;
+  const int num_token_slices = kGroupedNumWarps >> row_tile_bits;
+  const int token_slice_mask = num_token_slices - 1;
   const int warp_first_row = row_tile * ROWS;  // the warp's first query head, counted in the block
   const int rows_in_warp = max_of(0, min_of(ROWS, num_block_heads - warp_first_row));
 
@@ -464,7 +470,7 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
     // Step s of the split goes to token slice s % num_token_slices; the first step of this tile
     // that is this warp's:
     const int first_step_of_tile = tile_idx * C::STEPS_PER_TILE;
-    for (int step_in_tile = (token_slice - first_step_of_tile % num_token_slices + num_token_slices) % num_token_slices;
+    for (int step_in_tile = (token_slice - (first_step_of_tile & token_slice_mask) + num_token_slices) & token_slice_mask;
          step_in_tile < C::STEPS_PER_TILE; step_in_tile += num_token_slices) {
       const int step_idx = first_step_of_tile + step_in_tile;
       const int step_first_token = start_token_idx + step_idx * kGroupedWarpTokens;
