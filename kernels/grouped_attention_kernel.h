@@ -230,8 +230,8 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   //! [prologue]
   const int seq_idx = simt::block_idx_y();
   const int split_idx = simt::block_idx_z();
-  // One chunk per query group is the usual plan (groups of up to 64 heads): that case skips the
-  // runtime division, which costs a short block more instructions than one might expect.
+  // One chunk per query group is the usual plan (every group that fits one block's row tiles): that
+  // case skips the runtime division and remainder, about 20 instructions each (run 36's machine code).
   const int kv_head_idx = args.num_head_chunks == 1 ? simt::block_idx_x() : simt::block_idx_x() / args.num_head_chunks;
   const int head_chunk_idx = args.num_head_chunks == 1 ? 0 : simt::block_idx_x() % args.num_head_chunks;
   // Launched with programmatic dependent launch, this grid may start while the stream's previous
@@ -267,8 +267,9 @@ PAL_DEVICE void grouped_attention_body(const GroupedArgs<scalar_t, cache_t>& arg
   const int warp_idx = thread_idx / kWarpSize;
   const int lane = thread_idx % kWarpSize;
   // Warps are laid out [token_slice][row_tile]: the warps of a row tile take turns over the steps.
-  // row_tiles is 1, 2 or 4 (the planner rounds it up to a power of two), so these are shifts and
-  // masks, not runtime divisions; the tile loop's slice arithmetic below relies on it too.
+  // row_tiles is 1, 2 or 4 (the planner rounds it up to a power of two; test_split_planner.cpp checks
+  // every group size), so these are shifts and masks, not runtime divisions; the tile loop's slice
+  // arithmetic below relies on it too.
   const int row_tile_bits = args.row_tiles >= 4 ? 2 : args.row_tiles - 1;  // log2(row_tiles)
   const int row_tile = warp_idx & (args.row_tiles - 1);
   const int token_slice = warp_idx >> row_tile_bits;

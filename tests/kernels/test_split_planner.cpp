@@ -97,6 +97,15 @@ TEST_CASE("query groups become 1, 2 or 4 row tiles, and groups beyond 4 row tile
     CHECK(plan.num_token_slices * plan.row_tiles == kGroupedNumWarps);
     CHECK(plan.num_head_chunks * plan.heads_per_chunk >= plan.group_size);
   }
+  // The kernel takes a warp's row tile and token slice with masks and shifts: every group size, on
+  // both math paths, plans 1, 2 or 4 row tiles.
+  for (GroupedMath math : {GroupedMath::tensor_cores, GroupedMath::cuda_cores})
+    for (int group_size = 1; group_size <= 256; ++group_size) {
+      const GroupedPlan plan = plan_grouped(request_for(4, group_size, 1, 100, 2, math));
+      INFO("group " << group_size);
+      CHECK((plan.row_tiles == 1 || plan.row_tiles == 2 || plan.row_tiles == 4));
+      CHECK(plan.num_token_slices * plan.row_tiles == kGroupedNumWarps);
+    }
   // CUDA cores: 8 heads per row tile, up to 32 per block.
   const GroupedPlan simt = plan_grouped(request_for(4, 40, 1, 100, 2, GroupedMath::cuda_cores));
   CHECK(simt.num_head_chunks == 2);
