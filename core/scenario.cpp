@@ -196,10 +196,10 @@ using ProblemSink = std::vector<std::string>;
 void kv_cache_problems(const Scenario& s, bool head_size_ok, ProblemSink& problems) {
   const bool fp8 = is_fp8(s.kv_cache_dtype);
   const std::string cache_name(kv_cache_dtype_name(s.kv_cache_dtype));
-  if (fp8 && head_size_ok && s.head_size % 16 != 0) {
+  if (fp8 && head_size_ok && !fp8_cache_takes_head_size(s.head_size)) {
     std::vector<int> fp8_head_sizes;
     for (int head_size : kSupportedHeadSizes)
-      if (head_size % 16 == 0) fp8_head_sizes.push_back(head_size);
+      if (fp8_cache_takes_head_size(head_size)) fp8_head_sizes.push_back(head_size);
     problems.push_back("head_size = " + std::to_string(s.head_size) + " cannot use an fp8 KV cache (kv_cache_dtype = " +
                        cache_name + "): the key cache packs x = 16 one-byte elements into each 16-byte chunk, so "
                        "head_size must be a multiple of 16, as upstream requires; head sizes for fp8: " +

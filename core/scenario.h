@@ -54,6 +54,9 @@ std::string input_preset_names();                                      // "unifo
 // The values upstream compiles; anything else is rejected with this list in the message.
 inline constexpr int kSupportedHeadSizes[] = {32, 64, 80, 96, 112, 120, 128, 192, 256};
 inline constexpr int kSupportedBlockSizes[] = {8, 16, 32};
+// An fp8 key cache packs x = 16 one-byte codes into each 16-byte chunk, so it takes the head sizes
+// that are whole chunks (upstream requires the same).
+constexpr bool fp8_cache_takes_head_size(int head_size) { return head_size % 16 == 0; }
 inline constexpr int kNumThreads = 128;     // threads per thread block (upstream: fixed at 128)
 inline constexpr int kPartitionSize = 512;  // tokens per v2 partition (upstream: fixed at 512)
 
