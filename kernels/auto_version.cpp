@@ -16,8 +16,9 @@ KernelVersion upstream_auto_version(const Scenario& scenario, std::size_t shared
 
 // The rule, and the measurements it rests on: one NVIDIA H200, hot medians of CUDA-graph replays,
 // docs/device-runs/2026-11-30-h200-run35-grouped-full/bench.csv (build 7937f82; run 34 before it,
-// on the 317 rows both measured: 0.93-1.035 of its time, geometric mean 1.000). "grouped / fastest" is the grouped time over the
-// faster of v1 and v2 on the same shape. fp16, head 128, block 16, auto cache:
+// on the 317 rows both measured: 0.93-1.035 of its time, geometric mean 1.000). "grouped /
+// fastest" is the grouped time over the faster of v1 and v2 on the same shape. fp16, head 128,
+// block 16, auto cache:
 //   GQA 32/8 (group 4), the 16 primary shapes: 0.46-0.82 on 15 (batch 1 x 512 0.81: 8.3 against
 //     10.2 us), and batch 8 x 512 1.003 (a tie with v1).
 //   MHA 32/32 (group 1), batch 1 and 8 (32 and 256 (sequence, KV head) pairs): 0.84-1.003.

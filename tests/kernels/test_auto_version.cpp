@@ -99,9 +99,9 @@ TEST_CASE("auto picks the grouped kernel on every shape where the H200 run behin
   for (const auto& row : read_csv(kAutoRuleRun)) {
     if (!row.at("skipped").empty() || row.at("section") == "recording") continue;
     const std::string name = row.at("name");
+    REQUIRE((row.at("dtype") == "fp16" || row.at("dtype") == "bf16"));
     Scenario s = shape(std::stoi(row.at("num_heads")), std::stoi(row.at("num_kv_heads")), std::stoi(row.at("batch")),
                        std::stoi(row.at("ctx")), row.at("dtype") == "bf16" ? DType::bf16 : DType::fp16);
-    REQUIRE((row.at("dtype") == "fp16" || row.at("dtype") == "bf16"));
     s.head_size = std::stoi(row.at("head_size"));
     s.block_size = std::stoi(row.at("block_size"));
     const std::string kv = row.at("kv_cache_dtype");
