@@ -88,14 +88,12 @@ if(PAL_HAVE_CUDA)
   # at head 128, block 16 (tensor cores), the full one for every dtype x head (multiples of 16) x
   # block. Tensor cores for fp16/bf16, CUDA cores for fp32, plus the CUDA-core path of fp16/bf16 at
   # head 128, block 16 (to compare the two math paths on the primary benchmark shape).
-  set(pal_grouped_gpu_block_sizes ${pal_all_block_sizes})
-  set(pal_grouped_gpu_head_sizes ${pal_all_head_sizes})
   set(pal_grouped_gpu_kv_dtypes automatic fp8_e4m3 fp8_e5m2)
-  # The reduced set: heads 64 and 128 at block 16, and the fp16 auto-cache configurations of the
-  # benchmark's secondary sweep that kernels/CMakeLists.txt adds for v1/v2 (pal_reduced_gpu_secondary).
+  # The reduced set is v1/v2's (kernels/CMakeLists.txt): its base heads at its block size, and the fp16
+  # auto-cache configurations of the benchmark's secondary sweep (pal_reduced_gpu_secondary).
   function(pal_grouped_in_reduced_set out dtype kv head block)
     set(${out} FALSE PARENT_SCOPE)
-    if(block EQUAL 16 AND (head EQUAL 64 OR head EQUAL 128))
+    if(block EQUAL pal_reduced_gpu_block_size AND head IN_LIST pal_reduced_gpu_head_sizes)
       set(${out} TRUE PARENT_SCOPE)
     elseif("${dtype} ${kv} ${head} ${block} false" IN_LIST pal_reduced_gpu_secondary)
       set(${out} TRUE PARENT_SCOPE)
@@ -110,9 +108,9 @@ if(PAL_HAVE_CUDA)
       else()
         set(cache "std::uint8_t")
       endif()
-      foreach(block IN LISTS pal_grouped_gpu_block_sizes)
+      foreach(block IN LISTS pal_all_block_sizes)
         set(body "")
-        foreach(head IN LISTS pal_grouped_gpu_head_sizes)
+        foreach(head IN LISTS pal_all_head_sizes)
           if(PAL_CUDA_GROUPED_SET STREQUAL "reduced")
             pal_grouped_in_reduced_set(in_reduced ${dtype} ${kv} ${head} ${block})
             if(NOT in_reduced)
